@@ -1,0 +1,65 @@
+/**
+ * Resolves the configuration: defaults, then a file found by cosmiconfig
+ * (lignum.config.{json,yaml,js}, .lignumrc, a "lignum" key in package.json), then LIGNUM_*
+ * environment variables, then flags. Later sources win. Every value is checked on the way in,
+ * so a bad one stops the program at start with a message naming the key.
+ */
+import {cosmiconfig} from 'cosmiconfig'
+import {LignumError} from '../errors.js'
+import {coerceSetting, defaults, environmentName, settings, type LignumConfig} from './schema.js'
+
+export interface LoadOptions {
+  /** Flag values, already named like the settings; undefined means "not given". */
+  flags?: Partial<Record<keyof LignumConfig, unknown>>
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** An explicit file (from --config); otherwise cosmiconfig searches from cwd upwards. */
+  configFile?: string
+}
+
+export interface LoadedConfig {
+  config: LignumConfig
+  /** Where the file came from, if any. */
+  filepath: string | undefined
+}
+
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+  const config: Record<string, unknown> = {...defaults()}
+  const found = await findConfigFile(options)
+  if (found) applyObject(config, found.config, found.filepath)
+  applyEnvironment(config, options.env ?? process.env)
+  for (const [key, raw] of Object.entries(options.flags ?? {})) {
+    if (raw !== undefined) config[key] = coerceSetting(key, raw, `flag --${kebab(key)}`)
+  }
+  return {config: config as unknown as LignumConfig, filepath: found?.filepath}
+}
+
+async function findConfigFile(options: LoadOptions): Promise<{config: unknown; filepath: string} | null> {
+  const explorer = cosmiconfig('lignum', {searchStrategy: 'project'})
+  try {
+    const result = options.configFile ? await explorer.load(options.configFile) : await explorer.search(options.cwd ?? process.cwd())
+    return result && !result.isEmpty ? {config: result.config, filepath: result.filepath} : null
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    throw new LignumError('CONFIG', `cannot read the configuration file: ${detail}`, {cause: error})
+  }
+}
+
+function applyObject(config: Record<string, unknown>, object: unknown, filepath: string): void {
+  if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+    throw new LignumError('CONFIG', `${filepath} must hold an object of settings, e.g. {"grpcPort": 50051}`)
+  }
+  for (const [key, raw] of Object.entries(object)) config[key] = coerceSetting(key, raw, filepath)
+}
+
+function applyEnvironment(config: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const key of Object.keys(settings)) {
+    const name = environmentName(key)
+    const raw = env[name]
+    if (raw !== undefined && raw !== '') config[key] = coerceSetting(key, raw, `environment variable ${name}`)
+  }
+}
+
+function kebab(key: string): string {
+  return key.replaceAll(/[A-Z]/g, (letter) => '-' + letter.toLowerCase())
+}

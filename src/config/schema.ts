@@ -1,0 +1,133 @@
+/**
+ * Every setting Lignum reads, in one table: its type, default, the environment variable that
+ * overrides it and what it means. Loading (files, environment, flags) is in load.ts; this file
+ * only says what a valid configuration is, so the error for a bad value can name the key and
+ * what is allowed.
+ */
+import {LignumError} from '../errors.js'
+
+export type FlushPolicySetting = 'always' | 'never' | number
+
+export interface LignumConfig {
+  dataDir: string
+  nodeId: string | undefined
+  host: string
+  grpcPort: number
+  httpPort: number
+  brokers: string
+  autoCreateTopics: boolean
+  defaultPartitions: number
+  partitionsPerTopicMax: number
+  flushPolicy: FlushPolicySetting
+  segmentBytes: number
+  segmentMs: number
+  retentionMs: number
+  retentionBytes: number
+  indexIntervalBytes: number
+  batchBytesMax: number
+  requestBytesMax: number
+  logLevel: 'debug' | 'info' | 'warn' | 'error'
+  consul: string | undefined
+  cluster: string
+  advertiseAddress: string | undefined
+  sessionTtlMs: number
+  lockDelayMs: number
+}
+
+type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level'
+
+interface Setting {
+  kind: Kind
+  default: unknown
+  description: string
+}
+
+const MiB = 1024 * 1024
+const DAY_MS = 24 * 60 * 60 * 1000
+
+export const settings: Record<keyof LignumConfig, Setting> = {
+  dataDir: {kind: 'string', default: './lignum-data', description: 'directory holding the partitions'},
+  nodeId: {kind: 'optional-string', default: undefined, description: 'this node\'s id (default: kept in the data directory)'},
+  host: {kind: 'string', default: '0.0.0.0', description: 'address the gRPC and HTTP servers listen on'},
+  grpcPort: {kind: 'port', default: 50051, description: 'gRPC port'},
+  httpPort: {kind: 'port', default: 8080, description: 'HTTP API port'},
+  brokers: {kind: 'string', default: 'localhost:50051', description: 'host:port[,host:port] a client bootstraps from'},
+  autoCreateTopics: {kind: 'boolean', default: true, description: 'create a topic on its first produce'},
+  defaultPartitions: {kind: 'count', default: 1, description: 'partitions of an auto-created topic'},
+  // Each partition holds open files and timers; a typo such as 100000 should not exhaust them.
+  partitionsPerTopicMax: {kind: 'count', default: 1024, description: 'most partitions one topic may have'},
+  flushPolicy: {kind: 'flush', default: 1000, description: '"always", "never", or fdatasync every N ms'},
+  segmentBytes: {kind: 'bytes', default: 1024 * MiB, description: 'roll a segment past this size'},
+  segmentMs: {kind: 'ms', default: 7 * DAY_MS, description: 'roll a segment older than this'},
+  retentionMs: {kind: 'limit', default: 7 * DAY_MS, description: 'delete segments older than this (-1: keep)'},
+  retentionBytes: {kind: 'limit', default: -1, description: 'delete old segments past this size (-1: no limit)'},
+  indexIntervalBytes: {kind: 'bytes', default: 4096, description: 'bytes between offset index entries'},
+  // Kafka's default message.max.bytes: a record batch bigger than this is refused whole.
+  batchBytesMax: {kind: 'bytes', default: 1 * MiB, description: 'largest record batch accepted'},
+  // Bounds the memory one request can pin in the server before it is validated.
+  requestBytesMax: {kind: 'bytes', default: 64 * MiB, description: 'largest request accepted'},
+  logLevel: {kind: 'level', default: 'info', description: 'debug, info, warn or error'},
+  consul: {kind: 'optional-string', default: undefined, description: 'Consul HTTP address; joins a cluster when set'},
+  cluster: {kind: 'string', default: 'lignum', description: 'cluster name (Consul KV prefix)'},
+  advertiseAddress: {kind: 'optional-string', default: undefined, description: 'host:port other nodes and clients reach this node\'s gRPC at'},
+  sessionTtlMs: {kind: 'ms', default: 10_000, description: 'Consul session TTL'},
+  lockDelayMs: {kind: 'ms', default: 1000, description: 'Consul lock-delay after a session ends'},
+}
+
+export function defaults(): LignumConfig {
+  return Object.fromEntries(Object.entries(settings).map(([key, setting]) => [key, setting.default])) as unknown as LignumConfig
+}
+
+export function environmentName(key: string): string {
+  return 'LIGNUM_' + key.replaceAll(/[A-Z]/g, (letter) => '_' + letter).toUpperCase()
+}
+
+/**
+ * Turns a raw value (from a file, the environment or a flag) into the typed value of `key`, or
+ * throws a CONFIG error naming the key, where it came from, and what is allowed.
+ */
+export function coerceSetting(key: string, raw: unknown, source: string): unknown {
+  const setting = (settings as Record<string, Setting | undefined>)[key]
+  if (!setting) {
+    throw new LignumError('CONFIG', `unknown setting "${key}" in ${source}; known settings: ${Object.keys(settings).join(', ')}`)
+  }
+  const fail = (allowed: string): never => {
+    throw new LignumError('CONFIG', `invalid ${key}=${JSON.stringify(raw)} in ${source}: expected ${allowed}`)
+  }
+  switch (setting.kind) {
+    case 'string':
+      if (typeof raw !== 'string' || raw.length === 0) fail('a non-empty string')
+      return raw
+    case 'optional-string':
+      if (raw === undefined || raw === null || raw === '') return undefined
+      if (typeof raw !== 'string') fail('a string')
+      return raw
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw
+      if (raw === 'true' || raw === '1') return true
+      if (raw === 'false' || raw === '0') return false
+      return fail('true or false')
+    case 'level':
+      if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw
+      return fail('one of debug, info, warn, error')
+    case 'flush':
+      if (raw === 'always' || raw === 'never') return raw
+      return integerIn(raw, 1, 24 * 60 * 60 * 1000) ?? fail('"always", "never" or a number of milliseconds from 1 to 86400000')
+    case 'port':
+      return integerIn(raw, 0, 65_535) ?? fail('a port number from 0 to 65535')
+    case 'count':
+      return integerIn(raw, 1, 1_000_000) ?? fail('a whole number from 1 to 1000000')
+    case 'bytes':
+      return integerIn(raw, 1, Number.MAX_SAFE_INTEGER) ?? fail('a positive whole number of bytes')
+    case 'ms':
+      return integerIn(raw, 1, Number.MAX_SAFE_INTEGER) ?? fail('a positive whole number of milliseconds')
+    case 'limit':
+      return integerIn(raw, -1, Number.MAX_SAFE_INTEGER) ?? fail('-1 (no limit) or a positive whole number')
+  }
+}
+
+function integerIn(raw: unknown, minimum: number, maximum: number): number | undefined {
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum || value > maximum) return undefined
+  return value
+}
