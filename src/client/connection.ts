@@ -1,0 +1,79 @@
+/**
+ * One gRPC channel to one node, with promise-returning calls that turn gRPC failures into
+ * LignumErrors naming the node's address and what to check. Retrying belongs to the caller
+ * (it reads `retriable`); this layer only makes each call once, with a deadline.
+ */
+import {credentials, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, Metadata} from '@grpc/grpc-js'
+import {LignumError, errorCodeOfGrpc} from '../errors.js'
+import {LignumClient as GrpcLignumClient} from '../generated/lignum/v1/lignum.js'
+
+// Leaves room for the largest batch the server accepts plus request framing.
+const GRPC_MESSAGE_BYTES_MAX = 128 * 1024 * 1024
+// A unary call that hears nothing for this long is abandoned (long polls add their wait).
+export const CALL_DEADLINE_MS = 30_000
+
+export type UnaryMethod<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Response) => void,
+) => ClientUnaryCall
+
+export function parseBrokers(list: string): string[] {
+  const addresses = list.split(',').map((entry) => entry.trim()).filter(Boolean)
+  if (addresses.length === 0) throw new LignumError('INVALID_ARGUMENT', 'no broker address given; pass --brokers host:port[,host:port]')
+  for (const address of addresses) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(address)
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65_535) {
+      throw new LignumError('INVALID_ARGUMENT', `"${address}" is not a broker address; use host:port, e.g. localhost:50051`)
+    }
+  }
+  return addresses
+}
+
+export class Connection {
+  readonly grpc: GrpcLignumClient
+
+  constructor(readonly address: string) {
+    this.grpc = new GrpcLignumClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
+      'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,
+      'grpc.keepalive_time_ms': 30_000,
+    })
+  }
+
+  call<Request, Response>(method: UnaryMethod<Request, Response>, request: Request, deadlineMs = CALL_DEADLINE_MS): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      method.call(this.grpc, request, new Metadata(), {deadline: Date.now() + deadlineMs}, (error, response) => {
+        if (error) reject(this.toLignumError(error))
+        else resolve(response)
+      })
+    })
+  }
+
+  toLignumError(error: ServiceError): LignumError {
+    if (error.code === GrpcStatus.UNAVAILABLE && !/^[A-Z_]+: /.test(error.details)) {
+      return new LignumError('UNAVAILABLE', `cannot reach a Lignum node at ${this.address} (${shortReason(error.details)}); check that "lignum serve" runs there, or pass --brokers host:port`, {cause: error})
+    }
+    if (error.code === GrpcStatus.DEADLINE_EXCEEDED) {
+      return new LignumError('TIMEOUT', `the node at ${this.address} did not answer in time; check its load and logs`, {cause: error})
+    }
+    if (error.code === GrpcStatus.RESOURCE_EXHAUSTED && !/^[A-Z_]+: /.test(error.details)) {
+      return new LignumError('REQUEST_TOO_LARGE', `the node at ${this.address} refused a message as too large (${error.details}); send smaller batches`, {cause: error})
+    }
+    const code = errorCodeOfGrpc(error.code, error.details)
+    const message = error.details.replace(/^[A-Z_]+: /, '')
+    return new LignumError(code, message, {cause: error})
+  }
+
+  close(): void {
+    this.grpc.close()
+  }
+}
+
+function shortReason(details: string): string {
+  if (/ECONNREFUSED/.test(details)) return 'connection refused'
+  if (/ENOTFOUND|EAI_AGAIN/.test(details)) return 'unknown host'
+  if (/ETIMEDOUT|timed out/i.test(details)) return 'connection timed out'
+  return details.split('\n')[0]
+}

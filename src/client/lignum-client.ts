@@ -1,0 +1,106 @@
+/**
+ * The Lignum client: bootstraps from the first reachable node of `brokers`, then offers topic
+ * administration, a batching producer and consumption as an async iterable. Standalone nodes
+ * lead every partition they hold, so all traffic goes to the node it bootstrapped from.
+ */
+import {LignumError} from '../errors.js'
+import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import {Connection, parseBrokers} from './connection.js'
+import {consume, type ConsumeOptions, type ConsumedRecord} from './consumer.js'
+import {Producer, type ProducerOptions} from './producer.js'
+import {withRetry} from './retry.js'
+
+export interface ConnectOptions {
+  /** host:port[,host:port], or a list. */
+  brokers: string | string[]
+  /** How long to keep trying to reach a node before giving up. */
+  connectTimeoutMs?: number
+}
+
+// A CLI against a dead address should answer in seconds, not hang.
+const CONNECT_TIMEOUT_MS_DEFAULT = 5000
+
+export class LignumClient {
+  private readonly partitionCounts = new Map<string, number>()
+
+  private constructor(readonly connection: Connection) {}
+
+  static async connect(options: ConnectOptions): Promise<LignumClient> {
+    const addresses = Array.isArray(options.brokers) ? options.brokers : parseBrokers(options.brokers)
+    const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT
+    const failures: LignumError[] = []
+    for (const address of addresses) {
+      const connection = new Connection(address)
+      try {
+        await withRetry(() => connection.call(connection.grpc.metadata, {topics: [], allowAutoTopicCreation: false}, timeoutMs), {deadlineMs: Math.min(timeoutMs, 1000)})
+        return new LignumClient(connection)
+      } catch (error) {
+        connection.close()
+        failures.push(error instanceof LignumError ? error : new LignumError('UNAVAILABLE', String(error)))
+      }
+    }
+    if (failures.length === 1) throw failures[0]
+    throw new LignumError('UNAVAILABLE', `cannot reach any Lignum node of ${addresses.join(', ')}: ${failures.map((failure) => failure.message).join('; ')}`)
+  }
+
+  get address(): string {
+    return this.connection.address
+  }
+
+  async createTopic(name: string, partitions: number, config: TopicConfig = {}): Promise<TopicDescription> {
+    return this.connection.call(this.connection.grpc.createTopic, {name, partitions, config})
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.connection.call(this.connection.grpc.deleteTopic, {name})
+    this.partitionCounts.delete(name)
+  }
+
+  async listTopics(): Promise<TopicDescription[]> {
+    return (await this.connection.call(this.connection.grpc.listTopics, {})).topics
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    return this.connection.call(this.connection.grpc.describeTopic, {name})
+  }
+
+  async clusterStatus(): Promise<ClusterStatusResponse> {
+    return this.connection.call(this.connection.grpc.clusterStatus, {})
+  }
+
+  /** The topic's partition count; creates the topic first when the node auto-creates topics. */
+  async partitionCount(topic: string, autoCreate = true): Promise<number> {
+    const known = this.partitionCounts.get(topic)
+    if (known !== undefined) return known
+    const response = await this.connection.call(this.connection.grpc.metadata, {topics: [topic], allowAutoTopicCreation: autoCreate})
+    const count = response.topics[0]?.partitions.length ?? 0
+    if (count === 0) throw new LignumError('UNKNOWN_TOPIC', `topic "${topic}" does not exist`)
+    this.partitionCounts.set(topic, count)
+    return count
+  }
+
+  producer(options: ProducerOptions = {}): Producer {
+    return new Producer(this.connection, this, options)
+  }
+
+  async *consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
+    const count = await this.partitionCount(options.topic, false)
+    yield* consume(this.connection, count, options)
+  }
+
+  async commitOffsets(group: string, topic: string, offsets: {partition: number; offset: number}[]): Promise<void> {
+    await this.connection.call(this.connection.grpc.commitOffsets, {
+      group,
+      offsets: offsets.map((entry) => ({topic, partition: entry.partition, offset: BigInt(entry.offset), metadata: ''})),
+    })
+  }
+
+  async fetchOffsets(group: string, topic?: string): Promise<{topic: string; partition: number; offset: number}[]> {
+    const response = await this.connection.call(this.connection.grpc.fetchOffsets, {group, topic: topic ?? ''})
+    return response.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: Number(entry.offset)}))
+  }
+
+  close(): void {
+    this.connection.close()
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * The batching producer. Records are gathered per topic-partition into a batch that is sealed
+ * when it reaches `batchBytes` or has waited `lingerMs`; sealed batches are encoded once (Kafka
+ * v2) and sent whole, at most `maxInFlight` at a time. Memory is bounded: past
+ * `bufferBytesMax` of unacknowledged data, `needsDrain` is true and `drain()` waits, which is
+ * how a fast reader (stdin, a file) is slowed to the broker's pace.
+ * Retriable failures are retried with backoff until `deliveryTimeoutMs`; others fail the batch.
+ */
+import {LignumError} from '../errors.js'
+import {partitionForKey, StickyPartitioner} from '../broker/partitioner.js'
+import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../log/record-batch.js'
+import {Acks} from '../generated/lignum/v1/lignum.js'
+import type {Connection} from './connection.js'
+import {withRetry} from './retry.js'
+
+export type AcksSetting = 0 | 1 | 'all'
+
+export interface ProducerOptions {
+  acks?: AcksSetting
+  /** Seal a partition's batch once it holds this many bytes. */
+  batchBytes?: number
+  /** Wait at most this long for a batch to fill. */
+  lingerMs?: number
+  maxInFlight?: number
+  /** Unacknowledged bytes held before writers must wait. */
+  bufferBytesMax?: number
+  deliveryTimeoutMs?: number
+  compression?: CompressionCodec
+}
+
+export interface ProducerRecord {
+  key?: Buffer | string | null
+  value: Buffer | string | null
+  headers?: {key: string; value: Buffer | string | null}[]
+  partition?: number
+  timestamp?: number
+}
+
+export interface RecordMetadata {
+  topic: string
+  partition: number
+  offset: number
+}
+
+export interface ProducerStats {
+  recordsAcknowledged: number
+  recordsFailed: number
+  batchesSent: number
+  bytesSent: number
+  firstError: LignumError | undefined
+}
+
+// Defaults: batches large enough to amortise a request, small enough to stay well under the
+// broker's 1 MiB batch limit; Kafka's own linger default (5 ms) and in-flight default (5).
+const BATCH_BYTES_DEFAULT = 256 * 1024
+const LINGER_MS_DEFAULT = 5
+const MAX_IN_FLIGHT_DEFAULT = 5
+const BUFFER_BYTES_MAX_DEFAULT = 32 * 1024 * 1024
+const DELIVERY_TIMEOUT_MS_DEFAULT = 30_000
+// Estimated per-record framing bytes in a v2 batch (varints, attributes, deltas).
+const RECORD_OVERHEAD_BYTES = 12
+
+interface Waiter {
+  index: number
+  resolve: (metadata: RecordMetadata) => void
+  reject: (error: unknown) => void
+}
+
+interface OpenBatch {
+  topic: string
+  partition: number
+  records: RecordInput[]
+  bytes: number
+  waiters: Waiter[]
+}
+
+export interface TopicPartitionCounter {
+  partitionCount(topic: string): Promise<number>
+}
+
+export class Producer {
+  readonly stats: ProducerStats = {recordsAcknowledged: 0, recordsFailed: 0, batchesSent: 0, bytesSent: 0, firstError: undefined}
+  private readonly options: Required<ProducerOptions>
+  private readonly open = new Map<string, OpenBatch>()
+  private readonly sealed: OpenBatch[] = []
+  private readonly partitionCounts = new Map<string, number>()
+  private readonly loadingTopics = new Map<string, Promise<number>>()
+  private readonly sticky = new Map<string, StickyPartitioner>()
+  private lingerTimer: NodeJS.Timeout | undefined
+  private inFlight = 0
+  private bufferedBytes = 0
+  private idleWaiters: (() => void)[] = []
+  private drainWaiters: (() => void)[] = []
+  private closed = false
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly topics: TopicPartitionCounter,
+    options: ProducerOptions = {},
+  ) {
+    this.options = {
+      acks: options.acks ?? 'all',
+      batchBytes: options.batchBytes ?? BATCH_BYTES_DEFAULT,
+      lingerMs: options.lingerMs ?? LINGER_MS_DEFAULT,
+      maxInFlight: options.maxInFlight ?? MAX_IN_FLIGHT_DEFAULT,
+      bufferBytesMax: options.bufferBytesMax ?? BUFFER_BYTES_MAX_DEFAULT,
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS_DEFAULT,
+      compression: options.compression ?? 'none',
+    }
+  }
+
+  /** Learns the topic's partition count (creating it if the node auto-creates) before writing. */
+  async prepare(topic: string): Promise<void> {
+    if (this.partitionCounts.has(topic)) return
+    let loading = this.loadingTopics.get(topic)
+    if (!loading) {
+      loading = this.topics.partitionCount(topic)
+      this.loadingTopics.set(topic, loading)
+    }
+    try {
+      this.partitionCounts.set(topic, await loading)
+    } finally {
+      this.loadingTopics.delete(topic)
+    }
+  }
+
+  /** Sends a record and resolves with its offset once acknowledged (at once with acks=0). */
+  async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    await this.prepare(topic)
+    return new Promise((resolve, reject) => this.append(topic, record, {resolve, reject}))
+  }
+
+  /**
+   * Queues a record without a promise of its own (for high-rate writers); failures are counted
+   * in `stats` and reported by `flush()`. The topic must have been `prepare`d.
+   */
+  write(topic: string, record: ProducerRecord): void {
+    this.append(topic, record, undefined)
+  }
+
+  get needsDrain(): boolean {
+    return this.bufferedBytes >= this.options.bufferBytesMax
+  }
+
+  /** Resolves once unacknowledged data is back under the buffer limit. */
+  drain(): Promise<void> {
+    if (!this.needsDrain) return Promise.resolve()
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  private append(topic: string, record: ProducerRecord, waiter: Omit<Waiter, 'index'> | undefined): void {
+    if (this.closed) throw new LignumError('INVALID_ARGUMENT', 'the producer is closed')
+    const partitionCount = this.partitionCounts.get(topic)
+    if (partitionCount === undefined) throw new LignumError('INVALID_ARGUMENT', `call prepare("${topic}") before write()`)
+    const input = toRecordInput(record)
+    const partition = this.choosePartition(topic, partitionCount, record.partition, input.key)
+    const key = `${topic}\u0000${partition}`
+    let batch = this.open.get(key)
+    if (!batch) {
+      batch = {topic, partition, records: [], bytes: 0, waiters: []}
+      this.open.set(key, batch)
+    }
+    const bytes = recordBytes(input)
+    if (waiter) batch.waiters.push({...waiter, index: batch.records.length})
+    batch.records.push(input)
+    batch.bytes += bytes
+    this.bufferedBytes += bytes
+    if (batch.bytes >= this.options.batchBytes) this.seal(key, batch)
+    else this.lingerTimer ??= setTimeout(() => this.sealAll(), this.options.lingerMs)
+  }
+
+  private choosePartition(topic: string, partitionCount: number, requested: number | undefined, key: Buffer | null): number {
+    if (requested !== undefined) {
+      if (!Number.isInteger(requested) || requested < 0 || requested >= partitionCount) {
+        throw new LignumError('NOT_FOUND', `topic "${topic}" has partitions 0 to ${partitionCount - 1}; there is no partition ${requested}`)
+      }
+      return requested
+    }
+    if (key) return partitionForKey(key, partitionCount)
+    let sticky = this.sticky.get(topic)
+    if (!sticky) this.sticky.set(topic, (sticky = new StickyPartitioner()))
+    return sticky.choose(partitionCount)
+  }
+
+  private seal(key: string, batch: OpenBatch): void {
+    this.open.delete(key)
+    this.sealed.push(batch)
+    if (batch.records.some((record) => !record.key)) this.sticky.get(batch.topic)?.next(this.partitionCounts.get(batch.topic) ?? 1)
+    this.pump()
+  }
+
+  private sealAll(): void {
+    clearTimeout(this.lingerTimer)
+    this.lingerTimer = undefined
+    for (const [key, batch] of [...this.open]) this.seal(key, batch)
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.maxInFlight && this.sealed.length > 0) {
+      const batch = this.sealed.shift() as OpenBatch
+      this.inFlight++
+      void this.sendBatch(batch).finally(() => {
+        this.inFlight--
+        this.bufferedBytes -= batch.bytes
+        if (!this.needsDrain) for (const wake of this.drainWaiters.splice(0)) wake()
+        this.pump()
+        if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake()
+      })
+    }
+  }
+
+  private async sendBatch(batch: OpenBatch): Promise<void> {
+    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression})
+    const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
+    const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0, requestId: 0n}
+    try {
+      const response = await withRetry(() => this.connection.call(this.connection.grpc.produce, request), {deadlineMs: this.options.deliveryTimeoutMs})
+      const result = response.results[0]
+      this.stats.batchesSent++
+      this.stats.bytesSent += encoded.length
+      this.stats.recordsAcknowledged += batch.records.length
+      const baseOffset = Number(result.baseOffset)
+      for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: result.partition, offset: baseOffset + waiter.index})
+    } catch (error) {
+      const failure = error instanceof LignumError ? error : new LignumError('INTERNAL', String(error), {cause: error})
+      this.stats.recordsFailed += batch.records.length
+      this.stats.firstError ??= failure
+      for (const waiter of batch.waiters) waiter.reject(failure)
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.inFlight === 0 && this.sealed.length === 0 && this.open.size === 0
+  }
+
+  /** Sends everything queued and waits for every answer. */
+  async flush(): Promise<void> {
+    for (const topic of this.loadingTopics.keys()) await this.prepare(topic)
+    this.sealAll()
+    if (this.isIdle()) return
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.flush()
+    this.closed = true
+  }
+}
+
+function toBuffer(value: Buffer | string | null | undefined): Buffer | null {
+  if (value === null || value === undefined) return null
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value
+}
+
+function toRecordInput(record: ProducerRecord): RecordInput {
+  return {
+    key: toBuffer(record.key),
+    value: toBuffer(record.value),
+    headers: record.headers?.map((header) => ({key: header.key, value: toBuffer(header.value)})),
+    timestamp: record.timestamp,
+  }
+}
+
+function recordBytes(record: RecordInput): number {
+  let bytes = RECORD_OVERHEAD_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  for (const header of record.headers ?? []) bytes += header.key.length + (header.value?.length ?? 0) + 4
+  return bytes
+}

@@ -1,0 +1,79 @@
+/**
+ * Conversions between the wire's int64 (bigint) and the engine's offsets (safe JS numbers),
+ * and between the broker's descriptions and their protobuf messages. A 64-bit value that does
+ * not fit a safe integer is refused as a bad request rather than rounded.
+ */
+import {LignumError} from '../errors.js'
+import type {TopicDescription as BrokerTopic} from '../broker/broker.js'
+import type {TopicSettings} from '../broker/topic-store.js'
+import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+
+export function toSafeNumber(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new LignumError('INVALID_ARGUMENT', `${field}=${value} is outside the range Lignum supports (below 2^53)`)
+  }
+  return Number(value)
+}
+
+export function topicToWire(topic: BrokerTopic, leader: string): TopicDescription {
+  return {
+    name: topic.name,
+    internal: topic.internal,
+    config: settingsToWire(topic.settings),
+    partitions: topic.partitions.map((partition) => ({
+      partition: partition.partition,
+      leader,
+      leaderEpoch: 0,
+      replicas: [leader],
+      isr: [leader],
+      logStartOffset: BigInt(partition.logStartOffset),
+      logEndOffset: BigInt(partition.logEndOffset),
+      highWatermark: BigInt(partition.highWatermark),
+      segmentCount: partition.segmentCount,
+      sizeBytes: BigInt(partition.sizeBytes),
+    })),
+  }
+}
+
+export function settingsToWire(settings: TopicSettings): TopicConfig {
+  const optional = (value: number | undefined) => (value === undefined ? undefined : BigInt(value))
+  return {
+    retentionMs: optional(settings.retentionMs),
+    retentionBytes: optional(settings.retentionBytes),
+    segmentBytes: optional(settings.segmentBytes),
+    segmentMs: optional(settings.segmentMs),
+    flushPolicy: settings.flushPolicy === undefined ? undefined : String(settings.flushPolicy),
+  }
+}
+
+export function settingsFromWire(config: TopicConfig | undefined): TopicSettings {
+  const settings: TopicSettings = {}
+  if (!config) return settings
+  if (config.retentionMs !== undefined) settings.retentionMs = limitFromWire(config.retentionMs, 'retention_ms')
+  if (config.retentionBytes !== undefined) settings.retentionBytes = limitFromWire(config.retentionBytes, 'retention_bytes')
+  if (config.segmentBytes !== undefined) settings.segmentBytes = positiveFromWire(config.segmentBytes, 'segment_bytes')
+  if (config.segmentMs !== undefined) settings.segmentMs = positiveFromWire(config.segmentMs, 'segment_ms')
+  if (config.flushPolicy !== undefined) settings.flushPolicy = flushPolicyFromText(config.flushPolicy)
+  return settings
+}
+
+export function flushPolicyFromText(text: string): 'always' | 'never' | number {
+  if (text === 'always' || text === 'never') return text
+  const intervalMs = Number(text)
+  if (!Number.isInteger(intervalMs) || intervalMs < 1) {
+    throw new LignumError('INVALID_ARGUMENT', `flush policy "${text}" is not valid: use "always", "never" or a number of milliseconds`)
+  }
+  return intervalMs
+}
+
+function limitFromWire(value: bigint, field: string): number {
+  const number = toSafeNumber(value, field)
+  if (number < -1) throw new LignumError('INVALID_ARGUMENT', `${field} must be -1 (no limit) or positive, not ${number}`)
+  return number
+}
+
+function positiveFromWire(value: bigint, field: string): number {
+  const number = toSafeNumber(value, field)
+  if (number < 1) throw new LignumError('INVALID_ARGUMENT', `${field} must be positive, not ${number}`)
+  return number
+}

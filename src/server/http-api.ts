@@ -1,0 +1,161 @@
+/**
+ * The HTTP API, as Lignum's existing clients speak it:
+ *   POST /api/message  {"topic":"t","message":"m"}      -> {"status":"message commited","data":"m"}
+ *   GET  /api/message  {"topic":"t","from":0,"to":3}    -> {"messages":[{"Id":0,"Data":"..."}],"count":N}
+ *        (a JSON body, or the same as query parameters; `to` is exclusive; partition 0 unless
+ *        `partition` is given)
+ * and beside it /healthz, /readyz and /metrics (Prometheus text). Errors answer
+ * {"error":{"code","message"}} with a status from the error table's meaning.
+ */
+import http from 'node:http'
+import {LignumError, type ErrorCode} from '../errors.js'
+import {batchPositions, decodeRecordBatch} from '../log/record-batch.js'
+import {asLignumError} from './grpc-errors.js'
+import type {ServingContext} from './serving-context.js'
+
+// One GET answers at most this many messages: bounds the response a client can ask for.
+const GET_MESSAGES_MAX = 10_000
+// Each read of the log asks for this much at a time while collecting a GET's messages.
+const GET_READ_BYTES = 1024 * 1024
+
+const httpStatusOfCode: Partial<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_TOPIC: 400,
+  CONFIG: 400,
+  RECORD_TOO_LARGE: 413,
+  REQUEST_TOO_LARGE: 413,
+  UNKNOWN_TOPIC: 404,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  OFFSET_OUT_OF_RANGE: 416,
+  UNAVAILABLE: 503,
+  NOT_LEADER: 503,
+  NOT_ENOUGH_REPLICAS: 503,
+  TIMEOUT: 504,
+}
+
+export function createHttpServer(context: ServingContext): http.Server {
+  return http.createServer((request, response) => {
+    handle(context, request, response).catch((error) => sendError(context, response, error))
+  })
+}
+
+async function handle(context: ServingContext, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://localhost')
+  const route = `${request.method} ${url.pathname}`
+  switch (route) {
+    case 'POST /api/message':
+      return postMessage(context, await readJsonBody(context, request, true), response)
+    case 'GET /api/message':
+      return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, response)
+    case 'GET /healthz':
+      return sendJson(response, 200, {status: 'ok'})
+    case 'GET /readyz':
+      return context.ready()
+        ? sendJson(response, 200, {status: 'ready', cluster: context.clusterView().mode})
+        : sendJson(response, 503, {status: 'not ready', consulReachable: context.clusterView().consulReachable})
+    case 'GET /metrics': {
+      const text = await context.metrics.registry.metrics()
+      response.writeHead(200, {'content-type': context.metrics.registry.contentType})
+      response.end(text)
+      return
+    }
+    default:
+      throw new LignumError('NOT_FOUND', `no route ${route}; the API has POST and GET /api/message, /healthz, /readyz and /metrics`)
+  }
+}
+
+async function postMessage(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {
+  const topic = requireString(body, 'topic')
+  if (!('message' in body) || body.message === undefined || body.message === null) {
+    throw new LignumError('INVALID_ARGUMENT', 'the body needs a "message" field, e.g. {"topic":"t","message":"hello"}')
+  }
+  const message = typeof body.message === 'string' ? body.message : JSON.stringify(body.message)
+  await context.broker.produce({topic, partition: -1, records: [{key: null, value: Buffer.from(message, 'utf8')}], acks: 'all'})
+  sendJson(response, 200, {status: 'message commited', data: body.message})
+}
+
+async function getMessages(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {
+  const topic = requireString(body, 'topic')
+  const partition = optionalInteger(body, 'partition') ?? 0
+  const from = optionalInteger(body, 'from') ?? 0
+  const to = optionalInteger(body, 'to')
+  if (to !== undefined && to < from) throw new LignumError('INVALID_ARGUMENT', `"to" (${to}) is before "from" (${from}); "to" is exclusive and must be at least "from"`)
+  const end = Math.min(to ?? Number.MAX_SAFE_INTEGER, from + GET_MESSAGES_MAX)
+  const messages: {Id: number; Data: string}[] = []
+  let offset = from
+  while (offset < end) {
+    const result = await context.broker.fetch(topic, partition, offset, {maxBytes: GET_READ_BYTES, maxWaitMs: 0})
+    if (result.batches.length === 0) break
+    for (const {position} of batchPositions(result.batches)) {
+      for (const record of decodeRecordBatch(result.batches, position).records) {
+        if (record.offset >= offset && record.offset < end) messages.push({Id: record.offset, Data: record.value?.toString('utf8') ?? ''})
+      }
+    }
+    offset = result.nextOffset
+  }
+  sendJson(response, 200, {messages, count: messages.length})
+}
+
+async function readJsonBody(context: ServingContext, request: http.IncomingMessage, required: boolean): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let sizeBytes = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    sizeBytes += chunk.length
+    if (sizeBytes > context.requestBytesMax) {
+      throw new LignumError('REQUEST_TOO_LARGE', `the request body exceeds ${context.requestBytesMax} bytes; send less or raise requestBytesMax`)
+    }
+    chunks.push(chunk)
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim()
+  if (text === '') {
+    if (required) throw new LignumError('INVALID_ARGUMENT', 'the request needs a JSON body, e.g. {"topic":"t","message":"hello"}')
+    return {}
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new LignumError('INVALID_ARGUMENT', `the body is not valid JSON (${(error as Error).message}); send an object such as {"topic":"t","message":"hello"}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new LignumError('INVALID_ARGUMENT', 'the body must be a JSON object, e.g. {"topic":"t","message":"hello"}')
+  }
+  return parsed as Record<string, unknown>
+}
+
+function queryObject(url: URL): Record<string, unknown> {
+  return Object.fromEntries(url.searchParams.entries())
+}
+
+function requireString(body: Record<string, unknown>, field: string): string {
+  const value = body[field]
+  if (typeof value !== 'string' || value === '') throw new LignumError('INVALID_ARGUMENT', `the request needs a "${field}" string`)
+  return value
+}
+
+function optionalInteger(body: Record<string, unknown>, field: string): number | undefined {
+  const raw = body[field]
+  if (raw === undefined || raw === null || raw === '') return undefined
+  const value = typeof raw === 'string' ? Number(raw) : raw
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new LignumError('INVALID_ARGUMENT', `"${field}" must be a whole number from 0, not ${JSON.stringify(raw)}`)
+  }
+  return value
+}
+
+function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  response.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(text)})
+  response.end(text)
+}
+
+function sendError(context: ServingContext, response: http.ServerResponse, error: unknown): void {
+  const failure = asLignumError(error)
+  if (failure.code === 'INTERNAL') context.logger.error('http request failed', {error})
+  if (response.headersSent) {
+    response.destroy()
+    return
+  }
+  sendJson(response, httpStatusOfCode[failure.code] ?? 500, {error: {code: failure.code, message: failure.message}})
+}

@@ -1,0 +1,223 @@
+/**
+ * A Lignum node: everything `lignum serve` runs, built in ordered steps (lock the data
+ * directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
+ * by a shutdown that is safe to call twice: stop accepting, let in-flight requests finish,
+ * leave the cluster, flush and close the logs, release the lock.
+ */
+import {Server, ServerCredentials} from '@grpc/grpc-js'
+import type http from 'node:http'
+import {mkdir} from 'node:fs/promises'
+import {Broker} from '../broker/broker.js'
+import type {LignumConfig} from '../config/schema.js'
+import {LignumError} from '../errors.js'
+import {HealthService} from '../generated/grpc/health/v1/health.js'
+import {LignumService} from '../generated/lignum/v1/lignum.js'
+import type {Logger} from '../logger.js'
+import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
+import {createHealthService} from './health-service.js'
+import {createHttpServer} from './http-api.js'
+import {Metrics} from './metrics.js'
+import {resolveNodeId} from './node-identity.js'
+import type {ClusterStatusView, ServingContext} from './serving-context.js'
+import {createLignumService} from './grpc-service.js'
+
+// In-flight requests get this long to finish at shutdown before connections are cut.
+const SHUTDOWN_GRACE_MS = 10_000
+// gRPC messages above this are refused by the transport before reaching a handler.
+const GRPC_MESSAGE_BYTES_HEADROOM = 1024 * 1024
+
+/** The part of a cluster membership the node uses (src/cluster implements it). */
+interface ClusterMembership {
+  view(): Omit<ClusterStatusView, 'mode'>
+  ready(): boolean
+  stop(): Promise<void>
+}
+
+export interface NodeAddresses {
+  grpcPort: number
+  httpPort: number
+}
+
+export class LignumNode {
+  private grpcServer: Server | undefined
+  private httpServer: http.Server | undefined
+  private cluster: ClusterMembership | undefined
+  private broker: Broker | undefined
+  private lock: DataDirLock | undefined
+  private accepting = false
+  private stopping: Promise<void> | undefined
+  nodeId = ''
+  addresses: NodeAddresses = {grpcPort: 0, httpPort: 0}
+
+  private constructor(
+    readonly config: LignumConfig,
+    readonly version: string,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: LignumConfig, version: string, logger: Logger): Promise<LignumNode> {
+    const node = new LignumNode(config, version, logger)
+    try {
+      await node.startSteps()
+    } catch (error) {
+      await node.stop()
+      throw error
+    }
+    return node
+  }
+
+  private async startSteps(): Promise<void> {
+    const {config} = this
+    await mkdir(config.dataDir, {recursive: true}).catch((error: NodeJS.ErrnoException) => {
+      throw new LignumError('DATA_DIR', `cannot create the data directory ${config.dataDir}: ${error.code ?? error.message}; choose a writable --data-dir`)
+    })
+    this.lock = await lockDataDir(config.dataDir)
+    this.nodeId = await resolveNodeId(config.dataDir, config.nodeId)
+    this.broker = await Broker.open(config.dataDir, brokerConfigOf(config), this.logger)
+    const metrics = new Metrics(this.broker)
+    const context = this.servingContext(this.broker, metrics)
+    this.addresses.grpcPort = await this.startGrpc(context)
+    this.addresses.httpPort = await this.startHttp(context)
+    if (config.consul) this.cluster = await this.joinCluster(config.consul)
+    this.accepting = true
+    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone'})
+  }
+
+  get advertisedAddress(): string {
+    return this.config.advertiseAddress ?? `${this.config.host === '0.0.0.0' ? '127.0.0.1' : this.config.host}:${this.addresses.grpcPort}`
+  }
+
+  private servingContext(broker: Broker, metrics: Metrics): ServingContext {
+    const node = this
+    return {
+      broker,
+      metrics,
+      logger: this.logger,
+      nodeId: this.nodeId,
+      version: this.version,
+      requestBytesMax: this.config.requestBytesMax,
+      get advertisedAddress() {
+        return node.advertisedAddress
+      },
+      clusterView: () => this.clusterView(),
+      ready: () => this.accepting && (this.cluster?.ready() ?? true),
+    }
+  }
+
+  clusterView(): ClusterStatusView {
+    if (this.cluster) return {mode: 'cluster', ...this.cluster.view()}
+    return {
+      mode: 'standalone',
+      cluster: 'standalone',
+      controller: this.nodeId,
+      controllerEpoch: 0,
+      consulReachable: false,
+      nodes: [{id: this.nodeId, address: this.advertisedAddress, status: 'up', version: this.version}],
+    }
+  }
+
+  private async startGrpc(context: ServingContext): Promise<number> {
+    const server = new Server({
+      'grpc.max_receive_message_length': this.config.requestBytesMax,
+      'grpc.max_send_message_length': this.config.requestBytesMax + GRPC_MESSAGE_BYTES_HEADROOM,
+    })
+    server.addService(LignumService, createLignumService(context))
+    server.addService(HealthService, createHealthService(() => context.ready()))
+    this.grpcServer = server
+    return new Promise((resolve, reject) => {
+      server.bindAsync(`${this.config.host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (error, port) => {
+        if (error) reject(listenError('gRPC', this.config.host, this.config.grpcPort, '--grpc-port', error))
+        else resolve(port)
+      })
+    })
+  }
+
+  private async startHttp(context: ServingContext): Promise<number> {
+    const server = createHttpServer(context)
+    this.httpServer = server
+    return new Promise((resolve, reject) => {
+      server.once('error', (error) => reject(listenError('HTTP', this.config.host, this.config.httpPort, '--http-port', error)))
+      server.listen(this.config.httpPort, this.config.host, () => {
+        const address = server.address()
+        resolve(typeof address === 'object' && address ? address.port : this.config.httpPort)
+      })
+    })
+  }
+
+  private async joinCluster(consulUrl: string): Promise<ClusterMembership> {
+    const {ClusterMember} = await import('../cluster/cluster-member.js')
+    return ClusterMember.start({
+      consulUrl,
+      cluster: this.config.cluster,
+      nodeId: this.nodeId,
+      advertiseAddress: this.advertisedAddress,
+      version: this.version,
+      sessionTtlMs: this.config.sessionTtlMs,
+      lockDelayMs: this.config.lockDelayMs,
+      logger: this.logger.child({component: 'cluster'}),
+    })
+  }
+
+  /** Stops in reverse order of start; safe to call more than once and after a failed start. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopSteps()
+    return this.stopping
+  }
+
+  private async stopSteps(): Promise<void> {
+    this.accepting = false
+    await Promise.all([this.closeHttp(), this.closeGrpc()])
+    await this.cluster?.stop().catch((error) => this.logger.error('leaving the cluster failed', {error}))
+    await this.broker?.close()
+    await this.lock?.release()
+    if (this.nodeId) this.logger.info('node stopped', {nodeId: this.nodeId})
+  }
+
+  private closeHttp(): Promise<void> {
+    const server = this.httpServer
+    if (!server?.listening) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+      server.close(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+      server.closeIdleConnections()
+    })
+  }
+
+  private closeGrpc(): Promise<void> {
+    const server = this.grpcServer
+    if (!server) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS)
+      server.tryShutdown(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+}
+
+function brokerConfigOf(config: LignumConfig) {
+  return {
+    autoCreateTopics: config.autoCreateTopics,
+    defaultPartitions: config.defaultPartitions,
+    partitionsPerTopicMax: config.partitionsPerTopicMax,
+    batchBytesMax: config.batchBytesMax,
+    logDefaults: {
+      segmentBytes: config.segmentBytes,
+      segmentMs: config.segmentMs,
+      retentionMs: config.retentionMs,
+      retentionBytes: config.retentionBytes,
+      indexIntervalBytes: config.indexIntervalBytes,
+      flushPolicy: typeof config.flushPolicy === 'number' ? {intervalMs: config.flushPolicy} : config.flushPolicy,
+    },
+  }
+}
+
+function listenError(what: string, host: string, port: number, flag: string, error: Error): LignumError {
+  const code = (error as NodeJS.ErrnoException).code
+  const reason = code === 'EADDRINUSE' || /address already in use/i.test(error.message) ? 'the port is already in use' : error.message
+  return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${reason}; stop what uses it or choose another ${flag}`, {cause: error})
+}
