@@ -1,0 +1,48 @@
+/**
+ * What every lignum command shares: errors a user can cause end as one line on stderr and the
+ * exit code of the error table; configuration resolves flags > environment > file > defaults;
+ * a closed stdout (`| head`) ends the command quietly with exit 0.
+ */
+import {Command, Flags} from '@oclif/core'
+import {LignumError} from '../errors.js'
+import {loadConfig} from '../config/load.js'
+import type {LignumConfig} from '../config/schema.js'
+
+export abstract class LignumCommand extends Command {
+  static configFlag = {
+    config: Flags.string({description: 'configuration file (default: lignum.config.{json,yaml,js}, .lignumrc or package.json "lignum", searched from the current directory)', helpGroup: 'CONFIGURATION'}),
+  }
+
+  static brokersFlag = {
+    brokers: Flags.string({char: 'b', description: 'host:port[,host:port] of Lignum nodes [default: localhost:50051, or LIGNUM_BROKERS, or the config file]'}),
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    exitQuietlyOnClosedStdout()
+  }
+
+  protected async resolveConfig(flags: Partial<Record<keyof LignumConfig, unknown>>, configFile?: string): Promise<LignumConfig> {
+    return (await loadConfig({flags, configFile})).config
+  }
+
+  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (error instanceof LignumError) {
+      process.stderr.write(`Error: ${error.message}\n`)
+      return this.exit(error.exitCode)
+    }
+    return super.catch(error)
+  }
+}
+
+let stdoutGuarded = false
+
+/** A reader that closes the pipe early (`| head`) has what it wanted: exit 0, say nothing. */
+export function exitQuietlyOnClosedStdout(): void {
+  if (stdoutGuarded) return
+  stdoutGuarded = true
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0)
+    throw error
+  })
+}

@@ -1,0 +1,71 @@
+import {Flags} from '@oclif/core'
+import {LignumCommand} from '../cli/lignum-command.js'
+import {createLogger} from '../logger.js'
+import {LignumNode} from '../server/node.js'
+
+export default class Serve extends LignumCommand {
+  static override summary = 'Run a Lignum node.'
+
+  static override description = `With no configuration this is a complete single-node broker keeping its data in ./lignum-data, serving gRPC on 50051 and the HTTP API on 8080. Given --consul it joins a cluster.
+
+Every setting also comes from a configuration file (lignum.config.{json,yaml,js}, .lignumrc, a "lignum" key in package.json) or a LIGNUM_* environment variable (e.g. LIGNUM_GRPC_PORT); flags win over the environment, the environment over the file. SIGINT or SIGTERM stops the node cleanly.`
+
+  static override examples = [
+    '<%= config.bin %> serve',
+    '<%= config.bin %> serve --data-dir /var/lib/lignum --grpc-port 50051 --http-port 8080',
+    '<%= config.bin %> serve --consul http://127.0.0.1:8500 --node-id n1 --advertise-address 10.0.0.5:50051',
+    'LIGNUM_FLUSH_POLICY=always <%= config.bin %> serve --print-config',
+  ]
+
+  static override flags = {
+    ...LignumCommand.configFlag,
+    'data-dir': Flags.string({char: 'd', description: 'directory holding the partitions [default: ./lignum-data]'}),
+    'grpc-port': Flags.string({description: 'gRPC port [default: 50051]'}),
+    'http-port': Flags.string({description: 'HTTP API port [default: 8080]'}),
+    host: Flags.string({description: 'address to listen on [default: 0.0.0.0]'}),
+    'node-id': Flags.string({description: 'this node\'s id [default: kept in the data directory]'}),
+    'flush-policy': Flags.string({description: '"always", "never", or fdatasync every N ms [default: 1000]'}),
+    consul: Flags.string({description: 'Consul HTTP address, e.g. http://127.0.0.1:8500; joins a cluster'}),
+    cluster: Flags.string({description: 'cluster name [default: lignum]'}),
+    'advertise-address': Flags.string({description: 'host:port where others reach this node\'s gRPC'}),
+    'log-level': Flags.string({description: 'debug, info, warn or error [default: info]'}),
+    'print-config': Flags.boolean({description: 'print the resolved configuration as JSON and exit'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Serve)
+    const config = await this.resolveConfig(
+      {
+        dataDir: flags['data-dir'],
+        grpcPort: flags['grpc-port'],
+        httpPort: flags['http-port'],
+        host: flags.host,
+        nodeId: flags['node-id'],
+        flushPolicy: flags['flush-policy'],
+        consul: flags.consul,
+        cluster: flags.cluster,
+        advertiseAddress: flags['advertise-address'],
+        logLevel: flags['log-level'] ?? process.env.LOG_LEVEL,
+      },
+      flags.config,
+    )
+    if (flags['print-config']) {
+      this.log(JSON.stringify(config, null, 2))
+      return
+    }
+    const logger = createLogger({level: config.logLevel})
+    const node = await LignumNode.start(config, this.config.version, logger)
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: string) => {
+        logger.info('shutting down', {signal})
+        node.stop().then(resolve, (error) => {
+          logger.error('shutdown failed', {error})
+          process.exitCode = 1
+          resolve()
+        })
+      }
+      process.once('SIGINT', () => shutdown('SIGINT'))
+      process.once('SIGTERM', () => shutdown('SIGTERM'))
+    })
+  }
+}
