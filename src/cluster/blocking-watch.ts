@@ -1,0 +1,71 @@
+/**
+ * Follows one Consul endpoint with blocking queries: ask with the last index, Consul answers
+ * when the data changes (or after the wait), repeat. Failures are retried with a capped
+ * exponential backoff, forever, until stop(): a watch outlives any Consul outage.
+ *
+ * Index rules from Consul's documentation: an index that goes backwards (Consul restarted
+ * with other state) resets the watch to 0, and an index of 0 is never sent as a blocking one.
+ */
+
+// How long Consul holds a blocking query open when nothing changes.
+export const BLOCKING_WAIT_MS = 30_000
+// Retry delays after a failure: start small so a blip heals fast, cap so an outage costs little.
+const RETRY_DELAY_MIN_MS = 100
+const RETRY_DELAY_MAX_MS = 2_000
+
+export interface WatchHandlers<T> {
+  fetch(index: number, waitMs: number): Promise<{data: T; index: number}>
+  onData(data: T, index: number): void
+  onError(error: unknown): void
+}
+
+export class BlockingWatch<T> {
+  private running = false
+  private wakeUp: (() => void) | undefined
+  private loop: Promise<void> | undefined
+
+  constructor(private readonly handlers: WatchHandlers<T>) {}
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.loop = this.run()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.wakeUp?.()
+    await this.loop
+  }
+
+  private async run(): Promise<void> {
+    let index = 0
+    let retryDelayMs = RETRY_DELAY_MIN_MS
+    while (this.running) {
+      try {
+        const answer = await this.handlers.fetch(index, BLOCKING_WAIT_MS)
+        if (!this.running) return
+        index = answer.index < index ? 0 : answer.index
+        retryDelayMs = RETRY_DELAY_MIN_MS
+        this.handlers.onData(answer.data, answer.index)
+      } catch (error) {
+        if (!this.running) return
+        this.handlers.onError(error)
+        index = 0
+        await this.pause(retryDelayMs)
+        retryDelayMs = Math.min(retryDelayMs * 2, RETRY_DELAY_MAX_MS)
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wakeUp = done
+    })
+  }
+}

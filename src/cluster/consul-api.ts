@@ -1,0 +1,286 @@
+/**
+ * The few Consul HTTP calls the cluster layer makes, typed, over the npm `consul` client.
+ *
+ * Every call has a deadline (a hung Consul must not hang a node) and can be cancelled by
+ * `close()` (so stop() never waits out a blocking query). Every failure to reach Consul, or
+ * an answer Consul gives with a 5xx, becomes a retriable LignumError('UNAVAILABLE') with the
+ * original error as cause; callers decide whether to retry.
+ */
+import {EventEmitter} from 'node:events'
+import Consul from 'consul'
+import {LignumError} from '../errors.js'
+
+/** One KV entry as Consul returns it, with the value already decoded to text. */
+export interface KvEntry {
+  key: string
+  value: string | null
+  modifyIndex: number
+  session: string | undefined
+}
+
+/** A service instance of the health endpoint: its registration and the state of its checks. */
+export interface ServiceHealth {
+  serviceId: string
+  address: string
+  port: number
+  meta: Record<string, string>
+  passing: boolean
+}
+
+/** The answer of a blocking query: the data and the index to block on next. */
+export interface Blocking<T> {
+  data: T
+  index: number
+}
+
+/** One operation of a Consul transaction, in Consul's own shape (values are base64). */
+export interface TxnKvOperation {
+  KV: {Verb: string; Key: string; Value?: string; Index?: number; Session?: string}
+}
+
+export type TxnResult = {ok: true; results: {key: string; modifyIndex: number}[]} | {ok: false; errors: string[]}
+
+export interface ServiceRegistration {
+  serviceId: string
+  serviceName: string
+  address: string
+  port: number
+  meta: Record<string, string>
+  checkId: string
+  checkTtlMs: number
+  deregisterCriticalAfterMs: number
+}
+
+interface ResponseLike {
+  statusCode: number
+  headers: Record<string, string | undefined>
+  body: unknown
+}
+
+interface ConsulError extends Error {
+  response?: ResponseLike
+}
+
+/** Room a blocking query's HTTP deadline leaves beyond Consul's own wait, for its jitter (wait/16). */
+const BLOCKING_DEADLINE_MARGIN_MS = 5_000
+
+export function encodeValue(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64')
+}
+
+/**
+ * The npm client's methods as this file calls them: with a papi context (`includeResponse`)
+ * every method resolves with [response, body], which its own typings do not describe.
+ */
+type Call = (options: object) => Promise<unknown>
+interface LooseConsul {
+  status: {leader: Call}
+  agent: {service: {register: Call; deregister: Call}; check: {pass: Call}}
+  session: {create: Call; info: Call; destroy: Call}
+  kv: {get: Call}
+  health: {service: Call}
+  transaction: {create: (operations: unknown, options: object) => Promise<unknown>}
+  destroy(): void
+}
+
+export class ConsulApi {
+  private readonly client: LooseConsul
+  private readonly cancel = new EventEmitter()
+  private closed = false
+
+  constructor(
+    readonly consulUrl: string,
+    private readonly requestTimeoutMs: number,
+  ) {
+    const url = parseConsulUrl(consulUrl)
+    const port = Number(url.port || defaultPort(url))
+    this.client = new Consul({host: url.hostname, port, secure: url.protocol === 'https:'}) as unknown as LooseConsul
+    this.cancel.setMaxListeners(0)
+  }
+
+  /** Aborts every call in flight and refuses new ones. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.cancel.emit('cancel')
+    this.client.destroy()
+  }
+
+  async leader(): Promise<string> {
+    const {body} = await this.call<string>('status.leader', (options) => this.client.status.leader(options))
+    return body
+  }
+
+  async registerService(registration: ServiceRegistration): Promise<void> {
+    await this.call('agent.service.register', (options) =>
+      this.client.agent.service.register({
+        ...options,
+        id: registration.serviceId,
+        name: registration.serviceName,
+        address: registration.address,
+        port: registration.port,
+        meta: registration.meta,
+        check: {
+          checkid: registration.checkId,
+          name: `${registration.serviceName} TTL`,
+          ttl: `${registration.checkTtlMs}ms`,
+          status: 'passing',
+          deregistercriticalserviceafter: `${registration.deregisterCriticalAfterMs}ms`,
+        },
+      }),
+    )
+  }
+
+  async deregisterService(serviceId: string): Promise<void> {
+    await this.call('agent.service.deregister', (options) => this.client.agent.service.deregister({...options, id: serviceId}))
+  }
+
+  /** Marks a TTL check passing; Consul answers an error when the agent no longer knows the check. */
+  async passCheck(checkId: string): Promise<void> {
+    await this.call('agent.check.pass', (options) => this.client.agent.check.pass({...options, id: checkId}))
+  }
+
+  async createSession(session: {name: string; checkIds: string[]; lockDelayMs: number}): Promise<string> {
+    const {body} = await this.call<{ID: string}>('session.create', (options) =>
+      this.client.session.create({
+        ...options,
+        name: session.name,
+        checks: session.checkIds,
+        lockdelay: `${session.lockDelayMs}ms`,
+        behavior: 'release',
+      }),
+    )
+    return body.ID
+  }
+
+  /** Whether Consul still holds the session (a session tied to a check dies when the check fails). */
+  async sessionExists(sessionId: string): Promise<boolean> {
+    const {body} = await this.call<{ID?: string} | undefined>('session.info', (options) =>
+      this.client.session.info({...options, id: sessionId}),
+    )
+    return body?.ID === sessionId
+  }
+
+  async destroySession(sessionId: string): Promise<void> {
+    await this.call('session.destroy', (options) => this.client.session.destroy({...options, id: sessionId}))
+  }
+
+  /** Every key under `prefix`, blocking until it changes past `index` (0: answer at once). */
+  async kvTree(prefix: string, index: number, waitMs: number): Promise<Blocking<KvEntry[]>> {
+    const {response, body} = await this.call<RawKvEntry[] | undefined>(
+      'kv.get',
+      (options) => this.client.kv.get({...options, key: prefix, recurse: true}),
+      {index, waitMs},
+    )
+    const entries = (body ?? []).map((raw) => ({
+      key: raw.Key,
+      value: raw.Value === null || raw.Value === undefined ? null : String(raw.Value),
+      modifyIndex: raw.ModifyIndex,
+      session: raw.Session,
+    }))
+    return {data: entries, index: consulIndexOf(response)}
+  }
+
+  /** Every instance of `serviceName` with the state of its checks, blocking past `index`. */
+  async serviceHealth(serviceName: string, index: number, waitMs: number): Promise<Blocking<ServiceHealth[]>> {
+    const {response, body} = await this.call<RawServiceEntry[] | undefined>(
+      'health.service',
+      (options) => this.client.health.service({...options, service: serviceName}),
+      {index, waitMs},
+    )
+    const services = (body ?? []).map((entry) => ({
+      serviceId: entry.Service.ID,
+      address: entry.Service.Address,
+      port: entry.Service.Port,
+      meta: entry.Service.Meta ?? {},
+      passing: entry.Checks.every((check) => check.Status === 'passing'),
+    }))
+    return {data: services, index: consulIndexOf(response)}
+  }
+
+  /** Runs KV operations atomically; a rolled-back transaction is an answer (`ok: false`), not an error. */
+  async transaction(operations: TxnKvOperation[]): Promise<TxnResult> {
+    try {
+      const {body} = await this.call<RawTxnBody>('txn', (options) => this.client.transaction.create(operations, options))
+      const results = (body.Results ?? []).map((result) => ({key: result.KV.Key, modifyIndex: result.KV.ModifyIndex}))
+      return {ok: true, results}
+    } catch (error) {
+      const response = ((error as LignumError).cause as ConsulError | undefined)?.response
+      if (response?.statusCode === 409) {
+        const body = response.body as RawTxnBody | undefined
+        return {ok: false, errors: (body?.Errors ?? []).map((entry) => entry.What)}
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Runs one request with its own papi context, which both cancels it (on close) and, with
+   * `includeResponse`, hands back the HTTP response: headers for blocking indexes, bodies of
+   * refused transactions. A blocking request gets `index` and `wait` and a longer deadline.
+   */
+  private async call<T>(
+    name: string,
+    request: (options: object) => Promise<unknown>,
+    blocking?: {index: number; waitMs: number},
+  ): Promise<{response: ResponseLike; body: T}> {
+    if (this.closed) throw new LignumError('UNAVAILABLE', `Consul client closed before ${name}`)
+    const ctx = Object.assign(new EventEmitter(), {includeResponse: true})
+    const forwardCancel = () => ctx.emit('cancel')
+    this.cancel.once('cancel', forwardCancel)
+    const options: Record<string, unknown> = {ctx, timeout: this.requestTimeoutMs}
+    if (blocking) {
+      options.timeout = blocking.waitMs + BLOCKING_DEADLINE_MARGIN_MS + this.requestTimeoutMs
+      if (blocking.index > 0) Object.assign(options, {index: String(blocking.index), wait: `${blocking.waitMs}ms`})
+    }
+    try {
+      const [response, body] = (await request(options)) as [ResponseLike, T]
+      return {response, body}
+    } catch (error) {
+      throw new LignumError('UNAVAILABLE', `Consul at ${this.consulUrl} failed ${name}: ${(error as Error).message}`, {
+        cause: error,
+      })
+    } finally {
+      this.cancel.removeListener('cancel', forwardCancel)
+    }
+  }
+}
+
+interface RawKvEntry {
+  Key: string
+  Value: string | null | undefined
+  ModifyIndex: number
+  Session?: string
+}
+
+interface RawServiceEntry {
+  Service: {ID: string; Address: string; Port: number; Meta: Record<string, string> | null}
+  Checks: {Status: string}[]
+}
+
+interface RawTxnBody {
+  Results?: {KV: {Key: string; ModifyIndex: number}}[] | null
+  Errors?: {OpIndex: number; What: string}[] | null
+}
+
+function consulIndexOf(response: ResponseLike): number {
+  const index = Number(response.headers['x-consul-index'] ?? 0)
+  return Number.isSafeInteger(index) && index > 0 ? index : 0
+}
+
+function defaultPort(url: URL): number {
+  return url.protocol === 'https:' ? 8501 : 8500
+}
+
+export function parseConsulUrl(consulUrl: string): URL {
+  let url: URL
+  try {
+    url = new URL(consulUrl.includes('://') ? consulUrl : `http://${consulUrl}`)
+  } catch {
+    throw new LignumError('CONFIG', `invalid consul address "${consulUrl}": expected a URL such as http://127.0.0.1:8500`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new LignumError('CONFIG', `invalid consul address "${consulUrl}": use http:// or https://`)
+  }
+  return url
+}

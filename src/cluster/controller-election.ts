@@ -1,0 +1,185 @@
+/**
+ * Controller election through the Consul lock on `lignum/<cluster>/controller`.
+ *
+ * Taking over is one transaction: lock the key with this node's session and bump the epoch
+ * counter with check-and-set, to max(counter, highest epoch this node has seen) + 1 (so a
+ * Consul rebuilt from scratch cannot hand out an old epoch again).
+ *
+ * The invariant: this node acts as controller only while it holds the lock AND its lease is
+ * valid (node-registration.ts: Consul cannot have ended its session yet). It stops at once,
+ * synchronously, when `isController()` finds the lease overdue, when a timer set for the
+ * lease's end fires, when the KV watch shows the lock held by another session (or by none),
+ * or when its session is found gone. It never waits for Consul to tell it; the lock-delay is
+ * only a margin on top.
+ *
+ * Events: 'controller' (true when it takes over, false when it steps down).
+ */
+import {EventEmitter} from 'node:events'
+import type {Logger} from '../logger.js'
+import type {ClusterKeys} from './cluster-keys.js'
+import type {ConsulApi, KvEntry} from './consul-api.js'
+import type {ConsulSession} from './consul-session.js'
+import {acquireOperations, EpochGuard, parseControllerRecord, parseEpochCounter} from './controller-state.js'
+import type {NodeRegistration} from './node-registration.js'
+
+// While the lock looks free but taking it failed (lock-delay, a race), try again this often.
+const ACQUIRE_RETRY_MS = 250
+
+interface Term {
+  epoch: number
+  sessionId: string
+  lockModifyIndex: number
+  sinceWallMs: number
+}
+
+export class ControllerElection extends EventEmitter {
+  readonly epochs = new EpochGuard()
+  private term: Term | undefined
+  private acquiring = false
+  private stopped = false
+  private leaseTimer: NodeJS.Timeout | undefined
+  private retryTimer: NodeJS.Timeout | undefined
+  private lastEntries: KvEntry[] = []
+  private lastIndex = 0
+
+  constructor(
+    private readonly api: ConsulApi,
+    private readonly keys: ClusterKeys,
+    private readonly registration: NodeRegistration,
+    private readonly session: ConsulSession,
+    private readonly identity: {nodeId: string; advertiseAddress: string},
+    private readonly logger: Logger,
+  ) {
+    super()
+  }
+
+  /** Whether this node may act as controller right now; steps down if its lease ran out. */
+  isController(): boolean {
+    if (!this.term) return false
+    if (!this.registration.leaseValid()) {
+      this.stepDown('session renewal overdue', this.leaseEndWallMs())
+      return false
+    }
+    return true
+  }
+
+  get epoch(): number | undefined {
+    return this.term?.epoch
+  }
+
+  get sessionId(): string | undefined {
+    return this.term?.sessionId
+  }
+
+  /** A new snapshot of the cluster's KV tree at Consul index `index`. */
+  observe(entries: KvEntry[], index: number): void {
+    this.lastEntries = entries
+    this.lastIndex = index
+    const byKey = new Map(entries.map((entry) => [entry.key, entry]))
+    const lock = byKey.get(this.keys.controller)
+    this.epochs.observe(parseEpochCounter(byKey.get(this.keys.controllerEpoch)?.value ?? null))
+    this.epochs.observe(parseControllerRecord(lock?.value ?? null)?.epoch ?? 0)
+    if (this.term && index >= this.term.lockModifyIndex && lock?.session !== this.term.sessionId) {
+      this.stepDown(lock?.session ? 'the lock is held by another session' : 'the lock was released', Date.now())
+    }
+    this.isController()
+    if (!this.term && this.lockLooksFree(lock)) void this.tryAcquire()
+  }
+
+  /** The lease was renewed: move the step-down timer to the new end of the lease. */
+  onLeaseRenewed(): void {
+    this.armLeaseTimer()
+    if (!this.term) this.observe(this.lastEntries, this.lastIndex)
+  }
+
+  /** The session is gone (Consul ended it): whatever it held is lost. */
+  onSessionLost(): void {
+    if (this.term) this.stepDown('the session ended', Date.now())
+  }
+
+  /** Steps down and releases the lock at once (no lock-delay for an explicit release). */
+  async resign(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.retryTimer)
+    const term = this.term
+    if (!term) return
+    this.stepDown('stopping', Date.now())
+    await this.api.transaction([{KV: {Verb: 'unlock', Key: this.keys.controller, Session: term.sessionId}}])
+  }
+
+  private lockLooksFree(lock: KvEntry | undefined): boolean {
+    return !lock?.session || lock.session === this.session.id
+  }
+
+  private async tryAcquire(): Promise<void> {
+    const sessionId = this.session.id
+    if (this.stopped || this.acquiring || this.term || !sessionId || !this.registration.leaseValid()) return
+    this.acquiring = true
+    try {
+      const epochEntry = this.lastEntries.find((entry) => entry.key === this.keys.controllerEpoch)
+      const epoch = Math.max(parseEpochCounter(epochEntry?.value ?? null), this.epochs.highest) + 1
+      const record = {nodeId: this.identity.nodeId, address: this.identity.advertiseAddress, epoch}
+      const result = await this.api.transaction(acquireOperations(this.keys, sessionId, record, epochEntry))
+      if (result.ok) {
+        const lockModifyIndex = result.results.find((entry) => entry.key === this.keys.controller)?.modifyIndex ?? 0
+        this.takeOver({epoch, sessionId, lockModifyIndex, sinceWallMs: Date.now()})
+      } else {
+        this.logger.debug('controller lock not taken', {reasons: result.errors})
+        this.scheduleRetry()
+      }
+    } catch (error) {
+      this.logger.debug('controller lock attempt failed', {error: (error as Error).message})
+      this.scheduleRetry()
+    } finally {
+      this.acquiring = false
+    }
+  }
+
+  private takeOver(term: Term): void {
+    if (this.stopped || this.session.id !== term.sessionId) return
+    this.term = term
+    this.epochs.observe(term.epoch)
+    // The lease may have run out while the transaction was in flight.
+    if (!this.isController()) return
+    this.armLeaseTimer()
+    this.logger.info('became controller', {nodeId: this.identity.nodeId, epoch: term.epoch, sinceMs: term.sinceWallMs})
+    this.emit('controller', true)
+  }
+
+  private stepDown(reason: string, actedUntilWallMs: number): void {
+    const term = this.term
+    if (!term) return
+    this.term = undefined
+    clearTimeout(this.leaseTimer)
+    this.logger.warn('stepped down as controller', {
+      nodeId: this.identity.nodeId,
+      epoch: term.epoch,
+      reason,
+      sinceMs: term.sinceWallMs,
+      untilMs: Math.round(actedUntilWallMs),
+    })
+    this.emit('controller', false)
+  }
+
+  private armLeaseTimer(): void {
+    clearTimeout(this.leaseTimer)
+    if (!this.term) return
+    const remainingMs = Math.max(0, this.registration.leaseDeadlineMs() - performance.now())
+    this.leaseTimer = setTimeout(() => this.isController(), remainingMs)
+    this.leaseTimer.unref()
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer) return
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      if (!this.term) this.observe(this.lastEntries, this.lastIndex)
+    }, ACQUIRE_RETRY_MS)
+    this.retryTimer.unref()
+  }
+
+  /** The wall-clock time at which the lease ended, for the step-down log. */
+  private leaseEndWallMs(): number {
+    return Date.now() - (performance.now() - this.registration.leaseDeadlineMs())
+  }
+}

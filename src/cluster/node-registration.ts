@@ -1,0 +1,117 @@
+/**
+ * This node's registration in Consul: a service carrying its node id, gRPC address and
+ * version, with a TTL check the node itself renews (the agent's gossip check says nothing
+ * about the Lignum process; a renewal does).
+ *
+ * It also keeps the node's lease: a deadline on the monotonic clock before which Consul
+ * cannot have marked the check critical, and so cannot have ended the session tied to it.
+ * The check's TTL restarts when the agent receives a renewal, which is after we send it, so
+ * "send time + TTL" is the earliest moment Consul may expire it; the lease ends a safety
+ * margin before that. Whoever acts for the cluster (the controller) checks the lease first.
+ */
+import type {ClusterKeys} from './cluster-keys.js'
+import type {ConsulApi} from './consul-api.js'
+
+// A node killed with -9 stays registered, critical, so status can show it down; Consul drops
+// it after this long so a machine retired without a clean stop does not linger forever.
+const DEREGISTER_CRITICAL_AFTER_MS = 60 * 60 * 1000
+
+// The lease ends this fraction of the TTL before Consul could expire the check: room for
+// timer lateness and a slow event loop between checking the lease and acting on it.
+const LEASE_MARGIN_FRACTION = 0.2
+
+export interface NodeIdentity {
+  nodeId: string
+  advertiseAddress: string
+  version: string
+}
+
+export class NodeRegistration {
+  private leaseSentAtMs: number | undefined
+  private registered = false
+
+  constructor(
+    private readonly api: ConsulApi,
+    private readonly keys: ClusterKeys,
+    private readonly identity: NodeIdentity,
+    readonly checkTtlMs: number,
+  ) {}
+
+  get checkId(): string {
+    return this.keys.checkId(this.identity.nodeId)
+  }
+
+  isRegistered(): boolean {
+    return this.registered
+  }
+
+  /** Monotonic time (performance.now) until which this node's check surely stays passing. */
+  leaseDeadlineMs(): number {
+    if (this.leaseSentAtMs === undefined) return -Infinity
+    return this.leaseSentAtMs + this.checkTtlMs * (1 - LEASE_MARGIN_FRACTION)
+  }
+
+  leaseValid(nowMs = performance.now()): boolean {
+    return nowMs < this.leaseDeadlineMs()
+  }
+
+  /** Registers (or re-registers, idempotently) the service with its check passing. */
+  async register(): Promise<void> {
+    const sentAtMs = performance.now()
+    const {host, port} = splitHostPort(this.identity.advertiseAddress)
+    await this.api.registerService({
+      serviceId: this.keys.serviceId(this.identity.nodeId),
+      serviceName: this.keys.serviceName,
+      address: host,
+      port,
+      meta: {
+        nodeId: this.identity.nodeId,
+        cluster: this.keys.cluster,
+        version: this.identity.version,
+        advertiseAddress: this.identity.advertiseAddress,
+      },
+      checkId: this.checkId,
+      checkTtlMs: this.checkTtlMs,
+      deregisterCriticalAfterMs: DEREGISTER_CRITICAL_AFTER_MS,
+    })
+    this.registered = true
+    this.leaseSentAtMs = sentAtMs
+  }
+
+  /**
+   * Renews the TTL check. When Consul answers but refuses (it lost the check: restarted
+   * without its data, or the registration was removed), registers again.
+   */
+  async renew(): Promise<void> {
+    if (!this.registered) return this.register()
+    const sentAtMs = performance.now()
+    try {
+      await this.api.passCheck(this.checkId)
+      this.leaseSentAtMs = sentAtMs
+    } catch (error) {
+      if (!consulAnswered(error)) throw error
+      this.registered = false
+      await this.register()
+    }
+  }
+
+  async deregister(): Promise<void> {
+    this.leaseSentAtMs = undefined
+    if (!this.registered) return
+    this.registered = false
+    await this.api.deregisterService(this.keys.serviceId(this.identity.nodeId))
+  }
+}
+
+/** True when the error is Consul's answer (an HTTP status), not a failure to reach it. */
+export function consulAnswered(error: unknown): boolean {
+  const cause = (error as {cause?: {response?: {statusCode?: number}}})?.cause
+  return typeof cause?.response?.statusCode === 'number'
+}
+
+export function splitHostPort(address: string): {host: string; port: number} {
+  const separator = address.lastIndexOf(':')
+  const host = separator > 0 ? address.slice(0, separator).replace(/^\[(.*)\]$/, '$1') : address
+  const port = separator > 0 ? Number(address.slice(separator + 1)) : 0
+  return {host, port: Number.isInteger(port) ? port : 0}
+}

@@ -1,0 +1,199 @@
+/**
+ * ClusterMember against a real Consul: members in their own processes (so they can be
+ * killed, frozen and stopped), checked through the views they report.
+ */
+import {expect} from 'chai'
+import {ConsulAgent, consulBinaryOrSkip} from '../helpers/consul.js'
+import {eventually, MemberProcess, type MemberAnswer, type MemberSettings} from './member-process.js'
+
+const SESSION_TTL_MS = 3_000
+const LOCK_DELAY_MS = 1_000
+// Room on a loaded 2-core machine for processes to start and Consul to answer.
+const SETTLE_MS = 45_000
+
+describe('cluster member (real Consul)', function () {
+  this.timeout(180_000)
+  let consulBinary: string
+  let consul: ConsulAgent
+  let members: MemberProcess[] = []
+  let clusterCount = 0
+
+  before(async function () {
+    consulBinary = await consulBinaryOrSkip(this)
+    consul = await ConsulAgent.start(consulBinary, 'dev')
+  })
+
+  after(async function () {
+    await consul?.destroy()
+  })
+
+  afterEach(async function () {
+    await Promise.all(members.map((member) => member.stop()))
+    members = []
+  })
+
+  function settings(cluster: string, index: number, overrides: Partial<MemberSettings> = {}): MemberSettings {
+    return {
+      consulUrl: consul.url,
+      cluster,
+      nodeId: `node-${index}`,
+      advertiseAddress: `127.0.0.1:${41000 + index}`,
+      sessionTtlMs: SESSION_TTL_MS,
+      lockDelayMs: LOCK_DELAY_MS,
+      ...overrides,
+    }
+  }
+
+  async function startMembers(count: number, overrides: Partial<MemberSettings> = {}): Promise<MemberProcess[]> {
+    clusterCount += 1
+    const cluster = `test-${clusterCount}`
+    const started = await Promise.all(Array.from({length: count}, (_, index) => MemberProcess.start(settings(cluster, index + 1, overrides))))
+    members.push(...started)
+    return started
+  }
+
+  async function answers(from: MemberProcess[]): Promise<MemberAnswer[]> {
+    return Promise.all(from.map((member) => member.answer()))
+  }
+
+  /** Waits until every member reports the same controller, held by one of `candidates`, with `upNodes` up. */
+  async function agreedController(from: MemberProcess[], upNodes: string[], candidates = upNodes): Promise<MemberAnswer[]> {
+    return eventually(
+      `agreement on a controller among ${candidates.join(', ')} with ${upNodes.join(', ')} up`,
+      async () => {
+        const all = await answers(from)
+        const controllers = new Set(all.map((answer) => answer.view.controller))
+        const controller = all[0]!.view.controller
+        if (controllers.size !== 1 || controller === null || !candidates.includes(controller)) return undefined
+        const actingCount = all.filter((answer) => answer.isController).length
+        if (actingCount !== 1) return undefined
+        for (const answer of all) {
+          const up = answer.view.nodes.filter((node) => node.status === 'up').map((node) => node.id)
+          if (JSON.stringify(up) !== JSON.stringify([...upNodes].sort())) return undefined
+        }
+        return all
+      },
+      SETTLE_MS,
+    )
+  }
+
+  it('three members: all up, exactly one controller, every member agrees', async function () {
+    const three = await startMembers(3)
+    const all = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const view = all[0]!.view
+    expect(view.cluster).to.equal('test-1')
+    expect(view.controllerEpoch).to.be.at.least(1)
+    expect(view.consulReachable).to.equal(true)
+    expect(view.nodes.map((node) => node.address)).to.deep.equal(['127.0.0.1:41001', '127.0.0.1:41002', '127.0.0.1:41003'])
+    expect(view.nodes.every((node) => node.version === '0.0.0-test')).to.equal(true)
+    for (const answer of all) {
+      expect(answer.ready).to.equal(true)
+      expect(answer.view).to.deep.equal(view)
+      expect(answer.isController).to.equal(answer === all[three.findIndex((member) => member.nodeId === view.controller)])
+    }
+  })
+
+  it('kill -9 of the controller: another takes over within TTL plus lock-delay; the killed node shows down', async function () {
+    const three = await startMembers(3)
+    const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const oldController = three.find((member) => member.nodeId === before[0]!.view.controller)!
+    const others = three.filter((member) => member !== oldController)
+    const killedAtMs = Date.now()
+    await oldController.killHard()
+    const otherIds = others.map((member) => member.nodeId)
+    const after = await agreedController(others, otherIds)
+    const takeoverMs = Date.now() - killedAtMs
+    const newController = after[0]!.view.controller!
+    expect(newController).to.not.equal(oldController.nodeId)
+    expect(after[0]!.view.controllerEpoch).to.be.greaterThan(before[0]!.view.controllerEpoch)
+    const killed = after[0]!.view.nodes.find((node) => node.id === oldController.nodeId)
+    expect(killed?.status).to.equal('down')
+    // The takeover waits for Consul to expire the dead node's check (TTL) and the lock-delay;
+    // the rest is slack for a loaded machine.
+    expect(takeoverMs).to.be.lessThan(SESSION_TTL_MS + LOCK_DELAY_MS + 10_000)
+    expectNoOverlappingTerms(others)
+  })
+
+  it('SIGSTOP of the controller past its TTL: another takes over; after SIGCONT the old one steps down and logs it', async function () {
+    const three = await startMembers(3)
+    const epochs: number[] = []
+    const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    epochs.push(before[0]!.view.controllerEpoch)
+    const frozen = three.find((member) => member.nodeId === before[0]!.view.controller)!
+    const others = three.filter((member) => member !== frozen)
+    frozen.signal('SIGSTOP')
+    const during = await eventually(
+      'a new controller while the old one is frozen',
+      async () => {
+        const all = await answers(others)
+        for (const answer of all) epochs.push(answer.view.controllerEpoch)
+        const controller = all[0]!.view.controller
+        const agreed = all.every((answer) => answer.view.controller === controller)
+        return agreed && controller !== null && controller !== frozen.nodeId ? all : undefined
+      },
+      SETTLE_MS,
+    )
+    const newController = during[0]!.view.controller
+    frozen.signal('SIGCONT')
+    const stepDown = await eventually(
+      'the old controller to log that it stepped down',
+      async () => frozen.logged('stepped down as controller').at(-1),
+      SETTLE_MS,
+    )
+    expect(String(stepDown.reason)).to.match(/renewal overdue|session|lock/)
+    const after = await agreedController(three, ['node-1', 'node-2', 'node-3'], [newController!])
+    for (const answer of after) epochs.push(answer.view.controllerEpoch)
+    expect(after.find((answer) => answer.isController)).to.equal(after[three.findIndex((member) => member.nodeId === newController)])
+    expect(epochs).to.deep.equal([...epochs].sort((left, right) => left - right), 'the epoch only grows')
+    expectNoOverlappingTerms(three)
+  })
+
+  it('a member stopped with SIGTERM deregisters and releases the lock: a new controller without waiting for the TTL', async function () {
+    // A long TTL, so that a takeover by expiry could not happen within the test's bound.
+    const longTtlMs = 60_000
+    const three = await startMembers(3, {sessionTtlMs: longTtlMs})
+    const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const leaving = three.find((member) => member.nodeId === before[0]!.view.controller)!
+    const others = three.filter((member) => member !== leaving)
+    const stoppedAtMs = Date.now()
+    await leaving.stop()
+    expect(leaving.exitCode).to.equal(0)
+    const after = await agreedController(others, others.map((member) => member.nodeId))
+    expect(Date.now() - stoppedAtMs).to.be.lessThan(longTtlMs / 2)
+    expect(after[0]!.view.controllerEpoch).to.be.greaterThan(before[0]!.view.controllerEpoch)
+    expect(after[0]!.view.nodes.find((node) => node.id === leaving.nodeId)?.status).to.equal('down')
+    expectNoOverlappingTerms(three)
+  })
+
+  it('a fourth member started later shows up', async function () {
+    const three = await startMembers(3)
+    await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const fourth = await MemberProcess.start(settings(three[0]!.settings.cluster, 4))
+    members.push(fourth)
+    const all = await agreedController([...three, fourth], ['node-1', 'node-2', 'node-3', 'node-4'])
+    expect(all[3]!.view.nodes.map((node) => node.id)).to.deep.equal(['node-1', 'node-2', 'node-3', 'node-4'])
+  })
+})
+
+/**
+ * From the members' logs: each term runs from "became controller" (sinceMs) to "stepped down"
+ * (untilMs: when it stopped acting, its lease's end for a frozen node). No two may overlap.
+ */
+function expectNoOverlappingTerms(from: MemberProcess[]): void {
+  const terms = from.flatMap((member) => {
+    const ends = new Map(member.logged('stepped down as controller').map((line) => [Number(line.epoch), Number(line.untilMs)]))
+    return member.logged('became controller').map((line) => ({
+      nodeId: member.nodeId,
+      epoch: Number(line.epoch),
+      sinceMs: Number(line.sinceMs),
+      untilMs: ends.get(Number(line.epoch)) ?? Number.POSITIVE_INFINITY,
+    }))
+  })
+  terms.sort((left, right) => left.sinceMs - right.sinceMs)
+  for (let index = 1; index < terms.length; index += 1) {
+    const previous = terms[index - 1]!
+    const current = terms[index]!
+    expect(current.epoch, `epochs in the order terms began: ${JSON.stringify(terms)}`).to.be.greaterThan(previous.epoch)
+    expect(previous.untilMs, `terms overlap: ${JSON.stringify(terms)}`).to.be.at.most(current.sinceMs)
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * A real Consul agent for tests: started on free loopback ports (HTTP, server RPC, serf LAN
+ * and WAN; DNS and gRPC off) with a temporary data directory, ready once it has a leader and
+ * its own node is in the catalog (sessions need that), stopped and restarted on the same
+ * ports and directory.
+ *
+ * Two kinds: `dev` (state in memory, gone on restart) and `persistent` (a single server with
+ * a data directory, `-server -bootstrap-expect=1`, whose state survives a restart).
+ *
+ * The binary comes from scripts/ensure-consul, which builds it on a fresh machine. When
+ * neither a consul binary nor Go exists, `consulBinaryOrSkip` says why and the suite skips.
+ */
+import {execFile, spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {mkdtemp, rm} from 'node:fs/promises'
+import net from 'node:net'
+import dgram from 'node:dgram'
+import os from 'node:os'
+import path from 'node:path'
+import {repoRoot} from './cli.js'
+
+// Building Consul from source takes minutes on 2 cores; a suite's before hook waits this long.
+export const CONSUL_BUILD_TIMEOUT_MS = 30 * 60 * 1000
+// A single-server Consul elects itself and syncs its node in a few seconds; a loaded machine needs more.
+const CONSUL_READY_TIMEOUT_MS = 60_000
+const CONSUL_STOP_TIMEOUT_MS = 15_000
+const POLL_INTERVAL_MS = 100
+const NODE_NAME = 'lignum-test'
+
+let binaryLookup: Promise<{path?: string; skipReason?: string}> | undefined
+
+/** The consul binary, or the reason the cluster tests cannot run here. Builds it if needed. */
+export function findConsulBinary(): Promise<{path?: string; skipReason?: string}> {
+  binaryLookup ??= lookUpBinary()
+  return binaryLookup
+}
+
+async function lookUpBinary(): Promise<{path?: string; skipReason?: string}> {
+  const haveConsul = Boolean(process.env.LIGNUM_CONSUL_BIN) || commandExists('consul')
+  if (!haveConsul && !commandExists('go')) {
+    return {skipReason: 'neither a consul binary (LIGNUM_CONSUL_BIN or PATH) nor Go to build one is available'}
+  }
+  const script = path.join(repoRoot, 'scripts', 'ensure-consul')
+  const consulPath = await new Promise<string>((resolve, reject) => {
+    execFile(script, {timeout: CONSUL_BUILD_TIMEOUT_MS, maxBuffer: 1 << 20}, (error, stdout, stderr) => {
+      if (error) reject(new Error(`scripts/ensure-consul failed: ${error.message}\n${stderr}`))
+      else resolve(stdout.trim())
+    })
+  })
+  return {path: consulPath}
+}
+
+/** For a mocha `before` hook: resolves the binary or skips the suite, printing why. */
+export async function consulBinaryOrSkip(context: Mocha.Context): Promise<string> {
+  context.timeout(CONSUL_BUILD_TIMEOUT_MS)
+  const found = await findConsulBinary()
+  if (!found.path) {
+    console.log(`      skipped: ${found.skipReason}`)
+    context.skip()
+  }
+  return found.path as string
+}
+
+function commandExists(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
+}
+
+export interface ConsulPorts {
+  http: number
+  server: number
+  serfLan: number
+  serfWan: number
+}
+
+export class ConsulAgent {
+  private child: ChildProcess | undefined
+  private output = ''
+
+  private constructor(
+    private readonly binary: string,
+    readonly kind: 'dev' | 'persistent',
+    readonly ports: ConsulPorts,
+    readonly dataDir: string,
+  ) {}
+
+  static async start(binary: string, kind: 'dev' | 'persistent' = 'dev'): Promise<ConsulAgent> {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lignum-consul-'))
+    const ports = {http: await freePort(), server: await freePort(), serfLan: await freePort(), serfWan: await freePort()}
+    const agent = new ConsulAgent(binary, kind, ports, dataDir)
+    await agent.launch()
+    return agent
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.ports.http}`
+  }
+
+  /** What the agent printed, for a failing test's message. */
+  get log(): string {
+    return this.output
+  }
+
+  /** Stops the agent (SIGTERM, then SIGKILL) and keeps its data directory. */
+  async stop(): Promise<void> {
+    const child = this.child
+    this.child = undefined
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), CONSUL_STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(timer)
+  }
+
+  /** Starts it again on the same ports and data directory. */
+  async restart(): Promise<void> {
+    await this.stop()
+    await this.launch()
+  }
+
+  /** Stops the agent and removes its data directory. */
+  async destroy(): Promise<void> {
+    await this.stop()
+    await rm(this.dataDir, {recursive: true, force: true})
+  }
+
+  private arguments(): string[] {
+    const ports = `ports { dns = -1, grpc = -1, grpc_tls = -1, http = ${this.ports.http}, server = ${this.ports.server}, serf_lan = ${this.ports.serfLan}, serf_wan = ${this.ports.serfWan} }`
+    const common = ['-node', NODE_NAME, '-bind', '127.0.0.1', '-client', '127.0.0.1', '-hcl', ports, '-log-level', 'warn']
+    const kind =
+      this.kind === 'dev'
+        ? ['-dev']
+        : ['-server', '-bootstrap-expect=1', '-data-dir', this.dataDir, '-hcl', 'performance { raft_multiplier = 1 }']
+    return ['agent', ...kind, ...common]
+  }
+
+  private async launch(): Promise<void> {
+    const child = spawn(this.binary, this.arguments(), {stdio: ['ignore', 'pipe', 'pipe']})
+    this.child = child
+    const collect = (chunk: Buffer) => {
+      // Keep the tail only: enough to explain a failure, bounded for long tests.
+      this.output = (this.output + chunk.toString('utf8')).slice(-20_000)
+    }
+    child.stdout?.on('data', collect)
+    child.stderr?.on('data', collect)
+    await this.waitUntilReady(child)
+  }
+
+  private async waitUntilReady(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + CONSUL_READY_TIMEOUT_MS
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`consul exited with ${child.exitCode}:\n${this.output}`)
+      if ((await this.hasLeader()) && (await this.hasOwnNode())) return
+      await sleep(POLL_INTERVAL_MS)
+    }
+    throw new Error(`consul not ready after ${CONSUL_READY_TIMEOUT_MS} ms:\n${this.output}`)
+  }
+
+  private async hasLeader(): Promise<boolean> {
+    const leader = await this.getJson('/v1/status/leader')
+    return typeof leader === 'string' && leader.length > 0
+  }
+
+  private async hasOwnNode(): Promise<boolean> {
+    const node = await this.getJson(`/v1/catalog/node/${NODE_NAME}`)
+    return Boolean(node && typeof node === 'object' && (node as {Node?: unknown}).Node)
+  }
+
+  /** GETs a Consul HTTP path, answering undefined while Consul is not up. */
+  async getJson(pathAndQuery: string): Promise<unknown> {
+    try {
+      const response = await fetch(`${this.url}${pathAndQuery}`, {signal: AbortSignal.timeout(5_000)})
+      if (!response.ok) return undefined
+      return await response.json()
+    } catch {
+      return undefined
+    }
+  }
+}
+
+/** A port free for TCP and UDP on 127.0.0.1 (serf listens on both). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await freeTcpPort()
+    if (await udpPortFree(port)) return port
+  }
+}
+
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const {port} = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function udpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4')
+    socket.once('error', () => resolve(false))
+    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)))
+  })
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
