@@ -8,6 +8,22 @@ import {cosmiconfig} from 'cosmiconfig'
 import {LignumError} from '../errors.js'
 import {coerceSetting, defaults, environmentName, settings, type LignumConfig} from './schema.js'
 
+// cosmiconfig's defaults lack lignum.config.{json,yaml}; this is the documented list, in order.
+const CONFIG_FILE_NAMES = [
+  'package.json',
+  '.lignumrc',
+  '.lignumrc.json',
+  '.lignumrc.yaml',
+  '.lignumrc.yml',
+  '.lignumrc.js',
+  'lignum.config.json',
+  'lignum.config.yaml',
+  'lignum.config.yml',
+  'lignum.config.js',
+  'lignum.config.mjs',
+  'lignum.config.cjs',
+]
+
 export interface LoadOptions {
   /** Flag values, already named like the settings; undefined means "not given". */
   flags?: Partial<Record<keyof LignumConfig, unknown>>
@@ -35,7 +51,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 }
 
 async function findConfigFile(options: LoadOptions): Promise<{config: unknown; filepath: string} | null> {
-  const explorer = cosmiconfig('lignum', {searchStrategy: 'project'})
+  const explorer = cosmiconfig('lignum', {searchStrategy: 'project', searchPlaces: CONFIG_FILE_NAMES})
   try {
     const result = options.configFile ? await explorer.load(options.configFile) : await explorer.search(options.cwd ?? process.cwd())
     return result && !result.isEmpty ? {config: result.config, filepath: result.filepath} : null

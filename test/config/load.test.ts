@@ -1,0 +1,50 @@
+import {expect} from 'chai'
+import {mkdtemp, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {loadConfig} from '../../src/config/load.js'
+import {LignumError} from '../../src/errors.js'
+
+describe('configuration', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-config-'))
+  })
+
+  it('has defaults for a standalone node', async () => {
+    const {config, filepath} = await loadConfig({cwd: dir, env: {}})
+    expect(filepath).to.equal(undefined)
+    expect(config).to.include({dataDir: './lignum-data', grpcPort: 50051, httpPort: 8080, autoCreateTopics: true, defaultPartitions: 1, batchBytesMax: 1024 * 1024})
+  })
+
+  it('lets flags beat the environment, and the environment beat the file', async () => {
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({grpcPort: 1111, httpPort: 2222, dataDir: '/from-file'}))
+    const {config, filepath} = await loadConfig({cwd: dir, env: {LIGNUM_GRPC_PORT: '3333', LIGNUM_HTTP_PORT: '4444'}, flags: {grpcPort: '5555'}})
+    expect(filepath).to.equal(path.join(dir, 'lignum.config.json'))
+    expect(config.grpcPort).to.equal(5555)
+    expect(config.httpPort).to.equal(4444)
+    expect(config.dataDir).to.equal('/from-file')
+  })
+
+  it('reads YAML and .lignumrc files', async () => {
+    await writeFile(path.join(dir, '.lignumrc'), 'flushPolicy: always\nretentionMs: -1\n')
+    const {config} = await loadConfig({cwd: dir, env: {}})
+    expect(config.flushPolicy).to.equal('always')
+    expect(config.retentionMs).to.equal(-1)
+  })
+
+  it('refuses a bad value naming the key, the source and what is allowed', async () => {
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({grpcPort: 70000}))
+    const error = await loadConfig({cwd: dir, env: {}}).catch((caught: unknown) => caught)
+    expect(error).to.be.instanceOf(LignumError)
+    expect((error as LignumError).code).to.equal('CONFIG')
+    expect((error as LignumError).message).to.match(/grpcPort=70000 in .*lignum\.config\.json: expected a port number from 0 to 65535/)
+  })
+
+  it('refuses an unknown key and a bad environment value', async () => {
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({grpcPrt: 1}))
+    expect((await loadConfig({cwd: dir, env: {}}).catch((caught: Error) => caught)) as Error).to.have.property('message').match(/unknown setting "grpcPrt"/)
+    const fromEnv = (await loadConfig({cwd: os.tmpdir(), env: {LIGNUM_FLUSH_POLICY: 'sometimes'}}).catch((caught: Error) => caught)) as Error
+    expect(fromEnv.message).to.match(/invalid flushPolicy="sometimes" in environment variable LIGNUM_FLUSH_POLICY/)
+  })
+})
