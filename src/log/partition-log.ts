@@ -148,18 +148,23 @@ export class PartitionLog {
     }
     await prepareDirectory(dir, readOnly)
     const loaded = await loadSegments(dir, {readOnly, indexIntervalBytes: fullConfig.indexIntervalBytes, nowMs: clock(), logger})
-    if (loaded.segments.length === 0 && !readOnly) {
-      loaded.segments.push(await Segment.create(dir, 0, fullConfig.indexIntervalBytes, clock()))
+    try {
+      if (loaded.segments.length === 0 && !readOnly) {
+        loaded.segments.push(await Segment.create(dir, 0, fullConfig.indexIntervalBytes, clock()))
+      }
+      let log: PartitionLog | null = null
+      const leaderEpochs = await LeaderEpochCheckpoint.load(dir, () => log?.logEndOffset ?? 0, readOnly)
+      log = new PartitionLog(dir, name.topic, name.partition, fullConfig, loaded.segments, leaderEpochs, loaded.fault, readOnly, logger, clock)
+      if (!readOnly) {
+        await leaderEpochs.truncateFromEnd(log.logEndOffset)
+        await writeRecoveryPoint(dir, Math.min(loaded.recoveryPoint, log.logEndOffset))
+        log.startFlushTimer()
+      }
+      return log
+    } catch (error) {
+      for (const segment of loaded.segments) await segment.closeHandle()
+      throw error
     }
-    let log: PartitionLog | null = null
-    const leaderEpochs = await LeaderEpochCheckpoint.load(dir, () => log?.logEndOffset ?? 0, readOnly)
-    log = new PartitionLog(dir, name.topic, name.partition, fullConfig, loaded.segments, leaderEpochs, loaded.fault, readOnly, logger, clock)
-    if (!readOnly) {
-      await leaderEpochs.truncateFromEnd(log.logEndOffset)
-      await writeRecoveryPoint(dir, Math.min(loaded.recoveryPoint, log.logEndOffset))
-      log.startFlushTimer()
-    }
-    return log
   }
 
   get config(): PartitionLogConfig {

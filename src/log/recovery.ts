@@ -70,9 +70,18 @@ export async function writeRecoveryPoint(dir: string, offset: number): Promise<v
 }
 
 export async function loadSegments(dir: string, options: LoadOptions): Promise<LoadedSegments> {
+  const segments: Segment[] = []
+  try {
+    return await loadSegmentsInto(segments, dir, options)
+  } catch (error) {
+    for (const segment of segments) await segment.closeHandle()
+    throw error
+  }
+}
+
+async function loadSegmentsInto(segments: Segment[], dir: string, options: LoadOptions): Promise<LoadedSegments> {
   const recoveryPoint = await readRecoveryPoint(dir)
   const baseOffsets = await listSegmentBaseOffsets(dir)
-  const segments: Segment[] = []
   let fault: LogFault | null = null
   for (let index = 0; index < baseOffsets.length; index++) {
     const baseOffset = baseOffsets[index]

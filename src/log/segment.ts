@@ -113,13 +113,18 @@ export class Segment {
     const logPath = path.join(dir, segmentFileName(baseOffset, '.log'))
     const handle = await open(logPath, options.readOnly ? 'r' : 'r+')
     const segment = new Segment(dir, baseOffset, handle, options.indexIntervalBytes, options.readOnly, options.nowMs)
-    const fileBytes = (await handle.stat()).size
-    let fault = segment.scan(fileBytes, false)
-    if (fault !== null || segment.nextOffset > options.crcFromOffset) fault = segment.scan(fileBytes, true)
-    if (segment.batchCount > 0) segment.createdMs = Math.min(segment.firstBatchMaxTimestamp, options.nowMs)
-    const offsetSame = segment.offsetIndex.adoptFile(await readFileOrNull(segment.indexPath))
-    const timeSame = segment.timeIndex.adoptFile(await readFileOrNull(segment.timeIndexPath))
-    return {segment, fault, fileBytes, indexesRepaired: !(offsetSame && timeSame)}
+    try {
+      const fileBytes = (await handle.stat()).size
+      let fault = segment.scan(fileBytes, false)
+      if (fault !== null || segment.nextOffset > options.crcFromOffset) fault = segment.scan(fileBytes, true)
+      if (segment.batchCount > 0) segment.createdMs = Math.min(segment.firstBatchMaxTimestamp, options.nowMs)
+      const offsetSame = segment.offsetIndex.adoptFile(await readFileOrNull(segment.indexPath))
+      const timeSame = segment.timeIndex.adoptFile(await readFileOrNull(segment.timeIndexPath))
+      return {segment, fault, fileBytes, indexesRepaired: !(offsetSame && timeSame)}
+    } catch (error) {
+      await segment.closeHandle()
+      throw error
+    }
   }
 
   /** Rebuilds every derived field from the file's batches; returns the first fault. */

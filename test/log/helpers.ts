@@ -1,0 +1,38 @@
+/** Scratch directories and small builders shared by the log tests. */
+import {mkdtemp, rm} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {encodeRecordBatch, type RecordInput} from '../../src/log/record-batch.js'
+
+export async function scratchDir(): Promise<{dir: string; cleanup: () => Promise<void>}> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-log-test-'))
+  return {dir, cleanup: () => rm(dir, {recursive: true, force: true})}
+}
+
+export function valueRecords(values: string[], timestamp?: number): RecordInput[] {
+  return values.map((value) => ({key: null, value: Buffer.from(value), timestamp}))
+}
+
+export function batchOf(values: string[], timestamp = 1_700_000_000_000): Buffer {
+  return encodeRecordBatch(valueRecords(values, timestamp))
+}
+
+/** A capturing logger, so tests can assert what recovery reported. */
+export function memoryLogger(): {info: (m: string, f?: object) => void; warn: (m: string, f?: object) => void; lines: {level: string; message: string; fields?: object}[]} {
+  const lines: {level: string; message: string; fields?: object}[] = []
+  return {
+    lines,
+    info: (message, fields) => lines.push({level: 'info', message, fields}),
+    warn: (message, fields) => lines.push({level: 'warn', message, fields}),
+  }
+}
+
+/** An independent, table-driven CRC-32C (Castagnoli, reflected 0x82F63B78) to check the native one against. */
+export function referenceCrc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff
+  for (const byte of bytes) {
+    crc ^= byte
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1
+  }
+  return (crc ^ 0xffffffff) >>> 0
+}
