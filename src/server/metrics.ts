@@ -20,7 +20,7 @@ export class Metrics {
   readonly fetchLatency = new Histogram({name: 'lignum_fetch_latency_seconds', help: 'Fetch request latency, long-poll wait included', buckets: LATENCY_BUCKETS_SECONDS, registers: [this.registry]})
 
   constructor(broker: Broker) {
-    collectDefaultMetrics({register: this.registry, prefix: 'lignum_process_'})
+    collectDefaultMetrics({register: this.registry, prefix: 'lignum_'})
     const segments = new Gauge({name: 'lignum_log_segments', help: 'Segments of each partition', labelNames: ['topic', 'partition'], registers: [this.registry]})
     const sizeBytes = new Gauge({name: 'lignum_log_size_bytes', help: 'Bytes on disk of each partition', labelNames: ['topic', 'partition'], registers: [this.registry]})
     // Read at scrape time: the first gauge's collect() fills all three in one pass.
