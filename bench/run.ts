@@ -24,7 +24,9 @@ export interface BenchPart {
 }
 
 // Parts are added here as they are written, in the order they should run.
-const parts: BenchPart[] = []
+const parts: BenchPart[] = [
+  {name: 'peers', optIn: '--peers', load: () => import('./peers.js')},
+]
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2)

@@ -1,0 +1,171 @@
+/**
+ * Lignum as the system under test, driven as a user would: `lignum serve` on its own data
+ * directory and loopback ports, `lignum produce --file` and `lignum consume -e` as child
+ * processes (rates over the whole process, start-up included), and the Node client library
+ * directly (drivers/lignum-client.ts, rates over first send to last acknowledgement) to
+ * separate the CLI's cost from the broker's. Input files (one record per line) are written
+ * once per benchmark in the shared scratch directory.
+ */
+import {createWriteStream} from 'node:fs'
+import {access, readdir, readFile, rm} from 'node:fs/promises'
+import {once} from 'node:events'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {assertToolSucceeded, freePort, runTool, startServer, stopServer, waitForPort} from './processes.js'
+import type {RunningSystem, ServerMeter, SystemUnderTest} from './system.js'
+import type {ConsumeWorkload, Durability, LatencyWorkload, Measurement, ProduceWorkload, Workload} from './workloads.js'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const lignumBin = path.join(repoRoot, 'bin', 'run.js')
+const clientDriver = path.join(repoRoot, 'bench', 'peers', 'drivers', 'lignum-client.ts')
+const startTimeoutMs = 60_000
+const toolTimeoutMs = 300_000
+const serverDeadlineMs = 60 * 60_000
+/** Characters records are made of (like Kafka's ProducerPerformance: random upper-case letters). */
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+/** Lines are written to the input file in chunks of about this size. */
+const inputChunkBytes = 1 << 20
+const inputFilePrefix = 'lignum-input-'
+
+export function lignumSystem(scratchDir: string): SystemUnderTest {
+  return {
+    name: 'lignum',
+    unavailableReason: async () => {
+      try {
+        await access(path.join(repoRoot, 'dist', 'commands', 'serve.js'))
+        return null
+      } catch {
+        return 'not built or no serve command: run npm run build (dist/commands/serve.js is missing)'
+      }
+    },
+    version: async () => {
+      const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {version: string}
+      const commit = await runTool('git', ['rev-parse', '--short', 'HEAD'], {cwd: repoRoot, timeoutMs: 10_000})
+      return `lignum ${manifest.version} (${commit.stdout.trim() || 'no git'}), node ${process.version}`
+    },
+    settings: (durability) => ({
+      server: `lignum serve, 1 partition per topic (auto-created), LIGNUM_FLUSH_POLICY=${flushPolicy(durability)}`,
+      producer: 'lignum produce --file (one record per line), default batch size and linger; library: LignumClient producer defaults, 50k sends in flight',
+      consumer: 'lignum consume --from beginning -e to a pipe; library: client.consume({stopAtEnd: true})',
+      latency: 'LignumClient producer.send() at a fixed rate, open loop, acks=all',
+    }),
+    start: (dataDir, durability) => startLignum(scratchDir, dataDir, durability),
+    cleanup: async () => {
+      for (const name of await readdir(scratchDir)) if (name.startsWith(inputFilePrefix)) await rm(path.join(scratchDir, name), {force: true})
+    },
+  }
+}
+
+function flushPolicy(durability: Durability): string {
+  return durability.name === 'fsync' ? 'always' : 'never'
+}
+
+async function startLignum(scratchDir: string, dataDir: string, durability: Durability): Promise<RunningSystem> {
+  const grpcPort = await freePort()
+  const httpPort = await freePort()
+  const env = {...process.env, LIGNUM_FLUSH_POLICY: flushPolicy(durability), LOG_LEVEL: 'warn', NO_COLOR: '1'}
+  const server = startServer('lignum serve', process.execPath, [lignumBin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
+    env, logPath: path.join(dataDir, 'lignum-serve.log'), deadlineMs: serverDeadlineMs,
+  })
+  try {
+    await waitForPort(server, grpcPort, startTimeoutMs)
+  } catch (error) {
+    await stopServer(server)
+    throw error
+  }
+  const context = {scratchDir, broker: `127.0.0.1:${grpcPort}`}
+  return {
+    pid: server.pid,
+    run: (workload, meter) => runLignumWorkload(context, workload, meter),
+    stop: () => stopServer(server),
+  }
+}
+
+interface LignumContext {
+  scratchDir: string
+  broker: string
+}
+
+async function runLignumWorkload(context: LignumContext, workload: Workload, meter: ServerMeter): Promise<void> {
+  switch (workload.kind) {
+    case 'produce':
+      await meter(() => produceWithCli(context, workload))
+      await meter(() => runClientDriver(context, workload, 'produce', `${workload.topic}-library`))
+      return
+    case 'consume':
+      await meter(() => consumeWithCli(context, workload))
+      await meter(() => runClientDriver(context, workload, 'consume', workload.topic))
+      return
+    case 'latency':
+      await meter(() => runClientDriver(context, workload, 'latency', workload.topic))
+  }
+}
+
+/** Writes `records` lines of `recordBytes` letters each (plus the newline), once per size. */
+async function ensureInputFile(scratchDir: string, records: number, recordBytes: number): Promise<string> {
+  const file = path.join(scratchDir, `${inputFilePrefix}${records}x${recordBytes}.txt`)
+  try {
+    await access(file)
+    return file
+  } catch {
+    // Not there yet: write it below.
+  }
+  const pool = Buffer.alloc(recordBytes * 2 + 4096)
+  for (let index = 0; index < pool.length; index++) pool[index] = alphabet.charCodeAt(Math.floor(Math.random() * alphabet.length))
+  const out = createWriteStream(file)
+  const linesPerChunk = Math.max(1, Math.floor(inputChunkBytes / (recordBytes + 1)))
+  for (let written = 0; written < records; written += linesPerChunk) {
+    const count = Math.min(linesPerChunk, records - written)
+    const chunk = Buffer.alloc(count * (recordBytes + 1))
+    for (let line = 0; line < count; line++) {
+      const start = (written + line) % (pool.length - recordBytes)
+      pool.copy(chunk, line * (recordBytes + 1), start, start + recordBytes)
+      chunk[line * (recordBytes + 1) + recordBytes] = 10
+    }
+    if (!out.write(chunk)) await once(out, 'drain')
+  }
+  out.end()
+  await once(out, 'finish')
+  return file
+}
+
+function cli(args: string[], stdout: 'collect' | 'count-lines' = 'collect') {
+  return runTool(process.execPath, [lignumBin, ...args], {timeoutMs: toolTimeoutMs, stdout, env: {...process.env, NO_COLOR: '1'}, cwd: repoRoot})
+}
+
+async function produceWithCli(context: LignumContext, workload: ProduceWorkload): Promise<Measurement> {
+  const file = await ensureInputFile(context.scratchDir, workload.records, workload.recordBytes)
+  const result = await cli(['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker])
+  assertToolSucceeded('lignum produce', result)
+  return {
+    workload: workload.name, driver: 'lignum produce --file (CLI)', records: workload.records, bytes: workload.records * workload.recordBytes,
+    seconds: result.wallSeconds, timing: 'process wall time',
+  }
+}
+
+async function consumeWithCli(context: LignumContext, workload: ConsumeWorkload): Promise<Measurement> {
+  const result = await cli(['consume', '-t', workload.topic, '--from', 'beginning', '-e', '--brokers', context.broker], 'count-lines')
+  assertToolSucceeded('lignum consume', result)
+  if (result.stdoutLines !== workload.records) throw new Error(`lignum consume printed ${result.stdoutLines} lines, expected ${workload.records}`)
+  return {
+    workload: workload.name, driver: 'lignum consume -e (CLI)', records: result.stdoutLines, bytes: result.stdoutLines * workload.recordBytes,
+    seconds: result.wallSeconds, timing: 'process wall time',
+  }
+}
+
+async function runClientDriver(context: LignumContext, workload: Workload, mode: 'produce' | 'consume' | 'latency', topic: string): Promise<Measurement> {
+  const args = {
+    mode, broker: context.broker, topic, recordBytes: workload.recordBytes, records: workload.records,
+    acks: workload.kind === 'consume' ? '1' : workload.acks,
+    ratePerSecond: workload.kind === 'latency' ? workload.ratePerSecond : undefined,
+  }
+  const result = await runTool(process.execPath, ['--import', 'tsx', clientDriver, JSON.stringify(args)], {timeoutMs: toolTimeoutMs, cwd: repoRoot})
+  assertToolSucceeded(`lignum client library (${mode})`, result)
+  const measured = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {records: number; seconds: number; p50Ms?: number; p99Ms?: number}
+  if (measured.records !== workload.records) throw new Error(`lignum client library (${mode}) handled ${measured.records} records, expected ${workload.records}`)
+  return {
+    workload: mode === 'latency' ? workload.name : `${workload.name}-library`, driver: 'LignumClient (Node library)',
+    records: measured.records, bytes: measured.records * workload.recordBytes, seconds: measured.seconds, timing: 'tool-reported',
+    ...(measured.p50Ms === undefined ? {} : {p50Ms: measured.p50Ms, p99Ms: measured.p99Ms}),
+  }
+}
