@@ -127,29 +127,39 @@ export class Broker {
     await writeTopicStore(this.dataDir, [...this.topics.values()].map((topic) => topic.record))
   }
 
-  async createTopic(name: string, options: {partitions?: number; settings?: TopicSettings; internal?: boolean} = {}): Promise<Topic> {
-    this.checkOpen()
-    validateTopicName(name)
-    if (name.startsWith('__') && !options.internal) {
-      throw new LignumError('INVALID_TOPIC', `topic names starting with "__" are reserved for Lignum's internal topics; choose another name than "${name}"`)
-    }
-    const partitionCount = options.partitions ?? this.config.defaultPartitions
-    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > this.config.partitionsPerTopicMax) {
-      throw new LignumError('INVALID_ARGUMENT', `a topic needs 1 to ${this.config.partitionsPerTopicMax} partitions, not ${partitionCount} (raise partitionsPerTopicMax to allow more)`)
-    }
-    if (this.topics.has(name) || this.creating.has(name)) throw new LignumError('ALREADY_EXISTS', `topic "${name}" already exists`)
-    const record: TopicRecord = {name, partitions: partitionCount, settings: options.settings ?? {}, internal: options.internal ?? false, createdAtMs: Date.now()}
-    const creation = this.openTopic(record)
-    this.creating.set(name, creation)
+  /**
+   * Creates a topic. Everyone waiting for the same topic (auto-creating produces) gets this
+   * one promise, so their appends run in the order they asked.
+   */
+  createTopic(name: string, options: {partitions?: number; settings?: TopicSettings; internal?: boolean} = {}): Promise<Topic> {
     try {
-      const topic = await creation
-      this.topics.set(name, topic)
-      await this.saveTopics()
-      this.logger.info('topic created', {topic: name, partitions: partitionCount})
-      return topic
-    } finally {
-      this.creating.delete(name)
+      this.checkOpen()
+      validateTopicName(name)
+      if (name.startsWith('__') && !options.internal) {
+        throw new LignumError('INVALID_TOPIC', `topic names starting with "__" are reserved for Lignum's internal topics; choose another name than "${name}"`)
+      }
+      const partitionCount = options.partitions ?? this.config.defaultPartitions
+      if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > this.config.partitionsPerTopicMax) {
+        throw new LignumError('INVALID_ARGUMENT', `a topic needs 1 to ${this.config.partitionsPerTopicMax} partitions, not ${partitionCount} (raise partitionsPerTopicMax to allow more)`)
+      }
+      if (this.topics.has(name) || this.creating.has(name)) throw new LignumError('ALREADY_EXISTS', `topic "${name}" already exists`)
+      const record: TopicRecord = {name, partitions: partitionCount, settings: options.settings ?? {}, internal: options.internal ?? false, createdAtMs: Date.now()}
+      const creation = this.openNewTopic(record)
+      this.creating.set(name, creation)
+      const forget = () => this.creating.delete(name)
+      creation.then(forget, forget)
+      return creation
+    } catch (error) {
+      return Promise.reject(error)
     }
+  }
+
+  private async openNewTopic(record: TopicRecord): Promise<Topic> {
+    const topic = await this.openTopic(record)
+    this.topics.set(record.name, topic)
+    await this.saveTopics()
+    this.logger.info('topic created', {topic: record.name, partitions: record.partitions})
+    return topic
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -253,13 +263,13 @@ export class Broker {
     }
   }
 
-  private async topicForProduce(name: string): Promise<Topic> {
+  private topicForProduce(name: string): Promise<Topic> {
     const existing = this.topics.get(name)
-    if (existing) return existing
+    if (existing) return Promise.resolve(existing)
     const pending = this.creating.get(name)
     if (pending) return pending
     if (!this.config.autoCreateTopics) {
-      throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist and auto-creation is off; create it with: lignum topics create ${name}`)
+      return Promise.reject(new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist and auto-creation is off; create it with: lignum topics create ${name}`))
     }
     return this.createTopic(name)
   }
