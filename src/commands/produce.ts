@@ -1,0 +1,120 @@
+import {createReadStream} from 'node:fs'
+import {stat} from 'node:fs/promises'
+import {Flags} from '@oclif/core'
+import {ClientCommand} from '../cli/client-command.js'
+import {readInputRecords} from '../cli/input-records.js'
+import {LignumCommand} from '../cli/lignum-command.js'
+import {LignumError} from '../errors.js'
+import type {AcksSetting} from '../client/index.js'
+import {createProgress} from '../ui/progress.js'
+
+interface ProduceSummary {
+  topic: string
+  recordsSent: number
+  recordsAcknowledged: number
+  recordsFailed: number
+  bytes: number
+  elapsedMs: number
+  recordsPerSecond: number
+}
+
+export default class Produce extends ClientCommand {
+  static override summary = 'Produce records from stdin or a file: one per line, or length-prefixed binary.'
+
+  static override description = `Batched and pipelined with bounded memory. Silent by default; --stats prints a summary on stderr. Exits non-zero, saying how many, if any record was not acknowledged.`
+
+  static override examples = [
+    'seq 1 100000 | <%= config.bin %> produce -t numbers',
+    'echo "user-42:signed in" | <%= config.bin %> produce -t events -K :',
+    '<%= config.bin %> produce -t events --file events.txt --acks 1 --stats',
+    '<%= config.bin %> produce -t blobs --binary --file frames.bin -H source=camera-3',
+  ]
+
+  static override enableJsonFlag = true
+
+  static override flags = {
+    ...LignumCommand.brokersFlag,
+    ...LignumCommand.configFlag,
+    topic: Flags.string({char: 't', description: 'topic to produce to', required: true}),
+    'key-delimiter': Flags.string({char: 'K', description: 'the text before the first occurrence of this delimiter is the record key'}),
+    key: Flags.string({char: 'k', description: 'key for every record', exclusive: ['key-delimiter']}),
+    header: Flags.string({char: 'H', description: 'header key=value for every record (repeatable)', multiple: true}),
+    partition: Flags.integer({char: 'p', description: 'partition for every record [default: by key (murmur2), else sticky]', min: 0}),
+    acks: Flags.string({description: 'acknowledgement: 0 (none), 1 (leader), all (in-sync replicas)', options: ['0', '1', 'all'], default: 'all'}),
+    'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes', min: 1, default: 256 * 1024}),
+    'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill', min: 0, default: 5}),
+    'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
+    compression: Flags.string({description: 'batch compression', options: ['none', 'gzip'], default: 'none'}),
+    file: Flags.string({char: 'f', description: 'read from this file instead of stdin'}),
+    binary: Flags.boolean({description: 'records are 4-byte big-endian lengths followed by that many bytes'}),
+    stats: Flags.boolean({description: 'print a summary on stderr'}),
+  }
+
+  async run(): Promise<ProduceSummary> {
+    const {flags} = await this.parse(Produce)
+    const headers = (flags.header ?? []).map((text) => parseHeader(text))
+    const inputBytes = flags.file ? await fileSize(flags.file) : undefined
+    const client = await this.connect(flags)
+    const producer = client.producer({
+      acks: flags.acks === 'all' ? 'all' : (Number(flags.acks) as AcksSetting),
+      batchBytes: flags['batch-size'],
+      lingerMs: flags['linger-ms'],
+      maxInFlight: flags['max-in-flight'],
+      compression: flags.compression as 'none' | 'gzip',
+    })
+    await producer.prepare(flags.topic)
+    const input = flags.file ? createReadStream(flags.file, {highWaterMark: 256 * 1024}) : process.stdin
+    const progress = flags.file ? createProgress({label: 'produce', total: inputBytes, unit: 'bytes'}) : undefined
+    const startedMs = Date.now()
+    const fixedKey = flags.key === undefined ? undefined : Buffer.from(flags.key, 'utf8')
+    let recordsSent = 0
+    let bytes = 0
+    for await (const records of readInputRecords(input as AsyncIterable<Buffer>, {keyDelimiter: flags['key-delimiter'], binary: flags.binary})) {
+      for (const record of records) {
+        producer.write(flags.topic, {key: fixedKey ?? record.key, value: record.value, headers, partition: flags.partition})
+        bytes += record.value.length + 1
+      }
+      recordsSent += records.length
+      progress?.update(bytes, recordsSent)
+      if (producer.needsDrain) await producer.drain()
+    }
+    await producer.close()
+    progress?.done()
+    const elapsedMs = Date.now() - startedMs
+    const {stats} = producer
+    const summary: ProduceSummary = {
+      topic: flags.topic,
+      recordsSent,
+      recordsAcknowledged: stats.recordsAcknowledged,
+      recordsFailed: stats.recordsFailed,
+      bytes,
+      elapsedMs,
+      recordsPerSecond: Math.round(recordsSent / Math.max(elapsedMs / 1000, 0.001)),
+    }
+    if (flags.stats) {
+      process.stderr.write(`produced ${summary.recordsAcknowledged} of ${recordsSent} records (${bytes} bytes) to ${flags.topic} in ${elapsedMs} ms: ${summary.recordsPerSecond} records/s\n`)
+    }
+    if (stats.recordsFailed > 0) {
+      const cause = stats.firstError
+      throw new LignumError(cause?.code ?? 'INTERNAL', `${stats.recordsFailed} of ${recordsSent} records were not acknowledged: ${cause?.message ?? 'unknown error'}`)
+    }
+    return summary
+  }
+}
+
+function parseHeader(text: string): {key: string; value: string} {
+  const at = text.indexOf('=')
+  if (at <= 0) throw new LignumError('INVALID_ARGUMENT', `header "${text}" is not key=value; write e.g. -H source=web`)
+  return {key: text.slice(0, at), value: text.slice(at + 1)}
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    const info = await stat(file)
+    if (!info.isFile()) throw new LignumError('INVALID_ARGUMENT', `--file ${file} is not a regular file`)
+    return info.size
+  } catch (error) {
+    if (error instanceof LignumError) throw error
+    throw new LignumError('NOT_FOUND', `cannot read --file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+  }
+}

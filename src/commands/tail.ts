@@ -1,0 +1,53 @@
+import {Flags} from '@oclif/core'
+import React from 'react'
+import {ClientCommand} from '../cli/client-command.js'
+import {LignumCommand} from '../cli/lignum-command.js'
+import {RecordPrinter} from '../cli/record-printer.js'
+import {createTailState, recordIntoTailState, TailView} from '../ui/tail-view.js'
+
+export default class Tail extends ClientCommand {
+  static override summary = 'Print the last records of a topic, then follow it live, like tail -f.'
+
+  static override description = 'On a terminal a live view (rate, per-partition offsets, newest records); in a pipe, plain lines (or --json / --format). Ctrl-C stops.'
+
+  static override examples = [
+    '<%= config.bin %> tail -t orders',
+    '<%= config.bin %> tail -t orders -n 100 --partition 2',
+    '<%= config.bin %> tail -t orders --json | jq .value',
+  ]
+
+  static override flags = {
+    ...LignumCommand.brokersFlag,
+    ...LignumCommand.configFlag,
+    topic: Flags.string({char: 't', description: 'topic to follow', required: true}),
+    partition: Flags.integer({char: 'p', description: 'only this partition [default: all]', min: 0, multiple: true}),
+    lines: Flags.integer({char: 'n', description: 'records to show from before now, per partition', min: 0, default: 10}),
+    format: Flags.string({char: 'f', description: 'template: %s value, %k key, %o offset, %p partition, %t topic, %T timestamp, %h headers'}),
+    json: Flags.boolean({description: 'one JSON object per record'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Tail)
+    const client = await this.connect(flags)
+    const stop = new AbortController()
+    process.once('SIGINT', () => stop.abort())
+    process.once('SIGTERM', () => stop.abort())
+    const records = client.consume({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, signal: stop.signal})
+    const live = process.stdout.isTTY && !flags.json && !flags.format
+    if (live) {
+      const {render} = await import('ink')
+      const state = createTailState(flags.topic)
+      const view = render(React.createElement(TailView, {state}), {exitOnCtrlC: false})
+      for await (const record of records) recordIntoTailState(state, record.partition, record.offset, record.timestamp, record.value?.toString('utf8') ?? 'null')
+      view.unmount()
+      return
+    }
+    const printer = new RecordPrinter({json: flags.json, format: flags.format})
+    for await (const record of records) {
+      await printer.print(record)
+      // Followers want each record as it comes, not when a buffer fills.
+      await printer.flush()
+      if (printer.closed) break
+    }
+  }
+}
