@@ -155,12 +155,18 @@ export class Producer {
     const input = toRecordInput(record)
     const partition = this.choosePartition(topic, partitionCount, record.partition, input.key)
     const key = `${topic}\u0000${partition}`
+    const bytes = recordBytes(input)
     let batch = this.open.get(key)
+    // A record that would overflow the batch starts a new one, so a single oversized record
+    // fails alone instead of taking its neighbours with it.
+    if (batch && batch.bytes + bytes > this.options.batchBytes) {
+      this.seal(key, batch)
+      batch = undefined
+    }
     if (!batch) {
       batch = {topic, partition, records: [], bytes: 0, waiters: []}
       this.open.set(key, batch)
     }
-    const bytes = recordBytes(input)
     if (waiter) batch.waiters.push({...waiter, index: batch.records.length})
     batch.records.push(input)
     batch.bytes += bytes
