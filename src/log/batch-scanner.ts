@@ -34,7 +34,12 @@ export interface ScanOptions {
   endPosition: number
   /** The offset the first batch must start at; null accepts whatever it holds. */
   expectedOffset: number | null
+  /** Stop at a batch whose CRC fails. */
   verifyCrc: boolean
+  /** Hand each whole batch to onBatch (implied by verifyCrc); without it onBatch gets null. */
+  wantBatches?: boolean
+  /** With verifyCrc: report a batch whose CRC fails here and go on past it (its length held). */
+  onCrcFault?: (fault: ScanFault) => void
   onBatch: (header: BatchHeader, position: number, batch: Buffer | null) => void
 }
 
@@ -73,7 +78,8 @@ function readFully(fd: number, buffer: Buffer, length: number, position: number)
 }
 
 export function scanBatches(options: ScanOptions): ScanResult {
-  const window = new Window(options.fd, options.verifyCrc ? CRC_WINDOW_BYTES : HEADER_WINDOW_BYTES)
+  const wholeBatches = options.verifyCrc || options.wantBatches === true
+  const window = new Window(options.fd, wholeBatches ? CRC_WINDOW_BYTES : HEADER_WINDOW_BYTES)
   let position = options.startPosition
   let nextOffset = options.expectedOffset
   const fault = (reason: string): ScanResult => ({endPosition: position, nextOffset: nextOffset ?? -1, fault: {position, offset: nextOffset ?? -1, reason}})
@@ -95,10 +101,14 @@ export function scanBatches(options: ScanOptions): ScanResult {
       return fault(`batch starts at offset ${header.baseOffset} where offset ${nextOffset} was expected (offsets must be dense)`)
     }
     let batch: Buffer | null = null
-    if (options.verifyCrc) {
+    if (wholeBatches) {
       if (!window.ensure(position, header.sizeBytes, options.endPosition)) return fault(`batch at offset ${header.baseOffset} could not be read whole`)
       const at = position - window.start
-      if (!isBatchCrcValid(window.buffer, at)) return fault(`batch at offset ${header.baseOffset} fails its CRC-32C check`)
+      if (options.verifyCrc && !isBatchCrcValid(window.buffer, at)) {
+        const reason = `batch at offset ${header.baseOffset} fails its CRC-32C check`
+        if (!options.onCrcFault) return fault(reason)
+        options.onCrcFault({position, offset: header.baseOffset, reason})
+      }
       batch = window.buffer.subarray(at, at + header.sizeBytes)
     }
     options.onBatch(header, position, batch)

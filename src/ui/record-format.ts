@@ -42,8 +42,9 @@ function encodeBytes(bytes: Buffer | null): {text: string | null; base64: boolea
 export function recordToJson(record: LogRecord, location: RecordLocation): JsonRecord {
   const key = encodeBytes(record.key)
   const value = encodeBytes(record.value)
-  const json: JsonRecord = {topic: location.topic, partition: location.partition, offset: record.offset, timestamp: record.timestamp, key: key.text, value: value.text, headers: []}
+  const json: JsonRecord = {topic: location.topic, partition: location.partition, offset: record.offset, timestamp: record.timestamp, key: key.text} as JsonRecord
   if (key.base64) json.keyEncoding = 'base64'
+  json.value = value.text
   if (value.base64) json.valueEncoding = 'base64'
   json.headers = record.headers.map((header) => {
     const encoded = encodeBytes(header.value)

@@ -1,0 +1,73 @@
+/**
+ * Text rendering of `lignum segments inspect`: a table of segments per partition, faults with
+ * file, position and offset, and with --dump the batch (and record) lines in the shape of
+ * Kafka's kafka-dump-log, binary shown safely (UTF-8 text, else base64 marked as such).
+ */
+import {isUtf8} from 'node:buffer'
+import type {BatchDump, Fault, InspectReport, PartitionReport} from '../log/log-inspector.js'
+import type {LogRecord} from '../log/record-batch.js'
+import {renderTable} from './topic-table.js'
+
+function time(timestamp: number): string {
+  return timestamp < 0 ? '-' : new Date(timestamp).toISOString()
+}
+
+export function renderPartition(partition: PartitionReport): string {
+  const title = `${partition.topic}-${partition.partition}  offsets ${partition.logStartOffset} to ${partition.logEndOffset - 1}  ${partition.recordCount} records  ${partition.segments.length} segments  ${partition.sizeBytes} bytes`
+  const rows = partition.segments.map((segment) => [segment.baseOffset, segment.lastOffset, segment.recordCount, segment.batchCount, segment.sizeBytes, time(segment.firstTimestamp), time(segment.lastTimestamp), segment.indexEntries, segment.timeIndexEntries])
+  const table = renderTable(['BASE OFFSET', 'LAST OFFSET', 'RECORDS', 'BATCHES', 'BYTES', 'FIRST TIMESTAMP', 'LAST TIMESTAMP', 'INDEX', 'TIME INDEX'], rows)
+  return `${title}\n${indent(table)}`
+}
+
+export function renderFault(fault: Fault): string {
+  return `${fault.file}: position ${fault.position}, offset ${fault.offset}: ${fault.reason}`
+}
+
+function safeText(bytes: Buffer | null): string {
+  if (bytes === null) return 'null'
+  return isUtf8(bytes) ? JSON.stringify(bytes.toString('utf8')) : `base64:${bytes.toString('base64')}`
+}
+
+export function renderBatch(batch: BatchDump): string {
+  const timeName = batch.timestampType === 'create' ? 'CreateTime' : 'LogAppendTime'
+  return (
+    `baseOffset: ${batch.baseOffset} lastOffset: ${batch.lastOffset} count: ${batch.count} baseSequence: ${batch.baseSequence} producerId: ${batch.producerId} producerEpoch: ${batch.producerEpoch} ` +
+    `partitionLeaderEpoch: ${batch.partitionLeaderEpoch} isTransactional: ${batch.isTransactional} isControl: ${batch.isControl} position: ${batch.position} ` +
+    `${timeName}: ${batch.maxTimestamp} baseTimestamp: ${batch.baseTimestamp} size: ${batch.sizeBytes} magic: ${batch.magic} compresscodec: ${batch.compression} crc: ${batch.crc} isvalid: ${batch.crcValid}`
+  )
+}
+
+export function renderRecord(record: LogRecord): string {
+  const headers = record.headers.map((header) => `${header.key}=${safeText(header.value)}`).join(',')
+  return `| offset: ${record.offset} timestamp: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headers: [${headers}] key: ${safeText(record.key)} payload: ${safeText(record.value)}`
+}
+
+export function renderInspectReport(report: InspectReport): string {
+  const blocks: string[] = []
+  for (const partition of report.partitions) {
+    const lines = [renderPartition(partition)]
+    for (const segment of partition.segments) {
+      if (!segment.batches) continue
+      lines.push(`Dumping ${segment.file}`, `Log starting offset: ${segment.baseOffset}`)
+      for (const batch of segment.batches) {
+        lines.push(renderBatch(batch))
+        for (const record of batch.records ?? []) lines.push(renderRecord(record))
+        if (batch.recordsError) lines.push(`| records not readable: ${batch.recordsError}`)
+      }
+    }
+    blocks.push(lines.join('\n'))
+  }
+  if (report.verified !== undefined) {
+    blocks.push(report.verified ? 'verify: no faults found' : `verify: ${report.faults.length} fault(s):\n${report.faults.map((fault) => indent(renderFault(fault))).join('\n')}`)
+  } else if (report.faults.length > 0) {
+    blocks.push(`warning: ${report.faults.length} fault(s), run with --verify for a full check:\n${report.faults.map((fault) => indent(renderFault(fault))).join('\n')}`)
+  }
+  return blocks.join('\n\n')
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n')
+}
