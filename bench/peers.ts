@@ -9,7 +9,8 @@
  *
  * Options (after `--peers`): --peers-runs N (3), --peers-scale F (1: the issue's sizes),
  * --peers-systems lignum,kafka,nats-jetstream, --peers-latency-seconds S (20), --peers-fsync
- * (also the produce workloads with fsync on every append). Only a full run (3+ runs at scale
+ * (also the produce workloads with fsync on every append, at a tenth of the records),
+ * --peers-cpu-prof (lignum serve under node --cpu-prof, profiles in the scratch dir). Only a full run (3+ runs at scale
  * 1) writes bench/results/latest.{json,md}; others write into the scratch directory.
  */
 import {mkdir, rm} from 'node:fs/promises'
@@ -36,6 +37,7 @@ interface PeerOptions {
   latencySeconds: number
   systems: string[]
   fsync: boolean
+  cpuProfile: boolean
 }
 
 function option(args: string[], name: string): string | undefined {
@@ -50,6 +52,7 @@ export function parsePeerOptions(args: string[]): PeerOptions {
     latencySeconds: Number(option(args, '--peers-latency-seconds') ?? defaultLatencySeconds),
     systems: (option(args, '--peers-systems') ?? 'lignum,kafka,nats-jetstream').split(','),
     fsync: args.includes('--peers-fsync'),
+    cpuProfile: args.includes('--peers-cpu-prof'),
   }
 }
 
@@ -73,7 +76,9 @@ export async function run(options: BenchOptions): Promise<Results> {
 }
 
 async function runAll(options: BenchOptions, peerOptions: PeerOptions): Promise<Results> {
-  const all = [lignumSystem(options.scratchDir), kafkaSystem(), natsSystem()]
+  const cpuProfileDir = peerOptions.cpuProfile ? path.join(options.scratchDir, 'cpu-profiles') : undefined
+  if (cpuProfileDir) options.log(`peers: lignum serve CPU profiles go to ${cpuProfileDir}`)
+  const all = [lignumSystem(options.scratchDir, cpuProfileDir), kafkaSystem(), natsSystem()]
   const systems = all.filter((system) => peerOptions.systems.includes(system.name))
   try {
     return await measureAll(options, peerOptions, systems, all.length)
@@ -101,7 +106,10 @@ async function measureAll(options: BenchOptions, peerOptions: PeerOptions, syste
   }
 
   const diskRuns: DiskRate[] = []
+  // Other work on this shared machine skews a run; the load average says how much there was.
+  const loadAverageAtRunStart: number[] = []
   for (let runIndex = 0; runIndex < peerOptions.runs; runIndex++) {
+    loadAverageAtRunStart.push(Math.round(os.loadavg()[0]! * 100) / 100)
     const disk = await measureDisk(options.scratchDir)
     diskRuns.push(disk)
     options.log(`run ${runIndex + 1}/${peerOptions.runs}: disk ${disk.syncedSequentialMbPerSec.toFixed(1)} MB/s synced, ${disk.synced4KiBWritesPerSec.toFixed(0)} synced 4 KiB writes/s`)
@@ -118,13 +126,13 @@ async function measureAll(options: BenchOptions, peerOptions: PeerOptions, syste
   }
 
   const results: Results = {
-    machine: {cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryBytes: os.totalmem(), kernel: `${os.type()} ${os.release()}`, node: process.version},
+    machine: {cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryBytes: os.totalmem(), kernel: `${os.type()} ${os.release()}`, node: process.version, loadAverageAtRunStart},
     date: new Date().toISOString(),
     versions,
     settings: {
       runs: peerOptions.runs,
       scale: peerOptions.scale,
-      workloads: workloads.map(describeWorkload),
+      workloads: plans.flatMap((plan) => plan.workloads.map(describeWorkload)),
       durabilities: Object.fromEntries(plans.map((plan) => [plan.durability.name, plan.durability.description])),
       ...Object.fromEntries(systems.flatMap((system) => plans.map((plan) => [`${system.name} (${plan.durability.name})`, system.settings(plan.durability)]))),
     },
@@ -173,9 +181,9 @@ async function runSystem(options: BenchOptions, system: SystemUnderTest, plan: P
   }
   try {
     for (const workload of plan.workloads) {
-      await running.run(workload, async (drive) => {
+      await running.run(workload, async (workloadName, drive) => {
         const sample: Omit<Sample, 'run' | 'system' | 'durability'> = await meterOne(running!.pid, drive)
-          .catch((error: unknown) => ({workload: workload.name, error: firstLine(error)}))
+          .catch((error: unknown) => ({workload: workloadName, error: firstLine(error)}))
         samples.push({...base, ...sample})
         options.log(`run ${runIndex + 1}: ${system.name} ${sample.workload}: ${sample.error ? `FAILED ${sample.error}` : `${Math.round(sample.recordsPerSec ?? 0)} records/s${sample.p99Ms === undefined ? '' : `, p50 ${sample.p50Ms?.toFixed(2)} ms, p99 ${sample.p99Ms.toFixed(2)} ms`}`}`)
       })

@@ -119,7 +119,7 @@ async function startKafka(installDir: string, dataDir: string, durability: Durab
   const tools = {installDir, log4j, bootstrap}
   return {
     pid: server.pid,
-    run: (workload: Workload, meter: ServerMeter) => meter(() => runKafkaWorkload(tools, workload)),
+    run: (workload: Workload, meter: ServerMeter) => meter(workload.name, () => runKafkaWorkload(tools, workload)),
     stop: () => stopServer(server),
   }
 }

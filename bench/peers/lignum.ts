@@ -27,7 +27,11 @@ const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
 const inputChunkBytes = 1 << 20
 const inputFilePrefix = 'lignum-input-'
 
-export function lignumSystem(scratchDir: string): SystemUnderTest {
+/**
+ * `cpuProfileDir`: when set, `lignum serve` runs under `node --cpu-prof` and writes a
+ * .cpuprofile there when it stops (open it in Chrome DevTools or speedscope).
+ */
+export function lignumSystem(scratchDir: string, cpuProfileDir?: string): SystemUnderTest {
   return {
     name: 'lignum',
     unavailableReason: async () => {
@@ -49,7 +53,7 @@ export function lignumSystem(scratchDir: string): SystemUnderTest {
       consumer: 'lignum consume --from beginning -e to a pipe; library: client.consume({stopAtEnd: true})',
       latency: 'LignumClient producer.send() at a fixed rate, open loop, acks=all',
     }),
-    start: (dataDir, durability) => startLignum(scratchDir, dataDir, durability),
+    start: (dataDir, durability) => startLignum(scratchDir, dataDir, durability, cpuProfileDir),
     cleanup: async () => {
       for (const name of await readdir(scratchDir)) if (name.startsWith(inputFilePrefix)) await rm(path.join(scratchDir, name), {force: true})
     },
@@ -60,11 +64,12 @@ function flushPolicy(durability: Durability): string {
   return durability.name === 'fsync' ? 'always' : 'never'
 }
 
-async function startLignum(scratchDir: string, dataDir: string, durability: Durability): Promise<RunningSystem> {
+async function startLignum(scratchDir: string, dataDir: string, durability: Durability, cpuProfileDir?: string): Promise<RunningSystem> {
   const grpcPort = await freePort()
   const httpPort = await freePort()
   const env = {...process.env, LIGNUM_FLUSH_POLICY: flushPolicy(durability), LOG_LEVEL: 'warn', NO_COLOR: '1'}
-  const server = startServer('lignum serve', process.execPath, [lignumBin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
+  const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : []
+  const server = startServer('lignum serve', process.execPath, [...profile, lignumBin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
     env, logPath: path.join(dataDir, 'lignum-serve.log'), deadlineMs: serverDeadlineMs,
   })
   try {
@@ -89,16 +94,25 @@ interface LignumContext {
 async function runLignumWorkload(context: LignumContext, workload: Workload, meter: ServerMeter): Promise<void> {
   switch (workload.kind) {
     case 'produce':
-      await meter(() => produceWithCli(context, workload))
-      await meter(() => runClientDriver(context, workload, 'produce', `${workload.topic}-library`))
+      await meter(workload.name, () => produceWithCli(context, workload))
+      await meter(libraryName(workload), () => runClientDriver(context, workload, 'produce', libraryTopic(workload)))
       return
     case 'consume':
-      await meter(() => consumeWithCli(context, workload))
-      await meter(() => runClientDriver(context, workload, 'consume', workload.topic))
+      await meter(workload.name, () => consumeWithCli(context, workload))
+      await meter(libraryName(workload), () => runClientDriver(context, workload, 'consume', libraryTopic(workload)))
       return
     case 'latency':
-      await meter(() => runClientDriver(context, workload, 'latency', workload.topic))
+      await meter(workload.name, () => runClientDriver(context, workload, 'latency', workload.topic))
   }
+}
+
+/** The library's rows are the CLI's with this suffix, and read and write their own topics. */
+function libraryName(workload: Workload): string {
+  return `${workload.name}-library`
+}
+
+function libraryTopic(workload: Workload): string {
+  return `${workload.topic}-library`
 }
 
 /** Writes `records` lines of `recordBytes` letters each (plus the newline), once per size. */
@@ -164,7 +178,7 @@ async function runClientDriver(context: LignumContext, workload: Workload, mode:
   const measured = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {records: number; seconds: number; p50Ms?: number; p99Ms?: number}
   if (measured.records !== workload.records) throw new Error(`lignum client library (${mode}) handled ${measured.records} records, expected ${workload.records}`)
   return {
-    workload: mode === 'latency' ? workload.name : `${workload.name}-library`, driver: 'LignumClient (Node library)',
+    workload: mode === 'latency' ? workload.name : libraryName(workload), driver: 'LignumClient (Node library)',
     records: measured.records, bytes: measured.records * workload.recordBytes, seconds: measured.seconds, timing: 'tool-reported',
     ...(measured.p50Ms === undefined ? {} : {p50Ms: measured.p50Ms, p99Ms: measured.p99Ms}),
   }

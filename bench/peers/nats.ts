@@ -70,7 +70,7 @@ async function startNats(installDir: string, dataDir: string, durability: Durabi
   const tools = {nats: path.join(installDir, 'bin', 'nats'), url: `nats://127.0.0.1:${port}`}
   return {
     pid: server.pid,
-    run: (workload: Workload, meter: ServerMeter) => meter(() => runNatsWorkload(tools, workload)),
+    run: (workload: Workload, meter: ServerMeter) => meter(workload.name, () => runNatsWorkload(tools, workload)),
     stop: () => stopServer(server),
   }
 }

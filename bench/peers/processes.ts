@@ -82,9 +82,11 @@ function countNewlines(chunk: Buffer): number {
 /** Throws with the tool's last lines of output when it did not exit 0. */
 export function assertToolSucceeded(name: string, result: ToolResult): void {
   if (result.code === 0) return
-  const tail = (result.stderr + '\n' + result.stdout).trim().split('\n').slice(-8).join('\n')
+  const lines = (result.stderr + '\n' + result.stdout).split('\n').map((line) => line.trim()).filter(Boolean)
+  const errorLines = lines.filter((line) => /error|exception|fail/i.test(line))
+  const tail = (errorLines.length > 0 ? errorLines : lines).slice(-2).join(' / ')
   const how = result.signal ? `was killed by ${result.signal} (deadline?)` : `exited ${result.code}`
-  throw new Error(`${name} ${how}:\n${tail}`)
+  throw new Error(`${name} ${how}: ${tail}`)
 }
 
 export interface Server {

@@ -10,9 +10,9 @@ export type SystemName = 'lignum' | 'kafka' | 'nats-jetstream'
 
 /**
  * Wraps one load-tool run: the runner resets the server's peak RSS and reads its CPU time
- * around `drive`, and records the result as one row.
+ * around `drive`, and records the result as one row named `workloadName` (also when it fails).
  */
-export type ServerMeter = (drive: () => Promise<Measurement>) => Promise<void>
+export type ServerMeter = (workloadName: string, drive: () => Promise<Measurement>) => Promise<void>
 
 export interface RunningSystem {
   /** The server process whose CPU and peak RSS are reported. */
