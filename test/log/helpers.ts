@@ -36,3 +36,26 @@ export function referenceCrc32c(bytes: Uint8Array): number {
   }
   return (crc ^ 0xffffffff) >>> 0
 }
+
+/**
+ * A data directory written by the engine: `orders` with two partitions of `recordsPerPartition`
+ * records in one-record batches ("p<partition>-<n>", key "k<n>", timestamp base + n seconds,
+ * a header h=<n>) and small segments, plus `binary-0` with non-UTF-8 bytes.
+ */
+export async function buildDataDir(dataDir: string, recordsPerPartition = 20): Promise<void> {
+  const {PartitionLog} = await import('../../src/log/partition-log.js')
+  for (const partition of [0, 1]) {
+    const log = await PartitionLog.open(path.join(dataDir, `orders-${partition}`), {segmentBytes: 1000, indexIntervalBytes: 150, flushPolicy: 'never'})
+    for (let index = 0; index < recordsPerPartition; index++) {
+      await log.append(
+        encodeRecordBatch([{key: Buffer.from(`k${index}`), value: Buffer.from(`p${partition}-${index}`), headers: [{key: 'h', value: Buffer.from(String(index))}], timestamp: FIXTURE_TIMESTAMP + index * 1000}]),
+      )
+    }
+    await log.close()
+  }
+  const binary = await PartitionLog.open(path.join(dataDir, 'binary-0'), {flushPolicy: 'never'})
+  await binary.append(encodeRecordBatch([{key: Buffer.from([0xff, 0x00]), value: Buffer.from([0xfe, 0x01]), headers: [{key: 'bin', value: Buffer.from([0xc3])}], timestamp: FIXTURE_TIMESTAMP}, {key: null, value: null, timestamp: FIXTURE_TIMESTAMP}]))
+  await binary.close()
+}
+
+export const FIXTURE_TIMESTAMP = 1_700_000_000_000
