@@ -6,12 +6,12 @@
  * how a fast reader (stdin, a file) is slowed to the broker's pace.
  * Retriable failures are retried with backoff until `deliveryTimeoutMs`; others fail the batch.
  */
-import {LignumError} from '../errors.js'
+import {isErrorCode, LignumError} from '../errors.js'
 import {partitionForKey, StickyPartitioner} from '../broker/partitioner.js'
 import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../log/record-batch.js'
 import {Acks} from '../generated/lignum/v1/lignum.js'
 import type {Connection} from './connection.js'
-import {withRetry} from './retry.js'
+import {ProduceChannel} from './produce-channel.js'
 
 export type AcksSetting = 0 | 1 | 'all'
 
@@ -92,9 +92,10 @@ export class Producer {
   private idleWaiters: (() => void)[] = []
   private drainWaiters: (() => void)[] = []
   private closed = false
+  private readonly channel: ProduceChannel
 
   constructor(
-    private readonly connection: Connection,
+    connection: Connection,
     private readonly topics: TopicPartitionCounter,
     options: ProducerOptions = {},
   ) {
@@ -107,6 +108,7 @@ export class Producer {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS_DEFAULT,
       compression: options.compression ?? 'none',
     }
+    this.channel = new ProduceChannel(connection, this.options.deliveryTimeoutMs)
   }
 
   /** Learns the topic's partition count (creating it if the node auto-creates) before writing. */
@@ -218,15 +220,16 @@ export class Producer {
   private async sendBatch(batch: OpenBatch): Promise<void> {
     const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression})
     const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
-    const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0, requestId: 0n}
+    const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0}
     try {
-      const response = await withRetry(() => this.connection.call(this.connection.grpc.produce, request), {deadlineMs: this.options.deliveryTimeoutMs})
+      const response = await this.channel.send(request)
       const result = response.results[0]
+      if (result?.error) throw new LignumError(isErrorCode(result.error.code) ? result.error.code : 'INTERNAL', result.error.message)
       this.stats.batchesSent++
       this.stats.bytesSent += encoded.length
       this.stats.recordsAcknowledged += batch.records.length
-      const baseOffset = Number(result.baseOffset)
-      for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: result.partition, offset: baseOffset + waiter.index})
+      const baseOffset = result ? Number(result.baseOffset) : -1
+      for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: batch.partition, offset: result ? baseOffset + waiter.index : -1})
     } catch (error) {
       const failure = error instanceof LignumError ? error : new LignumError('INTERNAL', String(error), {cause: error})
       this.stats.recordsFailed += batch.records.length
@@ -251,6 +254,7 @@ export class Producer {
     if (this.closed) return
     await this.flush()
     this.closed = true
+    this.channel.close()
   }
 }
 

@@ -1,52 +1,99 @@
 import {Flags} from '@oclif/core'
+import {ClientCommand} from '../cli/client-command.js'
 import {LignumCommand} from '../cli/lignum-command.js'
+import {RecordPrinter} from '../cli/record-printer.js'
+import type {StartPosition} from '../client/index.js'
 import {LignumError} from '../errors.js'
 import {readDataDirRecords} from '../log/log-reader.js'
 import {OutputWriter} from '../ui/output-writer.js'
 import {compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
 
-export default class Consume extends LignumCommand {
-  static override summary = 'Print a range of records of a topic to stdout.'
+export default class Consume extends ClientCommand {
+  static override summary = 'Print records of a topic to stdout, from a node or straight from a data directory.'
   static override description =
+    'From a node (--brokers) it follows the topic unless -e, -c or --to says where to stop; with --group it starts where the group committed and commits as it reads (and on Ctrl-C). ' +
     'With --data-dir, reads the segment files directly with no server (read-only: a live server may be writing them). Each value on its own line by default; --format for a kcat-style template; --json for JSON lines. --to is exclusive.\n\n' +
     'Template fields: %s value, %k key, %o offset, %p partition, %t topic, %T timestamp (ms), %h headers (k=v,...), %K / %S key / value length, %% percent; escapes \\n \\t \\r \\\\.'
   static override examples = [
-    '<%= config.bin %> consume --data-dir ./data --topic orders',
+    '<%= config.bin %> consume -t orders -e',
+    '<%= config.bin %> consume -t orders -o -10 -e --json',
+    '<%= config.bin %> consume -t orders --group billing',
+    '<%= config.bin %> consume -t orders -e | head -n 5',
     '<%= config.bin %> consume --data-dir ./data --topic orders --partition 0 --from 100 --to 200 --json',
     '<%= config.bin %> consume --data-dir ./data --topic orders --from-time 2026-01-01T00:00:00Z --format "%o\\t%k\\t%s\\n"',
   ]
   static override flags = {
-    'data-dir': Flags.string({char: 'd', description: 'read this data directory directly, with no server'}),
+    ...LignumCommand.brokersFlag,
+    ...LignumCommand.configFlag,
+    'data-dir': Flags.string({char: 'd', description: 'read this data directory directly, with no server', exclusive: ['brokers', 'group']}),
     topic: Flags.string({char: 't', description: 'topic to read', required: true}),
-    partition: Flags.integer({char: 'p', description: 'only this partition (default: all, one after another)', min: 0}),
-    from: Flags.integer({description: 'first offset (default: the start of the log)', min: 0}),
-    to: Flags.integer({description: 'stop before this offset (exclusive; default: the end of the log)', min: 0}),
+    partition: Flags.integer({char: 'p', description: 'only this partition [default: all]', min: 0}),
+    from: Flags.string({char: 'o', description: 'where to start: beginning, end, an offset N, or -N (N before the end) [default: beginning]'}),
+    to: Flags.integer({description: 'stop before this offset (exclusive)', min: 0}),
     'from-time': Flags.string({description: 'start at the first record at or after this ISO-8601 time', exclusive: ['from']}),
+    exit: Flags.boolean({char: 'e', description: 'exit at the end offsets seen at start instead of following'}),
+    count: Flags.integer({char: 'c', description: 'exit after this many records', min: 1}),
+    group: Flags.string({char: 'G', description: 'consumer group: start at its committed offsets and commit as records are read'}),
     format: Flags.string({char: 'f', description: 'output template, e.g. "%k=%s\\n"', exclusive: ['json']}),
     json: Flags.boolean({description: 'one JSON object per record: topic, partition, offset, timestamp, key, value, headers'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Consume)
-    if (flags['data-dir'] === undefined) {
-      throw new LignumError('INVALID_ARGUMENT', 'consume reads a data directory for now: give --data-dir <dir>')
+    const fromTimeMs = flags['from-time'] === undefined ? undefined : parseTime(flags['from-time'])
+    if (flags['data-dir'] !== undefined) return this.consumeDataDir(flags['data-dir'], flags, fromTimeMs)
+    const client = await this.connect(flags)
+    const stop = new AbortController()
+    process.once('SIGINT', () => stop.abort())
+    process.once('SIGTERM', () => stop.abort())
+    const printer = new RecordPrinter({json: flags.json, format: flags.format})
+    const records = client.consume({
+      topic: flags.topic,
+      partitions: flags.partition === undefined ? undefined : [flags.partition],
+      from: parseStart(flags.from),
+      fromTimeMs,
+      toOffset: flags.to,
+      stopAtEnd: flags.exit,
+      group: flags.group,
+      signal: stop.signal,
+    })
+    let printed = 0
+    for await (const record of records) {
+      await printer.print(record)
+      if (printer.closed || ++printed === flags.count) break
     }
+    await printer.flush()
+  }
+
+  private async consumeDataDir(dataDir: string, flags: {topic: string; partition?: number; from?: string; to?: number; json: boolean; format?: string; count?: number}, fromTimeMs: number | undefined): Promise<void> {
     const render = flags.json ? (formatJsonLine as (...args: Parameters<RecordTemplate>) => string) : compileTemplate(flags.format ?? DEFAULT_TEMPLATE)
+    const from = parseStart(flags.from)
+    if (typeof from !== 'number' && from !== 'beginning' || (typeof from === 'number' && from < 0)) {
+      throw new LignumError('INVALID_ARGUMENT', `--from ${flags.from} needs a server; with --data-dir give an offset N or "beginning"`)
+    }
     const output = new OutputWriter()
-    const records = readDataDirRecords(flags['data-dir'], {
+    const records = readDataDirRecords(dataDir, {
       topic: flags.topic,
       partition: flags.partition,
-      from: flags.from,
+      from: typeof from === 'number' ? from : undefined,
       to: flags.to,
-      fromTimeMs: flags['from-time'] === undefined ? undefined : parseTime(flags['from-time']),
+      fromTimeMs,
       onWarning: (message) => process.stderr.write(`Warning: ${message}\n`),
     })
+    let printed = 0
     for await (const {topic, partition, record} of records) {
       await output.write(render(record, {topic, partition}))
-      if (output.closed) break
+      if (output.closed || ++printed === flags.count) break
     }
     await output.flush()
   }
+}
+
+export function parseStart(text: string | undefined): StartPosition {
+  if (text === undefined || text === 'beginning') return 'beginning'
+  if (text === 'end') return 'end'
+  if (/^-?\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text)
+  throw new LignumError('INVALID_ARGUMENT', `--from "${text}" is not a start position; use beginning, end, an offset N, or -N for N before the end`)
 }
 
 export function parseTime(text: string): number {

@@ -1,0 +1,94 @@
+/**
+ * Pipelined produce over one ProduceStream: requests are written in order on a single gRPC
+ * stream, so they reach the broker (and its partitions) in the order they were sent, while
+ * several are in flight. (Separate unary calls could overtake one another.) Responses are
+ * matched by request id. When the stream breaks with a retriable error, the unanswered
+ * requests are written again, in their original order, on a new stream after a backoff,
+ * until each one's delivery deadline.
+ */
+import type {ClientDuplexStream, ServiceError} from '@grpc/grpc-js'
+import {LignumError} from '../errors.js'
+import {Acks, type ProduceRequest, type ProduceResponse} from '../generated/lignum/v1/lignum.js'
+import type {Connection} from './connection.js'
+
+interface Pending {
+  request: ProduceRequest
+  firstSentMs: number
+  resolve: (response: ProduceResponse) => void
+  reject: (error: LignumError) => void
+}
+
+// Kafka's retry.backoff.ms.
+const RECONNECT_BACKOFF_MS = 100
+
+export class ProduceChannel {
+  private stream: ClientDuplexStream<ProduceRequest, ProduceResponse> | undefined
+  private readonly pending = new Map<bigint, Pending>()
+  private nextRequestId = 1n
+  private reconnectTimer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly deliveryTimeoutMs: number,
+  ) {}
+
+  send(request: Omit<ProduceRequest, 'requestId'>): Promise<ProduceResponse> {
+    const requestId = this.nextRequestId++
+    const full = {...request, requestId}
+    if (request.acks === Acks.ACKS_NONE) {
+      // Nothing will answer: hand it to the stream and report success at once.
+      this.openStream().write(full)
+      return Promise.resolve({requestId, results: []})
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(requestId, {request: full, firstSentMs: Date.now(), resolve, reject})
+      if (!this.reconnectTimer) this.openStream().write(full)
+    })
+  }
+
+  private openStream(): ClientDuplexStream<ProduceRequest, ProduceResponse> {
+    if (this.stream) return this.stream
+    const stream = this.connection.grpc.produceStream()
+    this.stream = stream
+    stream.on('data', (response: ProduceResponse) => {
+      const entry = this.pending.get(response.requestId)
+      if (!entry) return
+      this.pending.delete(response.requestId)
+      entry.resolve(response)
+    })
+    stream.on('error', (error: ServiceError) => this.onBroken(stream, this.connection.toLignumError(error)))
+    stream.on('end', () => this.onBroken(stream, new LignumError('UNAVAILABLE', `the node at ${this.connection.address} closed the produce stream`)))
+    return stream
+  }
+
+  private onBroken(stream: ClientDuplexStream<ProduceRequest, ProduceResponse>, error: LignumError): void {
+    if (this.stream !== stream) return
+    this.stream = undefined
+    const nowMs = Date.now()
+    for (const [requestId, entry] of this.pending) {
+      if (!error.retriable || nowMs - entry.firstSentMs >= this.deliveryTimeoutMs) {
+        this.pending.delete(requestId)
+        entry.reject(error)
+      }
+    }
+    if (this.pending.size > 0) this.scheduleResend()
+  }
+
+  private scheduleResend(): void {
+    if (this.reconnectTimer) return
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined
+      const stream = this.openStream()
+      const unanswered = [...this.pending].sort(([a], [b]) => (a < b ? -1 : 1))
+      for (const [, entry] of unanswered) stream.write(entry.request)
+    }, RECONNECT_BACKOFF_MS)
+  }
+
+  close(): void {
+    clearTimeout(this.reconnectTimer)
+    this.stream?.end()
+    this.stream = undefined
+    for (const entry of this.pending.values()) entry.reject(new LignumError('UNAVAILABLE', 'the producer closed before an answer came'))
+    this.pending.clear()
+  }
+}
