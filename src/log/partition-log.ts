@@ -208,9 +208,9 @@ export class PartitionLog {
    * assigning consecutive offsets by rewriting each batch's baseOffset in `batches` itself.
    */
   append(batches: Buffer, options: {leaderEpoch?: number} = {}): Promise<AppendInfo> {
-    this.assertWritable()
     let validated: ValidatedBatch[]
     try {
+      this.assertWritable()
       validated = validateBatches(batches, this.configValue.segmentBytes)
     } catch (error) {
       return Promise.reject(error)
@@ -296,7 +296,7 @@ export class PartitionLog {
 
   // ---- roll, retention, truncation ----
 
-  roll(): Promise<void> {
+  async roll(): Promise<void> {
     this.assertWritable()
     return this.enqueue(() => this.rollNow())
   }
@@ -314,7 +314,7 @@ export class PartitionLog {
   }
 
   /** Deletes whole old segments past retentionMs (by their newest timestamp) or retentionBytes. */
-  applyRetention(nowMs?: number): Promise<{deletedSegments: number}> {
+  async applyRetention(nowMs?: number): Promise<{deletedSegments: number}> {
     this.assertWritable()
     return this.enqueue(async () => {
       const now = nowMs ?? this.clock()
@@ -345,7 +345,7 @@ export class PartitionLog {
    * Drops everything at or after `offset`. The log keeps whole batches: if `offset` falls inside
    * a batch, that whole batch goes and the log end offset becomes the batch's base offset.
    */
-  truncateTo(offset: number): Promise<void> {
+  async truncateTo(offset: number): Promise<void> {
     this.assertWritable()
     assertOffset(offset, 'truncation offset')
     return this.enqueue(async () => {
@@ -474,6 +474,7 @@ export class PartitionLog {
     if (this.flushTimer !== null) clearInterval(this.flushTimer)
     if (!this.readOnly) {
       await this.serial.catch(() => {})
+      await this.syncing?.catch(() => {})
       await this.active.flush(true)
       this.durableOffset = this.logEndOffset
       await writeRecoveryPoint(this.dir, this.logEndOffset)

@@ -404,7 +404,8 @@ describe('PartitionLog', () => {
       expect(values(await readAll(reader))).to.deep.equal(['v00', 'v01', 'v02'])
       await reader.close()
       expect(await snapshot(path.join(dir, 'orders-0'))).to.equal(before)
-      expect(() => reader.append(batchOf(['no']))).to.throw(LignumError)
+      expect(await reader.append(batchOf(['no'])).catch((error: LignumError) => error.code)).to.equal('INVALID_ARGUMENT')
+      expect(await reader.truncateTo(0).catch((error: LignumError) => error.code)).to.equal('INVALID_ARGUMENT')
     })
 
     it('refuses a directory that does not exist, creating nothing', async () => {
@@ -412,6 +413,34 @@ describe('PartitionLog', () => {
       const error = await PartitionLog.open(missing, {}, {readOnly: true}).catch((caught: LignumError) => caught)
       expect(error).to.have.property('code', 'DATA_DIR')
       expect(await readdir(dir)).to.deep.equal([])
+    })
+  })
+
+  describe('flushing and closing', () => {
+    it('flushes on its interval: the recovery point reaches the log end without a close', async () => {
+      const log = await openLog({flushPolicy: {intervalMs: 20}})
+      await log.append(batchOf(['a', 'b']))
+      const file = path.join(dir, 'orders-0', 'lignum-recovery-point')
+      for (let attempt = 0; attempt < 500 && (await readFile(file, 'utf8')) !== '0\n2\n'; attempt++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(await readFile(file, 'utf8')).to.equal('0\n2\n')
+    })
+
+    it('closes idempotently and refuses work afterwards', async () => {
+      const log = await openLog()
+      await log.append(batchOf(['a']))
+      await Promise.all([log.close(), log.close()])
+      expect(await log.append(batchOf(['b'])).catch((error: LignumError) => error.code)).to.equal('UNAVAILABLE')
+      expect(await log.read(0).catch((error: LignumError) => error.code)).to.equal('UNAVAILABLE')
+    })
+
+    it('keeps a read that started before retention deleted its segment working', async () => {
+      const log = await openLog({retentionBytes: 0, retentionMs: -1, segmentBytes: FIXED_BATCH_BYTES})
+      for (let index = 0; index < 3; index++) await log.append(fixedBatch(index))
+      const reading = log.read(0)
+      const retention = log.applyRetention()
+      const {batches} = await reading
+      expect(decodeRecordBatch(batches).records[0].value?.toString()).to.equal('v00')
+      expect(await retention).to.deep.equal({deletedSegments: 2})
     })
   })
 
