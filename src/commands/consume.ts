@@ -66,7 +66,7 @@ export default class Consume extends ClientCommand {
   }
 
   private async consumeDataDir(dataDir: string, flags: {topic: string; partition?: number; from?: string; to?: number; json: boolean; format?: string; count?: number}, fromTimeMs: number | undefined): Promise<void> {
-    const render = flags.json ? (formatJsonLine as (...args: Parameters<RecordTemplate>) => string) : compileTemplate(flags.format ?? DEFAULT_TEMPLATE)
+    const render: (...args: Parameters<RecordTemplate>) => Buffer | string = flags.json ? formatJsonLine : compileTemplate(flags.format ?? DEFAULT_TEMPLATE)
     const from = parseStart(flags.from)
     if (typeof from !== 'number' && from !== 'beginning' || (typeof from === 'number' && from < 0)) {
       throw new LignumError('INVALID_ARGUMENT', `--from ${flags.from} needs a server; with --data-dir give an offset N or "beginning"`)

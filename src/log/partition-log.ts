@@ -151,6 +151,9 @@ export class PartitionLog {
     try {
       if (loaded.segments.length === 0 && !readOnly) {
         loaded.segments.push(await Segment.create(dir, 0, fullConfig.indexIntervalBytes, clock()))
+        // A new partition's directory and first files must survive a power loss like its data.
+        await syncDirectory(dir)
+        await syncDirectory(path.dirname(dir))
       }
       let log: PartitionLog | null = null
       const leaderEpochs = await LeaderEpochCheckpoint.load(dir, () => log?.logEndOffset ?? 0, readOnly)

@@ -1,6 +1,5 @@
 import {expect} from 'chai'
 import fc from 'fast-check'
-import {gzipSync} from 'node:zlib'
 import {crc32c} from '@node-rs/crc32'
 import {LignumError} from '../../src/errors.js'
 import {
