@@ -26,6 +26,9 @@
  *
  * A null key, value or header value is length -1 with no bytes.
  *
+ * Decoded keys, values and header values are views into the batch buffer (no copies): keeping
+ * a record keeps its batch in memory.
+ *
  * Invariants: a batch is never decoded with a bad CRC (CORRUPT_RECORD); a codec this build
  * cannot decode is UNSUPPORTED_CODEC naming it, never garbage. The encoder computes every
  * size first, allocates one Buffer and writes varints in place: it is on the hot path.
@@ -33,7 +36,7 @@
 import {gunzipSync, gzipSync} from 'node:zlib'
 import {crc32c} from '@node-rs/crc32'
 import {LignumError} from '../errors.js'
-import {assert, assertOffset} from './assert.js'
+import {assert, assertOffset, OFFSET_MAX} from './assert.js'
 
 export interface RecordHeader {
   key: string
@@ -253,7 +256,7 @@ export function readBatchHeader(buffer: Buffer, position = 0): BatchHeader {
   const attributes = buffer.readInt16BE(position + OFFSET_ATTRIBUTES)
   const lastOffsetDelta = buffer.readInt32BE(position + OFFSET_LAST_OFFSET_DELTA)
   const recordCount = buffer.readInt32BE(position + OFFSET_RECORD_COUNT)
-  if (baseOffset < 0 || baseOffset >= Number.MAX_SAFE_INTEGER || lastOffsetDelta < 0 || recordCount < 0) {
+  if (baseOffset < 0 || baseOffset + lastOffsetDelta >= OFFSET_MAX || lastOffsetDelta < 0 || recordCount < 0) {
     throw new LignumError('CORRUPT_RECORD', `record batch at position ${position} has impossible offsets (base ${baseOffset}, last delta ${lastOffsetDelta}, count ${recordCount})`)
   }
   return {

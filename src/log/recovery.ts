@@ -7,6 +7,12 @@
  * deletes any later segment, and logs what it removed; a read-only open changes nothing and
  * reports the fault. A bad batch below the recovery point was once durable: that is damage,
  * not a torn write, so a writable open refuses (CORRUPT_RECORD) instead of deleting it.
+ *
+ * The recovery point file (`lignum-recovery-point`, Lignum's own; Kafka keeps the same number
+ * in a per-directory `recovery-point-offset-checkpoint`) is text:
+ *
+ *   0          version
+ *   1500       every offset below this was fdatasync'd
  */
 import {readdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
