@@ -26,6 +26,7 @@ export interface BenchPart {
 // Parts are added here as they are written, in the order they should run.
 const parts: BenchPart[] = [
   {name: 'engine', load: () => import('./engine.js')},
+  {name: 'e2e', load: () => import('./e2e.js')},
   {name: 'peers', optIn: '--peers', load: () => import('./peers.js')},
 ]
 

@@ -6,7 +6,7 @@
  * offsets are committed every `autoCommitMs` and when the iteration ends.
  */
 import {LignumError} from '../errors.js'
-import {batchPositions, decodeRecordBatch, type RecordHeader} from '../log/record-batch.js'
+import {batchPositions, decodeRecordBatch, type LogRecord, type RecordHeader} from '../log/record-batch.js'
 import {AsyncQueue} from './async-queue.js'
 import type {Connection} from './connection.js'
 import {withRetry} from './retry.js'
@@ -19,6 +19,18 @@ export interface ConsumedRecord {
   key: Buffer | null
   value: Buffer | null
   headers: RecordHeader[]
+}
+
+/** The records of one fetched batch, in offset order. */
+export interface RecordChunk {
+  topic: string
+  partition: number
+  records: LogRecord[]
+  /**
+   * For a reader that stops part-way through the chunk: only its first `count` records count
+   * as consumed, so the group's commit resumes right after them.
+   */
+  consumedUpTo(count: number): void
 }
 
 export type StartPosition = 'beginning' | 'end' | number
@@ -43,10 +55,10 @@ export interface ConsumeOptions {
   signal?: AbortSignal
 }
 
-// Batches buffered ahead of the reader across partitions: bounds memory to about
+// Fetch responses buffered ahead of the reader across partitions: bounds memory to about
 // QUEUE_CAPACITY * FETCH_BYTES.
 const QUEUE_CAPACITY = 8
-const FETCH_BYTES = 1024 * 1024
+const FETCH_BYTES = 4 * 1024 * 1024
 const FETCH_WAIT_MS = 500
 // Kafka's auto.commit.interval.ms.
 const AUTO_COMMIT_MS = 5000
@@ -65,7 +77,12 @@ interface PartitionRange {
   end: number
 }
 
-export async function* consume(connection: Connection, partitionCount: number, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
+/**
+ * Records a batch at a time: the fast way to read (one await per batch, not per record). A
+ * chunk counts as consumed (for group commits) once the reader asks for the next one, so a
+ * reader that stops half-way through a chunk gets it again next time: at least once.
+ */
+export async function* consumeChunks(connection: Connection, partitionCount: number, options: ConsumeOptions): AsyncGenerator<RecordChunk> {
   const partitions = options.partitions ?? Array.from({length: partitionCount}, (_, index) => index)
   for (const partition of partitions) {
     if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
@@ -100,17 +117,25 @@ export async function* consume(connection: Connection, partitionCount: number, o
     for (const [partition, offset] of changed) committed.set(partition, offset)
   }
   let lastCommitMs = Date.now()
+  // The chunk the reader holds: settled (its consumed part recorded) when the reader asks for
+  // more or stops.
+  let held: {partition: number; records: LogRecord[]; consumedCount: number} | undefined
+  const settleHeld = () => {
+    if (held && held.consumedCount > 0) positions.set(held.partition, held.records[Math.min(held.consumedCount, held.records.length) - 1].offset + 1)
+    held = undefined
+  }
   try {
     for (;;) {
       const chunk = await queue.shift()
       if (!chunk) break
       const end = ranges.find((range) => range.partition === chunk.partition)?.end ?? Number.POSITIVE_INFINITY
       for (const {position} of batchPositions(chunk.batches)) {
-        for (const record of decodeRecordBatch(chunk.batches, position).records) {
-          if (record.offset < chunk.fromOffset || record.offset >= end) continue
-          positions.set(chunk.partition, record.offset + 1)
-          yield {topic: options.topic, partition: chunk.partition, ...record}
-        }
+        const records = decodeRecordBatch(chunk.batches, position).records.filter((record) => record.offset >= chunk.fromOffset && record.offset < end)
+        if (records.length === 0) continue
+        const current = {partition: chunk.partition, records, consumedCount: records.length}
+        held = current
+        yield {topic: options.topic, partition: chunk.partition, records, consumedUpTo: (count) => (current.consumedCount = count)}
+        settleHeld()
       }
       if (options.group && Date.now() - lastCommitMs >= (options.autoCommitMs ?? AUTO_COMMIT_MS)) {
         await commit()
@@ -118,10 +143,18 @@ export async function* consume(connection: Connection, partitionCount: number, o
       }
     }
   } finally {
+    settleHeld()
     stopFetching.abort()
     queue.close()
     options.signal?.removeEventListener('abort', onAbort)
     await commit()
+  }
+}
+
+/** Records one at a time, for programs that prefer it to chunks. */
+export async function* consume(connection: Connection, partitionCount: number, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
+  for await (const chunk of consumeChunks(connection, partitionCount, options)) {
+    for (const record of chunk.records) yield {topic: chunk.topic, partition: chunk.partition, ...record}
   }
 }
 

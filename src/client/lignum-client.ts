@@ -6,7 +6,7 @@
 import {LignumError} from '../errors.js'
 import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import {Connection, parseBrokers} from './connection.js'
-import {consume, type ConsumeOptions, type ConsumedRecord} from './consumer.js'
+import {consume, consumeChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
 import {withRetry} from './retry.js'
 
@@ -86,6 +86,12 @@ export class LignumClient {
   async *consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
     const count = await this.partitionCount(options.topic, false)
     yield* consume(this.connection, count, options)
+  }
+
+  /** Like consume(), a fetched batch at a time: fewer awaits for high-rate readers. */
+  async *consumeChunks(options: ConsumeOptions): AsyncGenerator<RecordChunk> {
+    const count = await this.partitionCount(options.topic, false)
+    yield* consumeChunks(this.connection, count, options)
   }
 
   async commitOffsets(group: string, topic: string, offsets: {partition: number; offset: number}[]): Promise<void> {

@@ -47,7 +47,7 @@ export default class Consume extends ClientCommand {
     process.once('SIGINT', () => stop.abort())
     process.once('SIGTERM', () => stop.abort())
     const printer = new RecordPrinter({json: flags.json, format: flags.format})
-    const records = client.consume({
+    const chunks = client.consumeChunks({
       topic: flags.topic,
       partitions: flags.partition === undefined ? undefined : [flags.partition],
       from: parseStart(flags.from),
@@ -57,10 +57,12 @@ export default class Consume extends ClientCommand {
       group: flags.group,
       signal: stop.signal,
     })
-    let printed = 0
-    for await (const record of records) {
-      await printer.print(record)
-      if (printer.closed || ++printed === flags.count) break
+    let remaining = flags.count ?? Number.POSITIVE_INFINITY
+    for await (const chunk of chunks) {
+      const printed = await printer.printChunk(chunk, remaining)
+      remaining -= printed
+      if (printed < chunk.records.length) chunk.consumedUpTo(printed)
+      if (printer.closed || remaining <= 0) break
     }
     await printer.flush()
   }

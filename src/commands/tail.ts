@@ -32,19 +32,21 @@ export default class Tail extends ClientCommand {
     const stop = new AbortController()
     process.once('SIGINT', () => stop.abort())
     process.once('SIGTERM', () => stop.abort())
-    const records = client.consume({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, signal: stop.signal})
+    const chunks = client.consumeChunks({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, signal: stop.signal})
     const live = process.stdout.isTTY && !flags.json && !flags.format
     if (live) {
       const {render} = await import('ink')
       const state = createTailState(flags.topic)
       const view = render(React.createElement(TailView, {state}), {exitOnCtrlC: false})
-      for await (const record of records) recordIntoTailState(state, record.partition, record.offset, record.timestamp, record.value?.toString('utf8') ?? 'null')
+      for await (const chunk of chunks) {
+        for (const record of chunk.records) recordIntoTailState(state, chunk.partition, record.offset, record.timestamp, record.value?.toString('utf8') ?? 'null')
+      }
       view.unmount()
       return
     }
     const printer = new RecordPrinter({json: flags.json, format: flags.format})
-    for await (const record of records) {
-      await printer.print(record)
+    for await (const chunk of chunks) {
+      await printer.printChunk(chunk)
       // Followers want each record as it comes, not when a buffer fills.
       await printer.flush()
       if (printer.closed) break
