@@ -1,12 +1,20 @@
 import {expect} from 'chai'
 import {credentials, Metadata, status, type ServiceError} from '@grpc/grpc-js'
 import {HealthClient, HealthCheckResponse_ServingStatus} from '../../src/generated/grpc/health/v1/health.js'
-import {Acks, LignumClient, type FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
+import {Acks, LignumClient, type DescribeTopicRequest, type FetchRequest, type FetchResponse, type ProduceRequest, type ProduceResponse, type TopicDescription} from '../../src/generated/lignum/v1/lignum.js'
 import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/log/record-batch.js'
 import {startServer, type RunningServer} from '../helpers/server.js'
 
-function call<Request, Response>(client: LignumClient, method: (request: Request, callback: (error: ServiceError | null, response: Response) => void) => unknown, request: Request): Promise<Response> {
-  return new Promise((resolve, reject) => method.call(client, request, (error, response) => (error ? reject(error) : resolve(response))))
+function call<Response>(invoke: (done: (error: ServiceError | null, response: Response) => void) => unknown): Promise<Response> {
+  return new Promise((resolve, reject) => invoke((error, response) => (error ? reject(error) : resolve(response))))
+}
+
+function api(client: LignumClient) {
+  return {
+    produce: (request: ProduceRequest) => call<ProduceResponse>((done) => client.produce(request, done)),
+    fetch: (request: FetchRequest) => call<FetchResponse>((done) => client.fetch(request, done)),
+    describeTopic: (request: DescribeTopicRequest) => call<TopicDescription>((done) => client.describeTopic(request, done)),
+  }
 }
 
 describe('gRPC API (lignum serve)', () => {
@@ -22,7 +30,7 @@ describe('gRPC API (lignum serve)', () => {
   })
 
   it('produces records one by one and a whole encoded batch, then fetches them decoded', async () => {
-    const friendly = await call(client, client.produce, {
+    const friendly = await api(client).produce({
       partitions: [{topic: 'grpc', partition: 0, records: [{key: Buffer.from('k'), value: Buffer.from('one'), headers: [{key: 'h', value: Buffer.from('v')}], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}],
       acks: Acks.ACKS_ALL,
       timeoutMs: 0,
@@ -30,36 +38,36 @@ describe('gRPC API (lignum serve)', () => {
     })
     expect(friendly.requestId).to.equal(7n)
     expect(friendly.results[0]).to.include({topic: 'grpc', partition: 0, baseOffset: 0n, lastOffset: 0n})
-    const fast = await call(client, client.produce, {
+    const fast = await api(client).produce({
       partitions: [{topic: 'grpc', partition: 0, records: [], recordBatch: encodeRecordBatch([{key: null, value: Buffer.from('two')}, {key: null, value: Buffer.from('three')}]), leaderEpoch: -1}],
       acks: Acks.ACKS_LEADER,
       timeoutMs: 0,
       requestId: 8n,
     })
     expect(fast.results[0]).to.include({baseOffset: 1n, lastOffset: 2n})
-    const fetched = await call(client, client.fetch, {topic: 'grpc', partition: 0, offset: 1n, maxBytes: 0, maxWaitMs: 0, decode: true})
+    const fetched = await api(client).fetch({topic: 'grpc', partition: 0, offset: 1n, maxBytes: 0, maxWaitMs: 0, decode: true})
     expect(fetched.records.map((record) => [record.offset, record.value?.toString()])).to.deep.equal([[1n, 'two'], [2n, 'three']])
     expect(fetched.highWatermark).to.equal(3n)
-    const first = await call(client, client.fetch, {topic: 'grpc', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true})
+    const first = await api(client).fetch({topic: 'grpc', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true})
     expect(first.records[0].key?.toString()).to.equal('k')
     expect(first.records[0].headers).to.deep.equal([{key: 'h', value: Buffer.from('v')}])
   })
 
   it('answers a request with missing fields with INVALID_ARGUMENT and a message', async () => {
-    const noPartitions = await call(client, client.produce, {partitions: [], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
+    const noPartitions = await api(client).produce({partitions: [], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
     expect((noPartitions as ServiceError).code).to.equal(status.INVALID_ARGUMENT)
     expect((noPartitions as ServiceError).details).to.match(/^INVALID_ARGUMENT: .*topic-partition/)
-    const noTopic = await call(client, client.produce, {partitions: [{topic: '', partition: 0, records: [{value: Buffer.from('x'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
+    const noTopic = await api(client).produce({partitions: [{topic: '', partition: 0, records: [{value: Buffer.from('x'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
     expect((noTopic as ServiceError).code).to.equal(status.INVALID_ARGUMENT)
     const corrupt = encodeRecordBatch([{key: null, value: Buffer.from('x')}])
     corrupt[corrupt.length - 1] ^= 0xff
-    const badCrc = await call(client, client.produce, {partitions: [{topic: 'grpc', partition: 0, records: [], recordBatch: corrupt, leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
+    const badCrc = await api(client).produce({partitions: [{topic: 'grpc', partition: 0, records: [], recordBatch: corrupt, leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
     expect((badCrc as ServiceError).details).to.match(/^CORRUPT_RECORD: /)
-    const unknownTopic = await call(client, client.describeTopic, {name: 'missing'}).catch((error: ServiceError) => error)
+    const unknownTopic = await api(client).describeTopic({name: 'missing'}).catch((error: ServiceError) => error)
     expect((unknownTopic as ServiceError).code).to.equal(status.NOT_FOUND)
-    const outOfRange = await call(client, client.fetch, {topic: 'grpc', partition: 0, offset: 99n, maxBytes: 0, maxWaitMs: 0, decode: false}).catch((error: ServiceError) => error)
+    const outOfRange = await api(client).fetch({topic: 'grpc', partition: 0, offset: 99n, maxBytes: 0, maxWaitMs: 0, decode: false}).catch((error: ServiceError) => error)
     expect((outOfRange as ServiceError).code).to.equal(status.OUT_OF_RANGE)
-    const stillThere = await call(client, client.describeTopic, {name: 'grpc'})
+    const stillThere = await api(client).describeTopic({name: 'grpc'})
     expect(stillThere.partitions[0].logEndOffset).to.equal(3n)
   })
 
@@ -69,7 +77,7 @@ describe('gRPC API (lignum serve)', () => {
       stream.once('data', resolve)
       stream.once('error', reject)
     })
-    await call(client, client.produce, {partitions: [{topic: 'grpc', partition: 0, records: [{value: Buffer.from('live'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n})
+    await api(client).produce({partitions: [{topic: 'grpc', partition: 0, records: [{value: Buffer.from('live'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n})
     const response = await received
     stream.cancel()
     const values = [...batchPositions(response.recordBatches)].flatMap(({position}) => decodeRecordBatch(response.recordBatches, position).records.map((record) => record.value?.toString()))
@@ -90,7 +98,7 @@ describe('gRPC API (lignum serve)', () => {
     stream.end()
     await done
     expect(answers.sort((a, b) => Number(a - b))).to.deep.equal(Array.from({length: 20}, (_, index) => BigInt(index + 1)))
-    const fetched = await call(client, client.fetch, {topic: 'piped', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true})
+    const fetched = await api(client).fetch({topic: 'piped', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true})
     expect(fetched.records.map((record) => record.value?.toString())).to.deep.equal(Array.from({length: 20}, (_, index) => String(index + 1)))
   })
 
