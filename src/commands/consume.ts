@@ -63,6 +63,8 @@ export default class Consume extends ClientCommand {
       remaining -= printed
       if (printed < chunk.records.length) chunk.consumedUpTo(printed)
       if (printer.closed || remaining <= 0) break
+      // A fetched batch is a natural unit of output: a follower sees records as they come.
+      await printer.flush()
     }
     await printer.flush()
   }

@@ -131,3 +131,31 @@ describe('produce and consume (against lignum serve)', function () {
     expect(result.stderr.trim().split('\n')).to.have.length(1)
   })
 })
+
+describe('consume --group and Ctrl-C', function () {
+  this.timeout(60_000)
+
+  it('commits the group\'s offsets on SIGINT and exits 0', async () => {
+    const server = await startServer()
+    const brokers = ['--brokers', server.grpcAddress]
+    try {
+      await runCli(['produce', '-t', 'interrupted', ...brokers], {input: 'one\ntwo\nthree\n'})
+      const follower = spawn(process.execPath, [lignumBin, 'consume', '-t', 'interrupted', '--group', 'g-int', ...brokers], {cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']})
+      let stdout = ''
+      await new Promise<void>((resolve) => {
+        follower.stdout.on('data', (chunk) => {
+          stdout += chunk
+          if (stdout.includes('three\n')) resolve()
+        })
+      })
+      follower.kill('SIGINT')
+      const code = await new Promise((resolve) => follower.once('exit', resolve))
+      expect(code).to.equal(0)
+      await runCli(['produce', '-t', 'interrupted', ...brokers], {input: 'four\n'})
+      const resumed = await runCli(['consume', '-t', 'interrupted', '--group', 'g-int', '-e', ...brokers])
+      expect(resumed.stdout).to.equal('four\n')
+    } finally {
+      await server.stop()
+    }
+  })
+})
