@@ -40,6 +40,11 @@ export function createLignumService(context: ServingContext): LignumServer {
 
   return {
     produce: unary(async (request: ProduceRequest) => {
+      if (request.acks === Acks.ACKS_NONE) {
+        // The producer asked not to wait: answer now, append in the background.
+        produceAll(context, request).catch((error) => context.logger.warn('acks=0 produce failed', {error}))
+        return {requestId: request.requestId, results: []}
+      }
       const response = await produceAll(context, request)
       for (const result of response.results) {
         if (result.error) throw new LignumError(result.error.code as never, result.error.message)
