@@ -102,9 +102,57 @@ interface ValidatedBatch {
   header: BatchHeader
 }
 
+interface PendingAppend {
+  batches: Buffer
+  validated: ValidatedBatch[]
+  leaderEpoch: number | undefined
+  resolve: (result: {info: AppendInfo; sequence: number}) => void
+  reject: (error: unknown) => void
+}
+
+interface AppendGroup {
+  members: PendingAppend[]
+  bytes: number
+}
+
+interface AssignedAppend {
+  pending: PendingAppend
+  /** Batch positions relative to the start of the chunk being written. */
+  assigned: ValidatedBatch[]
+  info: AppendInfo
+}
+
+/** writev takes at most IOV_MAX (1024 on Linux) buffers; a group stays well below. */
+const APPEND_GROUP_MEMBERS_MAX = 256
+/** A group's bytes are written by one syscall: bounded so one write stays short. */
+const APPEND_GROUP_BYTES_MAX = 8 * 1024 * 1024
+
+function recordsIn(validated: ValidatedBatch[]): number {
+  let records = 0
+  for (const {header} of validated) records += header.lastOffsetDelta + 1
+  return records
+}
+
+/** Rewrites base offsets (and the leader epoch) in the caller's buffer and describes the result. */
+function assignOffsets(pending: PendingAppend, baseOffset: number, positionBytes: number, chunkPosition: number): AssignedAppend {
+  let nextOffset = baseOffset
+  let maxTimestamp = -1
+  const assigned: ValidatedBatch[] = []
+  for (const {position, header} of pending.validated) {
+    setBaseOffset(pending.batches, nextOffset, position)
+    if (pending.leaderEpoch !== undefined) setPartitionLeaderEpoch(pending.batches, pending.leaderEpoch, position)
+    const partitionLeaderEpoch = pending.leaderEpoch ?? header.partitionLeaderEpoch
+    assigned.push({position: chunkPosition + position, header: {...header, baseOffset: nextOffset, lastOffset: nextOffset + header.lastOffsetDelta, partitionLeaderEpoch}})
+    nextOffset += header.lastOffsetDelta + 1
+    if (header.maxTimestamp > maxTimestamp) maxTimestamp = header.maxTimestamp
+  }
+  return {pending, assigned, info: {baseOffset, lastOffset: nextOffset - 1, recordCount: nextOffset - baseOffset, maxTimestamp, positionBytes}}
+}
+
 export class PartitionLog {
   private segmentList: Segment[]
   private serial: Promise<unknown> = Promise.resolve()
+  private openAppendGroup: AppendGroup | null = null
   private writtenSequence = 0
   private syncedSequence = 0
   private syncing: Promise<void> | null = null
@@ -218,7 +266,9 @@ export class PartitionLog {
     } catch (error) {
       return Promise.reject(error)
     }
-    const appended = this.enqueue(() => this.appendNow(batches, validated, options.leaderEpoch))
+    const appended = new Promise<{info: AppendInfo; sequence: number}>((resolve, reject) => {
+      this.joinAppendGroup({batches, validated, leaderEpoch: options.leaderEpoch, resolve, reject})
+    })
     if (this.configValue.flushPolicy !== 'always') return appended.then(({info}) => info)
     return appended.then(async ({info, sequence}) => {
       await this.syncThrough(sequence)
@@ -226,27 +276,65 @@ export class PartitionLog {
     })
   }
 
-  private async appendNow(batches: Buffer, validated: ValidatedBatch[], leaderEpoch: number | undefined): Promise<{info: AppendInfo; sequence: number}> {
-    const baseOffset = this.logEndOffset
-    let nextOffset = baseOffset
-    let maxTimestamp = -1
-    const assigned: ValidatedBatch[] = []
-    for (const {position, header} of validated) {
-      setBaseOffset(batches, nextOffset, position)
-      if (leaderEpoch !== undefined) setPartitionLeaderEpoch(batches, leaderEpoch, position)
-      assigned.push({position, header: {...header, baseOffset: nextOffset, lastOffset: nextOffset + header.lastOffsetDelta, partitionLeaderEpoch: leaderEpoch ?? header.partitionLeaderEpoch}})
-      nextOffset += header.lastOffsetDelta + 1
-      if (header.maxTimestamp > maxTimestamp) maxTimestamp = header.maxTimestamp
+  /**
+   * Appends called while earlier work is queued join one group, written with one writev when
+   * its turn comes. Any other queued operation closes the group, so call order is kept.
+   */
+  private joinAppendGroup(pending: PendingAppend): void {
+    const group = this.openAppendGroup
+    if (group !== null && group.members.length < APPEND_GROUP_MEMBERS_MAX && group.bytes + pending.batches.length <= APPEND_GROUP_BYTES_MAX) {
+      group.members.push(pending)
+      group.bytes += pending.batches.length
+      return
     }
-    assertOffset(nextOffset, 'log end offset after append')
-    if (this.shouldRoll(batches.length, nextOffset - 1)) await this.rollNow()
+    const created: AppendGroup = {members: [pending], bytes: pending.batches.length}
+    this.enqueue(async () => {
+      if (this.openAppendGroup === created) this.openAppendGroup = null
+      await this.appendGroup(created.members)
+    }).catch(() => {}) // each member's promise carries its own outcome
+    this.openAppendGroup = created
+  }
+
+  private async appendGroup(members: PendingAppend[]): Promise<void> {
+    let start = 0
+    while (start < members.length) {
+      const chunk = await this.assignOffsetsForSegment(members, start)
+      start += chunk.length
+      try {
+        await this.active.append(
+          chunk.map((entry) => entry.pending.batches),
+          chunk.flatMap((entry) => entry.assigned),
+        )
+      } catch (error) {
+        for (const entry of chunk) entry.pending.reject(error)
+        continue
+      }
+      this.writtenSequence++
+      for (const entry of chunk) entry.pending.resolve({info: entry.info, sequence: this.writtenSequence})
+    }
+    assertOffset(this.logEndOffset, 'log end offset after append')
+  }
+
+  /**
+   * Rolls if the first member does not fit the active segment, then takes as many members as
+   * fit, rewriting their base offsets (and leader epoch) in place. Returns at least one.
+   */
+  private async assignOffsetsForSegment(members: PendingAppend[], start: number): Promise<AssignedAppend[]> {
+    const firstRecords = recordsIn(members[start].validated)
+    if (this.shouldRoll(members[start].batches.length, this.logEndOffset + firstRecords - 1)) await this.rollNow()
     const segment = this.active
-    const positionBytes = segment.sizeBytes
-    await segment.append(batches, assigned)
-    assert(this.logEndOffset === nextOffset, `log end offset ${this.logEndOffset} is ${nextOffset} after append`)
-    this.writtenSequence++
-    const info = {baseOffset, lastOffset: nextOffset - 1, recordCount: nextOffset - baseOffset, maxTimestamp, positionBytes}
-    return {info, sequence: this.writtenSequence}
+    const chunk: AssignedAppend[] = []
+    let nextOffset = this.logEndOffset
+    let chunkBytes = 0
+    for (let index = start; index < members.length; index++) {
+      const pending = members[index]
+      const lastOffset = nextOffset + recordsIn(pending.validated) - 1
+      if (chunk.length > 0 && !segment.within(chunkBytes + pending.batches.length, lastOffset, this.configValue.segmentBytes)) break
+      chunk.push(assignOffsets(pending, nextOffset, segment.sizeBytes + chunkBytes, chunkBytes))
+      nextOffset = lastOffset + 1
+      chunkBytes += pending.batches.length
+    }
+    return chunk
   }
 
   private shouldRoll(appendBytes: number, lastOffset: number): boolean {
@@ -487,6 +575,7 @@ export class PartitionLog {
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    this.openAppendGroup = null
     const result = this.serial.then(task)
     this.serial = result.catch(() => {})
     return result

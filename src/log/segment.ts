@@ -176,19 +176,31 @@ export class Segment {
     this.nextOffset = header.lastOffset + 1
   }
 
-  /** Whether `batchesBytes` more bytes, ending at `lastOffset`, still fit in this segment. */
+  /**
+   * Whether `batchesBytes` more bytes, ending at `lastOffset`, fit in this segment. An empty
+   * segment takes one append of any size up to segmentBytes (validated by the caller).
+   */
   fits(batchesBytes: number, lastOffset: number, segmentBytes: number): boolean {
-    if (this.sizeBytes === 0) return lastOffset - this.baseOffset <= SEGMENT_OFFSETS_MAX
-    return this.sizeBytes + batchesBytes <= segmentBytes && lastOffset - this.baseOffset <= SEGMENT_OFFSETS_MAX
+    const offsetsFit = lastOffset - this.baseOffset <= SEGMENT_OFFSETS_MAX
+    return offsetsFit && (this.sizeBytes === 0 || this.sizeBytes + batchesBytes <= segmentBytes)
   }
 
-  /** Writes already-validated batches (offsets assigned) at the end with one write call. */
-  async append(batches: Buffer, headers: {position: number; header: BatchHeader}[]): Promise<void> {
+  /** Strictly within both limits: for adding appends after the first of a group. */
+  within(batchesBytes: number, lastOffset: number, segmentBytes: number): boolean {
+    return lastOffset - this.baseOffset <= SEGMENT_OFFSETS_MAX && this.sizeBytes + batchesBytes <= segmentBytes
+  }
+
+  /**
+   * Writes already-validated batches (offsets assigned) at the end with one write call; the
+   * header positions are relative to the start of `buffers` taken as one.
+   */
+  async append(buffers: Buffer[], headers: {position: number; header: BatchHeader}[]): Promise<void> {
     assert(!this.readOnly && !this.closed, 'append to a writable, open segment')
-    assert(this.sizeBytes + batches.length <= SEGMENT_BYTES_MAX, 'segment stays below SEGMENT_BYTES_MAX')
+    const bytes = buffers.reduce((sum, buffer) => sum + buffer.length, 0)
+    assert(this.sizeBytes + bytes <= SEGMENT_BYTES_MAX, 'segment stays below SEGMENT_BYTES_MAX')
     const start = this.sizeBytes
     try {
-      await writeAll(this.handle, batches, start)
+      await writeAll(this.handle, buffers, start)
     } catch (error) {
       // Nothing half-written may stay behind the end: the next append would follow garbage.
       await this.handle.truncate(start).catch(() => {})
@@ -312,12 +324,25 @@ export class Segment {
   }
 }
 
-async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  let done = 0
-  while (done < buffer.length) {
-    const {bytesWritten} = await handle.write(buffer, done, buffer.length - done, position + done)
-    done += bytesWritten
+/** One write (or writev) call in the normal case; a short write continues where it stopped. */
+async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let remaining = buffers
+  let at = position
+  while (remaining.length > 0) {
+    const {bytesWritten} = remaining.length === 1 ? await handle.write(remaining[0], 0, remaining[0].length, at) : await handle.writev(remaining, at)
+    assert(bytesWritten > 0, 'a write makes progress')
+    at += bytesWritten
+    remaining = dropLeadingBytes(remaining, bytesWritten)
   }
+}
+
+function dropLeadingBytes(buffers: Buffer[], count: number): Buffer[] {
+  let left = count
+  let index = 0
+  while (index < buffers.length && left >= buffers[index].length) left -= buffers[index++].length
+  const rest = buffers.slice(index)
+  if (left > 0) rest[0] = rest[0].subarray(left)
+  return rest
 }
 
 async function readFileOrNull(file: string): Promise<Buffer | null> {

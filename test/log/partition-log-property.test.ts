@@ -1,7 +1,7 @@
 /**
- * Property: any sequence of appends, rolls, and close-and-reopen reads back exactly what was
- * written, with dense offsets, under small segment and index limits so rolls and index
- * entries happen often.
+ * Property: any sequence of appends (one by one or many in flight at once), rolls, and
+ * close-and-reopen reads back exactly what was written, with dense offsets and no segment
+ * over its limit, under small segment and index limits so rolls and index entries happen often.
  */
 import {expect} from 'chai'
 import fc from 'fast-check'
@@ -10,10 +10,10 @@ import {PartitionLog} from '../../src/log/partition-log.js'
 import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/log/record-batch.js'
 import {memoryLogger, scratchDir} from './helpers.js'
 
-type Step = {kind: 'append'; values: string[]} | {kind: 'roll'} | {kind: 'reopen'}
+type Step = {kind: 'append'; values: string[]; concurrently: boolean} | {kind: 'roll'} | {kind: 'reopen'}
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  {weight: 6, arbitrary: fc.record({kind: fc.constant('append' as const), values: fc.array(fc.string({maxLength: 60}), {minLength: 1, maxLength: 8})})},
+  {weight: 6, arbitrary: fc.record({kind: fc.constant('append' as const), values: fc.array(fc.string({maxLength: 60}), {minLength: 1, maxLength: 8}), concurrently: fc.boolean()})},
   {weight: 1, arbitrary: fc.record({kind: fc.constant('roll' as const)})},
   {weight: 1, arbitrary: fc.record({kind: fc.constant('reopen' as const)})},
 )
@@ -29,7 +29,12 @@ describe('PartitionLog (property)', () => {
         const written: string[] = []
         try {
           for (const current of steps) {
-            if (current.kind === 'append') {
+            if (current.kind === 'append' && current.concurrently) {
+              // One batch per value, all in flight at once: they may be written as one group.
+              const infos = await Promise.all(current.values.map((value) => log.append(encodeRecordBatch([{key: null, value: Buffer.from(value)}]))))
+              expect(infos.map((info) => info.baseOffset)).to.deep.equal(current.values.map((_, index) => written.length + index))
+              written.push(...current.values)
+            } else if (current.kind === 'append') {
               const batch = encodeRecordBatch(current.values.map((value) => ({key: null, value: Buffer.from(value)})))
               if (batch.length > segmentBytes) continue
               const info = await log.append(batch)
@@ -43,6 +48,9 @@ describe('PartitionLog (property)', () => {
             }
           }
           expect(log.logEndOffset).to.equal(written.length)
+          for (const segment of log.segments()) {
+            if (segment.batchCount > 1) expect(segment.sizeBytes).to.be.at.most(segmentBytes)
+          }
           for (let from = 0; from < written.length; from += Math.max(1, Math.floor(written.length / 5))) {
             const read: string[] = []
             let offset = from

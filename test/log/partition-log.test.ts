@@ -83,6 +83,28 @@ describe('PartitionLog', () => {
       expect(values(await readAll(log))).to.deep.equal(Array.from({length: 20}, (_, index) => `m${index}`))
     })
 
+    it('writes concurrent appends as groups, split at segment limits and around other operations', async () => {
+      const log = await openLog({segmentBytes: FIXED_BATCH_BYTES * 3})
+      const before = Array.from({length: 7}, (_, index) => log.append(fixedBatch(index)))
+      const rolled = log.roll()
+      const after = Array.from({length: 2}, (_, index) => log.append(fixedBatch(7 + index)))
+      const infos = await Promise.all([...before, ...after])
+      await rolled
+      expect(infos.map((info) => info.baseOffset)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8])
+      expect(infos.map((info) => info.positionBytes)).to.deep.equal([0, 1, 2, 0, 1, 2, 0, 0, 1].map((n) => n * FIXED_BATCH_BYTES))
+      expect(log.segments().map((segment) => [segment.baseOffset, segment.lastOffset])).to.deep.equal([[0, 2], [3, 5], [6, 6], [7, 8]])
+      expect(values(await readAll(log))).to.deep.equal(Array.from({length: 9}, (_, index) => `v0${index}`))
+    })
+
+    it('rejects only the bad append among concurrent ones', async () => {
+      const log = await openLog()
+      const bad = batchOf(['bad'])
+      bad[bad.length - 1] ^= 1
+      const results = await Promise.allSettled([log.append(batchOf(['a'])), log.append(bad), log.append(batchOf(['b']))])
+      expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled'])
+      expect(values(await readAll(log))).to.deep.equal(['a', 'b'])
+    })
+
     it('sets the leader epoch on appended batches when given one', async () => {
       const log = await openLog()
       await log.append(batchOf(['a']), {leaderEpoch: 5})
