@@ -6,9 +6,11 @@
  */
 import {LignumError} from '../errors.js'
 
+/** Shaped as the encoder's RecordInput, so produce can hand it over without copying. */
 export interface InputRecord {
   key: Buffer | null
   value: Buffer
+  headers?: {key: string; value: Buffer | null}[]
 }
 
 export interface InputOptions {

@@ -129,7 +129,7 @@ export class Producer {
   /** Sends a record and resolves with its offset once acknowledged (at once with acks=0). */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     await this.prepare(topic)
-    return new Promise((resolve, reject) => this.append(topic, record, {resolve, reject}))
+    return new Promise((resolve, reject) => this.append(topic, toRecordInput(record), record.partition, {resolve, reject}))
   }
 
   /**
@@ -137,7 +137,12 @@ export class Producer {
    * in `stats` and reported by `flush()`. The topic must have been `prepare`d.
    */
   write(topic: string, record: ProducerRecord): void {
-    this.append(topic, record, undefined)
+    this.append(topic, toRecordInput(record), record.partition, undefined)
+  }
+
+  /** The fastest path: a record already in the encoder's form (Buffers), taken as is. */
+  writeRecord(topic: string, record: RecordInput, partition?: number): void {
+    this.append(topic, record, partition, undefined)
   }
 
   get needsDrain(): boolean {
@@ -150,12 +155,11 @@ export class Producer {
     return new Promise((resolve) => this.drainWaiters.push(resolve))
   }
 
-  private append(topic: string, record: ProducerRecord, waiter: Omit<Waiter, 'index'> | undefined): void {
+  private append(topic: string, input: RecordInput, requestedPartition: number | undefined, waiter: Omit<Waiter, 'index'> | undefined): void {
     if (this.closed) throw new LignumError('INVALID_ARGUMENT', 'the producer is closed')
     const partitionCount = this.partitionCounts.get(topic)
     if (partitionCount === undefined) throw new LignumError('INVALID_ARGUMENT', `call prepare("${topic}") before write()`)
-    const input = toRecordInput(record)
-    const partition = this.choosePartition(topic, partitionCount, record.partition, input.key)
+    const partition = this.choosePartition(topic, partitionCount, requestedPartition, input.key)
     const key = `${topic}\u0000${partition}`
     const bytes = recordBytes(input)
     let batch = this.open.get(key)

@@ -71,8 +71,10 @@ export default class Produce extends ClientCommand {
     let bytes = 0
     for await (const records of readInputRecords(input as AsyncIterable<Buffer>, {keyDelimiter: flags['key-delimiter'], binary: flags.binary})) {
       for (const record of records) {
-        producer.write(flags.topic, {key: fixedKey ?? record.key, value: record.value, headers, partition: flags.partition})
         bytes += record.value.length + 1
+        if (fixedKey) record.key = fixedKey
+        if (headers.length > 0) record.headers = headers
+        producer.writeRecord(flags.topic, record, flags.partition)
       }
       recordsSent += records.length
       progress?.update(bytes, recordsSent)
@@ -102,10 +104,10 @@ export default class Produce extends ClientCommand {
   }
 }
 
-function parseHeader(text: string): {key: string; value: string} {
+function parseHeader(text: string): {key: string; value: Buffer} {
   const at = text.indexOf('=')
   if (at <= 0) throw new LignumError('INVALID_ARGUMENT', `header "${text}" is not key=value; write e.g. -H source=web`)
-  return {key: text.slice(0, at), value: text.slice(at + 1)}
+  return {key: text.slice(0, at), value: Buffer.from(text.slice(at + 1), 'utf8')}
 }
 
 async function fileSize(file: string): Promise<number> {
