@@ -165,7 +165,11 @@ export class ControllerElection extends EventEmitter {
     clearTimeout(this.leaseTimer)
     if (!this.term) return
     const remainingMs = Math.max(0, this.registration.leaseDeadlineMs() - performance.now())
-    this.leaseTimer = setTimeout(() => this.isController(), remainingMs)
+    // The lease may have been extended without a call to onLeaseRenewed (a renewal that
+    // succeeded in a heartbeat that then failed): still controller means wait for the new end.
+    this.leaseTimer = setTimeout(() => {
+      if (this.isController()) this.armLeaseTimer()
+    }, remainingMs)
     this.leaseTimer.unref()
   }
 

@@ -4,6 +4,7 @@
  */
 import {expect} from 'chai'
 import {ConsulAgent, consulBinaryOrSkip} from '../helpers/consul.js'
+import {expectNoOverlappingTerms} from './controller-terms.js'
 import {eventually, MemberProcess, type MemberAnswer, type MemberSettings} from './member-process.js'
 
 const SESSION_TTL_MS = 3_000
@@ -174,26 +175,3 @@ describe('cluster member (real Consul)', function () {
     expect(all[3]!.view.nodes.map((node) => node.id)).to.deep.equal(['node-1', 'node-2', 'node-3', 'node-4'])
   })
 })
-
-/**
- * From the members' logs: each term runs from "became controller" (sinceMs) to "stepped down"
- * (untilMs: when it stopped acting, its lease's end for a frozen node). No two may overlap.
- */
-function expectNoOverlappingTerms(from: MemberProcess[]): void {
-  const terms = from.flatMap((member) => {
-    const ends = new Map(member.logged('stepped down as controller').map((line) => [Number(line.epoch), Number(line.untilMs)]))
-    return member.logged('became controller').map((line) => ({
-      nodeId: member.nodeId,
-      epoch: Number(line.epoch),
-      sinceMs: Number(line.sinceMs),
-      untilMs: ends.get(Number(line.epoch)) ?? Number.POSITIVE_INFINITY,
-    }))
-  })
-  terms.sort((left, right) => left.sinceMs - right.sinceMs)
-  for (let index = 1; index < terms.length; index += 1) {
-    const previous = terms[index - 1]!
-    const current = terms[index]!
-    expect(current.epoch, `epochs in the order terms began: ${JSON.stringify(terms)}`).to.be.greaterThan(previous.epoch)
-    expect(previous.untilMs, `terms overlap: ${JSON.stringify(terms)}`).to.be.at.most(current.sinceMs)
-  }
-}

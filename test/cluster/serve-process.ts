@@ -1,0 +1,146 @@
+/**
+ * A real `lignum serve --consul …` process for cluster tests: the compiled CLI on free
+ * loopback ports, its own data directory, its JSON log lines collected from stderr.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtemp, rm} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import {LignumClient} from '../../src/client/index.js'
+import {clusterStatusOf, type ClusterStatus} from '../../src/ui/cluster-status-table.js'
+import {lignumBin, repoRoot} from '../helpers/cli.js'
+import {freePort} from '../helpers/consul.js'
+import type {LogLine} from './member-process.js'
+
+export interface ServeSettings {
+  consulUrl: string
+  cluster: string
+  nodeId: string
+  sessionTtlMs: number
+  lockDelayMs: number
+}
+
+// A status request to a node that is up answers in milliseconds; a frozen one never does.
+const STATUS_TIMEOUT_MS = 5_000
+
+export class ServeProcess {
+  readonly logs: LogLine[] = []
+  private readonly exited: Promise<void>
+  private client: LignumClient | undefined
+
+  private constructor(
+    readonly settings: ServeSettings,
+    readonly grpcPort: number,
+    readonly httpPort: number,
+    private readonly dataDir: string,
+    private readonly child: ChildProcess,
+  ) {
+    readline.createInterface({input: child.stderr!}).on('line', (line) => {
+      try {
+        this.logs.push(JSON.parse(line) as LogLine)
+      } catch {
+        this.logs.push({level: 'raw', msg: line})
+      }
+    })
+    child.stdout!.resume()
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()))
+  }
+
+  static async start(settings: ServeSettings): Promise<ServeProcess> {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), `lignum-${settings.nodeId}-`))
+    const grpcPort = await freePort()
+    const httpPort = await freePort()
+    const args = [
+      lignumBin, 'serve',
+      '--data-dir', dataDir,
+      '--host', '127.0.0.1',
+      '--grpc-port', String(grpcPort),
+      '--http-port', String(httpPort),
+      '--node-id', settings.nodeId,
+      '--consul', settings.consulUrl,
+      '--cluster', settings.cluster,
+    ]
+    const child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        LIGNUM_SESSION_TTL_MS: String(settings.sessionTtlMs),
+        LIGNUM_LOCK_DELAY_MS: String(settings.lockDelayMs),
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const serve = new ServeProcess(settings, grpcPort, httpPort, dataDir, child)
+    await serve.waitForLog('node started')
+    return serve
+  }
+
+  get nodeId(): string {
+    return this.settings.nodeId
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.grpcPort}`
+  }
+
+  /** The node's answer to ClusterStatus, through the client library. */
+  async status(): Promise<ClusterStatus> {
+    this.client ??= await LignumClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS})
+    return clusterStatusOf(await this.client.clusterStatus())
+  }
+
+  async readyz(): Promise<number> {
+    const response = await fetch(`http://127.0.0.1:${this.httpPort}/readyz`, {signal: AbortSignal.timeout(STATUS_TIMEOUT_MS)})
+    await response.arrayBuffer()
+    return response.status
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal)
+  }
+
+  async killHard(): Promise<void> {
+    this.closeClient()
+    this.child.kill('SIGKILL')
+    await this.exited
+  }
+
+  /** SIGTERM (after SIGCONT, in case it is frozen) and waits for the exit. */
+  async stop(): Promise<void> {
+    this.closeClient()
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGCONT')
+      this.child.kill('SIGTERM')
+      await this.exited
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop()
+    await rm(this.dataDir, {recursive: true, force: true})
+  }
+
+  get exitCode(): number | null {
+    return this.child.exitCode
+  }
+
+  logged(message: string): LogLine[] {
+    return this.logs.filter((line) => line.msg === message)
+  }
+
+  private closeClient(): void {
+    this.client?.close()
+    this.client = undefined
+  }
+
+  private async waitForLog(message: string): Promise<void> {
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      if (this.logged(message).length > 0) return
+      if (this.child.exitCode !== null) throw new Error(`lignum serve exited with ${this.child.exitCode}: ${JSON.stringify(this.logs)}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`lignum serve did not log "${message}": ${JSON.stringify(this.logs)}`)
+  }
+}
