@@ -208,7 +208,12 @@ export class PartitionLog {
       log = new PartitionLog(dir, name.topic, name.partition, fullConfig, loaded.segments, leaderEpochs, loaded.fault, readOnly, logger, clock)
       if (!readOnly) {
         await leaderEpochs.truncateFromEnd(log.logEndOffset)
-        await writeRecoveryPoint(dir, Math.min(loaded.recoveryPoint, log.logEndOffset))
+        // What recovery kept past the recovery point may still be only in the page cache: sync
+        // it (and the rebuilt indexes) once, so the recovery point can move to the log end.
+        for (const segment of loaded.segments) {
+          if (segment.nextOffset > loaded.recoveryPoint) await segment.flush(true)
+        }
+        await writeRecoveryPoint(dir, log.logEndOffset)
         log.startFlushTimer()
       }
       return log
