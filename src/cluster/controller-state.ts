@@ -81,11 +81,11 @@ export function parseEpochCounter(value: string | null): number {
  * only if the key is still at `expectedModifyIndex` (0: must not exist). Resolves false when
  * Consul refused it (lock lost or a concurrent write), so the caller re-reads and decides.
  */
-export async function writeAsController(
+export async function writeAsController<Record extends {epoch: number}>(
   api: ConsulApi,
   keys: ClusterKeys,
   sessionId: string,
-  write: {key: string; value: {epoch: number}; expectedModifyIndex: number},
+  write: {key: string; value: Record; expectedModifyIndex: number},
 ): Promise<boolean> {
   const operations: TxnKvOperation[] = [
     {KV: {Verb: 'check-session', Key: keys.controller, Session: sessionId}},

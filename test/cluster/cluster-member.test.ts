@@ -3,7 +3,7 @@
  * killed, frozen and stopped), checked through the views they report.
  */
 import {expect} from 'chai'
-import {ConsulAgent, consulBinaryOrSkip} from '../helpers/consul.js'
+import {ConsulAgent, consulBinaryOrSkip, freePort} from '../helpers/consul.js'
 import {expectNoOverlappingTerms} from './controller-terms.js'
 import {eventually, MemberProcess, type MemberAnswer, type MemberSettings} from './member-process.js'
 
@@ -174,4 +174,65 @@ describe('cluster member (real Consul)', function () {
     const all = await agreedController([...three, fourth], ['node-1', 'node-2', 'node-3', 'node-4'])
     expect(all[3]!.view.nodes.map((node) => node.id)).to.deep.equal(['node-1', 'node-2', 'node-3', 'node-4'])
   })
+
+  it('Consul rebuilt from scratch: members re-register and elect a controller under an epoch above any seen', async function () {
+    const three = await startMembers(3)
+    const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const epochBefore = before[0]!.view.controllerEpoch
+    // A dev agent keeps nothing: services, sessions and the epoch counter are all gone.
+    await consul.restart()
+    const after = await eventually(
+      'a controller again, under a newer epoch',
+      async () => {
+        const all = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+        return all[0]!.view.controllerEpoch > epochBefore ? all : undefined
+      },
+      SETTLE_MS,
+    )
+    expect(after.every((answer) => answer.ready)).to.equal(true)
+    expectNoOverlappingTerms(three)
+  })
+
+  it('starts while Consul is down, reports the cluster unavailable, and joins when Consul comes up', async function () {
+    const httpPort = await freePort()
+    const [member] = await startMembers(1, {consulUrl: `http://127.0.0.1:${httpPort}`})
+    const alone = await member!.answer()
+    expect(alone.ready).to.equal(false)
+    expect(alone.isController).to.equal(false)
+    expect(alone.view.consulReachable).to.equal(false)
+    expect(alone.view.controller).to.equal(null)
+    await eventually('the member to log that Consul is unreachable', async () => member!.logged('Consul unreachable: serving local data only, the cluster is unavailable until it returns')[0], SETTLE_MS)
+    const late = await ConsulAgent.start(consulBinary, 'dev', {http: httpPort})
+    try {
+      const joined = await eventually('the member to join once Consul is up', async () => {
+        const answer = await member!.answer()
+        return answer.ready && answer.isController ? answer : undefined
+      }, SETTLE_MS)
+      expect(joined.view.controller).to.equal('node-1')
+      expect(joined.view.consulReachable).to.equal(true)
+      await member!.stop()
+    } finally {
+      await late.destroy()
+    }
+  })
+
+  it('rejects options that cannot work, with a message naming the fix', async function () {
+    const {ClusterMember} = await import('../../src/cluster/cluster-member.js')
+    const {silentLogger} = await import('../../src/logger.js')
+    const base = {consulUrl: consul.url, cluster: 'c', nodeId: 'n', advertiseAddress: '127.0.0.1:1', version: 'v', sessionTtlMs: 3000, lockDelayMs: 1000, logger: silentLogger}
+    await expectConfigError(ClusterMember.start({...base, consulUrl: 'ftp://x'}), /http:\/\/ or https:\/\//)
+    await expectConfigError(ClusterMember.start({...base, cluster: 'a/b'}), /invalid cluster name "a\/b"/)
+    await expectConfigError(ClusterMember.start({...base, nodeId: ''}), /invalid node id/)
+    await expectConfigError(ClusterMember.start({...base, sessionTtlMs: 10}), /at least 1000 ms/)
+  })
 })
+
+async function expectConfigError(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  )
+  expect(error, 'an error').to.be.instanceOf(Error)
+  expect((error as {code?: string}).code).to.equal('CONFIG')
+  expect((error as Error).message).to.match(message)
+}

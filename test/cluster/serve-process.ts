@@ -14,7 +14,8 @@ import {freePort} from '../helpers/consul.js'
 import type {LogLine} from './member-process.js'
 
 export interface ServeSettings {
-  consulUrl: string
+  /** Without it the node stays standalone. */
+  consulUrl?: string
   cluster: string
   nodeId: string
   sessionTtlMs: number
@@ -58,8 +59,7 @@ export class ServeProcess {
       '--grpc-port', String(grpcPort),
       '--http-port', String(httpPort),
       '--node-id', settings.nodeId,
-      '--consul', settings.consulUrl,
-      '--cluster', settings.cluster,
+      ...(settings.consulUrl ? ['--consul', settings.consulUrl, '--cluster', settings.cluster] : []),
     ]
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,

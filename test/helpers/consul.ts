@@ -82,9 +82,15 @@ export class ConsulAgent {
     readonly dataDir: string,
   ) {}
 
-  static async start(binary: string, kind: 'dev' | 'persistent' = 'dev'): Promise<ConsulAgent> {
+  /** Starts an agent; `ports` fixes some ports (a test that points a node at Consul before it runs). */
+  static async start(binary: string, kind: 'dev' | 'persistent' = 'dev', fixedPorts: Partial<ConsulPorts> = {}): Promise<ConsulAgent> {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lignum-consul-'))
-    const ports = {http: await freePort(), server: await freePort(), serfLan: await freePort(), serfWan: await freePort()}
+    const ports = {
+      http: fixedPorts.http ?? (await freePort()),
+      server: fixedPorts.server ?? (await freePort()),
+      serfLan: fixedPorts.serfLan ?? (await freePort()),
+      serfWan: fixedPorts.serfWan ?? (await freePort()),
+    }
     const agent = new ConsulAgent(binary, kind, ports, dataDir)
     await agent.launch()
     return agent

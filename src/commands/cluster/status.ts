@@ -4,7 +4,7 @@ import React from 'react'
 import {ClientCommand} from '../../cli/client-command.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import type {LignumClient} from '../../client/index.js'
-import {errorTable, LignumError} from '../../errors.js'
+import {LignumError} from '../../errors.js'
 import {clusterStatusOf, renderClusterStatusText, type ClusterStatus} from '../../ui/cluster-status-table.js'
 
 // How often --watch asks again: cluster state changes on the scale of session TTLs (seconds).
@@ -56,8 +56,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
   private failWithoutController(status: ClusterStatus): never {
     if (this.jsonEnabled()) this.logJson(status)
     const reachable = status.consulReachable ? '' : `; node ${status.node} cannot reach Consul`
-    process.stderr.write(`Error: cluster ${status.cluster} has no controller${reachable}: check that Consul is up and that nodes are running\n`)
-    return this.exit(errorTable.UNAVAILABLE.exitCode)
+    throw new LignumError('UNAVAILABLE', `cluster ${status.cluster} has no controller${reachable}: check that Consul is up and that nodes are running`)
   }
 
   private async watch(client: LignumClient): Promise<never> {
