@@ -11,6 +11,10 @@ import {LignumClient as GrpcLignumClient} from '../generated/lignum/v1/lignum.js
 const GRPC_MESSAGE_BYTES_MAX = 128 * 1024 * 1024
 // A unary call that hears nothing for this long is abandoned (long polls add their wait).
 export const CALL_DEADLINE_MS = 30_000
+// HTTP/2 lets a node send this much before the client acknowledges it. The default (64 KiB)
+// makes a multi-MiB fetch response wait for a window update every 64 KiB, i.e. for the
+// client's event loop; a window as large as the largest fetch (16 MiB) lets it arrive in one go.
+const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024
 
 export type UnaryMethod<Request, Response> = (
   request: Request,
@@ -39,6 +43,7 @@ export class Connection {
       'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': 30_000,
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
     })
   }
 
