@@ -74,7 +74,6 @@ export function encodeValue(text: string): string {
  */
 type Call = (options: object) => Promise<unknown>
 interface LooseConsul {
-  status: {leader: Call}
   agent: {service: {register: Call; deregister: Call}; check: {pass: Call}}
   session: {create: Call; info: Call; destroy: Call}
   kv: {get: Call}
@@ -104,11 +103,6 @@ export class ConsulApi {
     this.closed = true
     this.cancel.emit('cancel')
     this.client.destroy()
-  }
-
-  async leader(): Promise<string> {
-    const {body} = await this.call<string>('status.leader', (options) => this.client.status.leader(options))
-    return body
   }
 
   async registerService(registration: ServiceRegistration): Promise<void> {

@@ -28,6 +28,7 @@ const ACQUIRE_RETRY_MS = 250
 interface Term {
   epoch: number
   sessionId: string
+  leaseGeneration: number
   lockModifyIndex: number
   sinceWallMs: number
 }
@@ -55,9 +56,14 @@ export class ControllerElection extends EventEmitter {
 
   /** Whether this node may act as controller right now; steps down if its lease ran out. */
   isController(): boolean {
-    if (!this.term) return false
-    if (!this.registration.leaseValid()) {
-      this.stepDown('session renewal overdue', this.leaseEndWallMs())
+    const term = this.term
+    if (!term) return false
+    if (!this.registration.leaseValid() || this.registration.leaseGeneration !== term.leaseGeneration) {
+      this.stepDown('session renewal overdue', this.leaseEndWallMs(term))
+      return false
+    }
+    if (this.session.id !== term.sessionId) {
+      this.stepDown('the session ended', Date.now())
       return false
     }
     return true
@@ -115,6 +121,7 @@ export class ControllerElection extends EventEmitter {
     const sessionId = this.session.id
     if (this.stopped || this.acquiring || this.term || !sessionId || !this.registration.leaseValid()) return
     this.acquiring = true
+    const leaseGeneration = this.registration.leaseGeneration
     try {
       const epochEntry = this.lastEntries.find((entry) => entry.key === this.keys.controllerEpoch)
       const epoch = Math.max(parseEpochCounter(epochEntry?.value ?? null), this.epochs.highest) + 1
@@ -122,7 +129,7 @@ export class ControllerElection extends EventEmitter {
       const result = await this.api.transaction(acquireOperations(this.keys, sessionId, record, epochEntry))
       if (result.ok) {
         const lockModifyIndex = result.results.find((entry) => entry.key === this.keys.controller)?.modifyIndex ?? 0
-        this.takeOver({epoch, sessionId, lockModifyIndex, sinceWallMs: Date.now()})
+        this.takeOver({epoch, sessionId, leaseGeneration, lockModifyIndex, sinceWallMs: Date.now()})
       } else {
         this.logger.debug('controller lock not taken', {reasons: result.errors})
         this.scheduleRetry()
@@ -182,8 +189,13 @@ export class ControllerElection extends EventEmitter {
     this.retryTimer.unref()
   }
 
-  /** The wall-clock time at which the lease ended, for the step-down log. */
-  private leaseEndWallMs(): number {
-    return Date.now() - (performance.now() - this.registration.leaseDeadlineMs())
+  /**
+   * The wall-clock time this node stopped acting, for the step-down log: the end of the lease
+   * the term was taken under (the previous lease, if a new one has begun since).
+   */
+  private leaseEndWallMs(term: Term): number {
+    const sameLease = this.registration.leaseGeneration === term.leaseGeneration
+    const endMs = sameLease ? this.registration.leaseDeadlineMs() : this.registration.previousLeaseDeadlineMs
+    return Number.isFinite(endMs) ? Date.now() - (performance.now() - endMs) : Date.now()
   }
 }

@@ -28,6 +28,8 @@ export interface NodeIdentity {
 
 export class NodeRegistration {
   private leaseSentAtMs: number | undefined
+  private generation = 0
+  private previousDeadlineMs = -Infinity
   private registered = false
 
   constructor(
@@ -55,6 +57,28 @@ export class NodeRegistration {
     return nowMs < this.leaseDeadlineMs()
   }
 
+  /**
+   * Counts leases: a renewal that lands after the lease ran out starts a new one, even if
+   * nobody noticed the gap. Whatever was held under an older lease (the controller lock) may
+   * have been lost in that gap, so a role is tied to the generation it was taken under.
+   */
+  get leaseGeneration(): number {
+    return this.generation
+  }
+
+  /** Monotonic time the lease before the current one ended. */
+  get previousLeaseDeadlineMs(): number {
+    return this.previousDeadlineMs
+  }
+
+  private extendLease(sentAtMs: number): void {
+    if (!this.leaseValid()) {
+      this.generation += 1
+      this.previousDeadlineMs = this.leaseDeadlineMs()
+    }
+    this.leaseSentAtMs = sentAtMs
+  }
+
   /** Registers (or re-registers, idempotently) the service with its check passing. */
   async register(): Promise<void> {
     const sentAtMs = performance.now()
@@ -75,7 +99,7 @@ export class NodeRegistration {
       deregisterCriticalAfterMs: DEREGISTER_CRITICAL_AFTER_MS,
     })
     this.registered = true
-    this.leaseSentAtMs = sentAtMs
+    this.extendLease(sentAtMs)
   }
 
   /**
@@ -87,7 +111,7 @@ export class NodeRegistration {
     const sentAtMs = performance.now()
     try {
       await this.api.passCheck(this.checkId)
-      this.leaseSentAtMs = sentAtMs
+      this.extendLease(sentAtMs)
     } catch (error) {
       if (!consulAnswered(error)) throw error
       this.registered = false
