@@ -210,6 +210,7 @@ async function meterOne(pid: number, drive: () => Promise<Measurement>): Promise
     workload: measurement.workload,
     driver: measurement.driver,
     timing: measurement.timing,
+    ...(measurement.cliStartupSeconds === undefined ? {} : {cliStartupSeconds: measurement.cliStartupSeconds}),
     recordsPerSec: measurement.records / measurement.seconds,
     mbPerSec: measurement.bytes / measurement.seconds / 1e6,
     ...(measurement.p50Ms === undefined ? {} : {p50Ms: measurement.p50Ms, p99Ms: measurement.p99Ms}),

@@ -45,11 +45,14 @@ export function lignumSystem(scratchDir: string, cpuProfileDir?: string): System
     version: async () => {
       const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {version: string}
       const commit = await runTool('git', ['rev-parse', '--short', 'HEAD'], {cwd: repoRoot, timeoutMs: 10_000})
-      return `lignum ${manifest.version} (${commit.stdout.trim() || 'no git'}), node ${process.version}`
+      // The benchmark runs dist/ as built from the working tree, which may be ahead of HEAD.
+      const changes = await runTool('git', ['status', '--porcelain', '--', 'src'], {cwd: repoRoot, timeoutMs: 10_000})
+      const dirty = changes.stdout.trim() ? ' + uncommitted changes in src/' : ''
+      return `lignum ${manifest.version} (${commit.stdout.trim() || 'no git'}${dirty}), node ${process.version}`
     },
     settings: (durability) => ({
       server: `lignum serve, 1 partition per topic (auto-created), LIGNUM_FLUSH_POLICY=${flushPolicy(durability)}`,
-      producer: 'lignum produce --file (one record per line), default batch size and linger; library: LignumClient producer defaults, 50k sends in flight',
+      producer: 'lignum produce --file (one record per line), default batch size (256 KiB) and linger (5 ms); library: LignumClient producer defaults, write()/drain()/flush() as the CLI does',
       consumer: 'lignum consume --from beginning -e to a pipe; library: client.consume({stopAtEnd: true})',
       latency: 'LignumClient producer.send() at a fixed rate, open loop, acks=all',
     }),
@@ -147,23 +150,32 @@ function cli(args: string[], stdout: 'collect' | 'count-lines' = 'collect') {
   return runTool(process.execPath, [lignumBin, ...args], {timeoutMs: toolTimeoutMs, stdout, env: {...process.env, NO_COLOR: '1'}, cwd: repoRoot})
 }
 
+/** Node, oclif and the command's modules loading: what `command --help` costs, timed. */
+async function cliStartupSeconds(command: string): Promise<number> {
+  const result = await cli([command, '--help'])
+  assertToolSucceeded(`lignum ${command} --help`, result)
+  return result.wallSeconds
+}
+
 async function produceWithCli(context: LignumContext, workload: ProduceWorkload): Promise<Measurement> {
   const file = await ensureInputFile(context.scratchDir, workload.records, workload.recordBytes)
+  const startupSeconds = await cliStartupSeconds('produce')
   const result = await cli(['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker])
   assertToolSucceeded('lignum produce', result)
   return {
     workload: workload.name, driver: 'lignum produce --file (CLI)', records: workload.records, bytes: workload.records * workload.recordBytes,
-    seconds: result.wallSeconds, timing: 'process wall time',
+    seconds: result.wallSeconds, timing: 'process wall time', cliStartupSeconds: startupSeconds,
   }
 }
 
 async function consumeWithCli(context: LignumContext, workload: ConsumeWorkload): Promise<Measurement> {
+  const startupSeconds = await cliStartupSeconds('consume')
   const result = await cli(['consume', '-t', workload.topic, '--from', 'beginning', '-e', '--brokers', context.broker], 'count-lines')
   assertToolSucceeded('lignum consume', result)
   if (result.stdoutLines !== workload.records) throw new Error(`lignum consume printed ${result.stdoutLines} lines, expected ${workload.records}`)
   return {
     workload: workload.name, driver: 'lignum consume -e (CLI)', records: result.stdoutLines, bytes: result.stdoutLines * workload.recordBytes,
-    seconds: result.wallSeconds, timing: 'process wall time',
+    seconds: result.wallSeconds, timing: 'process wall time', cliStartupSeconds: startupSeconds,
   }
 }
 

@@ -19,6 +19,7 @@ export interface Sample {
   p99Ms?: number
   serverPeakRssMb?: number
   serverCpuSeconds?: number
+  cliStartupSeconds?: number
   error?: string
 }
 
@@ -35,6 +36,8 @@ export interface Row {
   p99Ms?: number
   serverPeakRssMb: number | null
   serverCpuSeconds: number | null
+  /** Rows timed over a whole CLI process: the CLI's start-up time included in `recordsPerSec`. */
+  cliStartupSeconds?: number
   recordsPerSecByRun: number[]
   error?: string
 }
@@ -77,6 +80,7 @@ export function summarize(samples: Sample[]): Row[] {
     const first = ok[0] ?? group[0]!
     const p50 = median(numbers(ok, 'p50Ms'))
     const p99 = median(numbers(ok, 'p99Ms'))
+    const startup = median(numbers(ok, 'cliStartupSeconds'))
     const errors = [...new Set(group.map((sample) => sample.error).filter(Boolean))]
     return {
       system: first.system,
@@ -90,6 +94,7 @@ export function summarize(samples: Sample[]): Row[] {
       ...(p50 === null ? {} : {p50Ms: round(p50, 2)!, p99Ms: round(p99, 2)!}),
       serverPeakRssMb: round(median(numbers(ok, 'serverPeakRssMb')), 1),
       serverCpuSeconds: round(median(numbers(ok, 'serverCpuSeconds')), 2),
+      ...(startup === null ? {} : {cliStartupSeconds: round(startup, 2)!}),
       recordsPerSecByRun: numbers(ok, 'recordsPerSec').map((value) => Math.round(value)),
       ...(errors.length > 0 ? {error: errors.join('; ')} : {}),
     }
@@ -117,13 +122,13 @@ export function renderMarkdown(results: Results): string {
     '',
     '## Results',
     '',
-    'MB/s counts record values only (10^6 bytes). Server peak RSS (MiB) and CPU seconds are the server process\'s during that row\'s load alone. "tool-reported" rates are over the tool\'s own measured interval; "process wall time" includes the CLI\'s start-up.',
+    'MB/s counts record values only (10^6 bytes). Server peak RSS (MiB) and CPU seconds are the server process\'s during that row\'s load alone. "tool-reported" rates are over the tool\'s own measured interval; "process wall time" includes the CLI\'s start-up, shown beside it (the wall time of the same command\'s `--help`).',
     '',
     '| system | workload | durability | driver | records/s | MB/s | p50 ms | p99 ms | server peak RSS MiB | server CPU s | timing |',
     '|---|---|---|---|---:|---:|---:|---:|---:|---:|---|',
     ...results.rows.map((row) => row.error && row.runs === 0
       ? `| ${row.system} | ${row.workload} | ${row.durability} | – | not run: ${row.error.replaceAll('|', '/').replaceAll('\n', ' ').slice(0, 200)} | | | | | | |`
-      : `| ${row.system} | ${row.workload} | ${row.durability} | ${row.driver ?? '–'} | ${cell(row.recordsPerSec)} | ${cell(row.mbPerSec, 1)} | ${cell(row.p50Ms, 2)} | ${cell(row.p99Ms, 2)} | ${cell(row.serverPeakRssMb, 0)} | ${cell(row.serverCpuSeconds, 2)} | ${row.timing ?? ''}${row.error ? ` (some runs failed: ${row.error.replaceAll('|', '/').replaceAll('\n', ' ').slice(0, 120)})` : ''} |`),
+      : `| ${row.system} | ${row.workload} | ${row.durability} | ${row.driver ?? '–'} | ${cell(row.recordsPerSec)} | ${cell(row.mbPerSec, 1)} | ${cell(row.p50Ms, 2)} | ${cell(row.p99Ms, 2)} | ${cell(row.serverPeakRssMb, 0)} | ${cell(row.serverCpuSeconds, 2)} | ${row.timing ?? ''}${row.cliStartupSeconds === undefined ? '' : ` (CLI start-up ${cell(row.cliStartupSeconds, 2)} s)`}${row.error ? ` (some runs failed: ${row.error.replaceAll('|', '/').replaceAll('\n', ' ').slice(0, 120)})` : ''} |`),
     '',
     '## Settings',
     '',

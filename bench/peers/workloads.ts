@@ -48,6 +48,8 @@ export interface Measurement {
   seconds: number
   /** What `seconds` covers: the whole process, or the tool's own measured interval. */
   timing: 'process wall time' | 'tool-reported'
+  /** For a CLI timed over its whole process: the wall time of the same command's --help, its start-up cost. */
+  cliStartupSeconds?: number
   p50Ms?: number
   p99Ms?: number
 }

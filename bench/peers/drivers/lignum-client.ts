@@ -1,8 +1,8 @@
 /**
  * Child process: drives a Lignum broker through the Node client library directly (no CLI),
  * to separate the CLI's cost from the broker's. Modes:
- *   produce: N records of S bytes as fast as the producer takes them (a bounded window of
- *            unacknowledged sends, so memory stays bounded), rate over first send to last ack;
+ *   produce: N records of S bytes as fast as the producer takes them (write/drain, bounded
+ *            memory), rate over first write to last acknowledgement;
  *   consume: from the beginning to the end of the topic;
  *   latency: fixed rate, open loop (see ../fixed-rate.ts).
  * Prints one JSON line: {records, seconds, p50Ms?, p99Ms?}.
@@ -20,9 +20,6 @@ interface Arguments {
   acks: '1' | 'all'
   ratePerSecond?: number
 }
-
-/** Unacknowledged sends kept in flight by the throughput producer: enough to fill batches, bounded for memory. */
-const sendWindowRecords = 50_000
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Arguments
 const client = await LignumClient.connect({brokers: [args.broker]})
@@ -53,22 +50,26 @@ async function runMode(args: Arguments): Promise<{records: number; seconds: numb
   }
 }
 
+/**
+ * The library's high-rate path, the one `lignum produce` uses: write() queues without a
+ * promise per record, drain() waits while the producer's bounded buffer is full, flush()
+ * waits for every acknowledgement. (send() resolves each record's offset: see latency.)
+ */
 async function produce(args: Arguments) {
   const producer = client.producer({acks: acksSetting(args.acks)})
   const value = makePayload(args.recordBytes)
-  // A sliding window: before send i, wait for the acknowledgement of send i - window.
-  const window: Promise<unknown>[] = new Array(sendWindowRecords)
   const startMs = performance.now()
+  await producer.prepare(args.topic)
   for (let index = 0; index < args.records; index++) {
-    const slot = index % sendWindowRecords
-    if (index >= sendWindowRecords) await window[slot]
-    window[slot] = producer.send(args.topic, {value})
+    producer.write(args.topic, {value})
+    if (producer.needsDrain) await producer.drain()
   }
-  await Promise.all(window.filter(Boolean))
   await producer.flush()
   const seconds = (performance.now() - startMs) / 1000
+  const {recordsAcknowledged, recordsFailed, firstError} = producer.stats
   await producer.close()
-  return {records: args.records, seconds}
+  if (recordsFailed > 0) throw new Error(`${recordsFailed} records not acknowledged: ${firstError?.message ?? 'no error recorded'}`)
+  return {records: recordsAcknowledged, seconds}
 }
 
 async function consume(args: Arguments) {
