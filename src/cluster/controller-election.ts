@@ -107,10 +107,14 @@ export class ControllerElection extends EventEmitter {
   async resign(): Promise<void> {
     this.stopped = true
     clearTimeout(this.retryTimer)
-    const term = this.term
-    if (!term) return
+    const wasController = this.term !== undefined
     this.stepDown('stopping', Date.now())
-    await this.api.transaction([{KV: {Verb: 'unlock', Key: this.keys.controller, Session: term.sessionId}}])
+    // Also when not acting: a lock taken too late to act on is still held by the session.
+    const sessionId = this.session.id
+    const lock = this.lastEntries.find((entry) => entry.key === this.keys.controller)
+    const mayHoldLock = wasController || this.acquiring || lock?.session === sessionId
+    if (!sessionId || !mayHoldLock) return
+    await this.api.transaction([{KV: {Verb: 'unlock', Key: this.keys.controller, Session: sessionId}}])
   }
 
   private lockLooksFree(lock: KvEntry | undefined): boolean {
@@ -143,11 +147,15 @@ export class ControllerElection extends EventEmitter {
   }
 
   private takeOver(term: Term): void {
-    if (this.stopped || this.session.id !== term.sessionId) return
-    this.term = term
     this.epochs.observe(term.epoch)
-    // The lease may have run out while the transaction was in flight.
-    if (!this.isController()) return
+    // The lease may have run out, or the session ended, while the transaction was in flight:
+    // then the lock may already be lost. Not acting is safe; the next snapshot retries.
+    const leaseIntact = this.registration.leaseValid() && this.registration.leaseGeneration === term.leaseGeneration
+    if (this.stopped || this.session.id !== term.sessionId || !leaseIntact) {
+      this.logger.debug('controller lock taken too late to act on', {epoch: term.epoch})
+      return
+    }
+    this.term = term
     this.armLeaseTimer()
     this.logger.info('became controller', {nodeId: this.identity.nodeId, epoch: term.epoch, sinceMs: term.sinceWallMs})
     this.emit('controller', true)
