@@ -33,27 +33,35 @@ export class RecordPrinter {
 
   /** Prints up to `limit` records of the chunk; returns how many it printed. */
   async printChunk(chunk: RecordChunk, limit = Number.POSITIVE_INFINITY): Promise<number> {
-    const count = Math.min(limit, chunk.records.length)
+    const count = Math.min(limit, chunk.count)
+    const render = this.render
+    if (!render) return this.printValues(chunk, count)
     for (let index = 0; index < count; index++) {
-      const record = chunk.records[index]
-      if (this.render) await this.writer.write(this.render(record, chunk))
-      else await this.appendLine(record.value)
+      await this.writer.write(render(chunk.records[index], chunk))
       if (this.writer.closed) return index + 1
     }
     return count
   }
 
-  private async appendLine(value: Buffer | null): Promise<void> {
-    const length = (value?.length ?? 0) + 1
-    if (this.used + length > this.buffer.length) await this.flushBuffer()
-    if (length > this.buffer.length) {
-      if (value) await this.writer.write(value)
-      await this.writer.write('\n')
-      return
+  /** The hot path: values copied from the fetched batch into the output buffer, no object per record. */
+  private async printValues(chunk: RecordChunk, count: number): Promise<number> {
+    let index = 0
+    while (index < count) {
+      const written = chunk.writeValueLines(index, count, this.buffer, this.used, NEWLINE)
+      index += written.count
+      this.used = written.position
+      if (index === count) break
+      // The buffer is full, or one value is larger than the whole buffer.
+      if (this.used > 0) await this.flushBuffer()
+      else await this.writeLargeLine(chunk.records[index++].value)
+      if (this.writer.closed) return index
     }
-    if (value) value.copy(this.buffer, this.used)
-    this.buffer[this.used + length - 1] = NEWLINE
-    this.used += length
+    return count
+  }
+
+  private async writeLargeLine(value: Buffer | null): Promise<void> {
+    if (value) await this.writer.write(value)
+    await this.writer.write('\n')
   }
 
   private async flushBuffer(): Promise<void> {

@@ -6,7 +6,7 @@
  * offsets are committed every `autoCommitMs` and when the iteration ends.
  */
 import {LignumError} from '../errors.js'
-import {batchPositions, decodeRecordBatch, type LogRecord, type RecordHeader} from '../log/record-batch.js'
+import {batchPositions, decodeRecordAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
 import {AsyncQueue} from './async-queue.js'
 import type {Connection} from './connection.js'
 import {withRetry} from './retry.js'
@@ -25,7 +25,17 @@ export interface ConsumedRecord {
 export interface RecordChunk {
   topic: string
   partition: number
-  records: LogRecord[]
+  /** How many records the chunk holds. */
+  readonly count: number
+  /** The records as objects, decoded on first use: a reader of values alone can skip them (valueLength, copyValue). */
+  readonly records: LogRecord[]
+  offsetAt(index: number): number
+  /**
+   * Writes the values of records from `index` (below `end`) into `target` from `position`, each
+   * followed by the byte `separator` (a null value writes nothing before it), as many as fit.
+   * Returns how many records it wrote and where it stopped; 0 records when the next does not fit.
+   */
+  writeValueLines(index: number, end: number, target: Buffer, position: number, separator: number): {count: number; position: number}
   /**
    * For a reader that stops part-way through the chunk: only its first `count` records count
    * as consumed, so the group's commit resumes right after them.
@@ -68,6 +78,91 @@ interface Chunk {
   partition: number
   batches: Buffer
   fromOffset: number
+}
+
+/**
+ * A batch's records in [first, end) of its layout: offsets and values are read in place, and
+ * record objects are built only if someone asks for `records`.
+ */
+class BatchChunk implements RecordChunk {
+  private decoded: LogRecord[] | undefined
+  consumedCount: number
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    private readonly layout: BatchLayout,
+    private readonly first: number,
+    readonly count: number,
+  ) {
+    this.consumedCount = count
+  }
+
+  get records(): LogRecord[] {
+    this.decoded ??= Array.from({length: this.count}, (_, index) => decodeRecordAt(this.layout, this.first + index))
+    return this.decoded
+  }
+
+  offsetAt(index: number): number {
+    return this.layout.header.baseOffset + this.layout.offsetDeltas[this.first + index]
+  }
+
+  /**
+   * One copy of the bytes from the first value to the last one that fits, then each value moved
+   * down into place with copyWithin (a memmove that allocates nothing, unlike a copy per value).
+   * Moving down never overwrites a value not yet moved: each record has at least one byte of
+   * framing between values, so the lines written so far end before the next value starts.
+   */
+  writeValueLines(index: number, end: number, target: Buffer, position: number, separator: number): {count: number; position: number} {
+    const {data, valueStarts, valueLengths} = this.layout
+    const first = this.first + index
+    const last = this.first + end
+    const blockStart = valueStarts[first]
+    const room = target.length - position
+    let stop = first
+    let blockEnd = blockStart
+    while (stop < last) {
+      const valueEnd = valueStarts[stop] + Math.max(valueLengths[stop], 0)
+      if (valueEnd - blockStart + 1 > room) break
+      blockEnd = valueEnd
+      stop++
+    }
+    if (stop === first) return {count: 0, position}
+    data.copy(target, position, blockStart, blockEnd)
+    const shift = position - blockStart
+    let written = position
+    for (let record = first; record < stop; record++) {
+      const length = valueLengths[record]
+      if (length > 0) {
+        const start = valueStarts[record] + shift
+        if (start !== written) target.copyWithin(written, start, start + length)
+        written += length
+      }
+      target[written++] = separator
+    }
+    return {count: stop - first, position: written}
+  }
+
+  consumedUpTo(count: number): void {
+    this.consumedCount = count
+  }
+
+  /** The offset after the last consumed record, or undefined if none was. */
+  nextOffset(): number | undefined {
+    const consumed = Math.min(this.consumedCount, this.count)
+    return consumed > 0 ? this.offsetAt(consumed - 1) + 1 : undefined
+  }
+}
+
+/** The chunk of the batch at `position` holding its records in [fromOffset, endOffset), or undefined if none is. */
+function chunkOfBatch(topic: string, partition: number, batches: Buffer, position: number, fromOffset: number, endOffset: number): BatchChunk | undefined {
+  const layout = scanRecordBatch(batches, position)
+  const offsetOf = (index: number) => layout.header.baseOffset + layout.offsetDeltas[index]
+  let first = 0
+  while (first < layout.count && offsetOf(first) < fromOffset) first++
+  let end = first
+  while (end < layout.count && offsetOf(end) < endOffset) end++
+  return end > first ? new BatchChunk(topic, partition, layout, first, end - first) : undefined
 }
 
 interface PartitionRange {
@@ -119,9 +214,10 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
   let lastCommitMs = Date.now()
   // The chunk the reader holds: settled (its consumed part recorded) when the reader asks for
   // more or stops.
-  let held: {partition: number; records: LogRecord[]; consumedCount: number} | undefined
+  let held: BatchChunk | undefined
   const settleHeld = () => {
-    if (held && held.consumedCount > 0) positions.set(held.partition, held.records[Math.min(held.consumedCount, held.records.length) - 1].offset + 1)
+    const next = held?.nextOffset()
+    if (held && next !== undefined) positions.set(held.partition, next)
     held = undefined
   }
   try {
@@ -130,11 +226,9 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
       if (!chunk) break
       const end = ranges.find((range) => range.partition === chunk.partition)?.end ?? Number.POSITIVE_INFINITY
       for (const {position} of batchPositions(chunk.batches)) {
-        const records = decodeRecordBatch(chunk.batches, position).records.filter((record) => record.offset >= chunk.fromOffset && record.offset < end)
-        if (records.length === 0) continue
-        const current = {partition: chunk.partition, records, consumedCount: records.length}
-        held = current
-        yield {topic: options.topic, partition: chunk.partition, records, consumedUpTo: (count) => (current.consumedCount = count)}
+        held = chunkOfBatch(options.topic, chunk.partition, chunk.batches, position, chunk.fromOffset, end)
+        if (!held) continue
+        yield held
         settleHeld()
       }
       if (options.group && Date.now() - lastCommitMs >= (options.autoCommitMs ?? AUTO_COMMIT_MS)) {

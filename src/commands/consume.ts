@@ -61,7 +61,7 @@ export default class Consume extends ClientCommand {
     for await (const chunk of chunks) {
       const printed = await printer.printChunk(chunk, remaining)
       remaining -= printed
-      if (printed < chunk.records.length) chunk.consumedUpTo(printed)
+      if (printed < chunk.count) chunk.consumedUpTo(printed)
       if (printer.closed || remaining <= 0) break
       // A fetched batch is a natural unit of output: a follower sees records as they come.
       await printer.flush()
