@@ -22,7 +22,8 @@ import {measureDisk, type DiskRate} from './peers/disk.js'
 import {kafkaSystem} from './peers/kafka.js'
 import {lignumSystem} from './peers/lignum.js'
 import {natsSystem} from './peers/nats.js'
-import {readUsage, resetPeakRss, stopAllServers} from './peers/processes.js'
+import {ensurePeersScript, peersNeverInstalled} from './peers/installed-peers.js'
+import {readUsage, resetPeakRss, runTool, stopAllServers} from './peers/processes.js'
 import {median, summarize, writeResults, type Results, type Sample} from './peers/report.js'
 import type {SystemUnderTest} from './peers/system.js'
 import {buildFsyncWorkloads, buildWorkloads, durabilities, type Durability, type Measurement, type Workload} from './peers/workloads.js'
@@ -92,6 +93,7 @@ async function measureAll(options: BenchOptions, peerOptions: PeerOptions, syste
   const plans: Plan[] = [{durability: durabilities['os-writeback'], workloads}]
   if (peerOptions.fsync) plans.push({durability: durabilities.fsync, workloads: buildFsyncWorkloads(workloads)})
 
+  await installMissingPeers(options, systems)
   const samples: Sample[] = []
   const unavailable = new Map<string, string>()
   const versions: Record<string, string> = {}
@@ -149,6 +151,19 @@ async function measureAll(options: BenchOptions, peerOptions: PeerOptions, syste
   await writeResults(results, path.join(outDir, 'latest.json'), path.join(outDir, 'latest.md'))
   options.log(`peers: wrote ${path.join(outDir, 'latest.json')} and latest.md${full ? '' : ' (not a full run: bench/results/ left alone)'}`)
   return results
+}
+
+/** Installing takes minutes (Maven, Go builds): only for peers the script never reported on. */
+const ensurePeersTimeoutMs = 40 * 60_000
+
+async function installMissingPeers(options: BenchOptions, systems: SystemUnderTest[]): Promise<void> {
+  const installNames: Record<string, string> = {kafka: 'kafka', 'nats-jetstream': 'nats'}
+  const wanted = systems.map((system) => installNames[system.name]).filter((name): name is string => name !== undefined)
+  const missing = await peersNeverInstalled(wanted)
+  if (missing.length === 0) return
+  options.log(`peers: installing ${missing.join(', ')} with scripts/ensure-peers (cached for later runs; this takes a few minutes)`)
+  const result = await runTool(ensurePeersScript, missing, {timeoutMs: ensurePeersTimeoutMs})
+  for (const line of result.stderr.trim().split('\n')) options.log(line)
 }
 
 function rotate<T>(items: T[], by: number): T[] {

@@ -39,6 +39,7 @@ export interface Row {
   /** Rows timed over a whole CLI process: the CLI's start-up time included in `recordsPerSec`. */
   cliStartupSeconds?: number
   recordsPerSecByRun: number[]
+  p99MsByRun?: number[]
   error?: string
 }
 
@@ -91,7 +92,7 @@ export function summarize(samples: Sample[]): Row[] {
       runs: ok.length,
       recordsPerSec: round(median(numbers(ok, 'recordsPerSec')), 0),
       mbPerSec: round(median(numbers(ok, 'mbPerSec')), 2),
-      ...(p50 === null ? {} : {p50Ms: round(p50, 2)!, p99Ms: round(p99, 2)!}),
+      ...(p50 === null ? {} : {p50Ms: round(p50, 2)!, p99Ms: round(p99, 2)!, p99MsByRun: numbers(ok, 'p99Ms').map((value) => round(value, 2)!)}),
       serverPeakRssMb: round(median(numbers(ok, 'serverPeakRssMb')), 1),
       serverCpuSeconds: round(median(numbers(ok, 'serverCpuSeconds')), 2),
       ...(startup === null ? {} : {cliStartupSeconds: round(startup, 2)!}),
