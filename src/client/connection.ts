@@ -3,9 +3,10 @@
  * LignumErrors naming the node's address and what to check. Retrying belongs to the caller
  * (it reads `retriable`); this layer only makes each call once, with a deadline.
  */
-import {credentials, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, Metadata} from '@grpc/grpc-js'
+import {credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, Metadata} from '@grpc/grpc-js'
 import {LignumError, errorCodeOfGrpc} from '../errors.js'
-import {LignumClient as GrpcLignumClient} from '../generated/lignum/v1/lignum.js'
+import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
+import {decodeFetchResponse} from './fetch-response-codec.js'
 
 // Leaves room for the largest batch the server accepts plus request framing.
 const GRPC_MESSAGE_BYTES_MAX = 128 * 1024 * 1024
@@ -35,11 +36,21 @@ export function parseBrokers(list: string): string[] {
   return addresses
 }
 
+/** The generated client, with Fetch and Subscribe responses decoded without copying their record batches. */
+const LignumGrpcClient = makeGenericClientConstructor(
+  {
+    ...LignumService,
+    fetch: {...LignumService.fetch, responseDeserialize: decodeFetchResponse},
+    subscribe: {...LignumService.subscribe, responseDeserialize: decodeFetchResponse},
+  },
+  'lignum.v1.Lignum',
+) as unknown as typeof GrpcLignumClient
+
 export class Connection {
   readonly grpc: GrpcLignumClient
 
   constructor(readonly address: string) {
-    this.grpc = new GrpcLignumClient(address, credentials.createInsecure(), {
+    this.grpc = new LignumGrpcClient(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': 30_000,

@@ -12,12 +12,14 @@ import {
   type FetchResponse,
   type FetchedRecord,
   type LignumServer,
+  LignumService,
   type ProducePartition,
   type ProducePartitionResult,
   type ProduceRequest,
   type ProduceResponse,
 } from '../generated/lignum/v1/lignum.js'
 import {settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
+import {encodeFetchResponse} from './fetch-response-codec.js'
 import {asLignumError, toServiceError} from './grpc-errors.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -28,6 +30,16 @@ const FETCH_BYTES_MAX = 16 * 1024 * 1024
 const FETCH_WAIT_MS_MAX = 30_000
 // A subscription re-checks for data at least this often even without an append signal.
 const SUBSCRIBE_POLL_MS = 1000
+
+/**
+ * The generated service definition, with Fetch and Subscribe responses serialized by
+ * fetch-response-codec.ts (one copy of the record batches instead of three).
+ */
+export const lignumServiceDefinition = {
+  ...LignumService,
+  fetch: {...LignumService.fetch, responseSerialize: encodeFetchResponse},
+  subscribe: {...LignumService.subscribe, responseSerialize: encodeFetchResponse},
+}
 
 export function createLignumService(context: ServingContext): LignumServer {
   const {broker} = context

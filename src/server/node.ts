@@ -11,7 +11,6 @@ import {Broker} from '../broker/broker.js'
 import type {LignumConfig} from '../config/schema.js'
 import {LignumError} from '../errors.js'
 import {HealthService} from '../generated/grpc/health/v1/health.js'
-import {LignumService} from '../generated/lignum/v1/lignum.js'
 import type {Logger} from '../logger.js'
 import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
 import {createHealthService} from './health-service.js'
@@ -19,7 +18,7 @@ import {createHttpServer} from './http-api.js'
 import {Metrics} from './metrics.js'
 import {resolveNodeId} from './node-identity.js'
 import type {ClusterStatusView, ServingContext} from './serving-context.js'
-import {createLignumService} from './grpc-service.js'
+import {createLignumService, lignumServiceDefinition} from './grpc-service.js'
 
 // In-flight requests get this long to finish at shutdown before connections are cut.
 const SHUTDOWN_GRACE_MS = 10_000
@@ -121,7 +120,7 @@ export class LignumNode {
       'grpc.max_receive_message_length': this.config.requestBytesMax,
       'grpc.max_send_message_length': this.config.requestBytesMax + GRPC_MESSAGE_BYTES_HEADROOM,
     })
-    server.addService(LignumService, createLignumService(context))
+    server.addService(lignumServiceDefinition, createLignumService(context))
     server.addService(HealthService, createHealthService(() => context.ready()))
     this.grpcServer = server
     return new Promise((resolve, reject) => {
