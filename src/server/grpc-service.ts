@@ -91,7 +91,7 @@ export function createLignumService(context: ServingContext): LignumServer {
 
     fetch: unary(async (request, call) => {
       const stop = context.metrics.fetchLatency.startTimer()
-      const abort = abortOnCancel(call)
+      const abort = abortOnCancel(call, context.shutdownSignal)
       try {
         const response = await fetchOnce(context, request.topic, request.partition, request.offset, request.maxBytes, Math.min(request.maxWaitMs, FETCH_WAIT_MS_MAX), request.decode, abort.signal)
         context.metrics.fetchRequests.inc({outcome: 'ok'})
@@ -252,11 +252,11 @@ function decodeFrom(batches: Buffer, fromOffset: number): FetchedRecord[] {
 async function subscribeLoop(context: ServingContext, call: ServerWritableStream<import('../generated/lignum/v1/lignum.js').SubscribeRequest, FetchResponse>): Promise<void> {
   const {topic, partition, decode} = call.request
   let offset = call.request.offset
-  const abort = abortOnCancel(call)
+  const abort = abortOnCancel(call, context.shutdownSignal)
   try {
-    while (!call.cancelled) {
+    while (!call.cancelled && !abort.signal.aborted) {
       const response = await fetchOnce(context, topic, partition, offset, call.request.maxBytes, SUBSCRIBE_POLL_MS, decode, abort.signal)
-      if (call.cancelled) break
+      if (call.cancelled || abort.signal.aborted) break
       if (response.recordBatches.length === 0) continue
       offset = response.nextOffset
       if (!call.write(response)) await new Promise((resolve) => call.once('drain', resolve))
@@ -264,11 +264,21 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
   } finally {
     abort.dispose()
   }
+  // The node is stopping: end the stream cleanly so the client can reconnect elsewhere.
+  if (!call.cancelled) call.end()
 }
 
-function abortOnCancel(call: {on(event: 'cancelled', listener: () => void): unknown; removeListener(event: 'cancelled', listener: () => void): unknown}): {signal: AbortSignal; dispose: () => void} {
+/** Aborts when the caller cancels or the node begins to shut down, whichever is first. */
+function abortOnCancel(call: {on(event: 'cancelled', listener: () => void): unknown; removeListener(event: 'cancelled', listener: () => void): unknown}, shutdownSignal: AbortSignal): {signal: AbortSignal; dispose: () => void} {
   const controller = new AbortController()
   const onCancel = () => controller.abort()
   call.on('cancelled', onCancel)
-  return {signal: controller.signal, dispose: () => call.removeListener('cancelled', onCancel)}
+  shutdownSignal.addEventListener('abort', onCancel, {once: true})
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      call.removeListener('cancelled', onCancel)
+      shutdownSignal.removeEventListener('abort', onCancel)
+    },
+  }
 }

@@ -45,6 +45,7 @@ export class LignumNode {
   private lock: DataDirLock | undefined
   private accepting = false
   private stopping: Promise<void> | undefined
+  private readonly shutdown = new AbortController()
   nodeId = ''
   addresses: NodeAddresses = {grpcPort: 0, httpPort: 0}
 
@@ -95,6 +96,7 @@ export class LignumNode {
       nodeId: this.nodeId,
       version: this.version,
       requestBytesMax: this.config.requestBytesMax,
+      shutdownSignal: this.shutdown.signal,
       get advertisedAddress() {
         return node.advertisedAddress
       },
@@ -165,6 +167,7 @@ export class LignumNode {
 
   private async stopSteps(): Promise<void> {
     this.accepting = false
+    this.shutdown.abort()
     await Promise.all([this.closeHttp(), this.closeGrpc()])
     await this.cluster?.stop().catch((error) => this.logger.error('leaving the cluster failed', {error}))
     await this.broker?.close()

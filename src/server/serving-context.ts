@@ -32,6 +32,8 @@ export interface ServingContext {
   advertisedAddress: string
   version: string
   requestBytesMax: number
+  /** Aborted when the node begins to stop: long polls and subscriptions end early. */
+  shutdownSignal: AbortSignal
   clusterView(): ClusterStatusView
   /** False while the node cannot serve (starting, stopping, or its cluster unreachable). */
   ready(): boolean

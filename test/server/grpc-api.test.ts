@@ -109,3 +109,28 @@ describe('gRPC API (lignum serve)', () => {
     expect(response.status).to.equal(HealthCheckResponse_ServingStatus.SERVING)
   })
 })
+
+describe('gRPC API at shutdown', () => {
+  it('ends open subscriptions cleanly when the node stops', async () => {
+    const server = await startServer()
+    const client = new LignumClient(server.grpcAddress, credentials.createInsecure())
+    try {
+      await api(client).produce({partitions: [{topic: 'stopping', partition: 0, records: [{value: Buffer.from('x'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n})
+      const stream = client.subscribe({topic: 'stopping', partition: 0, offset: 1n, maxBytes: 0, decode: false})
+      const ended = new Promise<string>((resolve) => {
+        stream.on('end', () => resolve('end'))
+        stream.on('error', (error) => resolve(`error: ${error.message}`))
+        stream.on('data', () => {})
+      })
+      // Let the subscription reach the server before asking it to stop.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const stopStartedMs = Date.now()
+      expect(await server.stop('SIGTERM')).to.equal(0)
+      expect(await ended).to.equal('end')
+      // Without ending the stream, the server would wait out its 10 s shutdown grace.
+      expect(Date.now() - stopStartedMs).to.be.below(5000)
+    } finally {
+      client.close()
+    }
+  })
+})
