@@ -245,11 +245,57 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
   }
 }
 
-/** Records one at a time, for programs that prefer it to chunks. */
-export async function* consume(connection: Connection, partitionCount: number, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
-  for await (const chunk of consumeChunks(connection, partitionCount, options)) {
-    for (const record of chunk.records) yield {topic: chunk.topic, partition: chunk.partition, ...record}
+/**
+ * Records one at a time, for programs that prefer them to chunks: the records of a stream of
+ * chunks. Not an async generator: a generator's yield
+ * costs several promise hops per record, where this answers from the chunk in hand with one
+ * resolved promise. Ending the iteration early ends the chunk stream (which commits as it does).
+ */
+export function recordsOfChunks(chunks: AsyncGenerator<RecordChunk>): AsyncGenerator<ConsumedRecord, void, undefined> {
+  return new ChunkRecordIterator(chunks)
+}
+
+class ChunkRecordIterator implements AsyncGenerator<ConsumedRecord, void, undefined> {
+  private records: ConsumedRecord[] = []
+  private index = 0
+
+  constructor(private readonly chunks: AsyncGenerator<RecordChunk>) {}
+
+  next(): Promise<IteratorResult<ConsumedRecord, void>> {
+    if (this.index < this.records.length) return Promise.resolve({value: this.records[this.index++], done: false})
+    return this.nextChunk()
   }
+
+  private async nextChunk(): Promise<IteratorResult<ConsumedRecord, void>> {
+    for (;;) {
+      const result = await this.chunks.next()
+      if (result.done) return {value: undefined, done: true}
+      this.records = consumedRecords(result.value)
+      this.index = 0
+      if (this.records.length > 0) return {value: this.records[this.index++], done: false}
+    }
+  }
+
+  async return(): Promise<IteratorResult<ConsumedRecord, void>> {
+    this.records = []
+    await this.chunks.return(undefined)
+    return {value: undefined, done: true}
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ConsumedRecord, void>> {
+    this.records = []
+    await this.chunks.throw(error)
+    return {value: undefined, done: true}
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+}
+
+function consumedRecords(chunk: RecordChunk): ConsumedRecord[] {
+  const {topic, partition} = chunk
+  return chunk.records.map((record) => ({topic, partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers}))
 }
 
 async function fetchLoop(connection: Connection, options: ConsumeOptions, range: PartitionRange, queue: AsyncQueue<Chunk>, signal: AbortSignal): Promise<void> {

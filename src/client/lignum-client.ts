@@ -6,7 +6,7 @@
 import {LignumError} from '../errors.js'
 import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import {Connection, parseBrokers} from './connection.js'
-import {consume, consumeChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
+import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
 import {withRetry} from './retry.js'
 
@@ -83,9 +83,9 @@ export class LignumClient {
     return new Producer(this.connection, this, options)
   }
 
-  async *consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
-    const count = await this.partitionCount(options.topic, false)
-    yield* consume(this.connection, count, options)
+  consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord, void, undefined> {
+    // No generator of its own: a yield* layer would cost promise hops on every record.
+    return recordsOfChunks(this.consumeChunks(options))
   }
 
   /** Like consume(), a fetched batch at a time: fewer awaits for high-rate readers. */

@@ -4,7 +4,6 @@ import {LignumCommand} from '../cli/lignum-command.js'
 import {RecordPrinter} from '../cli/record-printer.js'
 import type {StartPosition} from '../client/index.js'
 import {LignumError} from '../errors.js'
-import {readDataDirRecords} from '../log/log-reader.js'
 import {OutputWriter} from '../ui/output-writer.js'
 import {compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
 
@@ -76,6 +75,8 @@ export default class Consume extends ClientCommand {
       throw new LignumError('INVALID_ARGUMENT', `--from ${flags.from} needs a server; with --data-dir give an offset N or "beginning"`)
     }
     const output = new OutputWriter()
+    // Loaded here, not at start-up: the log engine is only for --data-dir, and consuming from a node should not pay for it.
+    const {readDataDirRecords} = await import('../log/log-reader.js')
     const records = readDataDirRecords(dataDir, {
       topic: flags.topic,
       partition: flags.partition,
