@@ -4,8 +4,10 @@
  * unreachable (no controller: the command still prints the document, then exits non-zero).
  * The views of a Consul-led cluster are checked in serve-cluster.test.ts.
  */
+import {spawn} from 'node:child_process'
+import readline from 'node:readline'
 import {expect} from 'chai'
-import {runCli} from '../helpers/cli.js'
+import {lignumBin, repoRoot, runCli} from '../helpers/cli.js'
 import {freePort} from '../helpers/consul.js'
 import {ServeProcess} from './serve-process.js'
 import type {ClusterStatus} from '../../src/ui/cluster-status-table.js'
@@ -53,5 +55,27 @@ describe('lignum cluster status', function () {
     expect(result.code).to.not.equal(0)
     expect(result.stdout).to.equal('')
     expect(result.stderr).to.match(/^Error: .*127\.0\.0\.1/)
+  })
+
+  it('--watch --json prints one document per refresh and ends with exit 0 on Ctrl-C', async function () {
+    node = await ServeProcess.start({cluster: 'unused', nodeId: 'watched', sessionTtlMs: 10_000, lockDelayMs: 1000})
+    const child = spawn(process.execPath, [lignumBin, 'cluster', 'status', '--watch', '--json', '--brokers', node.address], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    // Should the watch print nothing, end it so the loop below ends and the test fails clearly.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    const documents: ClusterStatus[] = []
+    const lines = readline.createInterface({input: child.stdout})
+    for await (const line of lines) {
+      documents.push(JSON.parse(line) as ClusterStatus)
+      if (documents.length === 2) break
+    }
+    child.kill('SIGINT')
+    const code = await exited
+    clearTimeout(guard)
+    expect(code).to.equal(0)
+    expect(documents.map((document) => document.controller)).to.deep.equal(['watched', 'watched'])
   })
 })

@@ -83,14 +83,16 @@ On a terminal the status is a table; --json prints one document; --watch refresh
       })
     }
     await view.close()
-    return this.exit(0)
+    // Interrupted is how a watch ends, not a failure; returning would print a final document.
+    process.exit(0)
   }
 
   /** How --watch shows each answer: an ink view on a terminal, lines in a pipe or with --json. */
   private async watchRenderer(): Promise<{update(status: ClusterStatus): void; error(message: string): void; close(): Promise<void>}> {
     if (this.jsonEnabled() || !process.stdout.isTTY) {
       return {
-        update: (status) => this.log(this.jsonEnabled() ? JSON.stringify(status) : renderClusterStatusText(status) + '\n'),
+        // Straight to stdout: oclif's log() is silent under --json.
+        update: (status) => process.stdout.write((this.jsonEnabled() ? JSON.stringify(status) : renderClusterStatusText(status) + '\n') + '\n'),
         error: (message) => process.stderr.write(`Error: ${message}\n`),
         close: async () => {},
       }
