@@ -27,6 +27,7 @@ export interface BenchPart {
 const parts: BenchPart[] = [
   {name: 'engine', load: () => import('./engine.js')},
   {name: 'e2e', load: () => import('./e2e.js')},
+  {name: 'cluster', load: () => import('./cluster.js')},
   {name: 'peers', optIn: '--peers', load: () => import('./peers.js')},
 ]
 
