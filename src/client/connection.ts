@@ -3,7 +3,7 @@
  * LignumErrors naming the node's address and what to check. Retrying belongs to the caller
  * (it reads `retriable`); this layer only makes each call once, with a deadline.
  */
-import {credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, Metadata} from '@grpc/grpc-js'
+import {credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
 import {LignumError, errorCodeOfGrpc} from '../errors.js'
 import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
 import {decodeFetchResponse} from './fetch-response-codec.js'
@@ -16,6 +16,8 @@ export const CALL_DEADLINE_MS = 30_000
 // makes a multi-MiB fetch response wait for a window update every 64 KiB, i.e. for the
 // client's event loop; a window as large as the largest fetch (16 MiB) lets it arrive in one go.
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024
+
+export type StreamMethod<Request, Response> = (request: Request, metadata: Metadata, options?: Partial<CallOptions>) => ClientReadableStream<Response>
 
 export type UnaryMethod<Request, Response> = (
   request: Request,
@@ -67,6 +69,25 @@ export class Connection {
     })
   }
 
+  /**
+   * A server stream's messages as an async iterable, with gRPC failures as LignumErrors. It ends
+   * quietly when `signal` aborts, and ending the iteration cancels the call.
+   */
+  async *stream<Request, Response>(method: StreamMethod<Request, Response>, request: Request, signal?: AbortSignal): AsyncGenerator<Response> {
+    const call = method.call(this.grpc, request, new Metadata(), {})
+    const cancel = () => call.cancel()
+    signal?.addEventListener('abort', cancel, {once: true})
+    try {
+      for await (const message of call) yield message as Response
+    } catch (error) {
+      if (signal?.aborted) return
+      throw isServiceError(error) ? this.toLignumError(error) : error
+    } finally {
+      signal?.removeEventListener('abort', cancel)
+      call.cancel()
+    }
+  }
+
   toLignumError(error: ServiceError): LignumError {
     if (error.code === GrpcStatus.UNAVAILABLE && !/^[A-Z_]+: /.test(error.details)) {
       return new LignumError('UNAVAILABLE', `cannot reach a Lignum node at ${this.address} (${shortReason(error.details)}); check that "lignum serve" runs there, or pass --brokers host:port`, {cause: error})
@@ -85,6 +106,10 @@ export class Connection {
   close(): void {
     this.grpc.close()
   }
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number' && typeof (error as Partial<ServiceError>).details === 'string'
 }
 
 function shortReason(details: string): string {

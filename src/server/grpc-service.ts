@@ -259,7 +259,7 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
       if (call.cancelled || abort.signal.aborted) break
       if (response.recordBatches.length === 0) continue
       offset = response.nextOffset
-      if (!call.write(response)) await new Promise((resolve) => call.once('drain', resolve))
+      if (!call.write(response)) await drainedOrCancelled(call)
     }
   } finally {
     abort.dispose()
@@ -269,6 +269,19 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
 }
 
 /** Aborts when the caller cancels or the node begins to shut down, whichever is first. */
+/** Waits until the stream can take more, or until the caller cancels (no drain comes then). */
+function drainedOrCancelled(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done)
+      call.off('cancelled', done)
+      resolve()
+    }
+    call.on('drain', done)
+    call.on('cancelled', done)
+  })
+}
+
 function abortOnCancel(call: {on(event: 'cancelled', listener: () => void): unknown; removeListener(event: 'cancelled', listener: () => void): unknown}, shutdownSignal: AbortSignal): {signal: AbortSignal; dispose: () => void} {
   const controller = new AbortController()
   const onCancel = () => controller.abort()
