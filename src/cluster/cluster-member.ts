@@ -63,6 +63,8 @@ export class ClusterMember extends EventEmitter {
   private services: ServiceHealth[] = []
   private consulReachable = false
   private consulState: 'unknown' | 'reachable' | 'unreachable' = 'unknown'
+  private lastRefusal: string | undefined
+  private joined = false
   private stopped = false
   private heartbeatLoop: Promise<void> | undefined
   private wakeHeartbeat: (() => void) | undefined
@@ -154,8 +156,13 @@ export class ClusterMember extends EventEmitter {
         this.options.logger.warn('Consul ended this node\'s session; creating a new one', {nodeId: this.options.nodeId})
         this.election.onSessionLost()
       }
-      await this.session.ensure()
+      const sessionId = await this.session.ensure()
       this.onConsulAnswered()
+      if (!this.joined) {
+        this.joined = true
+        const {consulUrl, cluster, nodeId} = this.options
+        this.options.logger.info('joined the cluster', {consul: consulUrl, cluster, nodeId, session: sessionId})
+      }
       this.election.onLeaseRenewed()
       return true
     } catch (error) {
@@ -223,19 +230,20 @@ export class ClusterMember extends EventEmitter {
 
   private onConsulAnswered(): void {
     this.consulReachable = true
-    if (this.consulState === 'reachable') return
+    this.lastRefusal = undefined
     if (this.consulState === 'unreachable') {
       this.options.logger.info('Consul reachable again; the cluster is available', {consul: this.options.consulUrl})
-    } else {
-      this.options.logger.info('joined the cluster', {consul: this.options.consulUrl, cluster: this.options.cluster, nodeId: this.options.nodeId})
     }
     this.consulState = 'reachable'
   }
 
   private onConsulError(error: unknown): void {
     if (this.stopped) return
+    const message = (error as Error).message
     if (consulAnswered(error)) {
-      this.options.logger.warn('Consul refused a request; retrying', {error: (error as Error).message})
+      // The same refusal repeats with every retry: say it once.
+      if (message !== this.lastRefusal) this.options.logger.warn('Consul refused a request; retrying', {error: message})
+      this.lastRefusal = message
       return
     }
     this.consulReachable = false
@@ -243,7 +251,7 @@ export class ClusterMember extends EventEmitter {
     this.consulState = 'unreachable'
     this.options.logger.warn('Consul unreachable: serving local data only, the cluster is unavailable until it returns', {
       consul: this.options.consulUrl,
-      error: (error as Error).message,
+      error: message,
     })
   }
 
