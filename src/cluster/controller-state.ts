@@ -71,6 +71,14 @@ export function parseNodeRecord(value: string | null): NodeRecord | undefined {
   return {id: parsed.id, address: String(parsed.address ?? ''), version: String(parsed.version ?? ''), epoch: parsed.epoch}
 }
 
+export function parsePartitionAssignment(value: string | null): PartitionAssignment | undefined {
+  const parsed = parseJson(value) as Partial<PartitionAssignment> | undefined
+  if (!parsed || !isEpoch(parsed.epoch) || !isEpoch(parsed.leaderEpoch)) return undefined
+  if (!isNodeIdList(parsed.replicas) || !isNodeIdList(parsed.isr)) return undefined
+  const leader = typeof parsed.leader === 'string' ? parsed.leader : null
+  return {replicas: parsed.replicas, leader, leaderEpoch: parsed.leaderEpoch, isr: parsed.isr, epoch: parsed.epoch}
+}
+
 export function parseEpochCounter(value: string | null): number {
   const epoch = Number(value ?? 0)
   return isEpoch(epoch) ? epoch : 0
@@ -109,6 +117,10 @@ export function acquireOperations(
     {KV: {Verb: 'lock', Key: keys.controller, Value: encodeValue(JSON.stringify(record)), Session: sessionId}},
     {KV: {Verb: 'cas', Key: keys.controllerEpoch, Value: encodeValue(String(record.epoch)), Index: epochEntry?.modifyIndex ?? 0}},
   ]
+}
+
+function isNodeIdList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string')
 }
 
 function isEpoch(value: unknown): value is number {

@@ -6,7 +6,7 @@
 import {expect} from 'chai'
 import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ConsulApi, type KvEntry} from '../../src/cluster/consul-api.js'
-import {acquireOperations, EpochGuard, parseNodeRecord, writeAsController} from '../../src/cluster/controller-state.js'
+import {acquireOperations, EpochGuard, parseNodeRecord, parsePartitionAssignment, writeAsController} from '../../src/cluster/controller-state.js'
 import {LignumError} from '../../src/errors.js'
 import {ConsulAgent, consulBinaryOrSkip} from '../helpers/consul.js'
 
@@ -90,6 +90,57 @@ describe('controller state in Consul KV (real Consul)', function () {
     expect(await writeAsController(api, keys, holder, {key, value: {...record, address: 'late:3'}, expectedModifyIndex: current.modifyIndex})).to.equal(false)
     expect(parseNodeRecord((await entries()).get(key)!.value)?.address).to.equal('x:2')
     await api.destroySession(other)
+  })
+})
+
+describe('partition assignments in KV (real Consul)', function () {
+  this.timeout(120_000)
+  let consul: ConsulAgent
+  let api: ConsulApi
+  const keys = new ClusterKeys('assignments')
+
+  before(async function () {
+    const binary = await consulBinaryOrSkip(this)
+    consul = await ConsulAgent.start(binary, 'dev')
+    api = new ConsulApi(consul.url, REQUEST_TIMEOUT_MS)
+  })
+
+  after(async function () {
+    api?.close()
+    await consul?.destroy()
+  })
+
+  it('are written by the controller under its epoch and read back through the epoch guard', async function () {
+    const session = await api.createSession({name: 'controller', checkIds: ['serfHealth'], lockDelayMs: 0})
+    expect((await api.transaction(acquireOperations(keys, session, {nodeId: 'c', address: 'c:1', epoch: 7}, undefined))).ok).to.equal(true)
+    const key = keys.partition('orders.v1', 3)
+    expect(key).to.equal('lignum/assignments/topics/orders.v1/partitions/3')
+    const assignment = {replicas: ['n1', 'n2', 'n3'], leader: 'n2', leaderEpoch: 4, isr: ['n2', 'n3'], epoch: 7}
+    expect(await writeAsController(api, keys, session, {key, value: assignment, expectedModifyIndex: 0})).to.equal(true)
+
+    const stored = (await api.kvTree(keys.prefix, 0, 0)).data.find((entry) => entry.key === key)!
+    const read = parsePartitionAssignment(stored.value)
+    expect(read).to.deep.equal(assignment)
+    const guard = new EpochGuard()
+    guard.observe(7)
+    guard.check(read!.epoch, `partition orders.v1-3`)
+    guard.observe(8)
+    expect(() => guard.check(read!.epoch, 'partition orders.v1-3')).to.throw(LignumError, /controller epoch 7: epoch 8 has been seen/)
+    await api.destroySession(session)
+  })
+
+  it('refuses to parse a record that is not an assignment', function () {
+    expect(parsePartitionAssignment('{"replicas":"n1","isr":[],"leaderEpoch":0,"epoch":1}')).to.equal(undefined)
+    expect(parsePartitionAssignment('{"replicas":[],"isr":[],"leaderEpoch":-1,"epoch":1}')).to.equal(undefined)
+    expect(parsePartitionAssignment('not json')).to.equal(undefined)
+    expect(parsePartitionAssignment(null)).to.equal(undefined)
+    expect(parsePartitionAssignment('{"replicas":["n1"],"leader":null,"isr":[],"leaderEpoch":0,"epoch":1}')).to.deep.equal({
+      replicas: ['n1'],
+      leader: null,
+      leaderEpoch: 0,
+      isr: [],
+      epoch: 1,
+    })
   })
 })
 
