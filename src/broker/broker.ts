@@ -14,6 +14,7 @@ import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, type CommittedOffset} from './group-offsets.js'
 import {Partition, type FetchResult} from './partition.js'
+import {lastSequenceOf, ProducerStateTable} from './producer-state.js'
 import {partitionForKey, StickyPartitioner} from './partitioner.js'
 import {readTopicStore, writeTopicStore, type TopicRecord, type TopicSettings} from './topic-store.js'
 
@@ -65,8 +66,13 @@ export interface TopicDescription {
 interface Topic {
   record: TopicRecord
   partitions: Partition[]
+  /** Per partition: the idempotent producers' recent batches. */
+  producerStates: ProducerStateTable[]
 }
 
+// After a restart, producer state is rebuilt from about this many bytes at the end of each
+// partition: a retry can only repeat one of the last few batches of a producer.
+const PRODUCER_STATE_REBUILD_BYTES = 16 * 1024 * 1024
 // Retention is checked on a timer, as Kafka's log.retention.check.interval.ms (5 minutes).
 const RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000
 
@@ -108,12 +114,14 @@ export class Broker {
 
   private async openTopic(record: TopicRecord): Promise<Topic> {
     const partitions: Partition[] = []
+    const producerStates: ProducerStateTable[] = []
     for (let index = 0; index < record.partitions; index++) {
       const dir = path.join(this.dataDir, partitionDirName(record.name, index))
       const log = await PartitionLog.open(dir, this.logConfigFor(record.settings), {logger: this.logger})
       partitions.push(new Partition(record.name, index, log))
+      producerStates.push(await rebuildProducerState(log))
     }
-    return {record, partitions}
+    return {record, partitions, producerStates}
   }
 
   private logConfigFor(settings: TopicSettings): Partial<PartitionLogConfig> {
@@ -218,11 +226,28 @@ export class Broker {
   }
 
   private async produceBatches(topic: Topic, requested: number, batches: Buffer): Promise<ProduceResult> {
-    this.checkBatchSizes(batches)
+    const headers = [...batchPositions(batches)].map(({header}) => header)
+    for (const header of headers) this.checkBatchSize(header.sizeBytes)
     const partitionIndex = requested >= 0 ? requested : this.stickyPartition(topic)
     const partition = this.partitionOf(topic, partitionIndex)
-    const info = await partition.append(batches)
-    return {topic: topic.record.name, partition: partitionIndex, baseOffset: info.baseOffset, lastOffset: info.lastOffset}
+    const first = headers[0]
+    // Idempotence is tracked for the one-batch requests idempotent producers send.
+    const offsets = headers.length === 1 && first.producerId >= 0 && first.baseSequence >= 0
+      ? await this.appendIdempotent(partition, topic.producerStates[partitionIndex], batches, first.producerId, first.baseSequence, first.recordCount)
+      : await partition.append(batches)
+    return {topic: topic.record.name, partition: partitionIndex, baseOffset: offsets.baseOffset, lastOffset: offsets.lastOffset}
+  }
+
+  /** Appends a producer's batch once: a retry of a recent batch gets the first append's offsets. */
+  private appendIdempotent(partition: Partition, producers: ProducerStateTable, batch: Buffer, producerId: number, baseSequence: number, recordCount: number): Promise<{baseOffset: number; lastOffset: number}> {
+    const lastSequence = lastSequenceOf(baseSequence, recordCount)
+    const earlier = producers.findDuplicate(producerId, baseSequence, lastSequence)
+    if (earlier) return earlier.offsets
+    const offsets = partition.append(batch).then((info) => ({baseOffset: info.baseOffset, lastOffset: info.lastOffset}))
+    const entry = {baseSequence, lastSequence, offsets}
+    producers.remember(producerId, entry)
+    offsets.catch(() => producers.forget(producerId, entry))
+    return offsets
   }
 
   private async produceRecords(topic: Topic, requested: number, records: RecordInput[]): Promise<ProduceResult[]> {
@@ -238,7 +263,7 @@ export class Broker {
     const encoded = [...byPartition].map(([index, group]) => {
       this.partitionOf(topic, index)
       const batch = encodeRecordBatch(group)
-      this.checkBatchSizes(batch)
+      this.checkBatchSize(batch.length)
       return [index, batch] as const
     })
     const results: ProduceResult[] = []
@@ -255,11 +280,9 @@ export class Broker {
     return index
   }
 
-  private checkBatchSizes(batches: Buffer): void {
-    for (const {header} of batchPositions(batches)) {
-      if (header.sizeBytes > this.config.batchBytesMax) {
-        throw new LignumError('RECORD_TOO_LARGE', `a record batch of ${header.sizeBytes} bytes exceeds the limit of ${this.config.batchBytesMax} bytes; send smaller records or raise batchBytesMax`)
-      }
+  private checkBatchSize(sizeBytes: number): void {
+    if (sizeBytes > this.config.batchBytesMax) {
+      throw new LignumError('RECORD_TOO_LARGE', `a record batch of ${sizeBytes} bytes exceeds the limit of ${this.config.batchBytesMax} bytes; send smaller records or raise batchBytesMax`)
     }
   }
 
@@ -347,6 +370,24 @@ export class Broker {
       for (const partition of topic.partitions) await partition.close()
     }
   }
+}
+
+/** Learns the idempotent producers' last batches from the end of a partition's log. */
+async function rebuildProducerState(log: PartitionLog): Promise<ProducerStateTable> {
+  const table = new ProducerStateTable()
+  const segments = log.segments()
+  const last = segments[segments.length - 1]
+  if (!last || last.recordCount === 0) return table
+  // Offsets are dense: estimate the offset that many bytes before the end from the last segment's average record size.
+  const recordsInWindow = Math.ceil((PRODUCER_STATE_REBUILD_BYTES * last.recordCount) / Math.max(last.sizeBytes, 1))
+  let offset = Math.max(log.logStartOffset, log.logEndOffset - recordsInWindow)
+  while (offset < log.logEndOffset) {
+    const {batches, nextOffset} = await log.read(offset, {maxBytes: PRODUCER_STATE_REBUILD_BYTES})
+    if (batches.length === 0) break
+    table.rememberFromLog(batches)
+    offset = nextOffset
+  }
+  return table
 }
 
 function describe(topic: Topic): TopicDescription {

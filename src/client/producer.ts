@@ -6,6 +6,7 @@
  * how a fast reader (stdin, a file) is slowed to the broker's pace.
  * Retriable failures are retried with backoff until `deliveryTimeoutMs`; others fail the batch.
  */
+import {randomBytes} from 'node:crypto'
 import {isErrorCode, LignumError} from '../errors.js'
 import {partitionForKey, StickyPartitioner} from '../broker/partitioner.js'
 import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../log/record-batch.js'
@@ -57,6 +58,8 @@ const LINGER_MS_DEFAULT = 5
 const MAX_IN_FLIGHT_DEFAULT = 5
 const BUFFER_BYTES_MAX_DEFAULT = 32 * 1024 * 1024
 const DELIVERY_TIMEOUT_MS_DEFAULT = 30_000
+// Kafka's sequence numbers are int32 and wrap to 0.
+const SEQUENCE_MODULUS = 2 ** 31
 // Estimated per-record framing bytes in a v2 batch (varints, attributes, deltas).
 const RECORD_OVERHEAD_BYTES = 12
 
@@ -72,6 +75,8 @@ interface OpenBatch {
   records: RecordInput[]
   bytes: number
   waiters: Waiter[]
+  /** The sequence number of its first record, given when sealed (sealing order is sending order). */
+  baseSequence: number
 }
 
 export interface TopicPartitionCounter {
@@ -93,6 +98,13 @@ export class Producer {
   private drainWaiters: (() => void)[] = []
   private closed = false
   private readonly channel: ProduceChannel
+  /**
+   * Idempotence: the broker answers a resent batch (same producer id and sequence) with its
+   * first offsets. A random 48-bit id makes two producers sharing one by chance unlikely
+   * without a round trip to ask the broker for one.
+   */
+  readonly producerId = randomBytes(6).readUIntBE(0, 6)
+  private readonly nextSequences = new Map<string, number>()
 
   constructor(
     connection: Connection,
@@ -170,7 +182,7 @@ export class Producer {
       batch = undefined
     }
     if (!batch) {
-      batch = {topic, partition, records: [], bytes: 0, waiters: []}
+      batch = {topic, partition, records: [], bytes: 0, waiters: [], baseSequence: -1}
       this.open.set(key, batch)
     }
     if (waiter) batch.waiters.push({...waiter, index: batch.records.length})
@@ -196,6 +208,9 @@ export class Producer {
 
   private seal(key: string, batch: OpenBatch): void {
     this.open.delete(key)
+    const nextSequence = this.nextSequences.get(key) ?? 0
+    batch.baseSequence = nextSequence
+    this.nextSequences.set(key, (nextSequence + batch.records.length) % SEQUENCE_MODULUS)
     this.sealed.push(batch)
     if (batch.records.some((record) => !record.key)) this.sticky.get(batch.topic)?.next(this.partitionCounts.get(batch.topic) ?? 1)
     this.pump()
@@ -222,7 +237,7 @@ export class Producer {
   }
 
   private async sendBatch(batch: OpenBatch): Promise<void> {
-    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression})
+    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.producerId, producerEpoch: 0, baseSequence: batch.baseSequence})
     const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
     const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0}
     try {

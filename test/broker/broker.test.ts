@@ -112,4 +112,27 @@ describe('broker', () => {
     await expectError(broker.fetch('range', 0, 5, {maxBytes: 100, maxWaitMs: 0}), 'OFFSET_OUT_OF_RANGE', /holds offsets 0 to 0/)
     await expectError(broker.fetch('range', 3, 0, {maxBytes: 100, maxWaitMs: 0}), 'NOT_FOUND', /no partition 3/)
   })
+
+  it('appends a producer\'s resent batch once and answers with its first offsets, also after a restart', async () => {
+    const batch = (values: string[], baseSequence: number) => encodeRecordBatch(values.map((value) => ({key: null, value: Buffer.from(value)})), {producerId: 4242, producerEpoch: 0, baseSequence})
+    const first = await broker.produce({topic: 'idem', partition: 0, batches: batch(['a', 'b'], 0), acks: 'all'})
+    const [retried, overtaking] = await Promise.all([
+      broker.produce({topic: 'idem', partition: 0, batches: batch(['a', 'b'], 0), acks: 'all'}),
+      broker.produce({topic: 'idem', partition: 0, batches: batch(['c'], 2), acks: 'all'}),
+    ])
+    expect(retried).to.deep.equal(first)
+    expect(overtaking[0]).to.include({baseOffset: 2, lastOffset: 2})
+    // Two copies of a new batch in flight at once still append once.
+    const [copy1, copy2] = await Promise.all([
+      broker.produce({topic: 'idem', partition: 0, batches: batch(['d'], 3), acks: 'all'}),
+      broker.produce({topic: 'idem', partition: 0, batches: batch(['d'], 3), acks: 'all'}),
+    ])
+    expect(copy1).to.deep.equal(copy2)
+    await broker.close()
+    broker = await Broker.open(dataDir, config, silentLogger)
+    const afterRestart = await broker.produce({topic: 'idem', partition: 0, batches: batch(['c'], 2), acks: 'all'})
+    expect(afterRestart[0]).to.include({baseOffset: 2, lastOffset: 2})
+    const fetched = await broker.fetch('idem', 0, 0, {maxBytes: 1 << 20, maxWaitMs: 0})
+    expect(values(fetched.batches)).to.deep.equal(['a', 'b', 'c', 'd'])
+  })
 })
