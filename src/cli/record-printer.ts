@@ -15,12 +15,16 @@ export interface PrintOptions {
 }
 
 const NEWLINE = 0x0a
+// The writer waits for the stream to drain after each full chunk, so few are ever in flight.
+const SPARE_BUFFERS_MAX = 4
 
 export class RecordPrinter {
   private readonly writer = new OutputWriter(process.stdout)
   private readonly render: ((record: LogRecord, location: RecordLocation) => Buffer | string) | undefined
-  private buffer = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
+  private buffer: Buffer = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
   private used = 0
+  /** Output buffers the writer has finished with, reused rather than allocated per chunk. */
+  private readonly spareBuffers: Buffer[] = []
 
   constructor(options: PrintOptions) {
     if (options.json) this.render = formatJsonLine
@@ -66,11 +70,15 @@ export class RecordPrinter {
 
   private async flushBuffer(): Promise<void> {
     if (this.used === 0) return
-    // The writer keeps a reference until it writes: hand over this buffer and start a new one.
-    const full = this.buffer.subarray(0, this.used)
-    this.buffer = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
+    // The writer keeps a reference until it writes: hand over this buffer, take a spare one,
+    // and get it back once written.
+    const full = this.buffer
+    const used = this.used
+    this.buffer = this.spareBuffers.pop() ?? Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
     this.used = 0
-    await this.writer.write(full)
+    await this.writer.write(full.subarray(0, used), () => {
+      if (this.spareBuffers.length < SPARE_BUFFERS_MAX) this.spareBuffers.push(full)
+    })
   }
 
   async flush(): Promise<void> {

@@ -11,6 +11,8 @@ export const OUTPUT_CHUNK_BYTES = 64 * 1024
 
 export class OutputWriter {
   private chunks: Buffer[] = []
+  /** Called once the writer no longer needs the chunk a caller lent it (see write). */
+  private releases: (() => void)[] = []
   private pendingBytes = 0
   private closedByReader = false
 
@@ -25,25 +27,42 @@ export class OutputWriter {
     return this.closedByReader || this.stream.destroyed
   }
 
-  /** Adds output; resolves at once unless a chunk had to wait for the stream to drain. */
-  async write(data: Buffer | string): Promise<void> {
-    if (this.closed) return
+  /**
+   * Adds output; resolves at once unless a chunk had to wait for the stream to drain. A caller
+   * that wants its buffer back (to reuse it, saving an allocation per chunk) passes `onRelease`:
+   * it is called once the data is written, copied or dropped.
+   */
+  async write(data: Buffer | string, onRelease?: () => void): Promise<void> {
+    if (this.closed) {
+      onRelease?.()
+      return
+    }
     const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     this.chunks.push(buffer)
+    if (onRelease) this.releases.push(onRelease)
     this.pendingBytes += buffer.length
     if (this.pendingBytes >= OUTPUT_CHUNK_BYTES) await this.flush()
   }
 
   async flush(): Promise<void> {
-    if (this.pendingBytes === 0 || this.closed) {
-      this.chunks = []
-      this.pendingBytes = 0
+    const chunks = this.chunks
+    const releases = this.releases
+    const releaseAll = () => {
+      for (const release of releases) release()
+    }
+    this.chunks = []
+    this.releases = []
+    const pendingBytes = this.pendingBytes
+    this.pendingBytes = 0
+    if (pendingBytes === 0 || this.closed) return releaseAll()
+    if (chunks.length > 1) {
+      const joined = Buffer.concat(chunks, pendingBytes)
+      releaseAll()
+      if (!this.stream.write(joined)) await this.drained()
       return
     }
-    const data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.pendingBytes)
-    this.chunks = []
-    this.pendingBytes = 0
-    if (!this.stream.write(data)) await this.drained()
+    const written = releases.length > 0 ? this.stream.write(chunks[0], releaseAll) : this.stream.write(chunks[0])
+    if (!written) await this.drained()
   }
 
   private drained(): Promise<void> {
