@@ -13,6 +13,7 @@ import path from 'node:path'
 import {assert} from './assert.js'
 import {scanBatches, type ScanFault} from './batch-scanner.js'
 import {OffsetIndex} from './offset-index.js'
+import {allocateWithHeadroom} from './read-headroom.js'
 import {BATCH_HEADER_BYTES, batchPositions, decodeRecordBatch, readBatchHeader, type BatchHeader} from './record-batch.js'
 import {TimeIndex} from './time-index.js'
 
@@ -237,10 +238,11 @@ export class Segment {
   async readBatches(position: number, maxBytes: number, upToOffset: number): Promise<{batches: Buffer; nextOffset: number}> {
     const limit = this.sizeBytes
     if (position >= limit) return {batches: Buffer.alloc(0), nextOffset: this.nextOffset}
-    let buffer = await this.readAt(position, Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), limit - position))
+    // Reads for fetches keep room in front, for the server to frame them without a copy.
+    let buffer = await this.readAt(position, Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), limit - position), allocateWithHeadroom)
     const first = readBatchHeader(buffer, 0)
     if (first.lastOffset >= upToOffset) return {batches: Buffer.alloc(0), nextOffset: first.baseOffset}
-    if (first.sizeBytes > buffer.length) buffer = await this.readAt(position, first.sizeBytes)
+    if (first.sizeBytes > buffer.length) buffer = await this.readAt(position, first.sizeBytes, allocateWithHeadroom)
     let end = 0
     let nextOffset = first.baseOffset
     for (const {position: at, header} of batchPositions(buffer)) {
@@ -251,8 +253,8 @@ export class Segment {
     return {batches: buffer.subarray(0, end), nextOffset}
   }
 
-  private async readAt(position: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length)
+  private async readAt(position: number, length: number, allocate: (length: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
+    const buffer = allocate(length)
     let done = 0
     while (done < length) {
       const {bytesRead} = await this.handle.read(buffer, done, length - done, position + done)

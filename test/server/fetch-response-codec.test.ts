@@ -2,6 +2,7 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 import {decodeFetchResponse} from '../../src/client/fetch-response-codec.js'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
+import {allocateWithHeadroom} from '../../src/log/read-headroom.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
 
 const responseArbitrary = fc.record({
@@ -43,5 +44,15 @@ describe('FetchResponse codecs (one copy of the record batches)', () => {
     expect(decoded.topic).to.equal('a')
     expect(decoded.partition).to.equal(5)
     expect(decoded.recordBatches.toString()).to.equal('two')
+  })
+})
+
+describe('FetchResponse encoder with batches read from the log', () => {
+  it('frames the batches in the room in front of them, without a copy', () => {
+    const batches = allocateWithHeadroom(1000).fill(7)
+    const response = {topic: 'a-topic', partition: 3, recordBatches: batches, highWatermark: 10n, logStartOffset: 0n, nextOffset: 10n, records: []}
+    const bytes = encodeFetchResponse(response)
+    expect(bytes.buffer).to.equal(batches.buffer)
+    expect(FetchResponse.decode(bytes)).to.deep.equal(response)
   })
 })
