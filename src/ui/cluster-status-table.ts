@@ -3,7 +3,7 @@
  * printed by --json, and its plain-text rendering for pipes.
  */
 import type {ClusterStatusResponse} from '../generated/lignum/v1/lignum.js'
-import {renderTable} from './topic-table.js'
+import {renderTable, renderTopicPartitions, summarizeTopic, type TopicSummary} from './topic-table.js'
 
 export interface ClusterStatusNode {
   id: string
@@ -22,6 +22,8 @@ export interface ClusterStatus {
   mode: 'standalone' | 'cluster'
   consulReachable: boolean
   nodes: ClusterStatusNode[]
+  /** The topics the answering node holds, with each partition's leader and offsets. */
+  topics: TopicSummary[]
 }
 
 export function clusterStatusOf(response: ClusterStatusResponse): ClusterStatus {
@@ -38,6 +40,7 @@ export function clusterStatusOf(response: ClusterStatusResponse): ClusterStatus 
       status: node.status === 'up' ? 'up' : 'down',
       version: node.version,
     })),
+    topics: response.topics.map((topic) => summarizeTopic(topic)),
   }
 }
 
@@ -48,6 +51,7 @@ export function renderClusterStatusText(status: ClusterStatus): string {
     clusterHeadline(status),
     ...(status.mode === 'cluster' && !status.consulReachable ? [`warning: node ${status.node} cannot reach Consul; this view may be stale`] : []),
     renderTable(['NODE', 'ADDRESS', 'STATUS', 'VERSION', 'ROLE'], rows),
+    ...(status.topics.length > 0 ? ['', renderTopicPartitions(...status.topics)] : []),
   ].join('\n')
 }
 

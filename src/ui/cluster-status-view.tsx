@@ -6,6 +6,7 @@
 import React from 'react'
 import {Box, Text} from 'ink'
 import type {ClusterStatus} from './cluster-status-table.js'
+import {renderTopicPartitions} from './topic-table.js'
 
 const COLUMN_WIDTHS = {id: 20, address: 24, status: 8, version: 12}
 
@@ -17,6 +18,11 @@ export function ClusterStatusView({status, error, watching}: {status?: ClusterSt
         <Text color="yellow">node {status.node} cannot reach Consul; this view may be stale</Text>
       ) : null}
       {status ? <NodeTable status={status} /> : null}
+      {status && status.topics.length > 0 ? (
+        <Box marginTop={1}>
+          <Text>{renderTopicPartitions(...status.topics)}</Text>
+        </Box>
+      ) : null}
       {error ? <Text color="red">{error}</Text> : null}
       {watching ? <Text dimColor>refreshing every second (Ctrl-C to stop)</Text> : null}
     </Box>

@@ -35,9 +35,13 @@ export function renderTable(header: string[], rows: (string | number)[][]): stri
   return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n')
 }
 
-export function renderTopicPartitions(topic: TopicSummary): string {
-  return renderTable(
-    ['TOPIC', 'PARTITION', 'LEADER', 'START', 'END', 'HIGH-WATERMARK', 'SEGMENTS', 'BYTES'],
-    topic.partitions.map((partition) => [topic.name, partition.partition, partition.leader, partition.logStartOffset, partition.logEndOffset, partition.highWatermark, partition.segmentCount, partition.sizeBytes]),
-  )
+const PARTITION_HEADER = ['TOPIC', 'PARTITION', 'LEADER', 'START', 'END', 'HIGH-WATERMARK', 'SEGMENTS', 'BYTES']
+
+function partitionRows(topic: TopicSummary): (string | number)[][] {
+  return topic.partitions.map((partition) => [topic.name, partition.partition, partition.leader, partition.logStartOffset, partition.logEndOffset, partition.highWatermark, partition.segmentCount, partition.sizeBytes])
+}
+
+/** Every partition of the given topics, one aligned row each. */
+export function renderTopicPartitions(...topics: TopicSummary[]): string {
+  return renderTable(PARTITION_HEADER, topics.flatMap((topic) => partitionRows(topic)))
 }
