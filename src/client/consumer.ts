@@ -6,7 +6,7 @@
  * offsets are committed every `autoCommitMs` and when the iteration ends.
  */
 import {LignumError} from '../errors.js'
-import {batchPositions, decodeRecordAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
+import {batchPositions, decodeRecordsAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
 import {AsyncQueue} from './async-queue.js'
 import type {Connection} from './connection.js'
 import {withRetry} from './retry.js'
@@ -104,7 +104,7 @@ class BatchChunk implements RecordChunk {
   }
 
   get records(): LogRecord[] {
-    this.decoded ??= Array.from({length: this.count}, (_, index) => decodeRecordAt(this.layout, this.first + index))
+    this.decoded ??= decodeRecordsAt(this.layout, this.first, this.count)
     return this.decoded
   }
 

@@ -527,7 +527,7 @@ export function decodeRecordBatch(buffer: Buffer, position = 0): {header: BatchH
 /**
  * Where each record of one batch lies, found in one pass that creates no object per record:
  * for readers that need only offsets and values (printing values is the hot path of consume),
- * and that decode whole records only when asked (decodeRecordAt). Record i's value is
+ * and that decode whole records only when asked (decodeRecordsAt). Record i's value is
  * data[valueStarts[i], valueStarts[i] + valueLengths[i]), or null when its length is -1.
  */
 export interface BatchLayout {
@@ -588,7 +588,11 @@ export function scanRecordBatch(buffer: Buffer, position = 0): BatchLayout {
   return layout
 }
 
-/** Record `index` of a scanned batch, decoded as decodeRecordBatch would. */
-export function decodeRecordAt(layout: BatchLayout, index: number): LogRecord {
-  return readRecord(new RecordCursor(layout.data, layout.recordStarts[index], layout.data.length), layout.header)
+/** Records [first, first + count) of a scanned batch, decoded as decodeRecordBatch would (one cursor for all). */
+export function decodeRecordsAt(layout: BatchLayout, first: number, count: number): LogRecord[] {
+  const records: LogRecord[] = []
+  if (count === 0) return records
+  const cursor = new RecordCursor(layout.data, layout.recordStarts[first], layout.data.length)
+  for (let index = 0; index < count; index++) records.push(readRecord(cursor, layout.header))
+  return records
 }
