@@ -160,7 +160,7 @@ class BatchChunk implements RecordChunk {
 }
 
 /** The chunk of the batch at `position` holding its records in [fromOffset, endOffset), or undefined if none is. */
-function chunkOfBatch(topic: string, partition: number, batches: Buffer, position: number, fromOffset: number, endOffset: number): BatchChunk | undefined {
+export function chunkOfBatch(topic: string, partition: number, batches: Buffer, position: number, fromOffset: number, endOffset: number): BatchChunk | undefined {
   const layout = scanRecordBatch(batches, position)
   const offsetOf = (index: number) => layout.header.baseOffset + layout.offsetDeltas[index]
   let first = 0
