@@ -10,7 +10,8 @@
  * Options (after `--peers`): --peers-runs N (3), --peers-scale F (1: the issue's sizes),
  * --peers-systems lignum,kafka,nats-jetstream, --peers-latency-seconds S (20), --peers-fsync
  * (also the produce workloads with fsync on every append, at a tenth of the records),
- * --peers-cpu-prof (lignum serve under node --cpu-prof, profiles in the scratch dir). Only a full run (3+ runs at scale
+ * --peers-cpu-prof (lignum serve under node --cpu-prof, profiles in the scratch dir),
+ * --peers-workloads PREFIX[,PREFIX] (only those workloads; a consume needs its produce). Only a full run (3+ runs at scale
  * 1) writes bench/results/latest.{json,md}; others write into the scratch directory.
  */
 import {mkdir, rm} from 'node:fs/promises'
@@ -39,6 +40,8 @@ interface PeerOptions {
   systems: string[]
   fsync: boolean
   cpuProfile: boolean
+  /** Only workloads whose names start with one of these (all when empty). */
+  workloadPrefixes: string[]
 }
 
 function option(args: string[], name: string): string | undefined {
@@ -54,6 +57,7 @@ export function parsePeerOptions(args: string[]): PeerOptions {
     systems: (option(args, '--peers-systems') ?? 'lignum,kafka,nats-jetstream').split(','),
     fsync: args.includes('--peers-fsync'),
     cpuProfile: args.includes('--peers-cpu-prof'),
+    workloadPrefixes: option(args, '--peers-workloads')?.split(',').filter(Boolean) ?? [],
   }
 }
 
@@ -89,9 +93,11 @@ async function runAll(options: BenchOptions, peerOptions: PeerOptions): Promise<
 }
 
 async function measureAll(options: BenchOptions, peerOptions: PeerOptions, systems: SystemUnderTest[], systemCount: number): Promise<Results> {
-  const workloads = buildWorkloads({scale: peerOptions.scale, latencySeconds: peerOptions.latencySeconds})
+  const allWorkloads = buildWorkloads({scale: peerOptions.scale, latencySeconds: peerOptions.latencySeconds})
+  const selected = (workload: Workload) => peerOptions.workloadPrefixes.length === 0 || peerOptions.workloadPrefixes.some((prefix) => workload.name.startsWith(prefix))
+  const workloads = allWorkloads.filter(selected)
   const plans: Plan[] = [{durability: durabilities['os-writeback'], workloads}]
-  if (peerOptions.fsync) plans.push({durability: durabilities.fsync, workloads: buildFsyncWorkloads(workloads)})
+  if (peerOptions.fsync) plans.push({durability: durabilities.fsync, workloads: buildFsyncWorkloads(allWorkloads).filter(selected)})
 
   await installMissingPeers(options, systems)
   const samples: Sample[] = []
@@ -145,7 +151,7 @@ async function measureAll(options: BenchOptions, peerOptions: PeerOptions, syste
     },
     rows: summarize(samples),
   }
-  const full = peerOptions.runs >= defaultRuns && peerOptions.scale === 1 && systems.length === systemCount
+  const full = peerOptions.runs >= defaultRuns && peerOptions.scale === 1 && systems.length === systemCount && peerOptions.workloadPrefixes.length === 0
   const outDir = full ? resultsDir : options.scratchDir
   await mkdir(outDir, {recursive: true})
   await writeResults(results, path.join(outDir, 'latest.json'), path.join(outDir, 'latest.md'))
