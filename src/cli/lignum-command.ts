@@ -1,12 +1,17 @@
 /**
- * What every lignum command shares: errors a user can cause end as one line on stderr and the
- * exit code of the error table; configuration resolves flags > environment > file > defaults;
+ * What every lignum command shares: errors a user can cause (a LignumError, or a flag oclif
+ * could not parse) end as one line on stderr and the exit code of the error table; configuration resolves flags > environment > file > defaults;
  * a closed stdout (`| head`) ends the command quietly with exit 0.
  */
-import {Command, Flags} from '@oclif/core'
-import {LignumError} from '../errors.js'
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {errorTable, LignumError} from '../errors.js'
 import {loadConfig} from '../config/load.js'
 import type {LignumConfig} from '../config/schema.js'
+import {UsageError} from './usage-error.js'
+
+// oclif's FlagOutput and ArgOutput, which its public interfaces do not export.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type OutputShape = {[name: string]: any}
 
 export abstract class LignumCommand extends Command {
   static configFlag = {
@@ -22,6 +27,16 @@ export abstract class LignumCommand extends Command {
     exitQuietlyOnClosedStdout()
   }
 
+  /** Whatever oclif's parser refuses is a usage error, reported as one line by catch(). */
+  protected override async parse<F extends OutputShape, B extends OutputShape, A extends OutputShape>(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (error) {
+      if (error instanceof LignumError || !(error instanceof Error)) throw error
+      throw new UsageError(error)
+    }
+  }
+
   protected async resolveConfig(flags: Partial<Record<keyof LignumConfig, unknown>>, configFile?: string): Promise<LignumConfig> {
     return (await loadConfig({flags, configFile})).config
   }
@@ -30,6 +45,10 @@ export abstract class LignumCommand extends Command {
     if (error instanceof LignumError) {
       process.stderr.write(`Error: ${error.message}\n`)
       return this.exit(error.exitCode)
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`Error: ${error.line(this.config.bin, this.id ?? '')}\n`)
+      return this.exit(errorTable.INVALID_ARGUMENT.exitCode)
     }
     return super.catch(error)
   }

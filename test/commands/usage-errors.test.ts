@@ -1,0 +1,36 @@
+import {expect} from 'chai'
+import {runCli} from '../helpers/cli.js'
+
+/**
+ * Mistakes in flags and arguments, caught before any connection: each must be one line on
+ * stderr that says what is wrong and where to read more, with exit code 2 and nothing on stdout.
+ */
+describe('usage errors (bad flags and arguments)', function () {
+  this.timeout(60_000)
+
+  const cases: {args: string[]; says: RegExp}[] = [
+    {args: ['produce'], says: /missing required flag --topic/i},
+    {args: ['produce', '-t'], says: /--topic expects a value/},
+    {args: ['produce', '-t', 'x', '--acks', '2'], says: /--acks=2 .*one of: 0, 1, all/},
+    {args: ['consume', '-t', 'x', '-c', '0'], says: /--count: expected an integer greater than or equal to 1 but received: 0/i},
+    {args: ['consume', '-t', 'x', '--bogus'], says: /nonexistent flag: --bogus/i},
+    {args: ['consume', '-t', 'x', '--json', '--format', '%s'], says: /--json=true cannot also be provided when using --format/},
+    {args: ['topics', 'create'], says: /missing 1 required arg: name/i},
+    {args: ['topics', 'create', 'a', 'b'], says: /unexpected argument: b/i},
+    {args: ['segments', 'inspect', '--records', '-d', '.'], says: /--dump/},
+  ]
+
+  for (const {args, says} of cases) {
+    it(`lignum ${args.join(' ')}: one line naming the problem and the command's --help`, async () => {
+      const result = await runCli(args, {env: {LIGNUM_BROKERS: '127.0.0.1:1'}})
+      expect(result.code).to.equal(2)
+      expect(result.stdout).to.equal('')
+      const lines = result.stderr.trimEnd().split('\n')
+      expect(lines, result.stderr).to.have.length(1)
+      expect(lines[0]).to.match(/^Error: /)
+      expect(lines[0]).to.match(says)
+      const command = args[0] === 'topics' || args[0] === 'segments' ? `${args[0]} ${args[1]}` : args[0]
+      expect(lines[0]).to.contain(`lignum ${command} --help`)
+    })
+  }
+})
