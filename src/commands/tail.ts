@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import React from 'react'
 import {ClientCommand} from '../cli/client-command.js'
 import {LignumCommand} from '../cli/lignum-command.js'
+import {onInterrupt} from '../cli/interrupt.js'
 import {RecordPrinter} from '../cli/record-printer.js'
 import {createTailState, recordIntoTailState, TailView} from '../ui/tail-view.js'
 
@@ -26,12 +27,13 @@ export default class Tail extends ClientCommand {
     json: Flags.boolean({description: 'one JSON object per record'}),
   }
 
+  private stopListening: (() => void) | undefined
+
   async run(): Promise<void> {
     const {flags} = await this.parse(Tail)
     const client = await this.connect(flags)
     const stop = new AbortController()
-    process.once('SIGINT', () => stop.abort())
-    process.once('SIGTERM', () => stop.abort())
+    this.stopListening = onInterrupt(() => stop.abort())
     const chunks = client.consumeChunks({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, signal: stop.signal})
     const live = process.stdout.isTTY && !flags.json && !flags.format
     if (live) {
@@ -51,5 +53,10 @@ export default class Tail extends ClientCommand {
       await printer.flush()
       if (printer.closed) break
     }
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    this.stopListening?.()
+    return super.finally(error)
   }
 }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import type {Instance} from 'ink'
 import React from 'react'
 import {ClientCommand} from '../../cli/client-command.js'
+import {onInterrupt} from '../../cli/interrupt.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import type {LignumClient} from '../../client/index.js'
 import {LignumError} from '../../errors.js'
@@ -62,7 +63,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
   private async watch(client: LignumClient): Promise<never> {
     let interrupted = false
     let wake: (() => void) | undefined
-    process.once('SIGINT', () => {
+    onInterrupt(() => {
       interrupted = true
       wake?.()
     })

@@ -1,0 +1,31 @@
+import {expect} from 'chai'
+import {runCli} from '../helpers/cli.js'
+import {startServer, type RunningServer} from '../helpers/server.js'
+import {runOnTerminal} from '../helpers/terminal.js'
+
+/** Ctrl-C is how a user ends a live view: it must end it cleanly (exit 0), not kill it by signal. */
+describe('Ctrl-C on a terminal', function () {
+  this.timeout(60_000)
+  let server: RunningServer
+  before(async () => {
+    server = await startServer()
+    await runCli(['produce', '-t', 'watched', '--brokers', server.grpcAddress], {input: 'first\nsecond\n'})
+  })
+  after(async () => {
+    await server.stop()
+  })
+
+  it('ends the live view of lignum tail with exit 0', async () => {
+    const terminal = runOnTerminal(['tail', '-t', 'watched', '--brokers', server.grpcAddress])
+    await terminal.waitFor(/second/)
+    terminal.type('\x03')
+    expect(await terminal.exited, terminal.screen()).to.equal(0)
+  })
+
+  it('ends lignum cluster status --watch with exit 0', async () => {
+    const terminal = runOnTerminal(['cluster', 'status', '--watch', '--brokers', server.grpcAddress])
+    await terminal.waitFor(/watched/)
+    terminal.type('\x03')
+    expect(await terminal.exited, terminal.screen()).to.equal(0)
+  })
+})
