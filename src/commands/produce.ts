@@ -2,7 +2,7 @@ import {createReadStream} from 'node:fs'
 import {stat} from 'node:fs/promises'
 import {Flags} from '@oclif/core'
 import {ClientCommand} from '../cli/client-command.js'
-import {readInputRecords} from '../cli/input-records.js'
+import {readInputRecords, type InputRecord} from '../cli/input-records.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {LignumError} from '../errors.js'
 import type {AcksSetting} from '../client/index.js'
@@ -53,6 +53,7 @@ export default class Produce extends ClientCommand {
   async run(): Promise<ProduceSummary> {
     const {flags} = await this.parse(Produce)
     const headers = (flags.header ?? []).map((text) => parseHeader(text))
+    if (flags['key-delimiter'] === '') throw new LignumError('INVALID_ARGUMENT', '-K needs a delimiter of at least one character, e.g. -K :')
     const inputBytes = flags.file ? await fileSize(flags.file) : undefined
     const client = await this.connect(flags)
     const producer = client.producer({
@@ -66,19 +67,33 @@ export default class Produce extends ClientCommand {
     const input = flags.file ? createReadStream(flags.file, {highWaterMark: 256 * 1024}) : process.stdin
     const progress = flags.file ? createProgress({label: 'produce', total: inputBytes, unit: 'bytes'}) : undefined
     const startedMs = Date.now()
+    // Input bytes each record took (for the progress bar against the file's size): a 4-byte
+    // length in binary; otherwise the key and delimiter (with -K), the value and the newline.
+    const delimiterBytes = flags['key-delimiter'] === undefined ? 0 : Buffer.byteLength(flags['key-delimiter'])
+    const inputBytesOf = flags.binary
+      ? (record: InputRecord) => record.value.length + 4
+      : (record: InputRecord) => (record.key ? record.key.length + delimiterBytes : 0) + record.value.length + 1
     const fixedKey = flags.key === undefined ? undefined : Buffer.from(flags.key, 'utf8')
     let recordsSent = 0
     let bytes = 0
-    for await (const records of readInputRecords(input as AsyncIterable<Buffer>, {keyDelimiter: flags['key-delimiter'], binary: flags.binary})) {
-      for (const record of records) {
-        bytes += record.value.length + 1
-        if (fixedKey) record.key = fixedKey
-        if (headers.length > 0) record.headers = headers
-        producer.writeRecord(flags.topic, record, flags.partition)
+    // Input that goes wrong part way (a cut binary record, a line without end) still sends the
+    // records before it, as a pipe cannot be taken back; the error then says how many.
+    let inputError: LignumError | undefined
+    try {
+      for await (const records of readInputRecords(input as AsyncIterable<Buffer>, {keyDelimiter: flags['key-delimiter'], binary: flags.binary})) {
+        for (const record of records) {
+          bytes += inputBytesOf(record)
+          if (fixedKey) record.key = fixedKey
+          if (headers.length > 0) record.headers = headers
+          producer.writeRecord(flags.topic, record, flags.partition)
+        }
+        recordsSent += records.length
+        progress?.update(bytes, recordsSent)
+        if (producer.needsDrain) await producer.drain()
       }
-      recordsSent += records.length
-      progress?.update(bytes, recordsSent)
-      if (producer.needsDrain) await producer.drain()
+    } catch (error) {
+      if (!(error instanceof LignumError) || error.code !== 'INVALID_ARGUMENT') throw error
+      inputError = error
     }
     await producer.close()
     progress?.done()
@@ -95,6 +110,10 @@ export default class Produce extends ClientCommand {
     }
     if (flags.stats) {
       process.stderr.write(`produced ${summary.recordsAcknowledged} of ${recordsSent} records (${bytes} bytes) to ${flags.topic} in ${elapsedMs} ms: ${summary.recordsPerSecond} records/s\n`)
+    }
+    if (inputError) {
+      const produced = stats.recordsAcknowledged === 0 ? 'no record was produced' : `the ${stats.recordsAcknowledged} record(s) before it were produced`
+      throw new LignumError(inputError.code, `${inputError.message} (${produced})`)
     }
     if (stats.recordsFailed > 0) {
       const cause = stats.firstError
