@@ -34,3 +34,20 @@ describe('usage errors (bad flags and arguments)', function () {
     })
   }
 })
+
+describe('lignum help', function () {
+  this.timeout(60_000)
+
+  it('shows a command\'s help as people type it: lignum help topics create', async () => {
+    const result = await runCli(['help', 'topics', 'create'])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.contain('$ lignum topics create NAME')
+    expect(result.stdout).to.contain('EXAMPLES')
+  })
+
+  it('names an unknown command in one line and points at the list', async () => {
+    const result = await runCli(['help', 'nope'])
+    expect(result.code).to.equal(3)
+    expect(result.stderr.trimEnd()).to.equal('Error: no command "nope"; run "lignum help" to list the commands')
+  })
+})
