@@ -4,6 +4,7 @@
  * environment variables, then flags. Later sources win. Every value is checked on the way in,
  * so a bad one stops the program at start with a message naming the key.
  */
+import {stripVTControlCharacters} from 'node:util'
 import {cosmiconfig} from 'cosmiconfig'
 import {LignumError} from '../errors.js'
 import {coerceSetting, defaults, environmentName, settings, type LignumConfig} from './schema.js'
@@ -56,9 +57,24 @@ async function findConfigFile(options: LoadOptions): Promise<{config: unknown; f
     const result = options.configFile ? await explorer.load(options.configFile) : await explorer.search(options.cwd ?? process.cwd())
     return result && !result.isEmpty ? {config: result.config, filepath: result.filepath} : null
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error)
-    throw new LignumError('CONFIG', `cannot read the configuration file: ${detail}`, {cause: error})
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && options.configFile) {
+      throw new LignumError('CONFIG', `the configuration file ${options.configFile} does not exist; check the path given to --config`, {cause: error})
+    }
+    throw new LignumError('CONFIG', `cannot read the configuration file: ${describeLoadError(error)}; correct it, or point --config at another file`, {cause: error})
   }
+}
+
+/**
+ * cosmiconfig's parse errors run over many lines: a heading naming the file, a code frame, and
+ * the parser's reason. The heading and the reason make the one line a user needs.
+ */
+export function describeLoadError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const lines = stripVTControlCharacters(error.message).split('\n').map((line) => line.trim())
+  const isCodeFrame = (line: string) => line === '' || /^(>\s*)?\d*\s*\|/.test(line) || /^-*\^$/.test(line)
+  const [heading, ...rest] = lines
+  const reason = rest.find((line) => !isCodeFrame(line))?.replace(/ while parsing .*$/, '')
+  return reason === undefined ? heading : `${heading.replace(/:$/, '')}: ${reason}`
 }
 
 function applyObject(config: Record<string, unknown>, object: unknown, filepath: string): void {
