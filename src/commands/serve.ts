@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {routeGrpcLogs} from '../cli/grpc-logging.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {createLogger} from '../logger.js'
 import {LignumNode} from '../server/node.js'
@@ -54,6 +55,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
       return
     }
     const logger = createLogger({level: config.logLevel})
+    routeGrpcLogs(logger)
     const node = await LignumNode.start(config, this.config.version, logger)
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
