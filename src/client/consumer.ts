@@ -1,9 +1,10 @@
 /**
- * Consumption as an async iterable of records. Each partition has a fetch loop that
- * follows the node's Subscribe stream and pushes whole batches into one bounded queue (so a slow reader slows
- * the fetches); the iterator decodes a batch at a time and skips the records before the asked
- * offset (a fetch starts at the batch that contains it, as in Kafka). With a group, the next
- * offsets are committed every `autoCommitMs` and when the iteration ends.
+ * Consumption as an async iterable of records. Each partition has a fetch loop that follows
+ * the node's Subscribe stream and pushes whole batches into one bounded queue (so a slow reader
+ * slows the stream); the iterator scans a batch at a time (offsets and value positions, no
+ * object per record unless asked) and skips the records before the asked offset (a fetch starts
+ * at the batch that contains it, as in Kafka). With a group, the next offsets are committed
+ * every `autoCommitMs` and when the iteration ends.
  */
 import {LignumError} from '../errors.js'
 import {batchPositions, decodeRecordsAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
@@ -27,7 +28,7 @@ export interface RecordChunk {
   partition: number
   /** How many records the chunk holds. */
   readonly count: number
-  /** The records as objects, decoded on first use: a reader of values alone can skip them (valueLength, copyValue). */
+  /** The records as objects, decoded on first use: a reader of values alone can skip them (writeValueLines). */
   readonly records: LogRecord[]
   offsetAt(index: number): number
   /**
@@ -252,9 +253,9 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
 
 /**
  * Records one at a time, for programs that prefer them to chunks: the records of a stream of
- * chunks. Not an async generator: a generator's yield
- * costs several promise hops per record, where this answers from the chunk in hand with one
- * resolved promise. Ending the iteration early ends the chunk stream (which commits as it does).
+ * chunks. Not an async generator: a generator's yield costs several promise hops per record,
+ * where this answers from the chunk in hand with one resolved promise. Ending the iteration
+ * early ends the chunk stream (which commits as it does).
  */
 export function recordsOfChunks(chunks: AsyncGenerator<RecordChunk>): AsyncGenerator<ConsumedRecord, void, undefined> {
   return new ChunkRecordIterator(chunks)
