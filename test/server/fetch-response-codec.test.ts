@@ -5,14 +5,14 @@ import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
 import {allocateWithHeadroom} from '../../src/log/read-headroom.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
 
-const responseArbitrary = fc.record({
+const responseArbitrary: fc.Arbitrary<FetchResponse> = fc.record({
   topic: fc.string(),
   partition: fc.nat(1000),
   recordBatches: fc.uint8Array({maxLength: 300}).map((bytes) => Buffer.from(bytes)),
   highWatermark: fc.bigInt(0n, 1n << 60n),
   logStartOffset: fc.bigInt(0n, 1n << 60n),
   nextOffset: fc.bigInt(0n, 1n << 60n),
-  records: fc.constant([]),
+  records: fc.constant([]).map((): FetchResponse['records'] => []),
 })
 
 describe('FetchResponse codecs (one copy of the record batches)', () => {
