@@ -42,6 +42,7 @@ export default class SegmentsInspect extends LignumCommand {
       },
     })
     progress?.done()
+    refuseWithoutSegments(flags['data-dir'], report)
     if (!this.jsonEnabled()) this.log(renderInspectReport(report))
     if (flags.verify && !report.verified) {
       const first = report.faults[0]
@@ -51,6 +52,16 @@ export default class SegmentsInspect extends LignumCommand {
     }
     return this.jsonEnabled() ? (jsonSafe(report) as InspectReport) : report
   }
+}
+
+/**
+ * A node always keeps an active segment in each partition, so directories that merely look like
+ * `<topic>-<partition>` with no segment in any of them (a mistyped --data-dir such as /tmp) are
+ * not a data directory, and an empty report would hide the mistake.
+ */
+function refuseWithoutSegments(dataDir: string, report: InspectReport): void {
+  if (report.partitions.length === 0 || report.partitions.some((partition) => partition.segments.length > 0)) return
+  throw new LignumError('DATA_DIR', `${dataDir} has no segment files (<base offset>.log) in any of its ${report.partitions.length} <topic>-<partition> directories, so it is not a Lignum data directory; give the --data-dir a server wrote to`)
 }
 
 /** Records inside a --dump --records document carry Buffers: print them as consume --json does. */
