@@ -253,13 +253,22 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
   const {topic, partition, decode} = call.request
   let offset = call.request.offset
   const abort = abortOnCancel(call, context.shutdownSignal)
+  // The next read starts before this response is sent, so the client never waits for the disk
+  // after it has taken what was sent. Marked handled at once: the stream may end before it is awaited.
+  const readFrom = (from: bigint) => {
+    const read = fetchOnce(context, topic, partition, from, call.request.maxBytes, SUBSCRIBE_POLL_MS, decode, abort.signal)
+    read.catch(() => {})
+    return read
+  }
   try {
+    let next = readFrom(offset)
     while (!call.cancelled && !abort.signal.aborted) {
-      const response = await fetchOnce(context, topic, partition, offset, call.request.maxBytes, SUBSCRIBE_POLL_MS, decode, abort.signal)
+      const response = await next
       if (call.cancelled || abort.signal.aborted) break
+      if (response.recordBatches.length > 0) offset = response.nextOffset
+      next = readFrom(offset)
       if (response.recordBatches.length === 0) continue
-      offset = response.nextOffset
-      if (!call.write(response)) await drainedOrCancelled(call)
+      if (!call.write(response)) await drainedOrCancelled(call, abort.signal)
     }
   } finally {
     abort.dispose()
@@ -268,20 +277,22 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
   if (!call.cancelled) call.end()
 }
 
-/** Aborts when the caller cancels or the node begins to shut down, whichever is first. */
-/** Waits until the stream can take more, or until the caller cancels (no drain comes then). */
-function drainedOrCancelled(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+/** Waits until the stream can take more, or until the caller cancels or the node stops (no drain comes then). */
+function drainedOrCancelled(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done)
       call.off('cancelled', done)
+      signal.removeEventListener('abort', done)
       resolve()
     }
     call.on('drain', done)
     call.on('cancelled', done)
+    signal.addEventListener('abort', done, {once: true})
   })
 }
 
+/** Aborts when the caller cancels or the node begins to shut down, whichever is first. */
 function abortOnCancel(call: {on(event: 'cancelled', listener: () => void): unknown; removeListener(event: 'cancelled', listener: () => void): unknown}, shutdownSignal: AbortSignal): {signal: AbortSignal; dispose: () => void} {
   const controller = new AbortController()
   const onCancel = () => controller.abort()
