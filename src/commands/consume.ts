@@ -40,6 +40,7 @@ export default class Consume extends ClientCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Consume)
     const fromTimeMs = flags['from-time'] === undefined ? undefined : parseTime(flags['from-time'])
+    refuseEmptyRange(parseStart(flags.from), flags.to)
     if (flags['data-dir'] !== undefined) return this.consumeDataDir(flags['data-dir'], flags, fromTimeMs)
     const client = await this.connect(flags)
     const stop = new AbortController()
@@ -99,6 +100,12 @@ export function parseStart(text: string | undefined): StartPosition {
   if (text === 'end') return 'end'
   if (/^-?\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text)
   throw new LignumError('INVALID_ARGUMENT', `--from "${text}" is not a start position; use beginning, end, an offset N, or -N for N before the end`)
+}
+
+/** `--from 5 --to 3` can only print nothing; say so instead of exiting 0 in silence. */
+function refuseEmptyRange(from: StartPosition, toOffset: number | undefined): void {
+  if (toOffset === undefined || typeof from !== 'number' || from < 0 || toOffset > from) return
+  throw new LignumError('INVALID_ARGUMENT', `--to ${toOffset} is not after --from ${from}, so no record is in range; --to is exclusive: --from ${from} --to ${from + 1} reads one record`)
 }
 
 export function parseTime(text: string): number {
