@@ -102,10 +102,10 @@ export function parseStart(text: string | undefined): StartPosition {
   throw new LignumError('INVALID_ARGUMENT', `--from "${text}" is not a start position; use beginning, end, an offset N, or -N for N before the end`)
 }
 
-/** `--from 5 --to 3` can only print nothing; say so instead of exiting 0 in silence. */
+/** `--from 5 --to 3` is a mistake, from a node as offline (where the log reader says the same). */
 function refuseEmptyRange(from: StartPosition, toOffset: number | undefined): void {
-  if (toOffset === undefined || typeof from !== 'number' || from < 0 || toOffset > from) return
-  throw new LignumError('INVALID_ARGUMENT', `--to ${toOffset} is not after --from ${from}, so no record is in range; --to is exclusive: --from ${from} --to ${from + 1} reads one record`)
+  if (toOffset === undefined || typeof from !== 'number' || from < 0 || toOffset >= from) return
+  throw new LignumError('INVALID_ARGUMENT', `--to ${toOffset} is below --from ${from}; --to is exclusive and must be at least --from`)
 }
 
 export function parseTime(text: string): number {
