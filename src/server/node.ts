@@ -6,6 +6,7 @@
  */
 import {Server, ServerCredentials} from '@grpc/grpc-js'
 import type http from 'node:http'
+import type {Http2Server, ServerHttp2Session} from 'node:http2'
 import {mkdir} from 'node:fs/promises'
 import {Broker} from '../broker/broker.js'
 import type {LignumConfig} from '../config/schema.js'
@@ -22,6 +23,8 @@ import {createLignumService, lignumServiceDefinition} from './grpc-service.js'
 
 // In-flight requests get this long to finish at shutdown before connections are cut.
 const SHUTDOWN_GRACE_MS = 10_000
+// Per-stream and per-connection HTTP/2 receive window: several produce batches in flight.
+const RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024
 // gRPC messages above this are refused by the transport before reaching a handler.
 const GRPC_MESSAGE_BYTES_HEADROOM = 1024 * 1024
 
@@ -128,7 +131,10 @@ export class LignumNode {
     return new Promise((resolve, reject) => {
       server.bindAsync(`${this.config.host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (error, port) => {
         if (error) reject(listenError('gRPC', this.config.host, this.config.grpcPort, '--grpc-port', error))
-        else resolve(port)
+        else {
+          if (!widenReceiveWindows(server)) this.logger.warn('cannot widen the HTTP/2 receive window (grpc-js internals changed); large produce batches will be slower')
+          resolve(port)
+        }
       })
     })
   }
@@ -199,6 +205,25 @@ export class LignumNode {
       })
     })
   }
+}
+
+/**
+ * HTTP/2 lets a receiver accept only 64 KiB per stream and connection before the sender must
+ * wait for a window update; a 256 KiB produce batch then needs several round trips. grpc-js
+ * offers no server option for it (its clients have 'grpc-node.flow_control_window'), so the
+ * window is widened on each new session of its HTTP/2 servers. Returns false if grpc-js's
+ * internal map of servers is not where it was (then produce works, only slower).
+ */
+function widenReceiveWindows(server: Server): boolean {
+  const http2Servers = (server as unknown as {http2Servers?: Map<Http2Server, unknown>}).http2Servers
+  if (!(http2Servers instanceof Map) || http2Servers.size === 0) return false
+  for (const http2Server of http2Servers.keys()) {
+    http2Server.on('session', (session: ServerHttp2Session) => {
+      session.setLocalWindowSize(RECEIVE_WINDOW_BYTES)
+      session.settings({initialWindowSize: RECEIVE_WINDOW_BYTES})
+    })
+  }
+  return true
 }
 
 function brokerConfigOf(config: LignumConfig) {

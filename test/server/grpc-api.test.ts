@@ -102,6 +102,10 @@ describe('gRPC API (lignum serve)', () => {
     expect(fetched.records.map((record) => record.value?.toString())).to.deep.equal(Array.from({length: 20}, (_, index) => String(index + 1)))
   })
 
+  it('widens the HTTP/2 receive window for large produce batches (no warning at start)', () => {
+    expect(server.logs()).to.not.match(/cannot widen the HTTP\/2 receive window/)
+  })
+
   it('serves the standard health check', async () => {
     const health = new HealthClient(server.grpcAddress, credentials.createInsecure())
     const response = await new Promise<{status: number}>((resolve, reject) => health.check({service: ''}, new Metadata(), (error, answer) => (error ? reject(error) : resolve(answer))))
