@@ -63,8 +63,6 @@ export interface ConsumeOptions {
   autoCommitMs?: number
   /** Bytes of batches per message from the node. */
   maxBytes?: number
-  /** Unused: the node streams batches as they come (it kept this for long-polling fetches). */
-  maxWaitMs?: number
   signal?: AbortSignal
 }
 
