@@ -10,6 +10,8 @@ export interface TailState {
   topic: string
   startedMs: number
   recordsSeen: number
+  /** (time, recordsSeen) at each redraw within the last RATE_WINDOW_MS, oldest first. */
+  rateSamples: {atMs: number; recordsSeen: number}[]
   newestOffsets: Map<number, number>
   newest: {partition: number; offset: number; timestamp: number; text: string}[]
 }
@@ -18,9 +20,13 @@ export interface TailState {
 export const TAIL_VIEW_RECORDS_MAX = 15
 const REDRAW_MS = 250
 const RECORD_TEXT_WIDTH_MAX = 120
+// The rate shown is over this much recent time: an average since start would show a backlog
+// as a rate and keep showing one long after records stopped.
+export const RATE_WINDOW_MS = 5000
 
 export function createTailState(topic: string): TailState {
-  return {topic, startedMs: Date.now(), recordsSeen: 0, newestOffsets: new Map(), newest: []}
+  const startedMs = Date.now()
+  return {topic, startedMs, recordsSeen: 0, rateSamples: [{atMs: startedMs, recordsSeen: 0}], newestOffsets: new Map(), newest: []}
 }
 
 export function recordIntoTailState(state: TailState, partition: number, offset: number, timestamp: number, text: string): void {
@@ -30,18 +36,27 @@ export function recordIntoTailState(state: TailState, partition: number, offset:
   if (state.newest.length > TAIL_VIEW_RECORDS_MAX) state.newest.shift()
 }
 
+/** Records per second over the last RATE_WINDOW_MS, sampling the state at `nowMs`. */
+export function recentRate(state: TailState, nowMs: number): number {
+  state.rateSamples.push({atMs: nowMs, recordsSeen: state.recordsSeen})
+  while (state.rateSamples.length > 2 && nowMs - state.rateSamples[1].atMs >= RATE_WINDOW_MS) state.rateSamples.shift()
+  const oldest = state.rateSamples[0]
+  const seconds = Math.max((nowMs - oldest.atMs) / 1000, 0.001)
+  return (state.recordsSeen - oldest.recordsSeen) / seconds
+}
+
 export function TailView({state}: {state: TailState}): React.ReactElement {
   const [, setTick] = useState(0)
   useEffect(() => {
     const timer = setInterval(() => setTick((tick) => tick + 1), REDRAW_MS)
     return () => clearInterval(timer)
   }, [])
-  const elapsedSeconds = Math.max((Date.now() - state.startedMs) / 1000, 0.001)
+  const rate = recentRate(state, Date.now())
   const partitions = [...state.newestOffsets].sort((a, b) => a[0] - b[0])
   return (
     <Box flexDirection="column">
       <Text>
-        <Text bold>{state.topic}</Text>  {state.recordsSeen} records, {(state.recordsSeen / elapsedSeconds).toFixed(1)}/s  <Text dimColor>(Ctrl-C to stop)</Text>
+        <Text bold>{state.topic}</Text>  {state.recordsSeen} records, {rate.toFixed(1)}/s  <Text dimColor>(Ctrl-C to stop)</Text>
       </Text>
       <Text dimColor>{partitions.map(([partition, offset]) => `p${partition}@${offset}`).join('  ') || 'waiting for records…'}</Text>
       {state.newest.map((record) => (
