@@ -65,6 +65,8 @@ export default class Produce extends ClientCommand {
     })
     await producer.prepare(flags.topic)
     const input = flags.file ? createReadStream(flags.file, {highWaterMark: 256 * 1024}) : process.stdin
+    // Run by hand with nothing piped in, produce would wait in silence for the terminal.
+    if (!flags.file && process.stdin.isTTY) process.stderr.write(`Reading records for ${flags.topic} from the terminal, one per line; Ctrl-D ends.\n`)
     const progress = flags.file ? createProgress({label: 'produce', total: inputBytes, unit: 'bytes'}) : undefined
     const startedMs = Date.now()
     // Input bytes each record took (for the progress bar against the file's size): a 4-byte

@@ -29,3 +29,22 @@ describe('Ctrl-C on a terminal', function () {
     expect(await terminal.exited, terminal.screen()).to.equal(0)
   })
 })
+
+describe('produce typed at a terminal', function () {
+  this.timeout(60_000)
+
+  it('says it reads the terminal, takes a line per record and ends at Ctrl-D', async () => {
+    const server = await startServer()
+    try {
+      const terminal = runOnTerminal(['produce', '-t', 'typed', '--brokers', server.grpcAddress])
+      await terminal.waitFor(/Reading records for typed from the terminal, one per line; Ctrl-D ends\./)
+      terminal.type('hello\n')
+      terminal.type('\x04')
+      expect(await terminal.exited, terminal.screen()).to.equal(0)
+      const stored = await runCli(['consume', '-t', 'typed', '-e', '--brokers', server.grpcAddress])
+      expect(stored.stdout).to.equal('hello\n')
+    } finally {
+      await server.stop()
+    }
+  })
+})
