@@ -84,11 +84,25 @@ export class ProduceChannel {
     }, RECONNECT_BACKOFF_MS)
   }
 
-  close(): void {
+  /**
+   * Ends the stream and waits (at most the delivery timeout) for the node to end its side, which
+   * it does once it has handled every request written: acks=0 requests have no answer to wait
+   * for, and closing the connection at once would drop those still in flight.
+   */
+  async close(): Promise<void> {
     clearTimeout(this.reconnectTimer)
-    this.stream?.end()
+    const stream = this.stream
     this.stream = undefined
     for (const entry of this.pending.values()) entry.reject(new LignumError('UNAVAILABLE', 'the producer closed before an answer came'))
     this.pending.clear()
+    if (!stream) return
+    let timer: NodeJS.Timeout | undefined
+    const ended = new Promise<void>((resolve) => {
+      for (const event of ['end', 'error', 'close']) stream.once(event, () => resolve())
+      timer = setTimeout(resolve, this.deliveryTimeoutMs)
+    })
+    stream.end()
+    await ended
+    clearTimeout(timer)
   }
 }

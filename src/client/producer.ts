@@ -273,7 +273,7 @@ export class Producer {
     if (this.closed) return
     await this.flush()
     this.closed = true
-    this.channel.close()
+    await this.channel.close()
   }
 }
 

@@ -2,8 +2,11 @@ import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
 import {startServer, type RunningServer} from '../helpers/server.js'
 
-/** Input that is not what produce expects: one line on stderr, exit 2, and the whole records before it kept. */
-describe('produce with bad input', function () {
+/**
+ * Input that is not what produce expects: one line on stderr, exit 2, and the whole records
+ * before it kept. And what produce counts and delivers.
+ */
+describe('produce: bad input, counts and delivery', function () {
   this.timeout(120_000)
   let server: RunningServer
   let brokers: string[]
@@ -60,6 +63,14 @@ describe('produce with bad input', function () {
     expect(JSON.parse(keyed.stdout)).to.include({recordsAcknowledged: 2, bytes: 17})
     const framed = await runCli(['produce', '-t', 'counted', '--binary', '--json', ...brokers], {input: Buffer.concat([frame('one'), frame('')])})
     expect(JSON.parse(framed.stdout)).to.include({recordsAcknowledged: 2, bytes: 11})
+  })
+
+  it('stores what --acks 0 sent: fire and forget must still reach the node before the process exits', async () => {
+    const lines = Array.from({length: 1000}, (_, index) => `n${index}`)
+    const produced = await runCli(['produce', '-t', 'no-acks', '--acks', '0', ...brokers], {input: lines.join('\n') + '\n'})
+    expect(produced.code, produced.stderr).to.equal(0)
+    const stored = await runCli(['consume', '-t', 'no-acks', '-e', ...brokers])
+    expect(stored.stdout).to.equal(lines.join('\n') + '\n')
   })
 
   it('refuses an empty -K delimiter', async () => {
