@@ -1,5 +1,6 @@
 /**
- * Lignum as the system under test, driven as a user would: `lignum serve` on its own data
+ * Lignum as the system under test, from a private build of src/ (lignum-build.ts), driven
+ * as a user would: `lignum serve` on its own data
  * directory and loopback ports, `lignum produce --file` and `lignum consume -e` as child
  * processes (rates over the whole process, start-up included), and the Node client library
  * directly (drivers/lignum-client.ts, rates over first send to last acknowledgement) to
@@ -11,13 +12,12 @@ import {access, readdir, readFile, rm} from 'node:fs/promises'
 import {once} from 'node:events'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {buildLignum, repoRoot, type LignumBuild} from './lignum-build.js'
 import {assertToolSucceeded, freePort, runTool, startServer, stopServer, waitForPort} from './processes.js'
 import type {RunningSystem, ServerMeter, SystemUnderTest} from './system.js'
 import type {ConsumeWorkload, Durability, LatencyWorkload, Measurement, ProduceWorkload, Workload} from './workloads.js'
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const lignumBin = path.join(repoRoot, 'bin', 'run.js')
-const clientDriver = path.join(repoRoot, 'bench', 'peers', 'drivers', 'lignum-client.ts')
+const clientDriver = path.join(path.dirname(fileURLToPath(import.meta.url)), 'drivers', 'lignum-client.ts')
 const startTimeoutMs = 60_000
 const toolTimeoutMs = 300_000
 const serverDeadlineMs = 60 * 60_000
@@ -32,14 +32,15 @@ const inputFilePrefix = 'lignum-input-'
  * .cpuprofile there when it stops (open it in Chrome DevTools or speedscope).
  */
 export function lignumSystem(scratchDir: string, cpuProfileDir?: string): SystemUnderTest {
+  let build: LignumBuild | undefined
   return {
     name: 'lignum',
     unavailableReason: async () => {
       try {
-        await access(path.join(repoRoot, 'dist', 'commands', 'serve.js'))
+        build = await buildLignum(scratchDir)
         return null
-      } catch {
-        return 'not built or no serve command: run npm run build (dist/commands/serve.js is missing)'
+      } catch (error) {
+        return `could not build Lignum from src/ (${error instanceof Error ? error.message : String(error)})`
       }
     },
     version: async () => {
@@ -56,9 +57,10 @@ export function lignumSystem(scratchDir: string, cpuProfileDir?: string): System
       consumer: 'lignum consume --from beginning -e to a pipe; library: client.consume({stopAtEnd: true})',
       latency: 'LignumClient producer.send() at a fixed rate, open loop, acks=all',
     }),
-    start: (dataDir, durability) => startLignum(scratchDir, dataDir, durability, cpuProfileDir),
+    start: (dataDir, durability) => startLignum(build!, scratchDir, dataDir, durability, cpuProfileDir),
     cleanup: async () => {
       for (const name of await readdir(scratchDir)) if (name.startsWith(inputFilePrefix)) await rm(path.join(scratchDir, name), {force: true})
+      if (build) await rm(build.root, {recursive: true, force: true})
     },
   }
 }
@@ -67,12 +69,12 @@ function flushPolicy(durability: Durability): string {
   return durability.name === 'fsync' ? 'always' : 'never'
 }
 
-async function startLignum(scratchDir: string, dataDir: string, durability: Durability, cpuProfileDir?: string): Promise<RunningSystem> {
+async function startLignum(build: LignumBuild, scratchDir: string, dataDir: string, durability: Durability, cpuProfileDir?: string): Promise<RunningSystem> {
   const grpcPort = await freePort()
   const httpPort = await freePort()
   const env = {...process.env, LIGNUM_FLUSH_POLICY: flushPolicy(durability), LOG_LEVEL: 'warn', NO_COLOR: '1'}
   const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : []
-  const server = startServer('lignum serve', process.execPath, [...profile, lignumBin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
+  const server = startServer('lignum serve', process.execPath, [...profile, build.bin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
     env, logPath: path.join(dataDir, 'lignum-serve.log'), deadlineMs: serverDeadlineMs,
   })
   try {
@@ -81,7 +83,7 @@ async function startLignum(scratchDir: string, dataDir: string, durability: Dura
     await stopServer(server)
     throw error
   }
-  const context = {scratchDir, broker: `127.0.0.1:${grpcPort}`}
+  const context = {build, scratchDir, broker: `127.0.0.1:${grpcPort}`}
   return {
     pid: server.pid,
     run: (workload, meter) => runLignumWorkload(context, workload, meter),
@@ -90,6 +92,7 @@ async function startLignum(scratchDir: string, dataDir: string, durability: Dura
 }
 
 interface LignumContext {
+  build: LignumBuild
   scratchDir: string
   broker: string
 }
@@ -146,21 +149,21 @@ async function ensureInputFile(scratchDir: string, records: number, recordBytes:
   return file
 }
 
-function cli(args: string[], stdout: 'collect' | 'count-lines' = 'collect') {
-  return runTool(process.execPath, [lignumBin, ...args], {timeoutMs: toolTimeoutMs, stdout, env: {...process.env, NO_COLOR: '1'}, cwd: repoRoot})
+function cli(build: LignumBuild, args: string[], stdout: 'collect' | 'count-lines' = 'collect') {
+  return runTool(process.execPath, [build.bin, ...args], {timeoutMs: toolTimeoutMs, stdout, env: {...process.env, NO_COLOR: '1'}, cwd: build.root})
 }
 
 /** Node, oclif and the command's modules loading: what `command --help` costs, timed. */
-async function cliStartupSeconds(command: string): Promise<number> {
-  const result = await cli([command, '--help'])
+async function cliStartupSeconds(build: LignumBuild, command: string): Promise<number> {
+  const result = await cli(build, [command, '--help'])
   assertToolSucceeded(`lignum ${command} --help`, result)
   return result.wallSeconds
 }
 
 async function produceWithCli(context: LignumContext, workload: ProduceWorkload): Promise<Measurement> {
   const file = await ensureInputFile(context.scratchDir, workload.records, workload.recordBytes)
-  const startupSeconds = await cliStartupSeconds('produce')
-  const result = await cli(['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker])
+  const startupSeconds = await cliStartupSeconds(context.build, 'produce')
+  const result = await cli(context.build, ['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker])
   assertToolSucceeded('lignum produce', result)
   return {
     workload: workload.name, driver: 'lignum produce --file (CLI)', records: workload.records, bytes: workload.records * workload.recordBytes,
@@ -169,8 +172,8 @@ async function produceWithCli(context: LignumContext, workload: ProduceWorkload)
 }
 
 async function consumeWithCli(context: LignumContext, workload: ConsumeWorkload): Promise<Measurement> {
-  const startupSeconds = await cliStartupSeconds('consume')
-  const result = await cli(['consume', '-t', workload.topic, '--from', 'beginning', '-e', '--brokers', context.broker], 'count-lines')
+  const startupSeconds = await cliStartupSeconds(context.build, 'consume')
+  const result = await cli(context.build, ['consume', '-t', workload.topic, '--from', 'beginning', '-e', '--brokers', context.broker], 'count-lines')
   assertToolSucceeded('lignum consume', result)
   if (result.stdoutLines !== workload.records) throw new Error(`lignum consume printed ${result.stdoutLines} lines, expected ${workload.records}`)
   return {
@@ -181,7 +184,7 @@ async function consumeWithCli(context: LignumContext, workload: ConsumeWorkload)
 
 async function runClientDriver(context: LignumContext, workload: Workload, mode: 'produce' | 'consume' | 'latency', topic: string): Promise<Measurement> {
   const args = {
-    mode, broker: context.broker, topic, recordBytes: workload.recordBytes, records: workload.records,
+    mode, clientModule: context.build.clientModule, broker: context.broker, topic, recordBytes: workload.recordBytes, records: workload.records,
     acks: workload.kind === 'consume' ? '1' : workload.acks,
     ratePerSecond: workload.kind === 'latency' ? workload.ratePerSecond : undefined,
   }

@@ -8,11 +8,14 @@
  * Prints one JSON line: {records, seconds, p50Ms?, p99Ms?}.
  * Usage: lignum-client.ts '{"mode","broker","topic","records","recordBytes","acks","ratePerSecond"?}'
  */
-import {LignumClient} from '../../../src/client/index.js'
+import type {LignumClient as LignumClientType} from '../../../src/client/index.js'
+import {pathToFileURL} from 'node:url'
 import {measureFixedRate} from '../fixed-rate.js'
 
 interface Arguments {
   mode: 'produce' | 'consume' | 'latency'
+  /** The compiled client to load (the benchmark's private build); src/ when absent. */
+  clientModule?: string
   broker: string
   topic: string
   records: number
@@ -22,6 +25,7 @@ interface Arguments {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Arguments
+const {LignumClient} = (await import(args.clientModule ? pathToFileURL(args.clientModule).href : '../../../src/client/index.js')) as {LignumClient: typeof LignumClientType}
 const client = await LignumClient.connect({brokers: [args.broker]})
 try {
   const result = await runMode(args)
