@@ -20,12 +20,22 @@ interface Pending {
 
 // Kafka's retry.backoff.ms.
 const RECONNECT_BACKOFF_MS = 100
+// How often unanswered requests are checked against their delivery deadline, so a node that
+// stops answering without closing the stream cannot hold a producer for ever.
+const DEADLINE_SWEEP_MS = 1000
 
 export class ProduceChannel {
   private stream: ClientDuplexStream<ProduceRequest, ProduceResponse> | undefined
   private readonly pending = new Map<bigint, Pending>()
   private nextRequestId = 1n
   private reconnectTimer: NodeJS.Timeout | undefined
+  private sweepTimer: NodeJS.Timeout | undefined
+  /**
+   * Since when the node has not been reachable (the stream keeps breaking), and why. A request
+   * sent while that lasts shares its deadline: otherwise every queued batch would wait out a
+   * full delivery timeout of its own, one after another.
+   */
+  private unreachable: {sinceMs: number; error: LignumError} | undefined
 
   constructor(
     private readonly connection: Connection,
@@ -40,8 +50,10 @@ export class ProduceChannel {
       this.openStream().write(full)
       return Promise.resolve({requestId, results: []})
     }
+    if (this.unreachable && Date.now() - this.unreachable.sinceMs >= this.deliveryTimeoutMs) return Promise.reject(this.unreachable.error)
     return new Promise((resolve, reject) => {
       this.pending.set(requestId, {request: full, firstSentMs: Date.now(), resolve, reject})
+      this.sweepTimer ??= setInterval(() => this.rejectOverdue(), DEADLINE_SWEEP_MS)
       if (!this.reconnectTimer) this.openStream().write(full)
     })
   }
@@ -54,7 +66,9 @@ export class ProduceChannel {
       const entry = this.pending.get(response.requestId)
       if (!entry) return
       this.pending.delete(response.requestId)
+      this.unreachable = undefined
       entry.resolve(response)
+      this.stopSweepWhenIdle()
     })
     stream.on('error', (error: ServiceError) => this.onBroken(stream, this.connection.toLignumError(error)))
     stream.on('end', () => this.onBroken(stream, new LignumError('UNAVAILABLE', `the node at ${this.connection.address} closed the produce stream`)))
@@ -65,13 +79,36 @@ export class ProduceChannel {
     if (this.stream !== stream) return
     this.stream = undefined
     const nowMs = Date.now()
+    if (error.retriable) this.unreachable = {sinceMs: this.unreachable?.sinceMs ?? nowMs, error}
     for (const [requestId, entry] of this.pending) {
-      if (!error.retriable || nowMs - entry.firstSentMs >= this.deliveryTimeoutMs) {
+      if (!error.retriable || this.isOverdue(entry, nowMs)) {
         this.pending.delete(requestId)
         entry.reject(error)
       }
     }
     if (this.pending.size > 0) this.scheduleResend()
+    else this.stopSweepWhenIdle()
+  }
+
+  private rejectOverdue(): void {
+    const nowMs = Date.now()
+    for (const [requestId, entry] of this.pending) {
+      if (!this.isOverdue(entry, nowMs)) continue
+      this.pending.delete(requestId)
+      entry.reject(new LignumError('TIMEOUT', `the node at ${this.connection.address} did not acknowledge a batch within ${this.deliveryTimeoutMs} ms; check that it is running`))
+    }
+    this.stopSweepWhenIdle()
+  }
+
+  private isOverdue(entry: Pending, nowMs: number): boolean {
+    const startMs = Math.min(entry.firstSentMs, this.unreachable?.sinceMs ?? Number.POSITIVE_INFINITY)
+    return nowMs - startMs >= this.deliveryTimeoutMs
+  }
+
+  private stopSweepWhenIdle(): void {
+    if (this.pending.size > 0 || !this.sweepTimer) return
+    clearInterval(this.sweepTimer)
+    this.sweepTimer = undefined
   }
 
   private scheduleResend(): void {
@@ -91,6 +128,7 @@ export class ProduceChannel {
    */
   async close(): Promise<void> {
     clearTimeout(this.reconnectTimer)
+    clearInterval(this.sweepTimer)
     const stream = this.stream
     this.stream = undefined
     for (const entry of this.pending.values()) entry.reject(new LignumError('UNAVAILABLE', 'the producer closed before an answer came'))

@@ -62,6 +62,9 @@ const DELIVERY_TIMEOUT_MS_DEFAULT = 30_000
 const SEQUENCE_MODULUS = 2 ** 31
 // Estimated per-record framing bytes in a v2 batch (varints, attributes, deltas).
 const RECORD_OVERHEAD_BYTES = 12
+// Memory a queued record costs beyond its bytes (its object and Buffer views in V8): counted
+// against bufferBytesMax so that tiny records (`yes | lignum produce`) stay bounded too.
+const RECORD_MEMORY_OVERHEAD_BYTES = 160
 
 interface Waiter {
   index: number
@@ -188,7 +191,7 @@ export class Producer {
     if (waiter) batch.waiters.push({...waiter, index: batch.records.length})
     batch.records.push(input)
     batch.bytes += bytes
-    this.bufferedBytes += bytes
+    this.bufferedBytes += bytes + RECORD_MEMORY_OVERHEAD_BYTES
     if (batch.bytes >= this.options.batchBytes) this.seal(key, batch)
     else this.lingerTimer ??= setTimeout(() => this.sealAll(), this.options.lingerMs)
   }
@@ -228,7 +231,7 @@ export class Producer {
       this.inFlight++
       void this.sendBatch(batch).finally(() => {
         this.inFlight--
-        this.bufferedBytes -= batch.bytes
+        this.bufferedBytes -= batch.bytes + batch.records.length * RECORD_MEMORY_OVERHEAD_BYTES
         if (!this.needsDrain) for (const wake of this.drainWaiters.splice(0)) wake()
         this.pump()
         if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake()

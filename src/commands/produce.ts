@@ -44,6 +44,7 @@ export default class Produce extends ClientCommand {
     'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes', min: 1, default: 256 * 1024}),
     'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill', min: 0, default: 5}),
     'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
+    'delivery-timeout-ms': Flags.integer({description: 'give up on a record not acknowledged after this long, retries included', min: 1, default: 30_000}),
     compression: Flags.string({description: 'batch compression', options: ['none', 'gzip'], default: 'none'}),
     file: Flags.string({char: 'f', description: 'read from this file instead of stdin'}),
     binary: Flags.boolean({description: 'records are 4-byte big-endian lengths followed by that many bytes'}),
@@ -61,6 +62,7 @@ export default class Produce extends ClientCommand {
       batchBytes: flags['batch-size'],
       lingerMs: flags['linger-ms'],
       maxInFlight: flags['max-in-flight'],
+      deliveryTimeoutMs: flags['delivery-timeout-ms'],
       compression: flags.compression as 'none' | 'gzip',
     })
     await producer.prepare(flags.topic)
@@ -92,6 +94,9 @@ export default class Produce extends ClientCommand {
         recordsSent += records.length
         progress?.update(bytes, recordsSent)
         if (producer.needsDrain) await producer.drain()
+        // Retries are spent (the node is gone or not answering): reading on would only queue
+        // records that cannot be sent.
+        if (producer.stats.firstError?.retriable) break
       }
     } catch (error) {
       if (!(error instanceof LignumError) || error.code !== 'INVALID_ARGUMENT') throw error

@@ -67,10 +67,22 @@ export function createLignumService(context: ServingContext): LignumServer {
     produceStream(call) {
       let pending = 0
       let ended = false
+      let finished = false
       const finishIfDone = () => {
-        if (ended && pending === 0) call.end()
+        if (!ended || pending > 0 || finished) return
+        finished = true
+        call.end()
       }
+      // A stopping node takes no new requests: it answers those under way, then ends the
+      // stream, and the client sends the rest again elsewhere or later.
+      const onShutdown = () => {
+        ended = true
+        finishIfDone()
+      }
+      context.shutdownSignal.addEventListener('abort', onShutdown, {once: true})
+      call.on('close', () => context.shutdownSignal.removeEventListener('abort', onShutdown))
       call.on('data', (request: ProduceRequest) => {
+        if (context.shutdownSignal.aborted) return
         pending++
         produceAll(context, request).then(
           (response) => {

@@ -159,3 +159,29 @@ describe('consume --group and Ctrl-C', function () {
     }
   })
 })
+
+describe('produce when the node goes away', function () {
+  this.timeout(60_000)
+
+  it('gives up after the delivery timeout with one line, a non-zero exit, and the count', async () => {
+    const server = await startServer()
+    const producer = spawn(process.execPath, [lignumBin, 'produce', '-t', 'orphaned', '--delivery-timeout-ms', '2000', '--brokers', server.grpcAddress], {cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe']})
+    let stderr = ''
+    producer.stderr.on('data', (chunk) => (stderr += chunk))
+    producer.stdin.on('error', () => {})
+    // An endless input, like `yes | lignum produce`.
+    const line = Buffer.from('y\n'.repeat(4096))
+    const feed = setInterval(() => producer.stdin.write(line), 5)
+    const exited = new Promise<number | null>((resolve) => producer.once('exit', resolve))
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await server.stop('SIGKILL')
+      expect(await exited).to.equal(5)
+      expect(stderr.trim().split('\n')).to.have.length(1)
+      expect(stderr, stderr).to.match(/^Error: \d+ of \d+ records were not acknowledged: (cannot reach a Lignum node at|the node at \S+ did not acknowledge a batch within 2000 ms)/)
+    } finally {
+      clearInterval(feed)
+      producer.kill('SIGKILL')
+    }
+  })
+})
