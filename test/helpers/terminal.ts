@@ -2,6 +2,7 @@
  * Runs the real `lignum` binary on a pseudo-terminal, as a user at a terminal would, through
  * util-linux `script` (Node has no pty of its own). Keys typed (e.g. "\x03", Ctrl-C) go through
  * the terminal's line discipline, so Ctrl-C arrives as SIGINT exactly as it does for a user.
+ * CI=false: under CI=true (as .ci/run sets) ink draws only the last frame, not a live view.
  */
 import {spawn} from 'node:child_process'
 import {lignumBin, repoRoot} from './cli.js'
@@ -17,7 +18,7 @@ export interface TerminalSession {
 
 export function runOnTerminal(args: string[]): TerminalSession {
   const command = [process.execPath, lignumBin, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ')
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: repoRoot, env: {...process.env, COLUMNS: '120', LINES: '30'}, stdio: ['pipe', 'pipe', 'pipe']})
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: repoRoot, env: {...process.env, COLUMNS: '120', LINES: '30', CI: 'false'}, stdio: ['pipe', 'pipe', 'pipe']})
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
