@@ -5,6 +5,8 @@
  * after every whole batch before it. Records come out as an async iterable, partition by
  * partition, in offset order; `to` is exclusive.
  */
+import {readdir} from 'node:fs/promises'
+import path from 'node:path'
 import {LignumError} from '../errors.js'
 import {listPartitions, type PartitionLocation} from './data-dir.js'
 import {PartitionLog} from './partition-log.js'
@@ -92,8 +94,18 @@ export async function* readDataDirRecords(dataDir: string, options: OfflineReadO
       for await (const record of readLogRecords(log, from, options.to ?? Number.MAX_SAFE_INTEGER)) {
         yield {topic: location.topic, partition: location.partition, record}
       }
+      // A torn tail is what a crash leaves; damage before the last segment is lost data and
+      // must not pass for the end of the log.
+      if (log.fault && (await isBeforeLastSegment(location.dir, log.fault.path))) {
+        throw new LignumError('CORRUPT_RECORD', `${log.fault.path} is damaged at position ${log.fault.position} (offset ${log.fault.offset}) and later segments follow it: ${log.fault.reason}; check the directory with: lignum segments inspect --verify`)
+      }
     } finally {
       await log.close()
     }
   }
+}
+
+async function isBeforeLastSegment(dir: string, segmentPath: string): Promise<boolean> {
+  const logs = (await readdir(dir)).filter((name) => name.endsWith('.log')).sort()
+  return logs.length > 0 && path.basename(segmentPath) !== logs[logs.length - 1]
 }

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {readdir, stat, truncate} from 'node:fs/promises'
+import {readdir, readFile, stat, truncate, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {spawn} from 'node:child_process'
 import {lignumBin, runCli} from '../helpers/cli.js'
@@ -105,5 +105,24 @@ describe('lignum consume --data-dir (offline, end to end)', () => {
     expect(result.stdout).to.equal('p0-0\np0-1\n')
     expect(result.stderr).to.match(/^Warning: .*00000000000000000000\.log: stopped at position \d+ \(offset 2\)/)
     expect((await stat(file)).size).to.be.greaterThan(0)
+  })
+
+  it('fails loudly on damage in a segment that later segments follow, never serving it', async () => {
+    const damaged = path.join(dir, 'damaged', 'orders-0')
+    const log = await PartitionLog.open(damaged, {segmentBytes: 300, flushPolicy: 'always'})
+    for (let index = 0; index < 6; index++) await log.append(encodeRecordBatch([{key: null, value: Buffer.from(`v${index}-${'x'.repeat(60)}`)}]))
+    await log.close()
+    const segments = (await readdir(damaged)).filter((name) => name.endsWith('.log')).sort()
+    expect(segments.length).to.be.greaterThan(1)
+    const first = path.join(damaged, segments[0])
+    const bytes = await readFile(first)
+    // Flip a byte in the value of the first segment's last batch.
+    bytes[bytes.length - 3] ^= 0xff
+    await writeFile(first, bytes)
+    const result = await runCli(['consume', '--data-dir', path.dirname(damaged), '--topic', 'orders', '--format', '%o\n'])
+    expect(result.code).to.equal(4)
+    expect(result.stdout).to.not.match(/^1$/m)
+    expect(result.stderr.trim().split('\n')).to.have.length(1)
+    expect(result.stderr).to.match(/^Error: .*(CRC-32C|damaged)/)
   })
 })
