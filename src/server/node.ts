@@ -72,7 +72,8 @@ export class LignumNode {
   private async startSteps(): Promise<void> {
     const {config} = this
     await mkdir(config.dataDir, {recursive: true}).catch((error: NodeJS.ErrnoException) => {
-      throw new LignumError('DATA_DIR', `cannot create the data directory ${config.dataDir}: ${error.code ?? error.message}; choose a writable --data-dir`)
+      const reason = error.code === 'EEXIST' || error.code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message)
+      throw new LignumError('DATA_DIR', `cannot use ${config.dataDir} as the data directory: ${reason}; choose a writable --data-dir`)
     })
     this.lock = await lockDataDir(config.dataDir)
     this.nodeId = await resolveNodeId(config.dataDir, config.nodeId)
@@ -245,6 +246,9 @@ function brokerConfigOf(config: LignumConfig) {
 
 function listenError(what: string, host: string, port: number, flag: string, error: Error): LignumError {
   const code = (error as NodeJS.ErrnoException).code
+  if (code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL|cannot assign requested address/i.test(error.message)) {
+    return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${host} is not an address of this machine; choose one of its addresses with --host (or 0.0.0.0 for all)`, {cause: error})
+  }
   const reason = code === 'EADDRINUSE' || /address already in use/i.test(error.message) ? 'the port is already in use' : error.message
   return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${reason}; stop what uses it or choose another ${flag}`, {cause: error})
 }

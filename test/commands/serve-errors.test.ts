@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdtemp} from 'node:fs/promises'
+import {mkdtemp, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {runCli} from '../helpers/cli.js'
@@ -22,5 +22,22 @@ describe('lignum serve refusing to start', function () {
     } finally {
       await first.stop()
     }
+  })
+
+  it('says when the data directory is a file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-serve-errors-'))
+    const file = path.join(dir, 'not-a-dir')
+    await writeFile(file, 'x')
+    const result = await runCli(['serve', '--data-dir', file, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'], {env: quiet})
+    expect(result.code).to.equal(4)
+    expect(result.stderr).to.equal(`Error: cannot use ${file} as the data directory: it (or a folder above it) is a file; choose a writable --data-dir\n`)
+  })
+
+  it('says when --host is not an address of this machine', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lignum-serve-errors-'))
+    // 192.0.2.0/24 is reserved for documentation: never a local address. Nothing is sent to it.
+    const result = await runCli(['serve', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--host', '192.0.2.1'], {env: quiet})
+    expect(result.code).to.equal(5)
+    expect(result.stderr).to.match(/^Error: cannot listen for gRPC on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine; choose one of its addresses with --host/)
   })
 })
