@@ -12,6 +12,7 @@ import {scanBatches} from './batch-scanner.js'
 import {listPartitions, type PartitionLocation} from './data-dir.js'
 import {OFFSET_INDEX_ENTRY_BYTES} from './offset-index.js'
 import {decodeRecordBatch, isBatchCrcValid, type BatchHeader, type LogRecord} from './record-batch.js'
+import type {SegmentInfo} from './partition-log.js'
 import {listSegmentBaseOffsets} from './recovery.js'
 import {segmentFileName} from './segment.js'
 import {TIME_INDEX_ENTRY_BYTES} from './time-index.js'
@@ -59,17 +60,9 @@ export interface BatchDump {
   recordsError?: string
 }
 
-export interface SegmentReport {
+/** A segment's summary as inspect reports it: the file's name instead of its path, and with --dump its batches. */
+export interface SegmentReport extends Omit<SegmentInfo, 'path'> {
   file: string
-  baseOffset: number
-  lastOffset: number
-  recordCount: number
-  batchCount: number
-  sizeBytes: number
-  firstTimestamp: number
-  lastTimestamp: number
-  indexEntries: number
-  timeIndexEntries: number
   batches?: BatchDump[]
 }
 
