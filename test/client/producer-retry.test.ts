@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import net from 'node:net'
 import {LignumClient} from '../../src/client/index.js'
-import {startServer, type RunningServer} from '../helpers/server.js'
+import {serverForSuite} from '../helpers/server.js'
 
 /**
  * A loopback TCP proxy that cuts its first connection once `cutAfterBytes` have gone from the
@@ -44,19 +44,13 @@ async function startLossyProxy(target: string, cutAfterBytes: number): Promise<{
 
 describe('producer retries (against lignum serve)', function () {
   this.timeout(60_000)
-  let server: RunningServer
-  before(async () => {
-    server = await startServer()
-  })
-  after(async () => {
-    await server.stop()
-  })
+  const suite = serverForSuite()
 
   it('does not duplicate records when an acknowledgement is lost and the batch is resent', async () => {
-    const setup = await LignumClient.connect({brokers: server.grpcAddress})
+    const setup = await LignumClient.connect({brokers: suite.server.grpcAddress})
     await setup.createTopic('retried', 1)
     setup.close()
-    const proxy = await startLossyProxy(server.grpcAddress, 64 * 1024)
+    const proxy = await startLossyProxy(suite.server.grpcAddress, 64 * 1024)
     const client = await LignumClient.connect({brokers: proxy.address})
     try {
       const producer = client.producer({acks: 'all', batchBytes: 16 * 1024, lingerMs: 1})
@@ -66,7 +60,7 @@ describe('producer retries (against lignum serve)', function () {
       await producer.close()
       expect(proxy.cuts(), 'the proxy cut a connection').to.equal(1)
       expect(offsets).to.deep.equal(values.map((_, index) => index))
-      const reader = await LignumClient.connect({brokers: server.grpcAddress})
+      const reader = await LignumClient.connect({brokers: suite.server.grpcAddress})
       const read: string[] = []
       for await (const record of reader.consume({topic: 'retried', stopAtEnd: true})) read.push(record.value?.toString() ?? '')
       reader.close()

@@ -1,21 +1,15 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {lignumBin, repoRoot, runCli} from '../helpers/cli.js'
-import {startServer, type RunningServer} from '../helpers/server.js'
+import {serverForSuite} from '../helpers/server.js'
 
 describe('lignum tail', function () {
   this.timeout(60_000)
-  let server: RunningServer
-  before(async () => {
-    server = await startServer()
-  })
-  after(async () => {
-    await server.stop()
-  })
+  const suite = serverForSuite()
 
   it('prints the last N records, then a newly produced one within a second', async () => {
-    await runCli(['produce', '-t', 'followed', '--brokers', server.grpcAddress], {input: 'old-1\nold-2\nold-3\n'})
-    const tail = spawn(process.execPath, [lignumBin, 'tail', '-t', 'followed', '-n', '2', '--brokers', server.grpcAddress], {cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']})
+    await runCli(['produce', '-t', 'followed', '--brokers', suite.server.grpcAddress], {input: 'old-1\nold-2\nold-3\n'})
+    const tail = spawn(process.execPath, [lignumBin, 'tail', '-t', 'followed', '-n', '2', '--brokers', suite.server.grpcAddress], {cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     const waitFor = (text: string) =>
@@ -36,7 +30,7 @@ describe('lignum tail', function () {
       await waitFor('old-3\n')
       expect(stdout).to.equal('old-2\nold-3\n')
       const arrived = waitFor('fresh\n')
-      const produced = await runCli(['produce', '-t', 'followed', '--brokers', server.grpcAddress], {input: 'fresh\n'})
+      const produced = await runCli(['produce', '-t', 'followed', '--brokers', suite.server.grpcAddress], {input: 'fresh\n'})
       const acknowledgedMs = Date.now()
       expect(produced.code).to.equal(0)
       const arrivedMs = await arrived

@@ -80,3 +80,26 @@ export function killAllServers(): void {
 }
 
 after(killAllServers)
+
+/** One `lignum serve` for a describe block: started before its tests, stopped after them. */
+export function serverForSuite(options: ServerOptions = {}): {readonly server: RunningServer; readonly brokers: string[]} {
+  let server: RunningServer | undefined
+  before(async () => {
+    server = await startServer(options)
+  })
+  after(async () => {
+    await server?.stop()
+  })
+  const running = () => {
+    if (!server) throw new Error('the suite\'s server has not started')
+    return server
+  }
+  return {
+    get server() {
+      return running()
+    },
+    get brokers() {
+      return ['--brokers', running().grpcAddress]
+    },
+  }
+}
