@@ -206,7 +206,8 @@ describe('cluster member (real Consul)', function () {
     try {
       const joined = await eventually('the member to join once Consul is up', async () => {
         const answer = await member!.answer()
-        return answer.ready && answer.isController ? answer : undefined
+        // The view follows Consul's KV through a blocking watch, a moment after the election.
+        return answer.ready && answer.isController && answer.view.controller !== null ? answer : undefined
       }, SETTLE_MS)
       expect(joined.view.controller).to.equal('node-1')
       expect(joined.view.consulReachable).to.equal(true)
