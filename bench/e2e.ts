@@ -33,6 +33,9 @@ export async function run(options: BenchOptions): Promise<unknown> {
   const system = lignumSystem(options.scratchDir)
   const samples: Row[] = []
   try {
+    // Builds the private copy of Lignum the adapter runs (or says why it cannot).
+    const unavailable = await system.unavailableReason()
+    if (unavailable) throw new Error(`cannot run Lignum: ${unavailable}`)
     for (let runIndex = 0; runIndex < RUNS; runIndex++) {
       const dataDir = path.join(options.scratchDir, `run-${runIndex}`)
       await mkdir(dataDir, {recursive: true})
