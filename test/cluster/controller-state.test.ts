@@ -91,24 +91,10 @@ describe('controller state in Consul KV (real Consul)', function () {
     expect(parseNodeRecord((await entries()).get(key)!.value)?.address).to.equal('x:2')
     await api.destroySession(other)
   })
-})
 
-describe('partition assignments in KV (real Consul)', function () {
-  this.timeout(120_000)
-  let consul: ConsulAgent
-  let api: ConsulApi
-  const keys = new ClusterKeys('assignments')
-
-  before(async function () {
-    const binary = await consulBinaryOrSkip(this)
-    consul = await ConsulAgent.start(binary, 'dev')
-    api = new ConsulApi(consul.url, REQUEST_TIMEOUT_MS)
-  })
-
-  after(async function () {
-    api?.close()
-    await consul?.destroy()
-  })
+  // The same agent, under another cluster prefix.
+  describe('partition assignments', () => {
+    const keys = new ClusterKeys('assignments')
 
   it('are written by the controller under its epoch and read back through the epoch guard', async function () {
     const session = await api.createSession({name: 'controller', checkIds: ['serfHealth'], lockDelayMs: 0})
@@ -157,4 +143,5 @@ describe('epoch guard', function () {
     guard.check(5, 'partition a-0')
     expect(guard.highest).to.equal(5)
   })
+})
 })
