@@ -17,7 +17,9 @@ export interface TerminalSession {
 }
 
 export function runOnTerminal(args: string[]): TerminalSession {
-  const command = [process.execPath, lignumBin, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ')
+  // exec: `script` runs the command through $SHELL, and a shell left waiting in between (dash,
+  // CI's /bin/sh) would die of the SIGINT itself and report 130 whatever lignum did.
+  const command = 'exec ' + [process.execPath, lignumBin, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ')
   const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: repoRoot, env: {...process.env, COLUMNS: '120', LINES: '30', CI: 'false'}, stdio: ['pipe', 'pipe', 'pipe']})
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
