@@ -7,12 +7,13 @@
  *
  *   [FetchResponse without record_batches] [0x1a] [varint byte length] [record batches]
  *
- * Batches read from the log carry free room in front (log/read-headroom.ts): the prefix is
- * written there and the batches are not copied at all. A response that also carries decoded
+ * Batches read from the log carry free room in front (log/read-headroom.ts): the prefix, and
+ * gRPC's frame header before it, are written there and the batches are not copied at all. A response that also carries decoded
  * records (decode=true, small by use) goes through the generated encoder unchanged.
  */
 import {FetchResponse} from '../generated/lignum/v1/lignum.js'
 import {claimHeadroom} from '../log/read-headroom.js'
+import {GRPC_FRAME_BYTES, withFrameRoom} from './grpc-framing.js'
 
 // Field 3 (record_batches), wire type 2 (length-delimited): (3 << 3) | 2.
 const RECORD_BATCHES_TAG = 0x1a
@@ -23,9 +24,10 @@ export function encodeFetchResponse(response: FetchResponse): Buffer {
   if (batches.length === 0 || response.records.length > 0) return Buffer.from(FetchResponse.encode(response).finish())
   const rest = FetchResponse.encode({...response, recordBatches: NO_BYTES}).finish()
   const prefixBytes = rest.length + 1 + unsignedVarintBytes(batches.length)
-  // Batches read from the log have room in front: write the prefix there and copy nothing.
-  const inPlace = claimHeadroom(batches, prefixBytes)
-  const output = inPlace ?? Buffer.allocUnsafe(prefixBytes + batches.length)
+  // Batches read from the log have room in front: write the prefix there, leave room for
+  // gRPC's frame header before it (grpc-framing.ts), and copy nothing.
+  const inPlace = claimHeadroom(batches, GRPC_FRAME_BYTES + prefixBytes)?.subarray(GRPC_FRAME_BYTES)
+  const output = inPlace ? withFrameRoom(inPlace) : Buffer.allocUnsafe(prefixBytes + batches.length)
   output.set(rest, 0)
   output[rest.length] = RECORD_BATCHES_TAG
   writeUnsignedVarint(output, batches.length, rest.length + 1)

@@ -5,6 +5,7 @@
  */
 import type {sendUnaryData, ServerUnaryCall, ServerWritableStream} from '@grpc/grpc-js'
 import type {Acks as BrokerAcks, ProduceResult} from '../broker/broker.js'
+import {recycleRead} from '../log/read-headroom.js'
 import {decodeRecordBatch, batchPositions, type RecordInput} from '../log/record-batch.js'
 import {LignumError} from '../errors.js'
 import {
@@ -280,13 +281,25 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
       if (response.recordBatches.length > 0) offset = response.nextOffset
       next = readFrom(offset)
       if (response.recordBatches.length === 0) continue
-      if (!call.write(response)) await drainedOrCancelled(call, abort.signal)
+      if (!call.write(response, decode ? undefined : recycleOnceWritten(response.recordBatches))) await drainedOrCancelled(call, abort.signal)
     }
   } finally {
     abort.dispose()
   }
   // The node is stopping: end the stream cleanly so the client can reconnect elsewhere.
   if (!call.cancelled) call.end()
+}
+
+/**
+ * Once grpc-js has written a response (framed in place: the batches themselves went to the
+ * socket), nothing holds the read any more and the next one may reuse it. Not with decoded
+ * records: they are views of it.
+ */
+function recycleOnceWritten(batches: Buffer): (error?: Error | null) => void {
+  // After an error the stream may have been torn down mid-write: leave the read to the collector.
+  return (error) => {
+    if (!error) recycleRead(batches)
+  }
 }
 
 /** Waits until the stream can take more, or until the caller cancels or the node stops (no drain comes then). */

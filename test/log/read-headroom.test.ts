@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {allocateWithHeadroom, claimHeadroom, HEADROOM_BYTES} from '../../src/log/read-headroom.js'
+import {allocateWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleRead} from '../../src/log/read-headroom.js'
 
 describe('read headroom', () => {
   it('lends the room in front of a read once, leaving the data in place', () => {
@@ -16,5 +16,38 @@ describe('read headroom', () => {
     expect(claimHeadroom(Buffer.from('pooled'), 1)).to.equal(undefined)
     expect(claimHeadroom(allocateWithHeadroom(8).subarray(1), 1)).to.equal(undefined)
     expect(claimHeadroom(allocateWithHeadroom(8), HEADROOM_BYTES + 1)).to.equal(undefined)
+  })
+})
+
+describe('pooled reads', () => {
+  const largeReadBytes = 1024 * 1024
+
+  it('lends a recycled large read again, with its room restored', () => {
+    const first = allocateWithHeadroom(largeReadBytes)
+    claimHeadroom(first, 5)
+    recycleRead(first)
+    const second = allocateWithHeadroom(largeReadBytes - 10)
+    expect(second.buffer).to.equal(first.buffer)
+    expect(second.length).to.equal(largeReadBytes - 10)
+    expect(claimHeadroom(second, HEADROOM_BYTES)).to.not.equal(undefined)
+  })
+
+  it('takes a read back only once, so two readers never share a buffer', () => {
+    const read = allocateWithHeadroom(largeReadBytes)
+    recycleRead(read)
+    recycleRead(read)
+    const first = allocateWithHeadroom(largeReadBytes)
+    const second = allocateWithHeadroom(largeReadBytes)
+    expect(first.buffer).to.equal(read.buffer)
+    expect(second.buffer).to.not.equal(read.buffer)
+  })
+
+  it('ignores small reads and buffers it did not lend', () => {
+    const small = allocateWithHeadroom(100)
+    recycleRead(small)
+    expect(allocateWithHeadroom(100).buffer).to.not.equal(small.buffer)
+    const foreign = Buffer.allocUnsafeSlow(largeReadBytes)
+    recycleRead(foreign)
+    expect(allocateWithHeadroom(largeReadBytes).buffer).to.not.equal(foreign.buffer)
   })
 })

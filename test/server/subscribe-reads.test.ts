@@ -1,0 +1,51 @@
+import {expect} from 'chai'
+import {LignumClient} from '../../src/client/index.js'
+import {serverForSuite} from '../helpers/server.js'
+
+/**
+ * Subscribe sends log reads as they are and reuses each read's buffer once it is written
+ * (log/read-headroom.ts). A buffer reused too early would send one stream's records on
+ * another's, or overwrite records still in flight: more than an HTTP/2 window (16 MiB) to each of
+ * two streams at once, one read slowly so that the node's writes wait for it, must arrive whole
+ * and in order.
+ */
+describe('Subscribe with recycled reads', function () {
+  this.timeout(60_000)
+  const suite = serverForSuite()
+  const recordsPerTopic = 20_000
+  const valueOf = (topic: string, index: number) => `${topic}:${index}:`.padEnd(1000, String.fromCharCode(97 + (index % 26)))
+
+  before(async () => {
+    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+    try {
+      const producer = client.producer({acks: 'all'})
+      const sends = ['left', 'right'].flatMap((topic) => Array.from({length: recordsPerTopic}, (_, index) => producer.send(topic, {value: valueOf(topic, index)})))
+      await Promise.all(sends)
+      await producer.close()
+    } finally {
+      client.close()
+    }
+  })
+
+  it('delivers every record intact to two streams, a fast and a slow one, reading tens of megabytes at once', async () => {
+    const readAll = async (topic: string, pauseMs: number) => {
+      const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+      try {
+        const values: string[] = []
+        for await (const chunk of client.consumeChunks({topic, stopAtEnd: true})) {
+          for (const record of chunk.records) values.push(record.value?.toString() ?? '')
+          await new Promise((resolve) => setTimeout(resolve, pauseMs))
+        }
+        return values
+      } finally {
+        client.close()
+      }
+    }
+    const [left, right] = await Promise.all([readAll('left', 0), readAll('right', 10)])
+    for (const [topic, values] of [['left', left], ['right', right]] as const) {
+      expect(values.length, topic).to.equal(recordsPerTopic)
+      const wrong = values.findIndex((value, index) => value !== valueOf(topic, index))
+      expect(wrong, `${topic}: first record that differs`).to.equal(-1)
+    }
+  })
+})
