@@ -79,6 +79,7 @@ const RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000
 export class Broker {
   private readonly topics = new Map<string, Topic>()
   private readonly creating = new Map<string, Promise<Topic>>()
+  private topicsSaved: Promise<void> = Promise.resolve()
   private readonly sticky = new StickyPartitioner()
   private groupOffsets!: GroupOffsets
   private retentionTimer: NodeJS.Timeout | undefined
@@ -131,8 +132,14 @@ export class Broker {
     return config
   }
 
-  private async saveTopics(): Promise<void> {
-    await writeTopicStore(this.dataDir, [...this.topics.values()].map((topic) => topic.record))
+  /**
+   * One write of topics.json at a time: writes share its temporary file, and two topics
+   * auto-created at once must not race. Each write takes the topics as they are when it runs.
+   */
+  private saveTopics(): Promise<void> {
+    const save = this.topicsSaved.then(() => writeTopicStore(this.dataDir, [...this.topics.values()].map((topic) => topic.record)))
+    this.topicsSaved = save.catch(() => {})
+    return save
   }
 
   /**

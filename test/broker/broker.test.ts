@@ -93,6 +93,14 @@ describe('broker', () => {
     expect(broker.listTopics().map((entry) => entry.name)).to.deep.equal(['kept'])
   })
 
+  it('creates many topics at once, and all of them are there after a restart', async () => {
+    const names = Array.from({length: 8}, (_, index) => `at-once-${index}`)
+    await Promise.all(names.map((name) => broker.produce({topic: name, partition: -1, records: [{key: null, value: Buffer.from('v')}], acks: 'all'})))
+    await broker.close()
+    broker = await Broker.open(dataDir, config, silentLogger)
+    expect(broker.listTopics().map((entry) => entry.name)).to.deep.equal(names)
+  })
+
   it('deletes a topic and its files', async () => {
     await broker.produce({topic: 'gone', partition: -1, records: [{key: null, value: Buffer.from('x')}], acks: 'all'})
     await broker.deleteTopic('gone')
