@@ -103,7 +103,15 @@ export class Connection {
     return new LignumError(code, message, {cause: error})
   }
 
+  private closedByUser = false
+
+  /** True once close() was called: no new call may start on this connection. */
+  get closed(): boolean {
+    return this.closedByUser
+  }
+
   close(): void {
+    this.closedByUser = true
     this.grpc.close()
   }
 }

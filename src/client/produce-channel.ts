@@ -43,6 +43,7 @@ export class ProduceChannel {
   ) {}
 
   send(request: Omit<ProduceRequest, 'requestId'>): Promise<ProduceResponse> {
+    if (this.connection.closed) return Promise.reject(new LignumError('UNAVAILABLE', 'the client is closed; connect again to produce'))
     const requestId = this.nextRequestId++
     const full = {...request, requestId}
     if (request.acks === Acks.ACKS_NONE) {
@@ -111,10 +112,17 @@ export class ProduceChannel {
     this.sweepTimer = undefined
   }
 
+  private rejectAll(error: LignumError): void {
+    for (const entry of this.pending.values()) entry.reject(error)
+    this.pending.clear()
+    this.stopSweepWhenIdle()
+  }
+
   private scheduleResend(): void {
     if (this.reconnectTimer) return
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined
+      if (this.connection.closed) return this.rejectAll(new LignumError('UNAVAILABLE', 'the client was closed before the node answered'))
       const stream = this.openStream()
       const unanswered = [...this.pending].sort(([a], [b]) => (a < b ? -1 : 1))
       for (const [, entry] of unanswered) stream.write(entry.request)
@@ -131,8 +139,7 @@ export class ProduceChannel {
     clearInterval(this.sweepTimer)
     const stream = this.stream
     this.stream = undefined
-    for (const entry of this.pending.values()) entry.reject(new LignumError('UNAVAILABLE', 'the producer closed before an answer came'))
-    this.pending.clear()
+    this.rejectAll(new LignumError('UNAVAILABLE', 'the producer closed before an answer came'))
     if (!stream) return
     let timer: NodeJS.Timeout | undefined
     const ended = new Promise<void>((resolve) => {
