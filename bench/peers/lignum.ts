@@ -53,9 +53,9 @@ export function lignumSystem(scratchDir: string, cpuProfileDir?: string): System
     },
     settings: (durability) => ({
       server: `lignum serve, 1 partition per topic (auto-created), LIGNUM_FLUSH_POLICY=${flushPolicy(durability)}`,
-      producer: 'lignum produce --file (one record per line), default batch size (256 KiB) and linger (5 ms); library: LignumClient producer defaults, write()/drain()/flush() as the CLI does',
+      producer: 'lignum produce --file (one record per line), default batch size (256 KiB), no linger (natural batching); library: LignumClient producer defaults, write()/drain()/flush() as the CLI does',
       consumer: 'lignum consume --from beginning -e to a pipe; library: client.consume({stopAtEnd: true})',
-      latency: 'LignumClient producer.send() at a fixed rate, open loop, acks=all',
+      latency: 'LignumClient producer.send() at a fixed rate, open loop, acks=all, producer defaults (no linger: natural batching)',
     }),
     start: (dataDir, durability) => startLignum(build!, scratchDir, dataDir, durability, cpuProfileDir),
     cleanup: async () => {

@@ -20,7 +20,10 @@ export interface ProducerOptions {
   acks?: AcksSetting
   /** Seal a partition's batch once it holds this many bytes. */
   batchBytes?: number
-  /** Wait at most this long for a batch to fill. */
+  /**
+   * Wait at most this long for a batch to fill. 0 (the default): natural batching, a batch
+   * leaves as soon as none of this producer's requests is in flight.
+   */
   lingerMs?: number
   maxInFlight?: number
   /** Unacknowledged bytes held before writers must wait. */
@@ -52,9 +55,12 @@ export interface ProducerStats {
 }
 
 // Defaults: batches large enough to amortise a request, small enough to stay well under the
-// broker's 1 MiB batch limit; Kafka's own linger default (5 ms) and in-flight default (5).
+// broker's 1 MiB batch limit; Kafka's in-flight default (5). No linger by default (natural
+// batching, as franz-go does): records gather only while a request is in flight, so a record
+// at a low rate leaves at once instead of waiting out Kafka's 5 ms, and at high rates batches
+// still fill by size.
 const BATCH_BYTES_DEFAULT = 256 * 1024
-const LINGER_MS_DEFAULT = 5
+const LINGER_MS_DEFAULT = 0
 const MAX_IN_FLIGHT_DEFAULT = 5
 const BUFFER_BYTES_MAX_DEFAULT = 32 * 1024 * 1024
 const DELIVERY_TIMEOUT_MS_DEFAULT = 30_000
@@ -95,6 +101,7 @@ export class Producer {
   private readonly loadingTopics = new Map<string, Promise<number>>()
   private readonly sticky = new Map<string, StickyPartitioner>()
   private lingerTimer: NodeJS.Timeout | undefined
+  private idleSendCheck: NodeJS.Immediate | undefined
   private inFlight = 0
   private bufferedBytes = 0
   private idleWaiters: (() => void)[] = []
@@ -193,7 +200,9 @@ export class Producer {
     batch.bytes += bytes
     this.bufferedBytes += bytes + RECORD_MEMORY_OVERHEAD_BYTES
     if (batch.bytes >= this.options.batchBytes) this.seal(key, batch)
-    else this.lingerTimer ??= setTimeout(() => this.sealAll(), this.options.lingerMs)
+    else if (this.options.lingerMs > 0) this.lingerTimer ??= setTimeout(() => this.sealAll(), this.options.lingerMs)
+    // After the current task: records written in one go (a chunk of a file) leave together.
+    else this.idleSendCheck ??= setImmediate(() => this.sendGatheredWhenIdle())
   }
 
   private choosePartition(topic: string, partitionCount: number, requested: number | undefined, key: Buffer | null): number {
@@ -222,6 +231,8 @@ export class Producer {
   private sealAll(): void {
     clearTimeout(this.lingerTimer)
     this.lingerTimer = undefined
+    clearImmediate(this.idleSendCheck)
+    this.idleSendCheck = undefined
     for (const [key, batch] of [...this.open]) this.seal(key, batch)
   }
 
@@ -234,6 +245,7 @@ export class Producer {
         this.bufferedBytes -= batch.bytes + batch.records.length * RECORD_MEMORY_OVERHEAD_BYTES
         if (!this.needsDrain) for (const wake of this.drainWaiters.splice(0)) wake()
         this.pump()
+        this.sendGatheredWhenIdle()
         if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake()
       })
     }
@@ -258,6 +270,12 @@ export class Producer {
       this.stats.firstError ??= failure
       for (const waiter of batch.waiters) waiter.reject(failure)
     }
+  }
+
+  /** Natural batching (no linger): what gathered while requests were in flight leaves once none is. */
+  private sendGatheredWhenIdle(): void {
+    this.idleSendCheck = undefined
+    if (this.options.lingerMs === 0 && this.inFlight === 0 && this.open.size > 0) this.sealAll()
   }
 
   private isIdle(): boolean {

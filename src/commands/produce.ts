@@ -42,7 +42,7 @@ export default class Produce extends ClientCommand {
     partition: Flags.integer({char: 'p', description: 'partition for every record [default: by key (murmur2), else sticky]', min: 0}),
     acks: Flags.string({description: 'acknowledgement: 0 (none), 1 (leader), all (in-sync replicas)', options: ['0', '1', 'all'], default: 'all'}),
     'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes', min: 1, default: 256 * 1024}),
-    'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill', min: 0, default: 5}),
+    'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill; 0 sends a batch as soon as no earlier one awaits its answer', min: 0, default: 0}),
     'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
     'delivery-timeout-ms': Flags.integer({description: 'give up on a record not acknowledged after this long, retries included', min: 1, default: 30_000}),
     compression: Flags.string({description: 'batch compression', options: ['none', 'gzip'], default: 'none'}),

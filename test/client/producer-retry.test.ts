@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 import net from 'node:net'
 import {LignumClient} from '../../src/client/index.js'
+import {LignumError} from '../../src/errors.js'
 import {serverForSuite} from '../helpers/server.js'
 
 /**
@@ -69,5 +70,15 @@ describe('producer retries (against lignum serve)', function () {
       client.close()
       proxy.close()
     }
+  })
+
+  it('refuses to send once its client is closed, with a message instead of a crash', async () => {
+    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+    const producer = client.producer({acks: 'all'})
+    await producer.send('after-close', {value: 'before'})
+    client.close()
+    const refused = await producer.send('after-close', {value: 'after'}).catch((error: Error) => error)
+    expect(refused).to.be.instanceOf(LignumError)
+    expect((refused as LignumError).message).to.match(/client is closed/)
   })
 })
