@@ -8,30 +8,14 @@
  *
  * As in protobuf, the last occurrence of field 3 wins.
  */
-import {BinaryReader, WireType} from '@bufbuild/protobuf/wire'
 import {FetchResponse} from '../generated/lignum/v1/lignum.js'
+import {takeField} from '../wire/protobuf-fields.js'
 
 const RECORD_BATCHES_FIELD = 3
 
 export function decodeFetchResponse(bytes: Buffer): FetchResponse {
-  const reader = new BinaryReader(bytes)
-  const otherFields: Buffer[] = []
-  let batches: Buffer | undefined
-  let otherStart = 0
-  while (reader.pos < reader.len) {
-    const fieldStart = reader.pos
-    const [field, wireType] = reader.tag()
-    if (field !== RECORD_BATCHES_FIELD || wireType !== WireType.LengthDelimited) {
-      reader.skip(wireType, field)
-      continue
-    }
-    const view = reader.bytes()
-    batches = Buffer.from(view.buffer, view.byteOffset, view.byteLength)
-    otherFields.push(bytes.subarray(otherStart, fieldStart))
-    otherStart = reader.pos
-  }
-  otherFields.push(bytes.subarray(otherStart))
-  const response = FetchResponse.decode(otherFields.length === 1 ? otherFields[0] : Buffer.concat(otherFields))
-  if (batches) response.recordBatches = batches
+  const {taken, rest} = takeField(bytes, RECORD_BATCHES_FIELD)
+  const response = FetchResponse.decode(rest)
+  if (taken.length > 0) response.recordBatches = taken[taken.length - 1]
   return response
 }

@@ -9,6 +9,7 @@
 import {randomBytes} from 'node:crypto'
 import {isErrorCode, LignumError} from '../errors.js'
 import {partitionForKey, StickyPartitioner} from '../broker/partitioner.js'
+import {allocateWithHeadroom} from '../log/headroom.js'
 import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../log/record-batch.js'
 import {Acks} from '../generated/lignum/v1/lignum.js'
 import type {Connection} from './connection.js'
@@ -252,7 +253,8 @@ export class Producer {
   }
 
   private async sendBatch(batch: OpenBatch): Promise<void> {
-    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.producerId, producerEpoch: 0, baseSequence: batch.baseSequence})
+    // Room in front: the request is framed around the batch instead of copied (produce-request-codec.ts).
+    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.producerId, producerEpoch: 0, baseSequence: batch.baseSequence, allocate: allocateWithHeadroom})
     const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
     const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0}
     try {

@@ -92,6 +92,8 @@ export interface EncodeOptions {
   baseSequence?: number
   partitionLeaderEpoch?: number
   nowMs?: number
+  /** Where the batch is encoded, e.g. a buffer with room in front for framing (headroom.ts). */
+  allocate?: (bytes: number) => Buffer
 }
 
 export const BATCH_HEADER_BYTES = 61
@@ -438,8 +440,9 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   const span = timestampSpan(records, nowMs)
   const codec = options.compression ?? 'none'
   const recordsBytes = recordsSize(records, span.baseTimestamp, nowMs)
+  const allocate = options.allocate ?? Buffer.allocUnsafe
   if (codec === 'none') {
-    const buffer = Buffer.allocUnsafe(BATCH_HEADER_BYTES + recordsBytes)
+    const buffer = allocate(BATCH_HEADER_BYTES + recordsBytes)
     const end = writeRecords(buffer, records, span.baseTimestamp, nowMs, BATCH_HEADER_BYTES)
     assert(end === buffer.length, `encoded ${end} bytes where ${buffer.length} were computed`)
     writeHeaderFields(buffer, records, span, options, CODEC_IDS.none)
@@ -449,7 +452,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   const end = writeRecords(plain, records, span.baseTimestamp, nowMs, 0)
   assert(end === plain.length, `encoded ${end} bytes where ${plain.length} were computed`)
   const compressed = compress(codec, plain)
-  const buffer = Buffer.allocUnsafe(BATCH_HEADER_BYTES + compressed.length)
+  const buffer = allocate(BATCH_HEADER_BYTES + compressed.length)
   compressed.copy(buffer, BATCH_HEADER_BYTES)
   writeHeaderFields(buffer, records, span, options, CODEC_IDS[codec])
   return buffer

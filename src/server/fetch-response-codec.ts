@@ -7,46 +7,31 @@
  *
  *   [FetchResponse without record_batches] [0x1a] [varint byte length] [record batches]
  *
- * Batches read from the log carry free room in front (log/read-headroom.ts): the prefix, and
- * gRPC's frame header before it, are written there and the batches are not copied at all. A response that also carries decoded
- * records (decode=true, small by use) goes through the generated encoder unchanged.
+ * Batches read from the log carry free room in front (log/headroom.ts): the prefix, and
+ * gRPC's frame header before it, are written there and the batches are not copied at all. A
+ * response that also carries decoded records (decode=true, small by use) goes through the
+ * generated encoder unchanged.
  */
 import {FetchResponse} from '../generated/lignum/v1/lignum.js'
-import {claimHeadroom} from '../log/read-headroom.js'
-import {GRPC_FRAME_BYTES, withFrameRoom} from './grpc-framing.js'
+import {claimHeadroom} from '../log/headroom.js'
+import {GRPC_FRAME_BYTES, withFrameRoom} from '../wire/grpc-framing.js'
+import {fieldPrefixBytes, writeFieldPrefix} from '../wire/protobuf-fields.js'
 
-// Field 3 (record_batches), wire type 2 (length-delimited): (3 << 3) | 2.
-const RECORD_BATCHES_TAG = 0x1a
+// FetchResponse.record_batches is field 3.
+const RECORD_BATCHES_FIELD = 3
 const NO_BYTES = Buffer.alloc(0)
 
 export function encodeFetchResponse(response: FetchResponse): Buffer {
   const batches = response.recordBatches
   if (batches.length === 0 || response.records.length > 0) return Buffer.from(FetchResponse.encode(response).finish())
   const rest = FetchResponse.encode({...response, recordBatches: NO_BYTES}).finish()
-  const prefixBytes = rest.length + 1 + unsignedVarintBytes(batches.length)
+  const prefixBytes = rest.length + fieldPrefixBytes(batches.length)
   // Batches read from the log have room in front: write the prefix there, leave room for
-  // gRPC's frame header before it (grpc-framing.ts), and copy nothing.
+  // gRPC's frame header before it (wire/grpc-framing.ts), and copy nothing.
   const inPlace = claimHeadroom(batches, GRPC_FRAME_BYTES + prefixBytes)?.subarray(GRPC_FRAME_BYTES)
   const output = inPlace ? withFrameRoom(inPlace) : Buffer.allocUnsafe(prefixBytes + batches.length)
   output.set(rest, 0)
-  output[rest.length] = RECORD_BATCHES_TAG
-  writeUnsignedVarint(output, batches.length, rest.length + 1)
+  writeFieldPrefix(output, rest.length, RECORD_BATCHES_FIELD, batches.length)
   if (!inPlace) batches.copy(output, prefixBytes)
   return output
-}
-
-function unsignedVarintBytes(value: number): number {
-  let bytes = 1
-  for (let rest = value >>> 7; rest > 0; rest >>>= 7) bytes++
-  return bytes
-}
-
-function writeUnsignedVarint(buffer: Buffer, value: number, position: number): number {
-  let rest = value
-  while (rest >= 0x80) {
-    buffer[position++] = (rest & 0x7f) | 0x80
-    rest >>>= 7
-  }
-  buffer[position++] = rest
-  return position
 }

@@ -5,7 +5,7 @@
  */
 import type {sendUnaryData, ServerUnaryCall, ServerWritableStream} from '@grpc/grpc-js'
 import type {Acks as BrokerAcks, ProduceResult} from '../broker/broker.js'
-import {recycleRead} from '../log/read-headroom.js'
+import {recycleRead} from '../log/headroom.js'
 import {decodeRecordBatch, batchPositions, type RecordInput} from '../log/record-batch.js'
 import {LignumError} from '../errors.js'
 import {
@@ -21,6 +21,7 @@ import {
 } from '../generated/lignum/v1/lignum.js'
 import {settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
 import {encodeFetchResponse} from './fetch-response-codec.js'
+import {decodeProduceRequest} from './produce-request-codec.js'
 import {asLignumError, toServiceError} from './grpc-errors.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -33,11 +34,13 @@ const FETCH_WAIT_MS_MAX = 30_000
 const SUBSCRIBE_POLL_MS = 1000
 
 /**
- * The generated service definition, with Fetch and Subscribe responses serialized by
- * fetch-response-codec.ts (one copy of the record batches instead of three).
+ * The generated service definition, with produce requests decoded and fetch responses encoded
+ * without copying their record batches (produce-request-codec.ts, fetch-response-codec.ts).
  */
 export const lignumServiceDefinition = {
   ...LignumService,
+  produce: {...LignumService.produce, requestDeserialize: decodeProduceRequest},
+  produceStream: {...LignumService.produceStream, requestDeserialize: decodeProduceRequest},
   fetch: {...LignumService.fetch, responseSerialize: encodeFetchResponse},
   subscribe: {...LignumService.subscribe, responseSerialize: encodeFetchResponse},
 }

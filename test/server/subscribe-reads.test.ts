@@ -4,7 +4,7 @@ import {serverForSuite} from '../helpers/server.js'
 
 /**
  * Subscribe sends log reads as they are and reuses each read's buffer once it is written
- * (log/read-headroom.ts). A buffer reused too early would send one stream's records on
+ * (log/headroom.ts). A buffer reused too early would send one stream's records on
  * another's, or overwrite records still in flight: more than an HTTP/2 window (16 MiB) to each of
  * two streams at once, one read slowly so that the node's writes wait for it, must arrive whole
  * and in order.

@@ -1,7 +1,8 @@
 /**
- * Buffers for log reads with free bytes reserved in front of the data, so the layer that sends
- * a read can write its framing (a protobuf field header, gRPC's frame header) into that room
- * and send the read as it is, instead of copying megabytes to put a few bytes before them.
+ * Buffers with free bytes reserved in front of the data (log reads, producer batches), so the
+ * layer that sends them can write its framing (protobuf field headers, gRPC's frame header)
+ * into that room and send the data as it is, instead of copying megabytes to put a few bytes
+ * before them.
  *
  *   [ reserved: HEADROOM_BYTES ][ data read from the log ... ]
  *   ^ arrayBuffer start         ^ the returned Buffer's byteOffset
@@ -11,16 +12,16 @@
  * view qualifies only if it starts exactly at the data. Claiming the room forgets it: it is
  * used once.
  *
- * Large reads (a fetch's worth of batches) come from a pool of spare buffers: allocating and
- * collecting megabytes per fetch kept the garbage collector busy for a fifth of a consume's
- * time. The one owner that knows no view of a read is left (the Subscribe stream, once its
- * response is written) gives it back with recycleRead; a read never given back is simply
- * collected.
+ * Large log reads (a fetch's worth of batches) are borrowed from a pool of spare buffers:
+ * allocating and collecting megabytes per fetch kept the garbage collector busy for a fifth of
+ * a consume's time. The one owner that knows no view of a read is left (the Subscribe stream,
+ * once its response is written) gives it back with recycleRead; a read never given back is
+ * simply collected.
  */
 
 /**
- * Enough for a FetchResponse's other fields with the longest topic name (249 bytes, as Kafka)
- * and gRPC's 5-byte frame header.
+ * Enough for the other fields of a FetchResponse or ProduceRequest with the longest topic name
+ * (249 bytes, as Kafka) and gRPC's 5-byte frame header.
  */
 export const HEADROOM_BYTES = 512
 
@@ -40,8 +41,16 @@ let spareBytes = 0
 
 /** A buffer of `length` bytes with HEADROOM_BYTES free before it. */
 export function allocateWithHeadroom(length: number): Buffer {
+  return withRoom(newArrayBuffer(HEADROOM_BYTES + length), length)
+}
+
+/** For a log read: like allocateWithHeadroom, from the pool when large. Give it back with recycleRead. */
+export function borrowReadWithHeadroom(length: number): Buffer {
   const capacity = pooledCapacity(length)
-  const whole = capacity === undefined ? newArrayBuffer(HEADROOM_BYTES + length) : borrow(capacity)
+  return withRoom(capacity === undefined ? newArrayBuffer(HEADROOM_BYTES + length) : borrow(capacity), length)
+}
+
+function withRoom(whole: ArrayBuffer, length: number): Buffer {
   reservedRoom.set(whole, HEADROOM_BYTES)
   return Buffer.from(whole, HEADROOM_BYTES, length)
 }

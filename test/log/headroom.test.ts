@@ -1,7 +1,7 @@
 import {expect} from 'chai'
-import {allocateWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleRead} from '../../src/log/read-headroom.js'
+import {allocateWithHeadroom, borrowReadWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleRead} from '../../src/log/headroom.js'
 
-describe('read headroom', () => {
+describe('headroom', () => {
   it('lends the room in front of a read once, leaving the data in place', () => {
     const data = allocateWithHeadroom(8)
     data.write('abcdefgh')
@@ -23,31 +23,34 @@ describe('pooled reads', () => {
   const largeReadBytes = 1024 * 1024
 
   it('lends a recycled large read again, with its room restored', () => {
-    const first = allocateWithHeadroom(largeReadBytes)
+    const first = borrowReadWithHeadroom(largeReadBytes)
     claimHeadroom(first, 5)
     recycleRead(first)
-    const second = allocateWithHeadroom(largeReadBytes - 10)
+    const second = borrowReadWithHeadroom(largeReadBytes - 10)
     expect(second.buffer).to.equal(first.buffer)
     expect(second.length).to.equal(largeReadBytes - 10)
     expect(claimHeadroom(second, HEADROOM_BYTES)).to.not.equal(undefined)
   })
 
   it('takes a read back only once, so two readers never share a buffer', () => {
-    const read = allocateWithHeadroom(largeReadBytes)
+    const read = borrowReadWithHeadroom(largeReadBytes)
     recycleRead(read)
     recycleRead(read)
-    const first = allocateWithHeadroom(largeReadBytes)
-    const second = allocateWithHeadroom(largeReadBytes)
+    const first = borrowReadWithHeadroom(largeReadBytes)
+    const second = borrowReadWithHeadroom(largeReadBytes)
     expect(first.buffer).to.equal(read.buffer)
     expect(second.buffer).to.not.equal(read.buffer)
   })
 
-  it('ignores small reads and buffers it did not lend', () => {
-    const small = allocateWithHeadroom(100)
+  it('ignores small reads, buffers allocated unpooled and buffers it did not lend', () => {
+    const unpooled = allocateWithHeadroom(largeReadBytes)
+    recycleRead(unpooled)
+    expect(borrowReadWithHeadroom(largeReadBytes).buffer).to.not.equal(unpooled.buffer)
+    const small = borrowReadWithHeadroom(100)
     recycleRead(small)
-    expect(allocateWithHeadroom(100).buffer).to.not.equal(small.buffer)
+    expect(borrowReadWithHeadroom(100).buffer).to.not.equal(small.buffer)
     const foreign = Buffer.allocUnsafeSlow(largeReadBytes)
     recycleRead(foreign)
-    expect(allocateWithHeadroom(largeReadBytes).buffer).to.not.equal(foreign.buffer)
+    expect(borrowReadWithHeadroom(largeReadBytes).buffer).to.not.equal(foreign.buffer)
   })
 })
