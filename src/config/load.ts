@@ -4,8 +4,9 @@
  * environment variables, then flags. Later sources win. Every value is checked on the way in,
  * so a bad one stops the program at start with a message naming the key.
  */
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
 import {stripVTControlCharacters} from 'node:util'
-import {cosmiconfig} from 'cosmiconfig'
 import {LignumError} from '../errors.js'
 import {coerceSetting, defaults, environmentName, settings, type LignumConfig} from './schema.js'
 
@@ -52,6 +53,8 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 }
 
 async function findConfigFile(options: LoadOptions): Promise<{config: unknown; filepath: string} | null> {
+  if (!options.configFile && !mayFindConfigFile(options.cwd ?? process.cwd())) return null
+  const {cosmiconfig} = await import('cosmiconfig')
   const explorer = cosmiconfig('lignum', {searchStrategy: 'project', searchPlaces: CONFIG_FILE_NAMES})
   try {
     const result = options.configFile ? await explorer.load(options.configFile) : await explorer.search(options.cwd ?? process.cwd())
@@ -61,6 +64,30 @@ async function findConfigFile(options: LoadOptions): Promise<{config: unknown; f
       throw new LignumError('CONFIG', `the configuration file ${options.configFile} does not exist; check the path given to --config`, {cause: error})
     }
     throw new LignumError('CONFIG', `cannot read the configuration file: ${describeLoadError(error)}; correct it, or point --config at another file`, {cause: error})
+  }
+}
+
+/**
+ * Whether cosmiconfig's search (from `cwd` up to the first directory with a package.json) could
+ * find anything. Most runs have no configuration file, and loading and running cosmiconfig
+ * costs about 15 ms of every command's start; a few existence checks cost well under one.
+ */
+function mayFindConfigFile(cwd: string): boolean {
+  for (let directory = path.resolve(cwd); ; directory = path.dirname(directory)) {
+    if (CONFIG_FILE_NAMES.some((name) => name !== 'package.json' && existsSync(path.join(directory, name)))) return true
+    const packageJson = path.join(directory, 'package.json')
+    if (existsSync(packageJson)) return hasLignumKey(packageJson)
+    if (path.dirname(directory) === directory) return false
+  }
+}
+
+function hasLignumKey(packageJson: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(packageJson, 'utf8'))
+    return typeof parsed === 'object' && parsed !== null && 'lignum' in parsed
+  } catch {
+    // Unreadable or not JSON: let cosmiconfig read it and say what is wrong.
+    return true
   }
 }
 

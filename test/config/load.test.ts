@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdtemp, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {loadConfig} from '../../src/config/load.js'
@@ -31,6 +31,26 @@ describe('configuration', () => {
     const {config} = await loadConfig({cwd: dir, env: {}})
     expect(config.flushPolicy).to.equal('always')
     expect(config.retentionMs).to.equal(-1)
+  })
+
+  it('reads a "lignum" key in package.json, and passes over a package.json without one', async () => {
+    await writeFile(path.join(dir, 'package.json'), JSON.stringify({name: 'app', lignum: {grpcPort: 1234}}))
+    const found = await loadConfig({cwd: dir, env: {}})
+    expect(found.filepath).to.equal(path.join(dir, 'package.json'))
+    expect(found.config.grpcPort).to.equal(1234)
+    await writeFile(path.join(dir, 'package.json'), JSON.stringify({name: 'app'}))
+    expect((await loadConfig({cwd: dir, env: {}})).filepath).to.equal(undefined)
+  })
+
+  it('searches parent directories, up to the first one with a package.json', async () => {
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({httpPort: 7777}))
+    const child = path.join(dir, 'project', 'src')
+    await mkdir(child, {recursive: true})
+    const found = await loadConfig({cwd: child, env: {}})
+    expect(found.filepath).to.equal(path.join(dir, 'lignum.config.json'))
+    expect(found.config.httpPort).to.equal(7777)
+    await writeFile(path.join(dir, 'project', 'package.json'), JSON.stringify({name: 'project'}))
+    expect((await loadConfig({cwd: child, env: {}})).filepath).to.equal(undefined)
   })
 
   it('refuses a bad value naming the key, the source and what is allowed', async () => {
