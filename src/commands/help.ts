@@ -1,5 +1,6 @@
 import {Args, Help} from '@oclif/core'
 import {LignumCommand} from '../cli/lignum-command.js'
+import {unknownCommandMessage} from '../cli/unknown-command.js'
 import {LignumError} from '../errors.js'
 
 /** `lignum help <command>`, as people type it, shows what `lignum <command> --help` shows. */
@@ -14,7 +15,7 @@ export default class HelpCommand extends LignumCommand {
     const words = argv as string[]
     const id = words.join(':')
     if (id !== '' && !this.config.findCommand(id) && this.config.topics.every((topic) => topic.name !== id)) {
-      throw new LignumError('NOT_FOUND', `no command "${words.join(' ')}"; run "${this.config.bin} help" to list the commands`)
+      throw new LignumError('NOT_FOUND', unknownCommandMessage(this.config, words))
     }
     await new Help(this.config).showHelp(words)
   }

@@ -52,6 +52,25 @@ describe('lignum help', function () {
   })
 })
 
+describe('unknown commands', function () {
+  this.timeout(60_000)
+
+  const cases: {args: string[]; says: string}[] = [
+    {args: ['consme', '-t', 'x'], says: 'Error: no command "consme" (did you mean "lignum consume"?); run "lignum help" to list the commands'},
+    {args: ['topics', 'lst'], says: 'Error: no command "topics lst" (did you mean "lignum topics list"?); run "lignum help" to list the commands'},
+    {args: ['frobnicate'], says: 'Error: no command "frobnicate"; run "lignum help" to list the commands'},
+  ]
+
+  for (const {args, says} of cases) {
+    it(`lignum ${args.join(' ')}: one line with the nearest command, if any, and exit 2`, async () => {
+      const result = await runCli(args)
+      expect(result.code).to.equal(2)
+      expect(result.stdout).to.equal('')
+      expect(result.stderr).to.equal(`${says}\n`)
+    })
+  }
+})
+
 describe('consume with a range that ends before it starts', function () {
   this.timeout(30_000)
 
