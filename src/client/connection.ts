@@ -6,7 +6,7 @@
 import {credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
 import {LignumError, errorCodeOfGrpc} from '../errors.js'
 import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
-import {installInPlaceFraming} from '../wire/grpc-framing.js'
+import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {decodeFetchResponse} from './fetch-response-codec.js'
 import {encodeProduceRequest} from './produce-request-codec.js'
 
@@ -60,7 +60,7 @@ export class Connection {
 
   constructor(readonly address: string) {
     // Without the hook (a grpc-js update moved it) requests are framed by copy: slower, still correct.
-    installInPlaceFraming()
+    installGrpcFraming()
     this.grpc = new LignumGrpcClient(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,

@@ -8,6 +8,7 @@
  */
 import {LignumError} from '../errors.js'
 import {batchPositions, decodeRecordsAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
+import {recycleRead} from '../log/headroom.js'
 import {AsyncQueue} from './async-queue.js'
 import type {Connection} from './connection.js'
 import {withRetry} from './retry.js'
@@ -42,6 +43,13 @@ export interface RecordChunk {
    * as consumed, so the group's commit resumes right after them.
    */
   consumedUpTo(count: number): void
+  /**
+   * Says the reader is done with the chunk's bytes (it copied what it needed, and keeps no
+   * record): once every chunk of a response is released, the buffer the response arrived in
+   * is reused for the next one. Optional; records taken from `records` keep their buffer.
+   * The chunk cannot be read after it.
+   */
+  release(): void
 }
 
 export type StartPosition = 'beginning' | 'end' | number
@@ -85,11 +93,43 @@ interface Chunk {
 }
 
 /**
+ * The chunks cut from one response's batches: its buffer goes back to the read pool once all
+ * of them are released, unless a record (a view of the buffer) was handed out.
+ */
+export class ResponseBuffer {
+  private unreleased = 0
+  private cutting = true
+  private recordsHandedOut = false
+
+  constructor(private readonly batches: Buffer) {}
+
+  chunkCut(): void {
+    this.unreleased++
+  }
+
+  allCut(): void {
+    this.cutting = false
+    this.recycleWhenDone()
+  }
+
+  chunkReleased(recordsHandedOut: boolean): void {
+    this.unreleased--
+    this.recordsHandedOut ||= recordsHandedOut
+    this.recycleWhenDone()
+  }
+
+  private recycleWhenDone(): void {
+    if (!this.cutting && this.unreleased === 0 && !this.recordsHandedOut) recycleRead(this.batches)
+  }
+}
+
+/**
  * A batch's records in [first, end) of its layout: offsets and values are read in place, and
  * record objects are built only if someone asks for `records`.
  */
 class BatchChunk implements RecordChunk {
   private decoded: LogRecord[] | undefined
+  private released = false
   consumedCount: number
 
   constructor(
@@ -98,13 +138,27 @@ class BatchChunk implements RecordChunk {
     private readonly layout: BatchLayout,
     private readonly first: number,
     readonly count: number,
+    private readonly response: ResponseBuffer | undefined,
   ) {
     this.consumedCount = count
+    response?.chunkCut()
   }
 
   get records(): LogRecord[] {
+    this.assertHeld()
     this.decoded ??= decodeRecordsAt(this.layout, this.first, this.count)
     return this.decoded
+  }
+
+  private assertHeld(): void {
+    // Its bytes may already carry another response.
+    if (this.released) throw new LignumError('INTERNAL', 'a record chunk was read after release()')
+  }
+
+  release(): void {
+    if (this.released) return
+    this.released = true
+    this.response?.chunkReleased(this.decoded !== undefined)
   }
 
   offsetAt(index: number): number {
@@ -118,6 +172,7 @@ class BatchChunk implements RecordChunk {
    * framing between values, so the lines written so far end before the next value starts.
    */
   writeValueLines(index: number, end: number, target: Buffer, position: number, separator: number): {count: number; position: number} {
+    this.assertHeld()
     const {data, valueStarts, valueLengths} = this.layout
     const first = this.first + index
     const last = this.first + end
@@ -159,14 +214,14 @@ class BatchChunk implements RecordChunk {
 }
 
 /** The chunk of the batch at `position` holding its records in [fromOffset, endOffset), or undefined if none is. */
-export function chunkOfBatch(topic: string, partition: number, batches: Buffer, position: number, fromOffset: number, endOffset: number): BatchChunk | undefined {
+export function chunkOfBatch(topic: string, partition: number, batches: Buffer, position: number, fromOffset: number, endOffset: number, response?: ResponseBuffer): BatchChunk | undefined {
   const layout = scanRecordBatch(batches, position)
   const offsetOf = (index: number) => layout.header.baseOffset + layout.offsetDeltas[index]
   let first = 0
   while (first < layout.count && offsetOf(first) < fromOffset) first++
   let end = first
   while (end < layout.count && offsetOf(end) < endOffset) end++
-  return end > first ? new BatchChunk(topic, partition, layout, first, end - first) : undefined
+  return end > first ? new BatchChunk(topic, partition, layout, first, end - first, response) : undefined
 }
 
 interface PartitionRange {
@@ -229,12 +284,14 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
       const chunk = await queue.shift()
       if (!chunk) break
       const end = ranges.find((range) => range.partition === chunk.partition)?.end ?? Number.POSITIVE_INFINITY
+      const response = new ResponseBuffer(chunk.batches)
       for (const {position} of batchPositions(chunk.batches)) {
-        held = chunkOfBatch(options.topic, chunk.partition, chunk.batches, position, chunk.fromOffset, end)
+        held = chunkOfBatch(options.topic, chunk.partition, chunk.batches, position, chunk.fromOffset, end, response)
         if (!held) continue
         yield held
         settleHeld()
       }
+      response.allCut()
       if (options.group && Date.now() - lastCommitMs >= (options.autoCommitMs ?? AUTO_COMMIT_MS)) {
         await commit()
         lastCommitMs = Date.now()

@@ -62,6 +62,8 @@ export default class Consume extends ClientCommand {
       const printed = await printer.printChunk(chunk, remaining)
       remaining -= printed
       if (printed < chunk.count) chunk.consumedUpTo(printed)
+      // Printing copied the values out: the buffer they came in can take the next response.
+      chunk.release()
       if (printer.closed || remaining <= 0) break
       // A fetched batch is a natural unit of output: a follower sees records as they come.
       await printer.flush()

@@ -50,6 +50,11 @@ export function borrowReadWithHeadroom(length: number): Buffer {
   return withRoom(capacity === undefined ? newArrayBuffer(HEADROOM_BYTES + length) : borrow(capacity), length)
 }
 
+/** For a received message, likely given back with recycleRead: from the pool when large, else a plain allocation. */
+export function borrowBuffer(length: number): Buffer {
+  return pooledCapacity(length) === undefined ? Buffer.allocUnsafe(length) : borrowReadWithHeadroom(length)
+}
+
 function withRoom(whole: ArrayBuffer, length: number): Buffer {
   reservedRoom.set(whole, HEADROOM_BYTES)
   return Buffer.from(whole, HEADROOM_BYTES, length)

@@ -14,7 +14,7 @@ import {LignumError} from '../errors.js'
 import {HealthService} from '../generated/grpc/health/v1/health.js'
 import type {Logger} from '../logger.js'
 import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
-import {installInPlaceFraming} from '../wire/grpc-framing.js'
+import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {createHealthService} from './health-service.js'
 import {createHttpServer} from './http-api.js'
 import {Metrics} from './metrics.js'
@@ -123,7 +123,7 @@ export class LignumNode {
   }
 
   private async startGrpc(context: ServingContext): Promise<number> {
-    if (!installInPlaceFraming()) this.logger.warn('cannot frame gRPC responses in place (grpc-js internals changed); consumers will be slower')
+    if (!installGrpcFraming()) this.logger.warn('cannot frame gRPC messages in place (grpc-js internals changed); producers and consumers will be slower')
     const server = new Server({
       'grpc.max_receive_message_length': this.config.requestBytesMax,
       'grpc.max_send_message_length': this.config.requestBytesMax + GRPC_MESSAGE_BYTES_HEADROOM,

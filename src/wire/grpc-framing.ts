@@ -8,12 +8,20 @@
  * Messages built with free room in front (by the codecs over log reads and producer batches,
  * which keep headroom: log/headroom.ts) are marked here, and grpc-js's framing is replaced by
  * one that writes the header into that room and sends the bytes as they are. Unmarked
- * messages, and compressed ones, are framed as grpc-js does. The replacement reaches into
- * grpc-js's internals (BaseServerInterceptingCall, CompressionFilter), as the HTTP/2 window
- * setting in server/node.ts does; a test fails if a grpc-js update removes either hook.
+ * messages, and compressed ones, are framed as grpc-js does.
+ *
+ * Received messages are gathered by grpc-js from HTTP/2 chunks into a new buffer each; here
+ * large ones are gathered into buffers borrowed from the read pool instead, which a reader
+ * that knows it holds the last view of one (the CLI's printer) gives back with recycleRead.
+ *
+ * The replacements reach into grpc-js's internals (BaseServerInterceptingCall,
+ * CompressionFilter, StreamDecoder), as the HTTP/2 window setting in server/node.ts does; a
+ * test fails if a grpc-js update removes a hook.
  */
 import {CompressionFilter} from '@grpc/grpc-js/build/src/compression-filter.js'
 import {BaseServerInterceptingCall} from '@grpc/grpc-js/build/src/server-interceptors.js'
+import {StreamDecoder} from '@grpc/grpc-js/build/src/stream-decoder.js'
+import {borrowBuffer} from '../log/headroom.js'
 
 export const GRPC_FRAME_BYTES = 5
 
@@ -42,9 +50,9 @@ export function withFrameRoom(message: Buffer): Buffer {
   return message
 }
 
-/** Replaces grpc-js's framing of server responses and client requests, once per process; true if both hooks were found. */
-export function installInPlaceFraming(): boolean {
-  installed ??= installServerFraming() && installClientFraming()
+/** Replaces grpc-js's framing of server responses and client requests and its gathering of received messages, once per process; true if every hook was found. */
+export function installGrpcFraming(): boolean {
+  installed ??= installServerFraming() && installClientFraming() && installPooledDeframing()
   return installed
 }
 
@@ -70,6 +78,58 @@ function installClientFraming(): boolean {
     return {message: frameInPlace(write.message), flags: write.flags}
   }
   return true
+}
+
+/** A received message being gathered: its frame (header included) and how much of it has come. */
+interface Gathering {
+  header: Buffer
+  headerFilled: number
+  framed: Buffer | undefined
+  framedFilled: number
+}
+
+const gatherings = new WeakMap<object, Gathering>()
+
+function installPooledDeframing(): boolean {
+  const prototype = StreamDecoder.prototype as unknown as Record<string, unknown>
+  if (typeof prototype.write !== 'function') return false
+  prototype.write = function write(this: {maxReadMessageLength: number}, data: Buffer): Buffer[] {
+    let gathering = gatherings.get(this)
+    if (!gathering) gatherings.set(this, (gathering = {header: Buffer.alloc(GRPC_FRAME_BYTES), headerFilled: 0, framed: undefined, framedFilled: 0}))
+    return gatherMessages(gathering, data, this.maxReadMessageLength)
+  }
+  return true
+}
+
+/** The frames (header included, as grpc-js hands them on) that `data` completes. */
+function gatherMessages(gathering: Gathering, data: Buffer, messageBytesMax: number): Buffer[] {
+  const complete: Buffer[] = []
+  let position = 0
+  while (position < data.length) {
+    if (!gathering.framed) {
+      const headerBytes = Math.min(GRPC_FRAME_BYTES - gathering.headerFilled, data.length - position)
+      data.copy(gathering.header, gathering.headerFilled, position, position + headerBytes)
+      gathering.headerFilled += headerBytes
+      position += headerBytes
+      if (gathering.headerFilled < GRPC_FRAME_BYTES) break
+      const messageBytes = gathering.header.readUInt32BE(1)
+      // grpc-js's own words: its callers turn them into RESOURCE_EXHAUSTED.
+      if (messageBytesMax !== -1 && messageBytes > messageBytesMax) throw new Error(`Received message larger than max (${messageBytes} vs ${messageBytesMax})`)
+      gathering.framed = borrowBuffer(GRPC_FRAME_BYTES + messageBytes)
+      gathering.header.copy(gathering.framed, 0)
+      gathering.framedFilled = GRPC_FRAME_BYTES
+      gathering.headerFilled = 0
+    }
+    const bytes = Math.min(gathering.framed.length - gathering.framedFilled, data.length - position)
+    data.copy(gathering.framed, gathering.framedFilled, position, position + bytes)
+    gathering.framedFilled += bytes
+    position += bytes
+    if (gathering.framedFilled === gathering.framed.length) {
+      complete.push(gathering.framed)
+      gathering.framed = undefined
+    }
+  }
+  return complete
 }
 
 function frameInPlace(message: Buffer): Buffer {

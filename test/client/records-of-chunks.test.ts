@@ -9,6 +9,7 @@ function chunkOf(partition: number, offsets: number[]): RecordChunk {
     offsetAt: (index) => records[index].offset,
     writeValueLines: () => ({count: 0, position: 0}),
     consumedUpTo: () => {},
+    release: () => {},
   }
 }
 
