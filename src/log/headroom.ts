@@ -26,7 +26,8 @@
 export const HEADROOM_BYTES = 512
 
 // Smaller reads (a tail's few records) gain little from reuse and would hold large buffers.
-const POOLED_READ_MIN_BYTES = 256 * 1024
+// Low enough for produce requests carrying the producer's default batch (just under 256 KiB).
+const POOLED_READ_MIN_BYTES = 64 * 1024
 // The largest fetch the server answers (grpc-service.ts FETCH_BYTES_MAX).
 const POOLED_READ_MAX_BYTES = 16 * 1024 * 1024
 // Spare buffers kept while idle: a few streams' prefetched reads at the clients' 2 MiB.

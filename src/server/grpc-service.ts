@@ -203,7 +203,19 @@ async function produceAll(context: ServingContext, request: ProduceRequest): Pro
   }
   const settled = await Promise.all(request.partitions.map((entry) => producePartition(context, entry, acks)))
   stop()
-  return {requestId: request.requestId, results: settled.flat()}
+  const results = settled.flat()
+  if (results.every((result) => !result.error)) recycleReceivedBatches(request)
+  return {requestId: request.requestId, results}
+}
+
+/**
+ * Every partition is in the log: the received message the batches are views of (a pooled
+ * buffer when large, wire/grpc-framing.ts) may take the next request. Only then: partitions of
+ * one request share the message, and a failed append leaves the question of what it wrote.
+ */
+function recycleReceivedBatches(request: ProduceRequest): void {
+  const batches = request.partitions.find((entry) => entry.recordBatch.length > 0)?.recordBatch
+  if (batches) recycleRead(batches)
 }
 
 async function producePartition(context: ServingContext, entry: ProducePartition, acks: BrokerAcks): Promise<ProducePartitionResult[]> {
