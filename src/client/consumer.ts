@@ -8,7 +8,7 @@
  */
 import {LignumError} from '../errors.js'
 import {batchPositions, decodeRecordsAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
-import {recycleRead} from '../log/headroom.js'
+import {recycleBuffer} from '../log/headroom.js'
 import {AsyncQueue} from './async-queue.js'
 import type {Connection} from './connection.js'
 import {withRetry} from './retry.js'
@@ -119,7 +119,7 @@ export class ResponseBuffer {
   }
 
   private recycleWhenDone(): void {
-    if (!this.cutting && this.unreleased === 0 && !this.recordsHandedOut) recycleRead(this.batches)
+    if (!this.cutting && this.unreleased === 0 && !this.recordsHandedOut) recycleBuffer(this.batches)
   }
 }
 

@@ -9,7 +9,7 @@
 import {randomBytes} from 'node:crypto'
 import {isErrorCode, LignumError} from '../errors.js'
 import {partitionForKey, StickyPartitioner} from '../broker/partitioner.js'
-import {allocateWithHeadroom} from '../log/headroom.js'
+import {borrowWithHeadroom, recycleBuffer} from '../log/headroom.js'
 import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../log/record-batch.js'
 import {Acks} from '../generated/lignum/v1/lignum.js'
 import type {Connection} from './connection.js'
@@ -254,7 +254,7 @@ export class Producer {
 
   private async sendBatch(batch: OpenBatch): Promise<void> {
     // Room in front: the request is framed around the batch instead of copied (produce-request-codec.ts).
-    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.producerId, producerEpoch: 0, baseSequence: batch.baseSequence, allocate: allocateWithHeadroom})
+    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.producerId, producerEpoch: 0, baseSequence: batch.baseSequence, allocate: borrowWithHeadroom})
     const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
     const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0}
     try {
@@ -266,6 +266,9 @@ export class Producer {
       this.stats.recordsAcknowledged += batch.records.length
       const baseOffset = result ? Number(result.baseOffset) : -1
       for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: batch.partition, offset: result ? baseOffset + waiter.index : -1})
+      // Acknowledged, so the node has every byte and no resend will come: the next batch may
+      // use the buffer. (acks=0 is answered before the bytes are even sent.)
+      if (this.options.acks !== 0) recycleBuffer(encoded)
     } catch (error) {
       const failure = error instanceof LignumError ? error : new LignumError('INTERNAL', String(error), {cause: error})
       this.stats.recordsFailed += batch.records.length

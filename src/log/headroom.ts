@@ -4,7 +4,7 @@
  * into that room and send the data as it is, instead of copying megabytes to put a few bytes
  * before them.
  *
- *   [ reserved: HEADROOM_BYTES ][ data read from the log ... ]
+ *   [ reserved: HEADROOM_BYTES ][ data: a log read, a batch ... ]
  *   ^ arrayBuffer start         ^ the returned Buffer's byteOffset
  *
  * The bytes before a Buffer's view usually belong to someone else (Node pools small buffers),
@@ -12,11 +12,12 @@
  * view qualifies only if it starts exactly at the data. Claiming the room forgets it: it is
  * used once.
  *
- * Large log reads (a fetch's worth of batches) are borrowed from a pool of spare buffers:
- * allocating and collecting megabytes per fetch kept the garbage collector busy for a fifth of
- * a consume's time. The one owner that knows no view of a read is left (the Subscribe stream,
- * once its response is written) gives it back with recycleRead; a read never given back is
- * simply collected.
+ * Large buffers (a fetch's worth of log reads, a producer's batch, a received message) are
+ * borrowed from a pool of spare buffers: allocating and collecting megabytes per fetch kept
+ * the garbage collector busy for a fifth of a consume's time. The one owner that knows no view
+ * of a buffer is left gives it back with recycleBuffer (the Subscribe stream once its response
+ * is written, the producer once its batch is acknowledged, consume once it printed a response,
+ * the node once a request is in the log); a buffer never given back is simply collected.
  */
 
 /**
@@ -25,11 +26,11 @@
  */
 export const HEADROOM_BYTES = 512
 
-// Smaller reads (a tail's few records) gain little from reuse and would hold large buffers.
-// Low enough for produce requests carrying the producer's default batch (just under 256 KiB).
-const POOLED_READ_MIN_BYTES = 64 * 1024
+// Smaller buffers (a tail's few records) gain little from reuse and would hold large ones.
+// Low enough for the producer's default batch (just under 256 KiB) and requests carrying it.
+const POOLED_MIN_BYTES = 64 * 1024
 // The largest fetch the server answers (grpc-service.ts FETCH_BYTES_MAX).
-const POOLED_READ_MAX_BYTES = 16 * 1024 * 1024
+const POOLED_MAX_BYTES = 16 * 1024 * 1024
 // Spare buffers kept while idle: a few streams' prefetched reads at the clients' 2 MiB.
 const SPARE_BYTES_MAX = 32 * 1024 * 1024
 
@@ -45,15 +46,15 @@ export function allocateWithHeadroom(length: number): Buffer {
   return withRoom(newArrayBuffer(HEADROOM_BYTES + length), length)
 }
 
-/** For a log read: like allocateWithHeadroom, from the pool when large. Give it back with recycleRead. */
-export function borrowReadWithHeadroom(length: number): Buffer {
+/** Like allocateWithHeadroom, from the pool when large. Give it back with recycleBuffer. */
+export function borrowWithHeadroom(length: number): Buffer {
   const capacity = pooledCapacity(length)
   return withRoom(capacity === undefined ? newArrayBuffer(HEADROOM_BYTES + length) : borrow(capacity), length)
 }
 
-/** For a received message, likely given back with recycleRead: from the pool when large, else a plain allocation. */
+/** For a received message, likely given back with recycleBuffer: from the pool when large, else a plain allocation. */
 export function borrowBuffer(length: number): Buffer {
-  return pooledCapacity(length) === undefined ? Buffer.allocUnsafe(length) : borrowReadWithHeadroom(length)
+  return pooledCapacity(length) === undefined ? Buffer.allocUnsafe(length) : borrowWithHeadroom(length)
 }
 
 function withRoom(whole: ArrayBuffer, length: number): Buffer {
@@ -73,10 +74,11 @@ export function claimHeadroom(data: Buffer, prefixBytes: number): Buffer | undef
 }
 
 /**
- * Gives a read back to the pool. Only for a caller that holds the last view of it: the next
- * read may overwrite it at once. Buffers not from the pool, or already back, are ignored.
+ * Gives a borrowed buffer back to the pool. Only for a caller that holds the last view of it:
+ * the next borrower may overwrite it at once. Buffers not from the pool, or already back, are
+ * ignored.
  */
-export function recycleRead(data: Buffer): void {
+export function recycleBuffer(data: Buffer): void {
   const whole = data.buffer
   if (!lent.delete(whole)) return
   if (spareBytes + whole.byteLength > SPARE_BYTES_MAX) return
@@ -87,9 +89,9 @@ export function recycleRead(data: Buffer): void {
   spareBytes += whole.byteLength
 }
 
-/** The pool's size class for a read of `length` bytes, or undefined if it is not pooled. */
+/** The pool's size class for a buffer of `length` bytes, or undefined if it is not pooled. */
 function pooledCapacity(length: number): number | undefined {
-  if (length < POOLED_READ_MIN_BYTES || length > POOLED_READ_MAX_BYTES) return undefined
+  if (length < POOLED_MIN_BYTES || length > POOLED_MAX_BYTES) return undefined
   return 2 ** Math.ceil(Math.log2(length))
 }
 

@@ -13,7 +13,7 @@ import path from 'node:path'
 import {assert} from './assert.js'
 import {scanBatches, type ScanFault} from './batch-scanner.js'
 import {OffsetIndex} from './offset-index.js'
-import {borrowReadWithHeadroom} from './headroom.js'
+import {borrowWithHeadroom} from './headroom.js'
 import {BATCH_HEADER_BYTES, batchPositions, decodeRecordBatch, readBatchHeader, type BatchHeader} from './record-batch.js'
 import {TimeIndex} from './time-index.js'
 
@@ -239,10 +239,10 @@ export class Segment {
     const limit = this.sizeBytes
     if (position >= limit) return {batches: Buffer.alloc(0), nextOffset: this.nextOffset}
     // Reads for fetches keep room in front, for the server to frame them without a copy.
-    let buffer = await this.readAt(position, Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), limit - position), borrowReadWithHeadroom)
+    let buffer = await this.readAt(position, Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), limit - position), borrowWithHeadroom)
     const first = readBatchHeader(buffer, 0)
     if (first.lastOffset >= upToOffset) return {batches: Buffer.alloc(0), nextOffset: first.baseOffset}
-    if (first.sizeBytes > buffer.length) buffer = await this.readAt(position, first.sizeBytes, borrowReadWithHeadroom)
+    if (first.sizeBytes > buffer.length) buffer = await this.readAt(position, first.sizeBytes, borrowWithHeadroom)
     let end = 0
     let nextOffset = first.baseOffset
     for (const {position: at, header} of batchPositions(buffer)) {

@@ -5,7 +5,7 @@
  */
 import type {sendUnaryData, ServerUnaryCall, ServerWritableStream} from '@grpc/grpc-js'
 import type {Acks as BrokerAcks, ProduceResult} from '../broker/broker.js'
-import {recycleRead} from '../log/headroom.js'
+import {recycleBuffer} from '../log/headroom.js'
 import {decodeRecordBatch, batchPositions, type RecordInput} from '../log/record-batch.js'
 import {LignumError} from '../errors.js'
 import {
@@ -215,7 +215,7 @@ async function produceAll(context: ServingContext, request: ProduceRequest): Pro
  */
 function recycleReceivedBatches(request: ProduceRequest): void {
   const batches = request.partitions.find((entry) => entry.recordBatch.length > 0)?.recordBatch
-  if (batches) recycleRead(batches)
+  if (batches) recycleBuffer(batches)
 }
 
 async function producePartition(context: ServingContext, entry: ProducePartition, acks: BrokerAcks): Promise<ProducePartitionResult[]> {
@@ -313,7 +313,7 @@ async function subscribeLoop(context: ServingContext, call: ServerWritableStream
 function recycleOnceWritten(batches: Buffer): (error?: Error | null) => void {
   // After an error the stream may have been torn down mid-write: leave the read to the collector.
   return (error) => {
-    if (!error) recycleRead(batches)
+    if (!error) recycleBuffer(batches)
   }
 }
 

@@ -12,7 +12,7 @@
  *
  * Received messages are gathered by grpc-js from HTTP/2 chunks into a new buffer each; here
  * large ones are gathered into buffers borrowed from the read pool instead, which a reader
- * that knows it holds the last view of one (the CLI's printer) gives back with recycleRead.
+ * that knows it holds the last view of one (the CLI's printer) gives back with recycleBuffer.
  *
  * The replacements reach into grpc-js's internals (BaseServerInterceptingCall,
  * CompressionFilter, StreamDecoder), as the HTTP/2 window setting in server/node.ts does; a

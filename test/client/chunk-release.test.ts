@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {chunkOfBatch, ResponseBuffer} from '../../src/client/consumer.js'
-import {borrowReadWithHeadroom} from '../../src/log/headroom.js'
+import {borrowWithHeadroom} from '../../src/log/headroom.js'
 import {batchPositions, encodeRecordBatch} from '../../src/log/record-batch.js'
 
 const largeValue = Buffer.alloc(200 * 1024, 0x61)
@@ -8,7 +8,7 @@ const largeValue = Buffer.alloc(200 * 1024, 0x61)
 /** Two batches in one pooled buffer, as a large response arrives (wire/grpc-framing.ts), cut into chunks. */
 function receivedResponse() {
   const encoded = Buffer.concat([encodeRecordBatch([{key: null, value: largeValue}], {baseOffset: 0}), encodeRecordBatch([{key: null, value: largeValue}], {baseOffset: 1})])
-  const batches = borrowReadWithHeadroom(encoded.length)
+  const batches = borrowWithHeadroom(encoded.length)
   encoded.copy(batches)
   const response = new ResponseBuffer(batches)
   const chunks = [...batchPositions(batches)].map(({position}) => chunkOfBatch('t', 0, batches, position, 0, Number.POSITIVE_INFINITY, response)!)
@@ -20,18 +20,18 @@ describe('releasing record chunks', () => {
   it('gives the response buffer back once every chunk is released', () => {
     const {batches, chunks} = receivedResponse()
     chunks[0].release()
-    expect(borrowReadWithHeadroom(batches.length).buffer, 'one chunk still held').to.not.equal(batches.buffer)
+    expect(borrowWithHeadroom(batches.length).buffer, 'one chunk still held').to.not.equal(batches.buffer)
     chunks[1].release()
     chunks[1].release()
-    expect(borrowReadWithHeadroom(batches.length).buffer).to.equal(batches.buffer)
-    expect(borrowReadWithHeadroom(batches.length).buffer, 'given back once').to.not.equal(batches.buffer)
+    expect(borrowWithHeadroom(batches.length).buffer).to.equal(batches.buffer)
+    expect(borrowWithHeadroom(batches.length).buffer, 'given back once').to.not.equal(batches.buffer)
   })
 
   it('keeps the buffer when records were handed out: they are views of it', () => {
     const {batches, chunks} = receivedResponse()
     const kept = chunks[0].records[0].value
     for (const chunk of chunks) chunk.release()
-    expect(borrowReadWithHeadroom(batches.length).buffer).to.not.equal(batches.buffer)
+    expect(borrowWithHeadroom(batches.length).buffer).to.not.equal(batches.buffer)
     expect(kept?.equals(largeValue)).to.equal(true)
   })
 

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {allocateWithHeadroom, borrowReadWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleRead} from '../../src/log/headroom.js'
+import {allocateWithHeadroom, borrowWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleBuffer} from '../../src/log/headroom.js'
 
 describe('headroom', () => {
   it('lends the room in front of a read once, leaving the data in place', () => {
@@ -23,34 +23,34 @@ describe('pooled reads', () => {
   const largeReadBytes = 1024 * 1024
 
   it('lends a recycled large read again, with its room restored', () => {
-    const first = borrowReadWithHeadroom(largeReadBytes)
+    const first = borrowWithHeadroom(largeReadBytes)
     claimHeadroom(first, 5)
-    recycleRead(first)
-    const second = borrowReadWithHeadroom(largeReadBytes - 10)
+    recycleBuffer(first)
+    const second = borrowWithHeadroom(largeReadBytes - 10)
     expect(second.buffer).to.equal(first.buffer)
     expect(second.length).to.equal(largeReadBytes - 10)
     expect(claimHeadroom(second, HEADROOM_BYTES)).to.not.equal(undefined)
   })
 
   it('takes a read back only once, so two readers never share a buffer', () => {
-    const read = borrowReadWithHeadroom(largeReadBytes)
-    recycleRead(read)
-    recycleRead(read)
-    const first = borrowReadWithHeadroom(largeReadBytes)
-    const second = borrowReadWithHeadroom(largeReadBytes)
+    const read = borrowWithHeadroom(largeReadBytes)
+    recycleBuffer(read)
+    recycleBuffer(read)
+    const first = borrowWithHeadroom(largeReadBytes)
+    const second = borrowWithHeadroom(largeReadBytes)
     expect(first.buffer).to.equal(read.buffer)
     expect(second.buffer).to.not.equal(read.buffer)
   })
 
   it('ignores small reads, buffers allocated unpooled and buffers it did not lend', () => {
     const unpooled = allocateWithHeadroom(largeReadBytes)
-    recycleRead(unpooled)
-    expect(borrowReadWithHeadroom(largeReadBytes).buffer).to.not.equal(unpooled.buffer)
-    const small = borrowReadWithHeadroom(100)
-    recycleRead(small)
-    expect(borrowReadWithHeadroom(100).buffer).to.not.equal(small.buffer)
+    recycleBuffer(unpooled)
+    expect(borrowWithHeadroom(largeReadBytes).buffer).to.not.equal(unpooled.buffer)
+    const small = borrowWithHeadroom(100)
+    recycleBuffer(small)
+    expect(borrowWithHeadroom(100).buffer).to.not.equal(small.buffer)
     const foreign = Buffer.allocUnsafeSlow(largeReadBytes)
-    recycleRead(foreign)
-    expect(borrowReadWithHeadroom(largeReadBytes).buffer).to.not.equal(foreign.buffer)
+    recycleBuffer(foreign)
+    expect(borrowWithHeadroom(largeReadBytes).buffer).to.not.equal(foreign.buffer)
   })
 })

@@ -5,7 +5,7 @@ import {expect} from 'chai'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
 import {installGrpcFraming, withFrameRoom} from '../../src/wire/grpc-framing.js'
-import {allocateWithHeadroom, borrowReadWithHeadroom, recycleRead} from '../../src/log/headroom.js'
+import {allocateWithHeadroom, borrowWithHeadroom, recycleBuffer} from '../../src/log/headroom.js'
 
 /** Frames `value` as grpc-js does for a response, through the hook this module replaces. */
 function frameAsGrpcJs(value: unknown, serialize: (value: never) => Buffer): Buffer {
@@ -70,8 +70,8 @@ describe('gRPC framing', () => {
         expect(received.map((framed) => framed.readUInt32BE(1))).to.deep.equal(messages.map((message) => message.length))
       }
       const [, , large] = new StreamDecoder(-1).write(stream)
-      recycleRead(large)
-      expect(borrowReadWithHeadroom(large.length).buffer).to.equal(large.buffer)
+      recycleBuffer(large)
+      expect(borrowWithHeadroom(large.length).buffer).to.equal(large.buffer)
     })
 
     it('refuses a message over the limit as grpc-js does', () => {
