@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
+import {LignumClient, type Producer, type ProducerOptions} from '../../src/client/index.js'
 import {serverForSuite} from '../helpers/server.js'
 
 /**
@@ -12,24 +12,29 @@ describe('producer batching', function () {
   const suite = serverForSuite()
   const nextTask = () => new Promise((resolve) => setImmediate(resolve))
 
-  it('sends records written in one go as one batch', async () => {
+  /** Runs `use` with a producer of its own client, and returns how many batches it sent. */
+  async function batchesSentBy(options: ProducerOptions, use: (producer: Producer) => Promise<void>): Promise<number> {
     const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
     try {
-      const producer = client.producer({acks: 'all'})
-      await producer.send('natural', {value: 'warm-up'})
-      const sends = Array.from({length: 10}, (_, index) => producer.send('natural', {value: `one-go-${index}`}))
-      await Promise.all(sends)
-      expect(producer.stats.batchesSent).to.equal(2)
+      const producer = client.producer(options)
+      await use(producer)
       await producer.close()
+      return producer.stats.batchesSent
     } finally {
       client.close()
     }
+  }
+
+  it('sends records written in one go as one batch', async () => {
+    const batches = await batchesSentBy({acks: 'all'}, async (producer) => {
+      await producer.send('natural', {value: 'warm-up'})
+      await Promise.all(Array.from({length: 10}, (_, index) => producer.send('natural', {value: `one-go-${index}`})))
+    })
+    expect(batches).to.equal(2)
   })
 
   it('gathers records that arrive while a request is in flight into the next batch', async () => {
-    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
-    try {
-      const producer = client.producer({acks: 'all'})
+    const batches = await batchesSentBy({acks: 'all'}, async (producer) => {
       await producer.send('gathered', {value: 'warm-up'})
       const first = producer.send('gathered', {value: 'first'})
       // Two tasks on, the first record has left (its request is in flight; its answer takes a
@@ -39,17 +44,12 @@ describe('producer batching', function () {
       const later: Promise<unknown>[] = []
       for (let index = 0; index < 5; index++) later.push(producer.send('gathered', {value: `later-${index}`}))
       await Promise.all([first, ...later])
-      expect(producer.stats.batchesSent).to.equal(3)
-      await producer.close()
-    } finally {
-      client.close()
-    }
+    })
+    expect(batches).to.equal(3)
   })
 
   it('holds a batch for lingerMs when one is set, then sends what gathered together', async () => {
-    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
-    try {
-      const producer = client.producer({acks: 'all', lingerMs: 50})
+    const batches = await batchesSentBy({acks: 'all', lingerMs: 50}, async (producer) => {
       await producer.prepare('lingered')
       const sends: Promise<unknown>[] = []
       for (let index = 0; index < 5; index++) {
@@ -57,10 +57,7 @@ describe('producer batching', function () {
         await nextTask()
       }
       await Promise.all(sends)
-      expect(producer.stats.batchesSent).to.equal(1)
-      await producer.close()
-    } finally {
-      client.close()
-    }
+    })
+    expect(batches).to.equal(1)
   })
 })
