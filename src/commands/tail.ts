@@ -49,6 +49,7 @@ export default class Tail extends ClientCommand {
     const printer = new RecordPrinter({json: flags.json, format: flags.format})
     for await (const chunk of chunks) {
       await printer.printChunk(chunk)
+      chunk.release()
       // Followers want each record as it comes, not when a buffer fills.
       await printer.flush()
       if (printer.closed) break
