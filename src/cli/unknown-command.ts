@@ -14,7 +14,7 @@ export function unknownCommandMessage(config: Interfaces.Config, words: string[]
   return `no command "${typed}"${hint}; run "${config.bin} help" to list the commands`
 }
 
-export function nearestCommand(typed: string, commands: string[]): string | undefined {
+function nearestCommand(typed: string, commands: string[]): string | undefined {
   let nearest: string | undefined
   let nearestEdits = SUGGESTION_EDITS_MAX + 1
   for (const command of commands) {

@@ -41,12 +41,10 @@ const spareByCapacity = new Map<number, ArrayBuffer[]>()
 const lent = new WeakSet<ArrayBufferLike>()
 let spareBytes = 0
 
-/** A buffer of `length` bytes with HEADROOM_BYTES free before it. */
-export function allocateWithHeadroom(length: number): Buffer {
-  return withRoom(newArrayBuffer(HEADROOM_BYTES + length), length)
-}
-
-/** Like allocateWithHeadroom, from the pool when large. Give it back with recycleBuffer. */
+/**
+ * A buffer of `length` bytes with HEADROOM_BYTES free before it, from the pool when large.
+ * Give it back with recycleBuffer, or let the collector have it.
+ */
 export function borrowWithHeadroom(length: number): Buffer {
   const capacity = pooledCapacity(length)
   return withRoom(capacity === undefined ? newArrayBuffer(HEADROOM_BYTES + length) : borrow(capacity), length)

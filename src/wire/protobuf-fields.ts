@@ -11,7 +11,7 @@ import {BinaryReader, WireType} from '@bufbuild/protobuf/wire'
 const LENGTH_DELIMITED = 2
 
 /** The tag byte of a length-delimited field numbered below 16 (one byte, as all ours are). */
-export function lengthDelimitedTag(fieldNumber: number): number {
+function lengthDelimitedTag(fieldNumber: number): number {
   if (fieldNumber < 1 || fieldNumber > 15) throw new RangeError(`field ${fieldNumber} needs a tag longer than one byte`)
   return (fieldNumber << 3) | LENGTH_DELIMITED
 }
@@ -27,7 +27,7 @@ export function writeFieldPrefix(buffer: Buffer, position: number, fieldNumber: 
   return writeUnsignedVarint(buffer, length, position + 1)
 }
 
-export function unsignedVarintBytes(value: number): number {
+function unsignedVarintBytes(value: number): number {
   let bytes = 1
   for (let rest = value >>> 7; rest > 0; rest >>>= 7) bytes++
   return bytes

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 import {decodeFetchResponse} from '../../src/client/fetch-response-codec.js'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
-import {allocateWithHeadroom} from '../../src/log/headroom.js'
+import {borrowWithHeadroom} from '../../src/log/headroom.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
 
 const responseArbitrary: fc.Arbitrary<FetchResponse> = fc.record({
@@ -49,7 +49,7 @@ describe('FetchResponse codecs (one copy of the record batches)', () => {
 
 describe('FetchResponse encoder with batches read from the log', () => {
   it('frames the batches in the room in front of them, without a copy', () => {
-    const batches = allocateWithHeadroom(1000).fill(7)
+    const batches = borrowWithHeadroom(1000).fill(7)
     const response = {topic: 'a-topic', partition: 3, recordBatches: batches, highWatermark: 10n, logStartOffset: 0n, nextOffset: 10n, records: []}
     const bytes = encodeFetchResponse(response)
     expect(bytes.buffer).to.equal(batches.buffer)

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 import {encodeProduceRequest} from '../../src/client/produce-request-codec.js'
 import {ProducePartition, ProduceRequest} from '../../src/generated/lignum/v1/lignum.js'
-import {allocateWithHeadroom} from '../../src/log/headroom.js'
+import {borrowWithHeadroom} from '../../src/log/headroom.js'
 import {decodeProduceRequest} from '../../src/server/produce-request-codec.js'
 import {GRPC_FRAME_BYTES} from '../../src/wire/grpc-framing.js'
 
@@ -23,7 +23,7 @@ const requestArbitrary: fc.Arbitrary<ProduceRequest> = fc.record({
 
 /** The batch copied into a buffer with room in front, as the producer encodes it. */
 function withRoom(batch: Buffer): Buffer {
-  const roomy = allocateWithHeadroom(batch.length)
+  const roomy = borrowWithHeadroom(batch.length)
   batch.copy(roomy)
   return roomy
 }

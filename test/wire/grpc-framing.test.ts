@@ -5,7 +5,7 @@ import {expect} from 'chai'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
 import {installGrpcFraming, withFrameRoom} from '../../src/wire/grpc-framing.js'
-import {allocateWithHeadroom, borrowWithHeadroom, recycleBuffer} from '../../src/log/headroom.js'
+import {borrowWithHeadroom, recycleBuffer} from '../../src/log/headroom.js'
 
 /** Frames `value` as grpc-js does for a response, through the hook this module replaces. */
 function frameAsGrpcJs(value: unknown, serialize: (value: never) => Buffer): Buffer {
@@ -20,7 +20,7 @@ describe('gRPC framing', () => {
   })
 
   it('frames a response in the room in front of batches read from the log, copying nothing', () => {
-    const batches = allocateWithHeadroom(1000).fill(7)
+    const batches = borrowWithHeadroom(1000).fill(7)
     const response = {topic: 'a-topic', partition: 3, recordBatches: batches, highWatermark: 10n, logStartOffset: 0n, nextOffset: 10n, records: []}
     const framed = frameAsGrpcJs(response, encodeFetchResponse)
     expect(framed.buffer).to.equal(batches.buffer)
@@ -39,7 +39,7 @@ describe('gRPC framing', () => {
 
   it('frames a request with room in front in place, and any other request by copy', async () => {
     const filter = new CompressionFilter({}, {})
-    const roomy = allocateWithHeadroom(6)
+    const roomy = borrowWithHeadroom(6)
     roomy.write('marked')
     const inPlace = await filter.sendMessage(Promise.resolve({message: withFrameRoom(roomy)}))
     expect(inPlace.message.buffer).to.equal(roomy.buffer)
