@@ -13,8 +13,7 @@
  * partitions or with records one by one go through the generated encoder unchanged.
  */
 import {ProducePartition, ProduceRequest} from '../generated/lignum/v1/lignum.js'
-import {claimHeadroom} from '../log/headroom.js'
-import {GRPC_FRAME_BYTES, withFrameRoom} from '../wire/grpc-framing.js'
+import {messageEndingWith} from '../wire/grpc-framing.js'
 import {fieldPrefixBytes, writeFieldPrefix} from '../wire/protobuf-fields.js'
 
 const PARTITIONS_FIELD = 1
@@ -29,12 +28,10 @@ export function encodeProduceRequest(request: ProduceRequest): Buffer {
   const partitionRest = ProducePartition.encode({...partition, recordBatch: NO_BYTES}).finish()
   const partitionBytes = partitionRest.length + fieldPrefixBytes(batch.length) + batch.length
   const prefixBytes = requestRest.length + fieldPrefixBytes(partitionBytes) + partitionRest.length + fieldPrefixBytes(batch.length)
-  const inPlace = claimHeadroom(batch, GRPC_FRAME_BYTES + prefixBytes)?.subarray(GRPC_FRAME_BYTES)
-  const output = inPlace ? withFrameRoom(inPlace) : Buffer.allocUnsafe(prefixBytes + batch.length)
+  const output = messageEndingWith(batch, prefixBytes)
   output.set(requestRest, 0)
-  let position = writeFieldPrefix(output, requestRest.length, PARTITIONS_FIELD, partitionBytes)
+  const position = writeFieldPrefix(output, requestRest.length, PARTITIONS_FIELD, partitionBytes)
   output.set(partitionRest, position)
-  position = writeFieldPrefix(output, position + partitionRest.length, RECORD_BATCH_FIELD, batch.length)
-  if (!inPlace) batch.copy(output, position)
+  writeFieldPrefix(output, position + partitionRest.length, RECORD_BATCH_FIELD, batch.length)
   return output
 }

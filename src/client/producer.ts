@@ -203,7 +203,12 @@ export class Producer {
     if (batch.bytes >= this.options.batchBytes) this.seal(key, batch)
     else if (this.options.lingerMs > 0) this.lingerTimer ??= setTimeout(() => this.sealAll(), this.options.lingerMs)
     // After the current task: records written in one go (a chunk of a file) leave together.
-    else this.idleSendCheck ??= setImmediate(() => this.sendGatheredWhenIdle())
+    else {
+      this.idleSendCheck ??= setImmediate(() => {
+        this.idleSendCheck = undefined
+        this.sendGatheredWhenIdle()
+      })
+    }
   }
 
   private choosePartition(topic: string, partitionCount: number, requested: number | undefined, key: Buffer | null): number {
@@ -279,7 +284,6 @@ export class Producer {
 
   /** Natural batching (no linger): what gathered while requests were in flight leaves once none is. */
   private sendGatheredWhenIdle(): void {
-    this.idleSendCheck = undefined
     if (this.options.lingerMs === 0 && this.inFlight === 0 && this.open.size > 0) this.sealAll()
   }
 

@@ -13,8 +13,7 @@
  * generated encoder unchanged.
  */
 import {FetchResponse} from '../generated/lignum/v1/lignum.js'
-import {claimHeadroom} from '../log/headroom.js'
-import {GRPC_FRAME_BYTES, withFrameRoom} from '../wire/grpc-framing.js'
+import {messageEndingWith} from '../wire/grpc-framing.js'
 import {fieldPrefixBytes, writeFieldPrefix} from '../wire/protobuf-fields.js'
 
 // FetchResponse.record_batches is field 3.
@@ -26,12 +25,9 @@ export function encodeFetchResponse(response: FetchResponse): Buffer {
   if (batches.length === 0 || response.records.length > 0) return Buffer.from(FetchResponse.encode(response).finish())
   const rest = FetchResponse.encode({...response, recordBatches: NO_BYTES}).finish()
   const prefixBytes = rest.length + fieldPrefixBytes(batches.length)
-  // Batches read from the log have room in front: write the prefix there, leave room for
-  // gRPC's frame header before it (wire/grpc-framing.ts), and copy nothing.
-  const inPlace = claimHeadroom(batches, GRPC_FRAME_BYTES + prefixBytes)?.subarray(GRPC_FRAME_BYTES)
-  const output = inPlace ? withFrameRoom(inPlace) : Buffer.allocUnsafe(prefixBytes + batches.length)
+  // Batches read from the log have room in front: the prefix goes there, nothing is copied.
+  const output = messageEndingWith(batches, prefixBytes)
   output.set(rest, 0)
   writeFieldPrefix(output, rest.length, RECORD_BATCHES_FIELD, batches.length)
-  if (!inPlace) batches.copy(output, prefixBytes)
   return output
 }

@@ -21,7 +21,7 @@
 import {CompressionFilter} from '@grpc/grpc-js/build/src/compression-filter.js'
 import {BaseServerInterceptingCall} from '@grpc/grpc-js/build/src/server-interceptors.js'
 import {StreamDecoder} from '@grpc/grpc-js/build/src/stream-decoder.js'
-import {borrowBuffer} from '../log/headroom.js'
+import {borrowBuffer, claimHeadroom} from '../log/headroom.js'
 
 export const GRPC_FRAME_BYTES = 5
 
@@ -44,8 +44,19 @@ interface WriteObject {
 
 let installed: boolean | undefined
 
-/** `message`, marked as having GRPC_FRAME_BYTES free in front of it for the frame header. */
-export function withFrameRoom(message: Buffer): Buffer {
+/**
+ * A message of `prefixBytes` (for the caller to fill) followed by `data`. When `data` has room
+ * in front (log/headroom.ts) the message is built there, data not copied, and marked for
+ * framing in place; otherwise `data` is copied once behind a fresh prefix.
+ */
+export function messageEndingWith(data: Buffer, prefixBytes: number): Buffer {
+  const framed = claimHeadroom(data, GRPC_FRAME_BYTES + prefixBytes)
+  if (!framed) {
+    const message = Buffer.allocUnsafe(prefixBytes + data.length)
+    data.copy(message, prefixBytes)
+    return message
+  }
+  const message = framed.subarray(GRPC_FRAME_BYTES)
   roomInFront.add(message)
   return message
 }

@@ -4,7 +4,7 @@ import {StreamDecoder} from '@grpc/grpc-js/build/src/stream-decoder.js'
 import {expect} from 'chai'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
-import {installGrpcFraming, withFrameRoom} from '../../src/wire/grpc-framing.js'
+import {installGrpcFraming, messageEndingWith} from '../../src/wire/grpc-framing.js'
 import {borrowWithHeadroom, recycleBuffer} from '../../src/log/headroom.js'
 
 /** Frames `value` as grpc-js does for a response, through the hook this module replaces. */
@@ -41,7 +41,7 @@ describe('gRPC framing', () => {
     const filter = new CompressionFilter({}, {})
     const roomy = borrowWithHeadroom(6)
     roomy.write('marked')
-    const inPlace = await filter.sendMessage(Promise.resolve({message: withFrameRoom(roomy)}))
+    const inPlace = await filter.sendMessage(Promise.resolve({message: messageEndingWith(roomy, 0)}))
     expect(inPlace.message.buffer).to.equal(roomy.buffer)
     expect([...inPlace.message.subarray(0, 5)]).to.deep.equal([0, 0, 0, 0, 6])
     expect(inPlace.message.subarray(5).toString()).to.equal('marked')
