@@ -23,7 +23,7 @@ interface Sample {
 
 export async function run(options: BenchOptions): Promise<unknown> {
   const found = await findConsulBinary()
-  if (!found.path) return {skipped: found.skipReason}
+  if (!found.path) return {skipped: found.missingReason}
   const consul = await ConsulAgent.start(found.path, 'dev')
   const samples: Sample[] = []
   try {

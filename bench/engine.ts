@@ -15,7 +15,7 @@ import {open, rm} from 'node:fs/promises'
 import path from 'node:path'
 import type {BenchOptions} from './run.js'
 import {PartitionLog} from '../src/log/partition-log.js'
-import {batchPositions, decodeRecordBatch, encodeRecordBatch, readBatchHeader, type RecordInput} from '../src/log/record-batch.js'
+import {batchPositions, decodeRecordBatch, encodeRecordBatch, readBatchHeader, type RecordInput} from '../src/format/record-batch.js'
 
 const RUNS = 3
 const MEGABYTE = 1_000_000

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only NAME[,NAME]] [-- --peers]`: runs the benchmark parts in order and
+ * `npm run bench [-- --only NAME[,NAME]] [-- --peers] [-- --replicated] [-- --failover]`: runs the benchmark parts in order and
  * prints one JSON document on stdout ({machine, date, parts: {name: result}}); progress goes
  * to stderr. Each part lives in its own file and exports `run(options)`. Targets are checked
  * here and reported as data, never as test failures: absolute times drift on shared machines.
@@ -29,6 +29,8 @@ const parts: BenchPart[] = [
   {name: 'e2e', load: () => import('./e2e.js')},
   {name: 'cluster', load: () => import('./cluster.js')},
   {name: 'peers', optIn: '--peers', load: () => import('./peers.js')},
+  {name: 'replicated', optIn: '--replicated', load: () => import('./replicated.js')},
+  {name: 'failover', optIn: '--failover', load: () => import('./failover.js')},
 ]
 
 async function main(): Promise<void> {

@@ -11,20 +11,53 @@ export const errorTable = {
   RECORD_TOO_LARGE: {retriable: false, grpcStatus: 8, exitCode: 2},
   REQUEST_TOO_LARGE: {retriable: false, grpcStatus: 8, exitCode: 2},
   CONFIG: {retriable: false, grpcStatus: 3, exitCode: 2},
+  // Internal topics (`__*`) belong to the node: refused whatever is retried.
+  PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 2},
   UNKNOWN_TOPIC: {retriable: false, grpcStatus: 5, exitCode: 3},
   NOT_FOUND: {retriable: false, grpcStatus: 5, exitCode: 3},
   ALREADY_EXISTS: {retriable: false, grpcStatus: 6, exitCode: 3},
   OFFSET_OUT_OF_RANGE: {retriable: false, grpcStatus: 11, exitCode: 3},
   CORRUPT_RECORD: {retriable: false, grpcStatus: 15, exitCode: 4},
+  // A batch whose bytes parse but break a rule (offset deltas, counts, timestamps, control
+  // batches from a client): the sender's bug, so the status says bad argument, not data loss.
+  INVALID_RECORD: {retriable: false, grpcStatus: 3, exitCode: 2},
+  // A partition whose files are damaged is offline until `lignum segments repair`: retrying cannot help.
+  PARTITION_DAMAGED: {retriable: false, grpcStatus: 15, exitCode: 4},
   UNSUPPORTED_CODEC: {retriable: false, grpcStatus: 12, exitCode: 4},
   DATA_DIR: {retriable: false, grpcStatus: 9, exitCode: 4},
   LOCKED: {retriable: false, grpcStatus: 9, exitCode: 4},
   UNAVAILABLE: {retriable: true, grpcStatus: 14, exitCode: 5},
   TIMEOUT: {retriable: true, grpcStatus: 4, exitCode: 5},
+  // acks=all: the high watermark did not cover the batch within the request's timeout. The
+  // batch is in the leader's log; an idempotent retry is answered with its offsets.
+  REQUEST_TIMED_OUT: {retriable: true, grpcStatus: 4, exitCode: 5},
+  // A gap or an older sequence from an idempotent producer. Not retriable: resending the same
+  // batch cannot fill the gap (the missing batch failed and this producer will not send it
+  // again), so the producer must start a new epoch, as Kafka's idempotent producer does.
+  OUT_OF_ORDER_SEQUENCE: {retriable: false, grpcStatus: 9, exitCode: 4},
+  // A producer epoch older than the partition has seen: an older instance, fenced.
+  INVALID_PRODUCER_EPOCH: {retriable: false, grpcStatus: 9, exitCode: 4},
   NOT_LEADER: {retriable: true, grpcStatus: 9, exitCode: 5},
   FENCED_LEADER_EPOCH: {retriable: true, grpcStatus: 9, exitCode: 5},
+  // A replica names a leader epoch newer than this node has learned: it will shortly (Kafka's UNKNOWN_LEADER_EPOCH).
+  UNKNOWN_LEADER_EPOCH: {retriable: true, grpcStatus: 14, exitCode: 5},
   NOT_ENOUGH_REPLICAS: {retriable: true, grpcStatus: 14, exitCode: 5},
+  // acks=all: appended, but committed while the ISR was below its minimum; not acknowledged.
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: {retriable: true, grpcStatus: 14, exitCode: 5},
   STALE_CONTROLLER_EPOCH: {retriable: false, grpcStatus: 9, exitCode: 5},
+  // A controller write Consul refused because the writer no longer holds the controller lock:
+  // retriable, the request goes to whoever holds it now.
+  NOT_CONTROLLER: {retriable: true, grpcStatus: 9, exitCode: 5},
+  // Retriable: space may come back (retention, an operator); grpc RESOURCE_EXHAUSTED.
+  STORAGE_FULL: {retriable: true, grpcStatus: 8, exitCode: 6},
+  // A failed fdatasync stopped the partition until its node restarts (Kafka's
+  // KAFKA_STORAGE_ERROR): retriable, as the node or, in a cluster, another leader will serve it.
+  STORAGE_FAILED: {retriable: true, grpcStatus: 14, exitCode: 6},
+  // `lignum cluster status` on an unhealthy cluster (as `rpk cluster health`), worst first:
+  // a partition no live leader serves (or whose leader did not report), then one whose ISR
+  // is smaller than its replicas. Waiting may help (--wait-healthy); never sent by a node.
+  PARTITIONS_OFFLINE: {retriable: true, grpcStatus: 14, exitCode: 8},
+  UNDER_REPLICATED: {retriable: true, grpcStatus: 14, exitCode: 7},
   INTERNAL: {retriable: false, grpcStatus: 13, exitCode: 1},
 } as const
 
@@ -56,11 +89,15 @@ export function isErrorCode(value: string): value is ErrorCode {
   return Object.hasOwn(errorTable, value)
 }
 
-/** The gRPC status name a code is sent as, so a client can map the status back to a code. */
-export function errorCodeOfGrpc(status: number, details: string): ErrorCode {
-  // Servers put "<CODE>: message" in details; fall back on the status alone.
-  const prefix = details.split(':', 1)[0]
-  if (isErrorCode(prefix)) return prefix
+/**
+ * The trailing-metadata key a server sends a LignumError's code under, so that a client rebuilds
+ * the same error without parsing the message, and the message stays the user's words alone.
+ */
+export const ERROR_CODE_METADATA_KEY = 'lignum-error-code'
+
+/** The code a failed call carries (its trailing metadata), else the first code sent as its gRPC status. */
+export function errorCodeOfGrpc(status: number, sentCode: string | undefined): ErrorCode {
+  if (sentCode !== undefined && isErrorCode(sentCode)) return sentCode
   for (const [code, entry] of Object.entries(errorTable)) {
     if (entry.grpcStatus === status) return code as ErrorCode
   }

@@ -15,15 +15,15 @@ import type {ConsumeWorkload, Durability, LatencyWorkload, Measurement, ProduceW
 /** Broker heap: fixed, so runs are comparable and the JVM does not size itself to the machine. */
 const brokerHeap = '1g'
 /** Load tools' heap, as kafka-producer-perf-test.sh sets it. */
-const toolHeap = '512m'
+export const toolHeap = '512m'
 /** Kafka's default broker GC settings (kafka-run-class.sh). */
-const brokerJvmOptions = ['-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true']
+export const brokerJvmOptions = ['-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true']
 const startTimeoutMs = 90_000
 const toolTimeoutMs = 240_000
 const serverDeadlineMs = 60 * 60_000
 
 /** Producer settings recommended for throughput (larger batches, a short linger, no compression: Lignum compresses nothing either). */
-const throughputProducerProperties = ['linger.ms=10', 'batch.size=262144', 'compression.type=none']
+export const throughputProducerProperties = ['linger.ms=10', 'batch.size=262144', 'compression.type=none']
 
 export function kafkaSystem(): SystemUnderTest {
   let installed: InstalledPeer | undefined
@@ -47,12 +47,12 @@ export function kafkaSystem(): SystemUnderTest {
   }
 }
 
-async function javaVersion(): Promise<string> {
+export async function javaVersion(): Promise<string> {
   const result = await runTool('java', ['-version'], {timeoutMs: 30_000})
   return result.stderr.split('\n')[0]?.trim() ?? 'java ?'
 }
 
-function classPath(installDir: string): string {
+export function classPath(installDir: string): string {
   return path.join(installDir, 'lib', '*')
 }
 
@@ -81,6 +81,11 @@ async function writeConfig(dataDir: string, ports: {client: number; controller: 
     ...(durability.name === 'fsync' ? ['log.flush.interval.messages=1'] : []),
   ]
   await writeFile(serverProperties, lines.join('\n') + '\n')
+  return {serverProperties, log4j: await writeLog4j(configDir)}
+}
+
+/** Warnings and errors only, to stderr (the server's log file). */
+export async function writeLog4j(configDir: string): Promise<string> {
   const log4j = path.join(configDir, 'log4j2.properties')
   await writeFile(log4j, [
     'rootLogger.level=WARN',
@@ -91,10 +96,10 @@ async function writeConfig(dataDir: string, ports: {client: number; controller: 
     'appender.stderr.layout.type=PatternLayout',
     'appender.stderr.layout.pattern=[%d] %p %m (%c)%n',
   ].join('\n') + '\n')
-  return {serverProperties, log4j}
+  return log4j
 }
 
-function java(installDir: string, log4j: string, heap: string, mainClass: string, args: string[], timeoutMs = toolTimeoutMs): Promise<ToolResult> {
+export function java(installDir: string, log4j: string, heap: string, mainClass: string, args: string[], timeoutMs = toolTimeoutMs): Promise<ToolResult> {
   return runTool('java', [`-Xmx${heap}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', classPath(installDir), mainClass, ...args], {timeoutMs})
 }
 
@@ -124,13 +129,13 @@ async function startKafka(installDir: string, dataDir: string, durability: Durab
   }
 }
 
-interface KafkaTools {
+export interface KafkaTools {
   installDir: string
   log4j: string
   bootstrap: string
 }
 
-function runKafkaWorkload(tools: KafkaTools, workload: Workload): Promise<Measurement> {
+export function runKafkaWorkload(tools: KafkaTools, workload: Workload): Promise<Measurement> {
   switch (workload.kind) {
     case 'produce': return produce(tools, workload)
     case 'consume': return consume(tools, workload)
@@ -138,7 +143,7 @@ function runKafkaWorkload(tools: KafkaTools, workload: Workload): Promise<Measur
   }
 }
 
-interface ProducerSummary {
+export interface ProducerSummary {
   records: number
   recordsPerSecond: number
   p50Ms: number
@@ -152,7 +157,7 @@ export function parseProducerSummary(output: string): ProducerSummary {
   return {records: Number(match[1]), recordsPerSecond: Number(match[2]), p50Ms: Number(match[3]), p99Ms: Number(match[5])}
 }
 
-async function producerPerformance(tools: KafkaTools, topic: string, records: number, recordBytes: number, throughput: number, properties: string[]): Promise<ProducerSummary> {
+export async function producerPerformance(tools: KafkaTools, topic: string, records: number, recordBytes: number, throughput: number, properties: string[]): Promise<ProducerSummary> {
   const result = await java(tools.installDir, tools.log4j, toolHeap, 'org.apache.kafka.tools.ProducerPerformance', [
     '--topic', topic, '--num-records', String(records), '--record-size', String(recordBytes), '--throughput', String(throughput),
     '--producer-props', `bootstrap.servers=${tools.bootstrap}`, ...properties,

@@ -59,13 +59,13 @@ export function lignumSystem(scratchDir: string, cpuProfileDir?: string): System
     }),
     start: (dataDir, durability) => startLignum(build!, scratchDir, dataDir, durability, cpuProfileDir),
     cleanup: async () => {
-      for (const name of await readdir(scratchDir)) if (name.startsWith(inputFilePrefix)) await rm(path.join(scratchDir, name), {force: true})
+      await removeInputFiles(scratchDir)
       if (build) await rm(build.root, {recursive: true, force: true})
     },
   }
 }
 
-function flushPolicy(durability: Durability): string {
+export function flushPolicy(durability: Durability): string {
   return durability.name === 'fsync' ? 'always' : 'never'
 }
 
@@ -91,7 +91,7 @@ async function startLignum(build: LignumBuild, scratchDir: string, dataDir: stri
   }
 }
 
-interface LignumContext {
+export interface LignumContext {
   build: LignumBuild
   scratchDir: string
   broker: string
@@ -113,16 +113,21 @@ async function runLignumWorkload(context: LignumContext, workload: Workload, met
 }
 
 /** The library's rows are the CLI's with this suffix, and read and write their own topics. */
-function libraryName(workload: Workload): string {
+export function libraryName(workload: Workload): string {
   return `${workload.name}-library`
 }
 
-function libraryTopic(workload: Workload): string {
+export function libraryTopic(workload: Workload): string {
   return `${workload.topic}-library`
 }
 
+/** Removes the input files ensureInputFile wrote into `scratchDir`. */
+export async function removeInputFiles(scratchDir: string): Promise<void> {
+  for (const name of await readdir(scratchDir)) if (name.startsWith(inputFilePrefix)) await rm(path.join(scratchDir, name), {force: true})
+}
+
 /** Writes `records` lines of `recordBytes` letters each (plus the newline), once per size. */
-async function ensureInputFile(scratchDir: string, records: number, recordBytes: number): Promise<string> {
+export async function ensureInputFile(scratchDir: string, records: number, recordBytes: number): Promise<string> {
   const file = path.join(scratchDir, `${inputFilePrefix}${records}x${recordBytes}.txt`)
   try {
     await access(file)
@@ -149,7 +154,7 @@ async function ensureInputFile(scratchDir: string, records: number, recordBytes:
   return file
 }
 
-function cli(build: LignumBuild, args: string[], stdout: 'collect' | 'count-lines' = 'collect') {
+export function cli(build: LignumBuild, args: string[], stdout: 'collect' | 'count-lines' = 'collect') {
   return runTool(process.execPath, [build.bin, ...args], {timeoutMs: toolTimeoutMs, stdout, env: {...process.env, NO_COLOR: '1'}, cwd: build.root})
 }
 
@@ -160,7 +165,7 @@ async function cliStartupSeconds(build: LignumBuild, command: string): Promise<n
   return result.wallSeconds
 }
 
-async function produceWithCli(context: LignumContext, workload: ProduceWorkload): Promise<Measurement> {
+export async function produceWithCli(context: LignumContext, workload: ProduceWorkload): Promise<Measurement> {
   const file = await ensureInputFile(context.scratchDir, workload.records, workload.recordBytes)
   const startupSeconds = await cliStartupSeconds(context.build, 'produce')
   const result = await cli(context.build, ['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker])
@@ -182,7 +187,7 @@ async function consumeWithCli(context: LignumContext, workload: ConsumeWorkload)
   }
 }
 
-async function runClientDriver(context: LignumContext, workload: Workload, mode: 'produce' | 'consume' | 'latency', topic: string): Promise<Measurement> {
+export async function runClientDriver(context: LignumContext, workload: Workload, mode: 'produce' | 'consume' | 'latency', topic: string): Promise<Measurement> {
   const args = {
     mode, clientModule: context.build.clientModule, broker: context.broker, topic, recordBytes: workload.recordBytes, records: workload.records,
     acks: workload.kind === 'consume' ? '1' : workload.acks,

@@ -3,7 +3,7 @@
  * bench/results/latest.json and latest.md. Units: MB/s counts record values only, in 10^6
  * bytes; peak RSS is in MiB (2^20 bytes); CPU seconds are user + system of the server process.
  */
-import {writeFile} from 'node:fs/promises'
+import {writeCarryingSections} from './result-sections.js'
 import type {DiskRate} from './disk.js'
 
 export interface Sample {
@@ -145,7 +145,7 @@ function settingLines(name: string, value: unknown): string[] {
   return [`- ${name}: ${String(value)}`]
 }
 
+/** Rewrites both files with these results; sections other parts own in them stay (result-sections.ts). */
 export async function writeResults(results: Results, jsonPath: string, markdownPath: string): Promise<void> {
-  await writeFile(jsonPath, JSON.stringify(results, null, 2) + '\n')
-  await writeFile(markdownPath, renderMarkdown(results))
+  await writeCarryingSections(jsonPath, markdownPath, results, renderMarkdown(results))
 }

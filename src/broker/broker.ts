@@ -1,33 +1,57 @@
 /**
- * The broker: the topics of one node, their partitions, and the produce, fetch and offset
- * semantics on top of the log. No transport here: the gRPC and HTTP servers are thin adapters
- * onto this class. Every request is validated whole before anything is appended, so a refused
- * request stores nothing.
+ * The broker: the topics of one node and what a request means for them: which partition a
+ * record goes to, topic creation and its limit, acks and the produce timeout, group offsets,
+ * retention and checkpoint timers. Each partition's state (log, high watermark, producers,
+ * role, epoch) is the Partition's own; the broker only asks it. No transport here: the gRPC
+ * and HTTP servers are thin adapters onto this class. A request is checked whole before
+ * anything is appended, so a refused request stores nothing; past that, each partition
+ * answers for itself. Internal topics (`__*`) belong to the node: clients cannot produce to
+ * or delete them.
  */
 import {mkdir, rm} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
-import {PartitionLog, type PartitionLogConfig} from '../log/partition-log.js'
-import {batchPositions, encodeRecordBatch, type RecordInput} from '../log/record-batch.js'
+import {PartitionDamagedError, type PartitionDamage, type PartitionLogConfig} from '../log/partition-log.js'
+import {batchPositions, encodeRecordBatch, type RecordInput} from '../format/record-batch.js'
 import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
+import {DamagedPartition} from './damaged-partition.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, type CommittedOffset} from './group-offsets.js'
-import {Partition, type FetchResult} from './partition.js'
-import {lastSequenceOf, ProducerStateTable} from './producer-state.js'
-import {partitionForKey, StickyPartitioner} from './partitioner.js'
+import {Partition, systemClock, type FetchResult, type PartitionClock, type PartitionDescription} from './partition.js'
+import {partitionForKey, StickyPartitioner} from '../format/partitioner.js'
 import {readTopicStore, writeTopicStore, type TopicRecord, type TopicSettings} from './topic-store.js'
+
+export type {PartitionDescription} from './partition.js'
 
 export interface BrokerConfig {
   autoCreateTopics: boolean
   defaultPartitions: number
   partitionsPerTopicMax: number
+  /** Most topics clients may have (internal topics aside); TOPICS_MAX_DEFAULT when absent. */
+  topicsMax?: number
   batchBytesMax: number
   /** Defaults for every partition log; a topic's own settings override them. */
   logDefaults: Partial<PartitionLogConfig>
+  /**
+   * Cluster mode: a partition's role comes from the catalog, so until it says, a partition
+   * opens as a follower and refuses produce. A node restarting on old data must not take
+   * writes as a lone leader in the moment before it rejoins. The offsets topic too: it is
+   * replicated, and no local one is made at open (server/group-coordinator.ts holds the
+   * offsets then; commitOffsets and fetchOffsets here are standalone's).
+   */
+  partitionsFollowUntilAssigned?: boolean
 }
 
 export type Acks = 0 | 1 | 'all'
+
+export interface FetchOptions {
+  maxBytes: number
+  maxWaitMs: number
+  signal?: AbortSignal
+  /** 'leader' (the default): only the leader serves it. 'in-sync': a follower may too (KIP-392). */
+  replica?: 'leader' | 'in-sync'
+}
 
 export interface ProduceInput {
   topic: string
@@ -37,23 +61,26 @@ export interface ProduceInput {
   batches?: Buffer
   /** Records one by one (the friendly path). */
   records?: RecordInput[]
+  /** 0: answered once the request is checked; 1: once the leader appended; 'all': once the high watermark covers it. */
   acks: Acks
+  /** How long acks=all waits for the high watermark; 0 or absent: PRODUCE_TIMEOUT_MS_DEFAULT. */
+  timeoutMs?: number
 }
 
 export interface ProduceResult {
   topic: string
   partition: number
+  /** -1 with acks=0 (not known yet) or when `error` is set. */
   baseOffset: number
   lastOffset: number
+  /** This partition failed; the request's other partitions may have been appended. */
+  error?: LignumError
 }
 
-export interface PartitionDescription {
+export interface DamagedPartitionDescription {
+  topic: string
   partition: number
-  logStartOffset: number
-  logEndOffset: number
-  highWatermark: number
-  segmentCount: number
-  sizeBytes: number
+  damage: PartitionDamage & {repair: string}
 }
 
 export interface TopicDescription {
@@ -65,40 +92,81 @@ export interface TopicDescription {
 
 interface Topic {
   record: TopicRecord
-  partitions: Partition[]
-  /** Per partition: the idempotent producers' recent batches. */
-  producerStates: ProducerStateTable[]
+  /** A partition whose files are damaged is held offline, alone (damaged-partition.ts). */
+  partitions: (Partition | DamagedPartition)[]
 }
 
-// After a restart, producer state is rebuilt from about this many bytes at the end of each
-// partition: a retry can only repeat one of the last few batches of a producer.
-const PRODUCER_STATE_REBUILD_BYTES = 16 * 1024 * 1024
+/** One partition's share of a produce request, appended (or failed) at the leader. */
+interface PartitionAppend {
+  partition: Partition
+  result: ProduceResult
+}
+
 // Retention is checked on a timer, as Kafka's log.retention.check.interval.ms (5 minutes).
 const RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000
+// High watermarks are checkpointed on a timer, as Kafka's replica.high.watermark.checkpoint.interval.ms.
+const HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000
+// Kafka's producer request.timeout.ms: what acks=all waits when the request names no timeout.
+export const PRODUCE_TIMEOUT_MS_DEFAULT = 30_000
+// A request may not pin a waiting produce longer than this (a typo of a huge timeout).
+const PRODUCE_TIMEOUT_MS_MAX = 5 * 60 * 1000
+/**
+ * Every topic costs open files (a partition's active segment and its indexes) and memory; a
+ * flood of auto-created topics (a typo in a loop) must meet a clear error before the node runs
+ * out of file descriptors. 1,000 topics of a few partitions each stay within the usual
+ * 4,096-descriptor limit together with client connections; raise topicsMax with the limit.
+ */
+export const TOPICS_MAX_DEFAULT = 1000
+
+export function isInternalTopic(name: string): boolean {
+  return name.startsWith('__')
+}
+
+/** Throws the first partition error of a produce's results: for callers that produce to one partition. */
+export function throwIfAnyFailed(results: ProduceResult[]): ProduceResult[] {
+  const failed = results.find((result) => result.error !== undefined)
+  if (failed?.error) throw failed.error
+  return results
+}
 
 export class Broker {
   private readonly topics = new Map<string, Topic>()
   private readonly creating = new Map<string, Promise<Topic>>()
   private topicsSaved: Promise<void> = Promise.resolve()
   private readonly sticky = new StickyPartitioner()
-  private groupOffsets!: GroupOffsets
+  /** Null while the offsets topic's partition is damaged: commits and fetches of offsets are refused. */
+  private groupOffsets: GroupOffsets | null = null
   private retentionTimer: NodeJS.Timeout | undefined
+  private checkpointTimer: NodeJS.Timeout | undefined
   private closed = false
+  /** Retries answered by partitions of topics since deleted, so the total never goes down. */
+  private duplicatesOfDeletedTopics = 0
+  /** Cluster mode: topics are auto-created in the cluster's catalog, which then makes them here. */
+  private autoCreator: ((name: string) => Promise<void>) | null = null
+  private readonly autoCreating = new Map<string, Promise<Topic>>()
 
   private constructor(
     readonly dataDir: string,
     readonly config: BrokerConfig,
     private readonly logger: Logger,
+    private readonly clock: PartitionClock,
   ) {}
 
-  static async open(dataDir: string, config: BrokerConfig, logger: Logger): Promise<Broker> {
+  static async open(dataDir: string, config: BrokerConfig, logger: Logger, options: {clock?: PartitionClock} = {}): Promise<Broker> {
     await mkdir(dataDir, {recursive: true})
-    const broker = new Broker(dataDir, config, logger)
+    const broker = new Broker(dataDir, config, logger, options.clock ?? systemClock)
     await broker.openTopics()
-    const offsetsTopic = broker.topics.get(GROUP_OFFSETS_TOPIC) ?? (await broker.createTopic(GROUP_OFFSETS_TOPIC, {partitions: 1, settings: {retentionMs: -1, flushPolicy: 'always'}, internal: true}))
-    broker.groupOffsets = await GroupOffsets.open(offsetsTopic.partitions[0])
+    if (!config.partitionsFollowUntilAssigned) {
+      const offsetsTopic = broker.topics.get(GROUP_OFFSETS_TOPIC) ?? (await broker.createTopic(GROUP_OFFSETS_TOPIC, {partitions: 1, settings: {retentionMs: -1, flushPolicy: 'always'}, internal: true}))
+      await broker.openGroupOffsets(offsetsTopic)
+    }
     broker.retentionTimer = setInterval(() => void broker.applyRetention(), RETENTION_CHECK_INTERVAL_MS).unref()
+    broker.checkpointTimer = setInterval(() => void broker.checkpointHighWatermarks(), HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS).unref()
     return broker
+  }
+
+  private get topicsMax(): number {
+    return this.config.topicsMax ?? TOPICS_MAX_DEFAULT
   }
 
   private async openTopics(): Promise<void> {
@@ -106,23 +174,66 @@ export class Broker {
     // Partition directories the list does not know (e.g. copied in) are served too.
     for (const found of await listPartitions(this.dataDir).catch(() => [])) {
       const record = records.get(found.topic)
-      if (!record) records.set(found.topic, {name: found.topic, partitions: found.partition + 1, settings: {}, internal: found.topic.startsWith('__'), createdAtMs: Date.now()})
+      if (!record) records.set(found.topic, {name: found.topic, partitions: found.partition + 1, settings: {}, internal: isInternalTopic(found.topic), createdAtMs: Date.now()})
       else if (record.partitions <= found.partition) record.partitions = found.partition + 1
     }
     for (const record of records.values()) this.topics.set(record.name, await this.openTopic(record))
     if (records.size > 0) await this.saveTopics()
   }
 
+  /** A standalone node leads every partition it holds, at leader epoch 0. */
   private async openTopic(record: TopicRecord): Promise<Topic> {
-    const partitions: Partition[] = []
-    const producerStates: ProducerStateTable[] = []
-    for (let index = 0; index < record.partitions; index++) {
-      const dir = path.join(this.dataDir, partitionDirName(record.name, index))
-      const log = await PartitionLog.open(dir, this.logConfigFor(record.settings), {logger: this.logger})
-      partitions.push(new Partition(record.name, index, log))
-      producerStates.push(await rebuildProducerState(log))
+    const partitions: (Partition | DamagedPartition)[] = []
+    const logConfig = this.logConfigFor(record.settings)
+    try {
+      for (let index = 0; index < record.partitions; index++) {
+        const dir = path.join(this.dataDir, partitionDirName(record.name, index))
+        partitions.push(await this.openPartition(record.name, index, dir, logConfig))
+      }
+    } catch (error) {
+      for (const partition of partitions) await partition.close().catch(() => {})
+      throw error
     }
-    return {record, partitions, producerStates}
+    return {record, partitions}
+  }
+
+  /** A partition whose files are damaged is opened offline, so one bad disk block never stops the node. */
+  private async openPartition(topic: string, index: number, dir: string, logConfig: Partial<PartitionLogConfig>): Promise<Partition | DamagedPartition> {
+    try {
+      const role = this.config.partitionsFollowUntilAssigned ? 'follower' : 'leader'
+      return await Partition.open(topic, index, dir, logConfig, {logger: this.logger, clock: this.clock, role, leaderEpoch: 0})
+    } catch (error) {
+      if (!(error instanceof PartitionDamagedError)) throw error
+      return this.holdDamaged(topic, index, dir, error)
+    }
+  }
+
+  private holdDamaged(topic: string, index: number, dir: string, error: PartitionDamagedError): DamagedPartition {
+    const damaged = new DamagedPartition(topic, index, dir, error)
+    this.logger.error('partition is damaged: it is offline, the node serves the others', {topic, partition: index, ...damaged.damage, repair: `stop the node, then run: ${damaged.repairCommand}`})
+    return damaged
+  }
+
+  /** Replays committed offsets; a damaged offsets partition leaves commits refused, not the node down. */
+  private async openGroupOffsets(offsetsTopic: Topic): Promise<void> {
+    const partition = offsetsTopic.partitions[0]
+    if (partition instanceof DamagedPartition) return
+    try {
+      this.groupOffsets = await GroupOffsets.open(partition, this.logger)
+    } catch (error) {
+      if (!(error instanceof PartitionDamagedError)) throw error
+      await partition.close().catch(() => {})
+      offsetsTopic.partitions[0] = this.holdDamaged(offsetsTopic.record.name, 0, partition.dir, error)
+    }
+  }
+
+  private groupOffsetsOrThrow(): GroupOffsets {
+    if (this.groupOffsets !== null) return this.groupOffsets
+    if (this.config.partitionsFollowUntilAssigned) throw new LignumError('INTERNAL', 'in cluster mode group offsets are the group coordinator\'s, not the broker\'s')
+    const offsetsTopic = this.topics.get(GROUP_OFFSETS_TOPIC)
+    const damaged = offsetsTopic?.partitions[0]
+    if (damaged instanceof DamagedPartition) throw damaged.error
+    throw new LignumError('UNAVAILABLE', 'committed offsets are not loaded yet; retry')
   }
 
   private logConfigFor(settings: TopicSettings): Partial<PartitionLogConfig> {
@@ -150,7 +261,7 @@ export class Broker {
     try {
       this.checkOpen()
       validateTopicName(name)
-      if (name.startsWith('__') && !options.internal) {
+      if (isInternalTopic(name) && !options.internal) {
         throw new LignumError('INVALID_TOPIC', `topic names starting with "__" are reserved for Lignum's internal topics; choose another name than "${name}"`)
       }
       const partitionCount = options.partitions ?? this.config.defaultPartitions
@@ -158,6 +269,7 @@ export class Broker {
         throw new LignumError('INVALID_ARGUMENT', `a topic needs 1 to ${this.config.partitionsPerTopicMax} partitions, not ${partitionCount} (raise partitionsPerTopicMax to allow more)`)
       }
       if (this.topics.has(name) || this.creating.has(name)) throw new LignumError('ALREADY_EXISTS', `topic "${name}" already exists`)
+      if (!options.internal) this.checkTopicLimit(name)
       const record: TopicRecord = {name, partitions: partitionCount, settings: options.settings ?? {}, internal: options.internal ?? false, createdAtMs: Date.now()}
       const creation = this.openNewTopic(record)
       this.creating.set(name, creation)
@@ -166,6 +278,15 @@ export class Broker {
       return creation
     } catch (error) {
       return Promise.reject(error)
+    }
+  }
+
+  private checkTopicLimit(name: string): void {
+    let count = 0
+    for (const topic of this.topics.values()) if (!topic.record.internal) count++
+    for (const pending of this.creating.keys()) if (!isInternalTopic(pending)) count++
+    if (count >= this.topicsMax) {
+      throw new LignumError('INVALID_ARGUMENT', `cannot create topic "${name}": this node already has ${count} topics, its limit (topicsMax ${this.topicsMax}); delete unused topics or raise topicsMax (and the open-files limit with it)`)
     }
   }
 
@@ -179,13 +300,17 @@ export class Broker {
 
   async deleteTopic(name: string): Promise<void> {
     const topic = this.topicOrThrow(name)
-    if (topic.record.internal) throw new LignumError('INVALID_ARGUMENT', `topic "${name}" is internal to Lignum and cannot be deleted`)
+    if (topic.record.internal || isInternalTopic(name)) throw internalTopicRefused(name, 'delete')
     this.topics.delete(name)
     for (const partition of topic.partitions) {
-      await partition.close()
-      await rm(partition.log.dir, {recursive: true, force: true})
+      if (partition instanceof DamagedPartition) {
+        await rm(partition.dir, {recursive: true, force: true})
+        continue
+      }
+      this.duplicatesOfDeletedTopics += partition.duplicatesAnswered
+      await partition.deleteFiles()
     }
-    this.groupOffsets.forgetTopic(name)
+    this.groupOffsets?.forgetTopic(name)
     await this.saveTopics()
     this.logger.info('topic deleted', {topic: name})
   }
@@ -201,6 +326,17 @@ export class Broker {
     return describe(this.topicOrThrow(name))
   }
 
+  /** Every partition held offline because its files are damaged, internal topics included. */
+  damagedPartitions(): DamagedPartitionDescription[] {
+    const damaged: DamagedPartitionDescription[] = []
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        if (partition instanceof DamagedPartition) damaged.push({topic: partition.topic, partition: partition.partition, damage: damageOf(partition)})
+      }
+    }
+    return damaged.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+  }
+
   /** The topic, created with the defaults if it does not exist and auto-creation is on. */
   async ensureTopic(name: string): Promise<void> {
     this.checkOpen()
@@ -208,56 +344,78 @@ export class Broker {
     await this.topicForProduce(name)
   }
 
+  /** Retries answered with their first offsets instead of appended again, over every partition. */
+  duplicateBatchesAnswered(): number {
+    let count = this.duplicatesOfDeletedTopics
+    for (const topic of this.topics.values()) for (const partition of topic.partitions) if (partition instanceof Partition) count += partition.duplicatesAnswered
+    return count
+  }
+
+  // ---- produce ----
+
   /**
-   * Appends the request's records. When the topic exists, the append is issued before this
-   * returns, so requests (e.g. pipelined on one stream) reach a partition in call order.
+   * Appends the request's records and answers per `acks`: 0 once the request is checked (the
+   * append goes on; its failure is logged), 1 once the leader appended, 'all' once the high
+   * watermark covers every partition's batch or `timeoutMs` passed (REQUEST_TIMED_OUT for that
+   * partition). Each partition answers for itself: one failing does not hide the others'
+   * offsets. A request that fails its checks appends nothing and rejects. When the topic
+   * exists, the appends are issued before this returns, so requests (e.g. pipelined on one
+   * stream) reach a partition in call order.
    */
   produce(input: ProduceInput): Promise<ProduceResult[]> {
     try {
       this.checkOpen()
       validateTopicName(input.topic)
-      if (input.batches && input.batches.length > 0 && input.records?.length) {
-        throw new LignumError('INVALID_ARGUMENT', 'a produce request carries either records or a record batch, not both')
-      }
+      if (isInternalTopic(input.topic)) throw internalTopicRefused(input.topic, 'produce to')
+      checkProduceInput(input)
       const topic = this.topics.get(input.topic)
-      return topic ? this.produceTo(topic, input) : this.topicForProduce(input.topic).then((created) => this.produceTo(created, input))
+      const appended = topic ? this.appendTo(topic, input) : this.topicForProduce(input.topic).then((created) => this.appendTo(created, input))
+      return this.acknowledge(input, appended)
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
-  private async produceTo(topic: Topic, input: ProduceInput): Promise<ProduceResult[]> {
-    if (input.batches && input.batches.length > 0) return [await this.produceBatches(topic, input.partition, input.batches)]
-    if (input.records && input.records.length > 0) return this.produceRecords(topic, input.partition, input.records)
+  private acknowledge(input: ProduceInput, appended: Promise<PartitionAppend[]>): Promise<ProduceResult[]> {
+    if (input.acks === 0) {
+      appended.then(
+        (appends) => {
+          for (const {result} of appends) if (result.error) this.logger.warn('acks=0 produce failed', {topic: result.topic, partition: result.partition, error: result.error})
+        },
+        (error: unknown) => this.logger.warn('acks=0 produce failed', {topic: input.topic, error}),
+      )
+      return Promise.resolve([])
+    }
+    if (input.acks === 1) return appended.then((appends) => appends.map(({result}) => result))
+    const timeoutMs = Math.min(input.timeoutMs || PRODUCE_TIMEOUT_MS_DEFAULT, PRODUCE_TIMEOUT_MS_MAX)
+    return appended.then((appends) => Promise.all(appends.map(({partition, result}) => this.replicated(partition, result, timeoutMs))))
+  }
+
+  private async replicated(partition: Partition, result: ProduceResult, timeoutMs: number): Promise<ProduceResult> {
+    if (result.error) return result
+    try {
+      await partition.waitForReplication(result.lastOffset, timeoutMs)
+      return result
+    } catch (error) {
+      return {...result, error: asLignumError(error)}
+    }
+  }
+
+  private appendTo(topic: Topic, input: ProduceInput): Promise<PartitionAppend[]> {
+    if (input.batches && input.batches.length > 0) return this.appendBatches(topic, input.partition, input.batches, input.acks)
+    if (input.records && input.records.length > 0) return this.appendRecords(topic, input.partition, input.records, input.acks)
     throw new LignumError('INVALID_ARGUMENT', `the produce request for topic "${input.topic}" has no records; send at least one`)
   }
 
-  private async produceBatches(topic: Topic, requested: number, batches: Buffer): Promise<ProduceResult> {
-    const headers = [...batchPositions(batches)].map(({header}) => header)
-    for (const header of headers) this.checkBatchSize(header.sizeBytes)
-    const partitionIndex = requested >= 0 ? requested : this.stickyPartition(topic)
-    const partition = this.partitionOf(topic, partitionIndex)
-    const first = headers[0]
-    // Idempotence is tracked for the one-batch requests idempotent producers send.
-    const offsets = headers.length === 1 && first.producerId >= 0 && first.baseSequence >= 0
-      ? await this.appendIdempotent(partition, topic.producerStates[partitionIndex], batches, first.producerId, first.baseSequence, first.recordCount)
-      : await partition.append(batches)
-    return {topic: topic.record.name, partition: partitionIndex, baseOffset: offsets.baseOffset, lastOffset: offsets.lastOffset}
+  /** One partition: a failure rejects the request, as nothing else was appended. */
+  private appendBatches(topic: Topic, requested: number, batches: Buffer, acks: Acks): Promise<PartitionAppend[]> {
+    for (const {header} of batchPositions(batches)) this.checkBatchSize(header.sizeBytes)
+    const index = requested >= 0 ? requested : this.stickyPartition(topic)
+    const partition = this.partitionOf(topic, index)
+    return partition.appendAsLeader(batches, {acks}).then((offsets) => [{partition, result: {topic: topic.record.name, partition: index, baseOffset: offsets.baseOffset, lastOffset: offsets.lastOffset}}])
   }
 
-  /** Appends a producer's batch once: a retry of a recent batch gets the first append's offsets. */
-  private appendIdempotent(partition: Partition, producers: ProducerStateTable, batch: Buffer, producerId: number, baseSequence: number, recordCount: number): Promise<{baseOffset: number; lastOffset: number}> {
-    const lastSequence = lastSequenceOf(baseSequence, recordCount)
-    const earlier = producers.findDuplicate(producerId, baseSequence, lastSequence)
-    if (earlier) return earlier.offsets
-    const offsets = partition.append(batch).then((info) => ({baseOffset: info.baseOffset, lastOffset: info.lastOffset}))
-    const entry = {baseSequence, lastSequence, offsets}
-    producers.remember(producerId, entry)
-    offsets.catch(() => producers.forget(producerId, entry))
-    return offsets
-  }
-
-  private async produceRecords(topic: Topic, requested: number, records: RecordInput[]): Promise<ProduceResult[]> {
+  private appendRecords(topic: Topic, requested: number, records: RecordInput[], acks: Acks): Promise<PartitionAppend[]> {
     const byPartition = new Map<number, RecordInput[]>()
     const unkeyedPartition = requested >= 0 ? requested : this.stickyPartition(topic)
     for (const record of records) {
@@ -268,22 +426,27 @@ export class Broker {
     }
     // Encode every batch before appending any, so an oversized one refuses the whole request.
     const encoded = [...byPartition].map(([index, group]) => {
-      this.partitionOf(topic, index)
+      const partition = this.partitionOf(topic, index)
       const batch = encodeRecordBatch(group)
       this.checkBatchSize(batch.length)
-      return [index, batch] as const
+      return {index, partition, batch}
     })
-    const results: ProduceResult[] = []
-    for (const [index, batch] of encoded) {
-      const info = await this.partitionOf(topic, index).append(batch)
-      results.push({topic: topic.record.name, partition: index, baseOffset: info.baseOffset, lastOffset: info.lastOffset})
-    }
-    return results
+    // All appends are issued now, in call order, and each partition answers for itself.
+    return Promise.all(encoded.map(({index, partition, batch}) => partition.appendAsLeader(batch, {acks}).then(
+      (offsets) => ({partition, result: {topic: topic.record.name, partition: index, baseOffset: offsets.baseOffset, lastOffset: offsets.lastOffset}}),
+      (error: unknown) => ({partition, result: {topic: topic.record.name, partition: index, baseOffset: -1, lastOffset: -1, error: asLignumError(error)}}),
+    )))
   }
 
+  /** Unkeyed records may go to any partition: the sticky choice passes over damaged ones. */
   private stickyPartition(topic: Topic): number {
-    const index = this.sticky.choose(topic.partitions.length)
-    this.sticky.next(topic.partitions.length)
+    const count = topic.partitions.length
+    let index = 0
+    for (let tried = 0; tried < count; tried++) {
+      index = this.sticky.choose(count)
+      this.sticky.next(count)
+      if (!(topic.partitions[index] instanceof DamagedPartition)) return index
+    }
     return index
   }
 
@@ -301,13 +464,32 @@ export class Broker {
     if (!this.config.autoCreateTopics) {
       return Promise.reject(new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist and auto-creation is off; create it with: lignum topics create ${name}`))
     }
+    if (this.autoCreator) {
+      // Kept apart from `creating`: the catalog's watch creates the topic here meanwhile.
+      const asked = this.autoCreating.get(name)
+      if (asked) return asked
+      const creation = this.autoCreator(name).then(() => this.topicOrThrow(name))
+      this.autoCreating.set(name, creation)
+      const forget = () => this.autoCreating.delete(name)
+      creation.then(forget, forget)
+      return creation
+    }
     return this.createTopic(name)
   }
 
-  async fetch(name: string, partitionIndex: number, offset: number, options: {maxBytes: number; maxWaitMs: number; signal?: AbortSignal}): Promise<FetchResult> {
+  // ---- reads ----
+
+  /**
+   * A consumer's read. From the leader by default; a follower refuses it with NOT_LEADER, so a
+   * client with stale metadata learns to look again. With `replica: 'in-sync'` a follower
+   * serves it below its own high watermark (the caller checked it is in the ISR).
+   */
+  async fetch(name: string, partitionIndex: number, offset: number, options: FetchOptions): Promise<FetchResult> {
     this.checkOpen()
     const partition = this.partitionOf(this.topicOrThrow(name), partitionIndex)
-    return partition.fetch(offset, options.maxBytes, options.maxWaitMs, options.signal)
+    if (partition.role === 'leader') return partition.fetch(offset, options.maxBytes, options.maxWaitMs, options.signal)
+    if (options.replica === 'in-sync') return partition.fetchAsFollower(offset, options.maxBytes, options.maxWaitMs, options.signal)
+    throw notLeaderForReads(partition)
   }
 
   /** Waits for an append to a partition (or the timeout, or the signal). */
@@ -318,10 +500,9 @@ export class Broker {
   /** Kafka's ListOffsets: -1 the end (high watermark), -2 the start, else the first offset at or after a timestamp. */
   async listOffset(name: string, partitionIndex: number, timestamp: number): Promise<number> {
     const partition = this.partitionOf(this.topicOrThrow(name), partitionIndex)
-    if (timestamp === -1) return partition.highWatermark
-    if (timestamp === -2) return partition.log.logStartOffset
-    const offset = await partition.log.offsetForTimestamp(timestamp)
-    return offset === null ? partition.highWatermark : Math.min(offset, partition.highWatermark)
+    // A follower's end trails the leader's: only the leader answers where the partition ends, as in Kafka.
+    if (partition.role !== 'leader') throw notLeaderForReads(partition)
+    return partition.listOffset(timestamp)
   }
 
   async commitOffsets(group: string, offsets: CommittedOffset[]): Promise<void> {
@@ -329,22 +510,34 @@ export class Broker {
       this.partitionOf(this.topicOrThrow(entry.topic), entry.partition)
       if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset}: offsets are whole numbers from 0`)
     }
-    await this.groupOffsets.commit(group, offsets)
+    await this.groupOffsetsOrThrow().commit(group, offsets)
   }
 
   fetchOffsets(group: string, topic?: string): CommittedOffset[] {
-    return this.groupOffsets.fetch(group, topic)
+    return this.groupOffsetsOrThrow().fetch(group, topic)
   }
+
+  // ---- upkeep ----
 
   async applyRetention(): Promise<void> {
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
+        if (partition instanceof DamagedPartition) continue
         try {
-          const {deletedSegments} = await partition.log.applyRetention()
+          const {deletedSegments} = await partition.applyRetention()
           if (deletedSegments > 0) this.logger.info('retention deleted segments', {topic: topic.record.name, partition: partition.partition, deletedSegments})
         } catch (error) {
           this.logger.error('retention failed', {topic: topic.record.name, partition: partition.partition, error})
         }
+      }
+    }
+  }
+
+  async checkpointHighWatermarks(): Promise<void> {
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        if (partition instanceof DamagedPartition) continue
+        await partition.checkpointHighWatermark().catch((error: unknown) => this.logger.warn('could not checkpoint a high watermark', {partition: partition.name, error}))
       }
     }
   }
@@ -356,11 +549,24 @@ export class Broker {
     return topic
   }
 
+  /** Auto-creation goes through `create` from now on; it resolves once the topic exists here. */
+  autoCreateThrough(create: (name: string) => Promise<void>): void {
+    this.autoCreator = create
+  }
+
+  /** A partition this node holds and can serve, for replication to drive (become leader or follower); undefined otherwise. */
+  localPartition(name: string, index: number): Partition | undefined {
+    const partition = this.topics.get(name)?.partitions[index]
+    return partition instanceof Partition ? partition : undefined
+  }
+
+  /** The partition to read or write: PARTITION_DAMAGED, naming the file and the repair, if it is offline. */
   private partitionOf(topic: Topic, index: number): Partition {
     const partition = topic.partitions[index]
     if (!partition) {
       throw new LignumError('NOT_FOUND', `topic "${topic.record.name}" has partitions 0 to ${topic.partitions.length - 1}; there is no partition ${index}`)
     }
+    if (partition instanceof DamagedPartition) throw partition.error
     return partition
   }
 
@@ -373,28 +579,37 @@ export class Broker {
     if (this.closed) return
     this.closed = true
     clearInterval(this.retentionTimer)
+    clearInterval(this.checkpointTimer)
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) await partition.close()
     }
   }
 }
 
-/** Learns the idempotent producers' last batches from the end of a partition's log. */
-async function rebuildProducerState(log: PartitionLog): Promise<ProducerStateTable> {
-  const table = new ProducerStateTable()
-  const segments = log.segments()
-  const last = segments[segments.length - 1]
-  if (!last || last.recordCount === 0) return table
-  // Offsets are dense: estimate the offset that many bytes before the end from the last segment's average record size.
-  const recordsInWindow = Math.ceil((PRODUCER_STATE_REBUILD_BYTES * last.recordCount) / Math.max(last.sizeBytes, 1))
-  let offset = Math.max(log.logStartOffset, log.logEndOffset - recordsInWindow)
-  while (offset < log.logEndOffset) {
-    const {batches, nextOffset} = await log.read(offset, {maxBytes: PRODUCER_STATE_REBUILD_BYTES})
-    if (batches.length === 0) break
-    table.rememberFromLog(batches)
-    offset = nextOffset
+function checkProduceInput(input: ProduceInput): void {
+  if (input.batches && input.batches.length > 0 && input.records?.length) {
+    throw new LignumError('INVALID_ARGUMENT', 'a produce request carries either records or a record batch, not both')
   }
-  return table
+  if (!Number.isInteger(input.partition) || input.partition < -1) {
+    throw new LignumError('INVALID_ARGUMENT', `partition ${input.partition} is not a partition: give one from 0, or -1 to let the broker choose`)
+  }
+  if (input.acks !== 0 && input.acks !== 1 && input.acks !== 'all') throw new LignumError('INVALID_ARGUMENT', `acks ${String(input.acks)} must be 0, 1 or "all"`)
+  if (input.timeoutMs !== undefined && (!Number.isInteger(input.timeoutMs) || input.timeoutMs < 0)) {
+    throw new LignumError('INVALID_ARGUMENT', `timeoutMs ${input.timeoutMs} must be a whole number of milliseconds (0: the default of ${PRODUCE_TIMEOUT_MS_DEFAULT})`)
+  }
+}
+
+function internalTopicRefused(name: string, action: string): LignumError {
+  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node. Consumer group offsets are managed by the group commands (e.g. a future \`lignum groups\`); commit offsets with \`lignum consume --group\``)
+}
+
+function asLignumError(error: unknown): LignumError {
+  if (error instanceof LignumError) return error
+  return new LignumError('INTERNAL', error instanceof Error ? error.message : String(error), {cause: error})
+}
+
+function damageOf(partition: DamagedPartition): PartitionDamage & {repair: string} {
+  return {...partition.damage, repair: partition.repairCommand}
 }
 
 function describe(topic: Topic): TopicDescription {
@@ -403,15 +618,14 @@ function describe(topic: Topic): TopicDescription {
     settings: topic.record.settings,
     internal: topic.record.internal,
     partitions: topic.partitions.map((partition) => {
-      const segments = partition.log.segments()
-      return {
-        partition: partition.partition,
-        logStartOffset: partition.log.logStartOffset,
-        logEndOffset: partition.log.logEndOffset,
-        highWatermark: partition.highWatermark,
-        segmentCount: segments.length,
-        sizeBytes: segments.reduce((sum, segment) => sum + segment.sizeBytes, 0),
+      if (partition instanceof DamagedPartition) {
+        return {partition: partition.partition, state: 'damaged', damage: damageOf(partition), logStartOffset: -1, logEndOffset: -1, highWatermark: -1, segmentCount: 0, sizeBytes: 0}
       }
+      return partition.describe()
     }),
   }
+}
+
+function notLeaderForReads(partition: Partition): LignumError {
+  return new LignumError('NOT_LEADER', `this node follows ${partition.name} (leader epoch ${partition.leaderEpoch}); read it from its leader, or with --replica any from an in-sync replica`)
 }

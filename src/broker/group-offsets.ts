@@ -2,12 +2,21 @@
  * Consumer-group offsets, kept durably in the internal topic `__consumer_offsets` as Kafka
  * does: each commit appends one batch of records keyed by (group, topic, partition) whose
  * value is the offset; the newest record for a key wins. On open the topic is read once to
- * rebuild the in-memory table. The partition is flushed on every commit, so an acknowledged
- * commit survives a crash.
+ * rebuild the in-memory table; a record that does not parse (written by something other than
+ * this class) is skipped and logged, never a reason to refuse to start. Clients cannot
+ * produce to the topic (the broker refuses `__*` topics). The partition is flushed on every
+ * commit, so an acknowledged commit survives a crash.
+ *
+ * Standalone the topic has one partition, led by the node. In cluster mode it is replicated
+ * (server/group-coordinator.ts): a group's offsets live in partition groupOffsetsPartitionOf,
+ * one GroupOffsets per partition this node leads, opened at that leader epoch from the
+ * committed log; a commit is acknowledged (and remembered) only once the high watermark covers
+ * it, so what a fetch answers is always committed.
  */
-import {decodeRecordBatch, encodeRecordBatch, batchPositions} from '../log/record-batch.js'
+import {decodeRecordBatch, encodeRecordBatch, batchPositions} from '../format/record-batch.js'
 import type {Partition} from './partition.js'
 import {LignumError} from '../errors.js'
+import type {Logger} from '../logger.js'
 
 export const GROUP_OFFSETS_TOPIC = '__consumer_offsets'
 // A consumer group id is echoed in keys and logs; keep it a printable, bounded name.
@@ -15,6 +24,15 @@ const GROUP_NAME_LENGTH_MAX = 255
 const GROUP_NAME_PATTERN = /^[\x21-\x7e]+$/
 // Reading the whole topic at open happens in chunks of this size.
 const REPLAY_CHUNK_BYTES = 1024 * 1024
+// Records that do not parse are each logged up to this many, then only counted.
+const SKIPPED_RECORDS_LOGGED_MAX = 10
+// Java's String.hashCode works on 32-bit ints: h = 31 * h + char.
+const JAVA_HASH_MULTIPLIER = 31
+
+export interface GroupOffsetsOptions {
+  /** Cluster mode: commits wait until the in-sync replicas hold them (acks=all), this long at most. */
+  replicatedCommitTimeoutMs?: number
+}
 
 export interface CommittedOffset {
   topic: string
@@ -26,12 +44,29 @@ export interface CommittedOffset {
 export class GroupOffsets {
   private readonly table = new Map<string, Map<string, CommittedOffset>>()
 
-  private constructor(private readonly partition: Partition) {}
+  private skippedRecords = 0
 
-  static async open(partition: Partition): Promise<GroupOffsets> {
-    const offsets = new GroupOffsets(partition)
+  /** The leader epoch the table was read at: it is valid while the partition leads at this epoch. */
+  readonly leaderEpoch: number
+
+  private constructor(
+    private readonly partition: Partition,
+    private readonly logger: Logger,
+    private readonly options: GroupOffsetsOptions,
+  ) {
+    this.leaderEpoch = partition.leaderEpoch
+  }
+
+  /** Reads the partition's committed records (below its high watermark) into the table. */
+  static async open(partition: Partition, logger: Logger, options: GroupOffsetsOptions = {}): Promise<GroupOffsets> {
+    const offsets = new GroupOffsets(partition, logger, options)
     await offsets.replay()
     return offsets
+  }
+
+  /** True while the table may answer: its partition still leads at the epoch it was read at. */
+  get current(): boolean {
+    return this.partition.role === 'leader' && this.partition.leaderEpoch === this.leaderEpoch
   }
 
   async commit(group: string, offsets: CommittedOffset[]): Promise<void> {
@@ -41,8 +76,11 @@ export class GroupOffsets {
       key: Buffer.from(JSON.stringify([group, entry.topic, entry.partition])),
       value: Buffer.from(JSON.stringify({offset: entry.offset, metadata: entry.metadata})),
     }))
-    await this.partition.append(encodeRecordBatch(records))
-    await this.partition.log.flush()
+    const timeoutMs = this.options.replicatedCommitTimeoutMs
+    const appended = await this.partition.appendAsLeader(encodeRecordBatch(records), {acks: timeoutMs === undefined ? 1 : 'all'})
+    await this.partition.flush()
+    // Not remembered before it is committed: a fetch never answers what a new leader may lack.
+    if (timeoutMs !== undefined) await this.partition.waitForReplication(appended.lastOffset, timeoutMs)
     for (const entry of offsets) this.remember(group, entry)
   }
 
@@ -68,23 +106,67 @@ export class GroupOffsets {
   }
 
   private async replay(): Promise<void> {
-    let offset = this.partition.log.logStartOffset
+    let offset = this.partition.logStartOffset
     while (offset < this.partition.highWatermark) {
-      const {batches, nextOffset} = await this.partition.log.read(offset, {maxBytes: REPLAY_CHUNK_BYTES})
+      const {batches, nextOffset} = await this.partition.fetch(offset, REPLAY_CHUNK_BYTES, 0)
       if (batches.length === 0) break
-      for (const {position} of batchPositions(batches)) {
-        for (const record of decodeRecordBatch(batches, position).records) this.replayRecord(record.key, record.value)
-      }
+      for (const {position, header} of batchPositions(batches)) this.replayBatch(batches, position, header.baseOffset)
       offset = nextOffset
+    }
+    if (this.skippedRecords > 0) {
+      this.logger.warn('skipped consumer group offset records that do not parse', {topic: GROUP_OFFSETS_TOPIC, skippedRecords: this.skippedRecords})
     }
   }
 
-  private replayRecord(key: Buffer | null, value: Buffer | null): void {
-    if (!key || !value) return
-    const [group, topic, partition] = JSON.parse(key.toString('utf8')) as [string, string, number]
-    const {offset, metadata} = JSON.parse(value.toString('utf8')) as {offset: number; metadata: string}
-    this.remember(group, {topic, partition, offset, metadata})
+  private replayBatch(batches: Buffer, position: number, baseOffset: number): void {
+    let records
+    try {
+      records = decodeRecordBatch(batches, position).records
+    } catch (error) {
+      this.skip(baseOffset, (error as Error).message)
+      return
+    }
+    for (const record of records) {
+      try {
+        this.replayRecord(record.key, record.value)
+      } catch (error) {
+        this.skip(record.offset, (error as Error).message)
+      }
+    }
   }
+
+  private skip(offset: number, reason: string): void {
+    this.skippedRecords++
+    // The first few are named; a flood of them is counted in the summary.
+    if (this.skippedRecords <= SKIPPED_RECORDS_LOGGED_MAX) this.logger.warn('skipping a consumer group offset record that does not parse', {topic: GROUP_OFFSETS_TOPIC, offset, reason})
+  }
+
+  private replayRecord(key: Buffer | null, value: Buffer | null): void {
+    if (!key || !value) throw new Error('the record has no key or no value')
+    const parsedKey = JSON.parse(key.toString('utf8')) as unknown
+    const parsedValue = JSON.parse(value.toString('utf8')) as unknown
+    if (!Array.isArray(parsedKey) || parsedKey.length !== 3 || typeof parsedKey[0] !== 'string' || typeof parsedKey[1] !== 'string' || !Number.isInteger(parsedKey[2])) {
+      throw new Error('the key is not [group, topic, partition]')
+    }
+    const entry = parsedValue as {offset?: unknown; metadata?: unknown} | null
+    if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.offset) || typeof (entry.metadata ?? '') !== 'string') {
+      throw new Error('the value is not {offset, metadata}')
+    }
+    const [group, topic, partition] = parsedKey as [string, string, number]
+    this.remember(group, {topic, partition, offset: entry.offset as number, metadata: (entry.metadata as string | undefined) ?? ''})
+  }
+}
+
+/**
+ * The partition of the offsets topic that holds a group's offsets: abs(Java hashCode of the
+ * group id) % partitions, as Kafka places groups, so the choice is stable across nodes,
+ * restarts and versions. Kafka's abs maps Integer.MIN_VALUE to 0.
+ */
+export function groupOffsetsPartitionOf(group: string, partitionCount: number): number {
+  let hash = 0
+  for (let index = 0; index < group.length; index++) hash = (Math.imul(hash, JAVA_HASH_MULTIPLIER) + group.charCodeAt(index)) | 0
+  const positive = hash === -0x80000000 ? 0 : Math.abs(hash)
+  return positive % partitionCount
 }
 
 export function validateGroupName(group: string): void {

@@ -5,7 +5,7 @@
  * per record. Output is written in large chunks; a closed pipe stops it quietly.
  */
 import type {RecordChunk} from '../client/index.js'
-import type {LogRecord} from '../log/record-batch.js'
+import type {LogRecord} from '../format/record-batch.js'
 import {OUTPUT_CHUNK_BYTES, OutputWriter} from '../ui/output-writer.js'
 import {compileTemplate, formatJsonLine, type RecordLocation} from '../ui/record-format.js'
 

@@ -4,9 +4,8 @@
  * (it reads `retriable`); this layer only makes each call once, with a deadline.
  */
 import {credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
-import {LignumError, errorCodeOfGrpc} from '../errors.js'
+import {ERROR_CODE_METADATA_KEY, LignumError, errorCodeOfGrpc} from '../errors.js'
 import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
-import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {decodeFetchResponse} from './fetch-response-codec.js'
 import {encodeProduceRequest} from './produce-request-codec.js'
 
@@ -18,6 +17,13 @@ export const CALL_DEADLINE_MS = 30_000
 // makes a multi-MiB fetch response wait for a window update every 64 KiB, i.e. for the
 // client's event loop; a window as large as the largest fetch (16 MiB) lets it arrive in one go.
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024
+// While a call is open, the client pings the node this often and drops the connection when a
+// ping goes unanswered for KEEPALIVE_TIMEOUT_MS: a node whose host vanished sends no TCP reset,
+// and a frozen process answers no ping, so otherwise its calls would hang until their own
+// deadlines. Its calls then fail UNAVAILABLE and are retried elsewhere. A ping is a few bytes,
+// so every 10 s costs nothing; 5 s is ample for a live node's answer even on a loaded machine.
+const KEEPALIVE_TIME_MS = 10_000
+const KEEPALIVE_TIMEOUT_MS = 5_000
 
 export type StreamMethod<Request, Response> = (request: Request, metadata: Metadata, options?: Partial<CallOptions>) => ClientReadableStream<Response>
 
@@ -59,12 +65,11 @@ export class Connection {
   readonly grpc: GrpcLignumClient
 
   constructor(readonly address: string) {
-    // Without the hook (a grpc-js update moved it) requests are framed by copy: slower, still correct.
-    installGrpcFraming()
     this.grpc = new LignumGrpcClient(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,
-      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
     })
   }
@@ -98,18 +103,20 @@ export class Connection {
   }
 
   toLignumError(error: ServiceError): LignumError {
-    if (error.code === GrpcStatus.UNAVAILABLE && !/^[A-Z_]+: /.test(error.details)) {
+    // A Lignum node names its code in trailing metadata; without one the status came from the
+    // transport (grpc-js on either side), not from a handler.
+    const sentCode = sentErrorCode(error)
+    if (error.code === GrpcStatus.UNAVAILABLE && sentCode === undefined) {
       return new LignumError('UNAVAILABLE', `cannot reach a Lignum node at ${this.address} (${shortReason(error.details)}); check that "lignum serve" runs there, or pass --brokers host:port`, {cause: error})
     }
-    if (error.code === GrpcStatus.DEADLINE_EXCEEDED) {
+    // A node's own REQUEST_TIMED_OUT travels with the same status: its code says which it is.
+    if (error.code === GrpcStatus.DEADLINE_EXCEEDED && sentCode === undefined) {
       return new LignumError('TIMEOUT', `the node at ${this.address} did not answer in time; check its load and logs`, {cause: error})
     }
-    if (error.code === GrpcStatus.RESOURCE_EXHAUSTED && !/^[A-Z_]+: /.test(error.details)) {
+    if (error.code === GrpcStatus.RESOURCE_EXHAUSTED && sentCode === undefined) {
       return new LignumError('REQUEST_TOO_LARGE', `the node at ${this.address} refused a message as too large (${error.details}); send smaller batches`, {cause: error})
     }
-    const code = errorCodeOfGrpc(error.code, error.details)
-    const message = error.details.replace(/^[A-Z_]+: /, '')
-    return new LignumError(code, message, {cause: error})
+    return new LignumError(errorCodeOfGrpc(error.code, sentCode), error.details, {cause: error})
   }
 
   private closedByUser = false
@@ -127,6 +134,11 @@ export class Connection {
 
 function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number' && typeof (error as Partial<ServiceError>).details === 'string'
+}
+
+function sentErrorCode(error: ServiceError): string | undefined {
+  const [code] = error.metadata?.get(ERROR_CODE_METADATA_KEY) ?? []
+  return typeof code === 'string' ? code : undefined
 }
 
 function shortReason(details: string): string {

@@ -3,15 +3,18 @@
  * the node's Subscribe stream and pushes whole batches into one bounded queue (so a slow reader
  * slows the stream); the iterator scans a batch at a time (offsets and value positions, no
  * object per record unless asked) and skips the records before the asked offset (a fetch starts
- * at the batch that contains it, as in Kafka). With a group, the next offsets are committed
- * every `autoCommitMs` and when the iteration ends.
+ * at the batch that contains it, as in Kafka). Control batches (transaction markers) are
+ * skipped as a Kafka consumer skips them; transactional records are read uncommitted. With a
+ * group, the next offsets are committed every `autoCommitMs` and when the iteration ends.
  */
 import {LignumError} from '../errors.js'
-import {batchPositions, decodeRecordsAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../log/record-batch.js'
-import {recycleBuffer} from '../log/headroom.js'
+import {batchPositions, decodeRecordsAt, scanRecordBatch, type BatchLayout, type LogRecord, type RecordHeader} from '../format/record-batch.js'
+import {recycleBuffer} from '../format/headroom.js'
 import {AsyncQueue} from './async-queue.js'
+import type {ClusterRoutes, ReplicaChoice} from './cluster-routes.js'
 import type {Connection} from './connection.js'
-import {withRetry} from './retry.js'
+import {retryRouted, withRetry} from './retry.js'
+import {ReadReplica} from '../generated/lignum/v1/lignum.js'
 
 export interface ConsumedRecord {
   topic: string
@@ -71,6 +74,12 @@ export interface ConsumeOptions {
   autoCommitMs?: number
   /** Bytes of batches per message from the node. */
   maxBytes?: number
+  /**
+   * Which replica serves the reads (KIP-392): 'leader' (the default), or 'any': the node the
+   * client bootstrapped from when it holds an in-sync replica, else the leader. Offsets are
+   * asked of the leader either way.
+   */
+  replica?: ReplicaChoice
   signal?: AbortSignal
 }
 
@@ -236,14 +245,16 @@ interface PartitionRange {
  * chunk counts as consumed (for group commits) once the reader asks for the next one, so a
  * reader that stops half-way through a chunk gets it again next time: at least once.
  */
-export async function* consumeChunks(connection: Connection, partitionCount: number, options: ConsumeOptions): AsyncGenerator<RecordChunk> {
+export async function* consumeChunks(routes: ClusterRoutes, partitionCount: number, options: ConsumeOptions): AsyncGenerator<RecordChunk> {
+  // Group offsets live on the node the client bootstrapped from.
+  const connection = routes.bootstrap
   const partitions = options.partitions ?? Array.from({length: partitionCount}, (_, index) => index)
   for (const partition of partitions) {
     if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
       throw new LignumError('NOT_FOUND', `topic "${options.topic}" has partitions 0 to ${partitionCount - 1}; there is no partition ${partition}`)
     }
   }
-  const ranges = await resolveRanges(connection, options, partitions)
+  const ranges = await resolveRanges(routes, options, partitions)
   const positions = new Map(ranges.map((range) => [range.partition, range.start]))
   const committed = new Map(positions)
   const queue = new AsyncQueue<Chunk>(QUEUE_CAPACITY)
@@ -254,7 +265,7 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
   let running = active.length
   if (running === 0) queue.close()
   for (const range of active) {
-    fetchLoop(connection, options, range, queue, stopFetching.signal)
+    fetchLoop(routes, options, range, queue, stopFetching.signal)
       .catch((error) => queue.fail(error))
       .finally(() => {
         if (--running === 0) queue.close()
@@ -285,7 +296,12 @@ export async function* consumeChunks(connection: Connection, partitionCount: num
       if (!chunk) break
       const end = ranges.find((range) => range.partition === chunk.partition)?.end ?? Number.POSITIVE_INFINITY
       const response = new ResponseBuffer(chunk.batches)
-      for (const {position} of batchPositions(chunk.batches)) {
+      for (const {position, header} of batchPositions(chunk.batches)) {
+        if (header.isControl) {
+          // A transaction marker is no record, but the position moves past it, as a Kafka consumer's does.
+          if (header.lastOffset >= chunk.fromOffset && header.lastOffset < end) positions.set(chunk.partition, header.lastOffset + 1)
+          continue
+        }
         held = chunkOfBatch(options.topic, chunk.partition, chunk.batches, position, chunk.fromOffset, end, response)
         if (!held) continue
         yield held
@@ -365,18 +381,23 @@ function consumedRecords(chunk: RecordChunk): ConsumedRecord[] {
  * while the other works). Each stream runs until the range's end; a retriable failure
  * resubscribes where it stopped, backing off only while no progress is made.
  */
-async function fetchLoop(connection: Connection, options: ConsumeOptions, range: PartitionRange, queue: AsyncQueue<Chunk>, signal: AbortSignal): Promise<void> {
+async function fetchLoop(routes: ClusterRoutes, options: ConsumeOptions, range: PartitionRange, queue: AsyncQueue<Chunk>, signal: AbortSignal): Promise<void> {
   const position = {offset: range.start}
   const active = () => position.offset < range.end && !signal.aborted && !queue.isClosed
+  const replica = options.replica ?? 'leader'
+  // Each attempt asks the routes again: a refresh after NOT_LEADER may name another node.
+  const stream = () => streamBatches(routes.readConnection(options.topic, range.partition, replica), options, range, position, queue, signal)
+  const shouldRetry = (error: unknown) => retryRouted(error, routes, options.topic, 'any-retriable')
   while (active()) {
-    await withRetry(() => streamBatches(connection, options, range, position, queue, signal), {deadlineMs: FETCH_RETRY_DEADLINE_MS, signal})
+    await withRetry(stream, {deadlineMs: FETCH_RETRY_DEADLINE_MS, signal, shouldRetry})
   }
 }
 
 /** One Subscribe stream from position.offset, pushing what it brings; returns on a retriable failure after progress (the caller resubscribes at once). */
 async function streamBatches(connection: Connection, options: ConsumeOptions, range: PartitionRange, position: {offset: number}, queue: AsyncQueue<Chunk>, signal: AbortSignal): Promise<void> {
   const startOffset = position.offset
-  const request = {topic: options.topic, partition: range.partition, offset: BigInt(position.offset), maxBytes: options.maxBytes ?? FETCH_BYTES, decode: false}
+  const replica = options.replica === 'any' ? ReadReplica.READ_REPLICA_IN_SYNC : ReadReplica.READ_REPLICA_LEADER
+  const request = {topic: options.topic, partition: range.partition, offset: BigInt(position.offset), maxBytes: options.maxBytes ?? FETCH_BYTES, decode: false, replica}
   try {
     for await (const response of connection.stream(connection.grpc.subscribe, request, signal)) {
       if (response.recordBatches.length === 0) continue
@@ -390,11 +411,17 @@ async function streamBatches(connection: Connection, options: ConsumeOptions, ra
   }
 }
 
-async function resolveRanges(connection: Connection, options: ConsumeOptions, partitions: number[]): Promise<PartitionRange[]> {
-  const committed = options.group ? await committedOffsets(connection, options.group, options.topic) : new Map<number, number>()
+async function resolveRanges(routes: ClusterRoutes, options: ConsumeOptions, partitions: number[]): Promise<PartitionRange[]> {
+  const committed = options.group ? await committedOffsets(routes.bootstrap, options.group, options.topic) : new Map<number, number>()
+  const shouldRetry = (error: unknown) => retryRouted(error, routes, options.topic, 'any-retriable')
   return Promise.all(
     partitions.map(async (partition) => {
-      const listOffset = async (timestamp: number) => Number((await connection.call(connection.grpc.listOffsets, {topic: options.topic, partition, timestamp: BigInt(timestamp)})).offset)
+      // Only the leader knows where the partition ends (a follower's high watermark trails it).
+      const askLeader = async (timestamp: number) => {
+        const connection = routes.leaderConnection(options.topic, partition)
+        return Number((await connection.call(connection.grpc.listOffsets, {topic: options.topic, partition, timestamp: BigInt(timestamp)})).offset)
+      }
+      const listOffset = (timestamp: number) => withRetry(() => askLeader(timestamp), {deadlineMs: FETCH_RETRY_DEADLINE_MS, signal: options.signal, shouldRetry})
       const [logStart, logEnd] = await Promise.all([listOffset(-2), listOffset(-1)])
       let start: number
       if (committed.has(partition)) start = committed.get(partition) as number

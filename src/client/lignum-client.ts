@@ -1,39 +1,62 @@
 /**
  * The Lignum client: bootstraps from the first reachable node of `brokers`, then offers topic
- * administration, a batching producer and consumption as an async iterable. Standalone nodes
- * lead every partition they hold, so all traffic goes to the node it bootstrapped from.
+ * administration, a batching producer and consumption as an async iterable. Administration and
+ * group offsets go to the node it bootstrapped from; each partition's produce, fetch and
+ * list-offsets go to its leader (cluster-routes.ts), or with `replica: 'any'` reads to the
+ * bootstrap node when it holds an in-sync replica. Standalone nodes lead every partition they
+ * hold, so there all traffic stays on the bootstrap connection.
  */
 import {LignumError} from '../errors.js'
 import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import {ClusterRoutes} from './cluster-routes.js'
 import {Connection, parseBrokers} from './connection.js'
 import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
 import {withRetry} from './retry.js'
+import {installGrpcFraming, type FramingWarnings} from '../wire/grpc-framing.js'
 
 export interface ConnectOptions {
   /** host:port[,host:port], or a list. */
   brokers: string | string[]
   /** How long to keep trying to reach a node before giving up. */
   connectTimeoutMs?: number
+  /**
+   * Frame requests in place and gather large responses into pooled buffers, sparing a copy of
+   * every batch (wire/grpc-framing.ts). It replaces parts of grpc-js for the whole process, so
+   * it is asked for, never done on import; where grpc-js's internals are not as expected it
+   * does nothing and warns once (through `logger`, else as a process warning).
+   */
+  zeroCopy?: boolean
+  logger?: FramingWarnings
 }
 
 // A CLI against a dead address should answer in seconds, not hang.
 const CONNECT_TIMEOUT_MS_DEFAULT = 5000
 
+const processWarnings: FramingWarnings = {
+  warn: (message, fields) => process.emitWarning(`${message} (${JSON.stringify(fields)})`, 'LignumWarning'),
+}
+
 export class LignumClient {
   private readonly partitionCounts = new Map<string, number>()
 
-  private constructor(readonly connection: Connection) {}
+  private constructor(private readonly routes: ClusterRoutes) {}
+
+  /** The connection to the node the client bootstrapped from. */
+  get connection(): Connection {
+    return this.routes.bootstrap
+  }
 
   static async connect(options: ConnectOptions): Promise<LignumClient> {
     const addresses = Array.isArray(options.brokers) ? options.brokers : parseBrokers(options.brokers)
     const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT
+    if (options.zeroCopy) installGrpcFraming(options.logger ?? processWarnings)
     const failures: LignumError[] = []
     for (const address of addresses) {
       const connection = new Connection(address)
       try {
-        await withRetry(() => connection.call(connection.grpc.metadata, {topics: [], allowAutoTopicCreation: false}, timeoutMs), {deadlineMs: Math.min(timeoutMs, 1000)})
-        return new LignumClient(connection)
+        const metadata = await withRetry(() => connection.call(connection.grpc.metadata, {topics: [], allowAutoTopicCreation: false}, timeoutMs), {deadlineMs: Math.min(timeoutMs, 1000)})
+        return new LignumClient(new ClusterRoutes(connection, metadata))
       } catch (error) {
         connection.close()
         failures.push(error instanceof LignumError ? error : new LignumError('UNAVAILABLE', String(error)))
@@ -47,8 +70,9 @@ export class LignumClient {
     return this.connection.address
   }
 
-  async createTopic(name: string, partitions: number, config: TopicConfig = {}): Promise<TopicDescription> {
-    return this.connection.call(this.connection.grpc.createTopic, {name, partitions, config})
+  /** `replication` is for cluster mode; omitted, the cluster's defaults apply (standalone ignores it). */
+  async createTopic(name: string, partitions: number, config: TopicConfig = {}, replication: {replicationFactor?: number; minInsyncReplicas?: number} = {}): Promise<TopicDescription> {
+    return this.connection.call(this.connection.grpc.createTopic, {name, partitions, config, replicationFactor: replication.replicationFactor ?? 0, minInsyncReplicas: replication.minInsyncReplicas ?? 0})
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -65,7 +89,7 @@ export class LignumClient {
   }
 
   async clusterStatus(): Promise<ClusterStatusResponse> {
-    return this.connection.call(this.connection.grpc.clusterStatus, {})
+    return this.connection.call(this.connection.grpc.clusterStatus, {localOnly: false})
   }
 
   /** The topic's partition count; creates the topic first when the node auto-creates topics. */
@@ -73,6 +97,7 @@ export class LignumClient {
     const known = this.partitionCounts.get(topic)
     if (known !== undefined) return known
     const response = await this.connection.call(this.connection.grpc.metadata, {topics: [topic], allowAutoTopicCreation: autoCreate})
+    this.routes.learn(response)
     const count = response.topics[0]?.partitions.length ?? 0
     if (count === 0) throw new LignumError('UNKNOWN_TOPIC', `topic "${topic}" does not exist`)
     this.partitionCounts.set(topic, count)
@@ -80,7 +105,7 @@ export class LignumClient {
   }
 
   producer(options: ProducerOptions = {}): Producer {
-    return new Producer(this.connection, this, options)
+    return new Producer(this.routes, this, options)
   }
 
   consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord, void, undefined> {
@@ -91,7 +116,7 @@ export class LignumClient {
   /** Like consume(), a fetched batch at a time: fewer awaits for high-rate readers. */
   async *consumeChunks(options: ConsumeOptions): AsyncGenerator<RecordChunk> {
     const count = await this.partitionCount(options.topic, false)
-    yield* consumeChunks(this.connection, count, options)
+    yield* consumeChunks(this.routes, count, options)
   }
 
   async commitOffsets(group: string, topic: string, offsets: {partition: number; offset: number}[]): Promise<void> {
@@ -106,7 +131,8 @@ export class LignumClient {
     return response.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: Number(entry.offset)}))
   }
 
+  /** Closes the connection to every node. */
   close(): void {
-    this.connection.close()
+    this.routes.close()
   }
 }

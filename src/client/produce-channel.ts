@@ -2,33 +2,52 @@
  * Pipelined produce over one ProduceStream: requests are written in order on a single gRPC
  * stream, so they reach the broker (and its partitions) in the order they were sent, while
  * several are in flight. (Separate unary calls could overtake one another.) Responses are
- * matched by request id. When the stream breaks with a retriable error, the unanswered
- * requests are written again, in their original order, on a new stream after a backoff,
- * until each one's delivery deadline.
+ * matched by request id. When the stream breaks, every unanswered request is rejected with the
+ * stream's error: the node may have died and another taken over its partitions, so the
+ * producer refreshes its metadata and routes each batch again (same bytes, same sequences),
+ * instead of this channel waiting for the same node to come back. The next request opens a
+ * new stream.
+ *
+ * A node that stops answering without closing the stream (frozen by SIGSTOP, or its host gone
+ * so no TCP reset ever comes) is treated as broken once a request has waited its request
+ * timeout: the stream is cancelled and its unanswered requests rejected with a retriable
+ * TIMEOUT, as Kafka's client closes a connection whose request timed out. The producer then
+ * resends them where refreshed metadata says, long before their delivery timeout.
  */
-import type {ClientDuplexStream, ServiceError} from '@grpc/grpc-js'
+import {status as GrpcStatus, type ClientDuplexStream, type ServiceError} from '@grpc/grpc-js'
 import {LignumError} from '../errors.js'
 import {Acks, type ProduceRequest, type ProduceResponse} from '../generated/lignum/v1/lignum.js'
+import {assert} from '../assert.js'
 import type {Connection} from './connection.js'
 
 interface Pending {
   request: ProduceRequest
   firstSentMs: number
+  /** When this attempt was written to the stream: its request timeout runs from there. */
+  sentMs: number
   resolve: (response: ProduceResponse) => void
   reject: (error: LignumError) => void
 }
 
-// Kafka's retry.backoff.ms.
-const RECONNECT_BACKOFF_MS = 100
-// How often unanswered requests are checked against their delivery deadline, so a node that
-// stops answering without closing the stream cannot hold a producer for ever.
+// How often unanswered requests are checked against their request and delivery deadlines, so a
+// node that stops answering without closing the stream cannot hold a producer for ever. A
+// request is abandoned at most this long after its timeout.
 const DEADLINE_SWEEP_MS = 1000
+// A live node answers an acks=all request it could not commit in time with REQUEST_TIMED_OUT
+// once the wait it was given ends; the client waits this much longer before calling the node
+// silent, so that answer (a round trip and a turn of the node's event loop) wins when it comes.
+export const ANSWER_GRACE_MS = 1000
+
+export interface ChannelTimeouts {
+  deliveryTimeoutMs: number
+  /** An unanswered request older than this (plus ANSWER_GRACE_MS) breaks the stream. */
+  requestTimeoutMs: number
+}
 
 export class ProduceChannel {
   private stream: ClientDuplexStream<ProduceRequest, ProduceResponse> | undefined
   private readonly pending = new Map<bigint, Pending>()
   private nextRequestId = 1n
-  private reconnectTimer: NodeJS.Timeout | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   /**
    * Since when the node has not been reachable (the stream keeps breaking), and why. A request
@@ -37,12 +56,20 @@ export class ProduceChannel {
    */
   private unreachable: {sinceMs: number; error: LignumError} | undefined
 
+  private readonly deliveryTimeoutMs: number
+  private readonly requestTimeoutMs: number
+
   constructor(
     private readonly connection: Connection,
-    private readonly deliveryTimeoutMs: number,
-  ) {}
+    timeouts: ChannelTimeouts,
+  ) {
+    assert(timeouts.requestTimeoutMs > 0 && timeouts.deliveryTimeoutMs > 0, `request and delivery timeouts must be positive, not ${timeouts.requestTimeoutMs} and ${timeouts.deliveryTimeoutMs}`)
+    this.deliveryTimeoutMs = timeouts.deliveryTimeoutMs
+    this.requestTimeoutMs = timeouts.requestTimeoutMs
+  }
 
-  send(request: Omit<ProduceRequest, 'requestId'>): Promise<ProduceResponse> {
+  /** `firstSentMs`: when the batch was queued (before its first send, on this channel or another): its delivery timeout runs from there. */
+  send(request: Omit<ProduceRequest, 'requestId'>, firstSentMs = Date.now()): Promise<ProduceResponse> {
     if (this.connection.closed) return Promise.reject(new LignumError('UNAVAILABLE', 'the client is closed; connect again to produce'))
     const requestId = this.nextRequestId++
     const full = {...request, requestId}
@@ -51,11 +78,14 @@ export class ProduceChannel {
       this.openStream().write(full)
       return Promise.resolve({requestId, results: []})
     }
-    if (this.unreachable && Date.now() - this.unreachable.sinceMs >= this.deliveryTimeoutMs) return Promise.reject(this.unreachable.error)
+    // An outage older than a delivery timeout is history, not a verdict: the node may be back.
+    // This send is a fresh attempt (a new stream, a new connection if need be), and if it
+    // breaks too a new outage starts from now, shared by the sends that follow.
+    if (this.unreachable && Date.now() - this.unreachable.sinceMs >= this.deliveryTimeoutMs) this.unreachable = undefined
     return new Promise((resolve, reject) => {
-      this.pending.set(requestId, {request: full, firstSentMs: Date.now(), resolve, reject})
+      this.pending.set(requestId, {request: full, firstSentMs, sentMs: Date.now(), resolve, reject})
       this.sweepTimer ??= setInterval(() => this.rejectOverdue(), DEADLINE_SWEEP_MS)
-      if (!this.reconnectTimer) this.openStream().write(full)
+      this.openStream().write(full)
     })
   }
 
@@ -71,34 +101,55 @@ export class ProduceChannel {
       entry.resolve(response)
       this.stopSweepWhenIdle()
     })
-    stream.on('error', (error: ServiceError) => this.onBroken(stream, this.connection.toLignumError(error)))
+    stream.on('error', (error: ServiceError) => this.onBroken(stream, this.streamError(error)))
     stream.on('end', () => this.onBroken(stream, new LignumError('UNAVAILABLE', `the node at ${this.connection.address} closed the produce stream`)))
     return stream
+  }
+
+  /**
+   * This channel never cancels a stream it still uses, so a CANCELLED one was dropped by the
+   * node (shutting down, or its process gone): worth a retry elsewhere, not a failure.
+   */
+  private streamError(error: ServiceError): LignumError {
+    if (error.code !== GrpcStatus.CANCELLED) return this.connection.toLignumError(error)
+    return new LignumError('UNAVAILABLE', `the node at ${this.connection.address} dropped the produce stream (${error.details}); it may have stopped`, {cause: error})
   }
 
   private onBroken(stream: ClientDuplexStream<ProduceRequest, ProduceResponse>, error: LignumError): void {
     if (this.stream !== stream) return
     this.stream = undefined
-    const nowMs = Date.now()
-    if (error.retriable) this.unreachable = {sinceMs: this.unreachable?.sinceMs ?? nowMs, error}
-    for (const [requestId, entry] of this.pending) {
-      if (!error.retriable || this.isOverdue(entry, nowMs)) {
-        this.pending.delete(requestId)
-        entry.reject(error)
-      }
-    }
-    if (this.pending.size > 0) this.scheduleResend()
-    else this.stopSweepWhenIdle()
+    if (error.retriable) this.unreachable = {sinceMs: this.unreachable?.sinceMs ?? Date.now(), error}
+    this.rejectAll(error)
   }
 
   private rejectOverdue(): void {
     const nowMs = Date.now()
+    if (this.abandonSilentStream(nowMs)) return
     for (const [requestId, entry] of this.pending) {
       if (!this.isOverdue(entry, nowMs)) continue
       this.pending.delete(requestId)
       entry.reject(new LignumError('TIMEOUT', `the node at ${this.connection.address} did not acknowledge a batch within ${this.deliveryTimeoutMs} ms; check that it is running`))
     }
     this.stopSweepWhenIdle()
+  }
+
+  /**
+   * A request unanswered past its request timeout: the node is frozen or gone. Every request on
+   * the stream is rejected (they are pipelined behind it, and would wait as long), the stream
+   * is cancelled, and the next send opens a new one.
+   */
+  private abandonSilentStream(nowMs: number): boolean {
+    const stream = this.stream
+    if (!stream) return false
+    let oldestSentMs = Number.POSITIVE_INFINITY
+    for (const entry of this.pending.values()) oldestSentMs = Math.min(oldestSentMs, entry.sentMs)
+    if (nowMs - oldestSentMs < this.requestTimeoutMs + ANSWER_GRACE_MS) return false
+    this.stream = undefined
+    stream.cancel()
+    const error = new LignumError('TIMEOUT', `the node at ${this.connection.address} did not answer a produce request within ${this.requestTimeoutMs} ms; sending it where the cluster's metadata says now`)
+    this.unreachable = {sinceMs: this.unreachable?.sinceMs ?? oldestSentMs, error}
+    this.rejectAll(error)
+    return true
   }
 
   private isOverdue(entry: Pending, nowMs: number): boolean {
@@ -118,24 +169,12 @@ export class ProduceChannel {
     this.stopSweepWhenIdle()
   }
 
-  private scheduleResend(): void {
-    if (this.reconnectTimer) return
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined
-      if (this.connection.closed) return this.rejectAll(new LignumError('UNAVAILABLE', 'the client was closed before the node answered'))
-      const stream = this.openStream()
-      const unanswered = [...this.pending].sort(([a], [b]) => (a < b ? -1 : 1))
-      for (const [, entry] of unanswered) stream.write(entry.request)
-    }, RECONNECT_BACKOFF_MS)
-  }
-
   /**
    * Ends the stream and waits (at most the delivery timeout) for the node to end its side, which
    * it does once it has handled every request written: acks=0 requests have no answer to wait
    * for, and closing the connection at once would drop those still in flight.
    */
   async close(): Promise<void> {
-    clearTimeout(this.reconnectTimer)
     clearInterval(this.sweepTimer)
     const stream = this.stream
     this.stream = undefined

@@ -7,7 +7,7 @@
  *
  *   [request's other fields] [0x0a, varint length] [partition's other fields] [0x22, varint length] [batch]
  *
- * The producer encodes batches with room in front (log/headroom.ts): the prefix, and gRPC's
+ * The producer encodes batches with room in front (format/headroom.ts): the prefix, and gRPC's
  * frame header before it, are written there. Without room (a batch sent again after a
  * reconnect: the room went to the first send) the batch is copied once. Requests with several
  * partitions or with records one by one go through the generated encoder unchanged.

@@ -4,16 +4,32 @@
  * v2) and sent whole, at most `maxInFlight` at a time. Memory is bounded: past
  * `bufferBytesMax` of unacknowledged data, `needsDrain` is true and `drain()` waits, which is
  * how a fast reader (stdin, a file) is slowed to the broker's pace.
- * Retriable failures are retried with backoff until `deliveryTimeoutMs`; others fail the batch.
+ * Each batch goes to its partition's leader (ClusterRoutes), over one pipelined stream per node.
+ *
+ * Retries: a batch refused for a reason a new leader or a moment can cure (NOT_LEADER,
+ * NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT, UNAVAILABLE, ...; retry.ts), in the answer or as a
+ * broken stream, is sent again after a metadata refresh and a backoff, until
+ * `deliveryTimeoutMs` from when its first record was queued; other failures fail the batch.
+ * A retry resends the same bytes (producer id, epoch and sequence unchanged), so a leader that already has the
+ * batch answers with its first offsets instead of appending it twice (broker/producer-state.ts).
+ * While a partition has a batch waiting to be retried, none of its later batches is sent, and
+ * its retries leave only once none of its batches is in flight: they reach the leader in
+ * sequence order. A later batch refused OUT_OF_ORDER_SEQUENCE because an earlier one is being
+ * retried is retried with it. A batch once sent keeps its sequence for good: renumbering it
+ * could append a second copy of a batch the leader holds but did not acknowledge.
  */
 import {randomBytes} from 'node:crypto'
+import {status as GrpcStatus} from '@grpc/grpc-js'
+import {assert} from '../assert.js'
 import {isErrorCode, LignumError} from '../errors.js'
-import {partitionForKey, StickyPartitioner} from '../broker/partitioner.js'
-import {borrowWithHeadroom, recycleBuffer} from '../log/headroom.js'
-import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../log/record-batch.js'
+import {partitionForKey, StickyPartitioner} from '../format/partitioner.js'
+import {borrowWithHeadroom, recycleBuffer} from '../format/headroom.js'
+import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../format/record-batch.js'
 import {Acks} from '../generated/lignum/v1/lignum.js'
+import type {ClusterRoutes} from './cluster-routes.js'
 import type {Connection} from './connection.js'
 import {ProduceChannel} from './produce-channel.js'
+import {BACKOFF_MS_MAX, retryBackoffMs, retryRouted, ROUTING_RETRIABLE_CODES, withRetry} from './retry.js'
 
 export type AcksSetting = 0 | 1 | 'all'
 
@@ -30,6 +46,12 @@ export interface ProducerOptions {
   /** Unacknowledged bytes held before writers must wait. */
   bufferBytesMax?: number
   deliveryTimeoutMs?: number
+  /**
+   * How long a node may leave a produce request unanswered (acks=all: the wait it is given for
+   * the ISR) before the client calls it frozen or gone and resends the request's batches, same
+   * producer id and sequences, to the leader refreshed metadata names (Kafka's request.timeout.ms).
+   */
+  requestTimeoutMs?: number
   compression?: CompressionCodec
 }
 
@@ -51,6 +73,8 @@ export interface ProducerStats {
   recordsAcknowledged: number
   recordsFailed: number
   batchesSent: number
+  /** Batches acknowledged only after they were sent more than once (a retry, e.g. across a failover). */
+  batchesAcknowledgedAfterRetry: number
   bytesSent: number
   firstError: LignumError | undefined
 }
@@ -65,8 +89,17 @@ const LINGER_MS_DEFAULT = 0
 const MAX_IN_FLIGHT_DEFAULT = 5
 const BUFFER_BYTES_MAX_DEFAULT = 32 * 1024 * 1024
 const DELIVERY_TIMEOUT_MS_DEFAULT = 30_000
+// Kafka's 30 s sits beside its 120 s delivery timeout and 30 s replica lag; ours is a third of
+// our 30 s delivery timeout, so a batch stuck on a frozen or vanished leader is resent twice
+// before it is given up. It equals a node's default replica lag (10 s) and session TTL (10 s):
+// a live leader waits that long at most for a lagging follower to leave the ISR before it
+// commits or answers REQUEST_TIMED_OUT, and a leader silent for longer has lost its lease (its
+// deadline is shorter than the TTL), so the cluster is electing another.
+export const REQUEST_TIMEOUT_MS_DEFAULT = 10_000
 // Kafka's sequence numbers are int32 and wrap to 0.
 const SEQUENCE_MODULUS = 2 ** 31
+// Producer epochs are int16 in the batch header.
+const PRODUCER_EPOCH_MAX = 0x7fff
 // Estimated per-record framing bytes in a v2 batch (varints, attributes, deltas).
 const RECORD_OVERHEAD_BYTES = 12
 // Memory a queued record costs beyond its bytes (its object and Buffer views in V8): counted
@@ -82,11 +115,36 @@ interface Waiter {
 interface OpenBatch {
   topic: string
   partition: number
+  /** topic and partition, the key of the maps below. */
+  key: string
+  /** Sealing order across the producer: within a partition, the order sequences were given in. */
+  sealOrder: number
   records: RecordInput[]
   bytes: number
   waiters: Waiter[]
   /** The sequence number of its first record, given when sealed (sealing order is sending order). */
   baseSequence: number
+  /** The producer epoch of its partition when sealed. */
+  producerEpoch: number
+  /** Encoded on first send and resent as is: same sequence, same bytes. */
+  encoded: Buffer | undefined
+  attempts: number
+  /**
+   * When its first record was queued: its delivery timeout runs from there, waits behind a held
+   * partition and retries included (Kafka's delivery.timeout.ms), so every record settles within
+   * the timeout of its send, not one batch's timeout after another.
+   */
+  createdMs: number
+}
+
+/** A held partition: its batches waiting to be resent, in sealing order; `due` once its backoff passed. */
+interface PendingRetry {
+  batches: OpenBatch[]
+  due: boolean
+  /** The backoff under way; undefined while the first failure is still being looked at. */
+  timer: NodeJS.Timeout | undefined
+  /** Failed batches of the partition still deciding whether to retry (awaiting a metadata refresh). */
+  deciding: number
 }
 
 export interface TopicPartitionCounter {
@@ -94,7 +152,7 @@ export interface TopicPartitionCounter {
 }
 
 export class Producer {
-  readonly stats: ProducerStats = {recordsAcknowledged: 0, recordsFailed: 0, batchesSent: 0, bytesSent: 0, firstError: undefined}
+  readonly stats: ProducerStats = {recordsAcknowledged: 0, recordsFailed: 0, batchesSent: 0, batchesAcknowledgedAfterRetry: 0, bytesSent: 0, firstError: undefined}
   private readonly options: Required<ProducerOptions>
   private readonly open = new Map<string, OpenBatch>()
   private readonly sealed: OpenBatch[] = []
@@ -108,17 +166,39 @@ export class Producer {
   private idleWaiters: (() => void)[] = []
   private drainWaiters: (() => void)[] = []
   private closed = false
-  private readonly channel: ProduceChannel
+  /** send() calls still learning their topic: not yet in a batch. */
+  private readonly preparingSends = new Set<Promise<void>>()
+  /** One pipelined stream per node, by the node's connection. */
+  private readonly channels = new Map<Connection, ProduceChannel>()
+  private readonly inFlightByPartition = new Map<string, Set<OpenBatch>>()
+  private readonly retries = new Map<string, PendingRetry>()
+  private readonly retryTimers = new Set<NodeJS.Timeout>()
+  private sealCount = 0
   /**
    * Idempotence: the broker answers a resent batch (same producer id and sequence) with its
-   * first offsets. A random 48-bit id makes two producers sharing one by chance unlikely
-   * without a round trip to ask the broker for one.
+   * first offsets. A cluster hands out ids unique across its nodes (InitProducerId, asked on
+   * the first prepare), so the retry that reaches a new leader after a failover is known there
+   * as this producer's. A standalone node hands out none: a random 48-bit id makes two
+   * producers sharing one by chance unlikely.
    */
-  readonly producerId = randomBytes(6).readUIntBE(0, 6)
+  producerId = randomBytes(6).readUIntBE(0, 6)
+  private producerIdAsked: Promise<void> | undefined
   private readonly nextSequences = new Map<string, number>()
+  /**
+   * Per partition: a failed batch leaves a gap the broker refuses to skip (OUT_OF_ORDER_SEQUENCE),
+   * so the partition's next batches start a new epoch at sequence 0, as Kafka's producer does.
+   */
+  private readonly producerEpochs = new Map<string, number>()
+  /**
+   * Partitions whose epochs ran out (past PRODUCER_EPOCH_MAX): they go on under a producer id of
+   * their own, asked for as Kafka's producer does (InitProducerId), at epoch 0 and sequence 0.
+   */
+  private readonly partitionProducerIds = new Map<string, number>()
+  /** Partitions waiting for that new id: none of their batches is sent meanwhile. */
+  private readonly renewingIds = new Set<string>()
 
   constructor(
-    connection: Connection,
+    private readonly routes: ClusterRoutes,
     private readonly topics: TopicPartitionCounter,
     options: ProducerOptions = {},
   ) {
@@ -129,13 +209,26 @@ export class Producer {
       maxInFlight: options.maxInFlight ?? MAX_IN_FLIGHT_DEFAULT,
       bufferBytesMax: options.bufferBytesMax ?? BUFFER_BYTES_MAX_DEFAULT,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS_DEFAULT,
+      requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT,
       compression: options.compression ?? 'none',
     }
-    this.channel = new ProduceChannel(connection, this.options.deliveryTimeoutMs)
+    for (const [name, value] of [['deliveryTimeoutMs', this.options.deliveryTimeoutMs], ['requestTimeoutMs', this.options.requestTimeoutMs]] as const) {
+      if (!Number.isInteger(value) || value <= 0) throw new LignumError('INVALID_ARGUMENT', `${name} must be a whole number of milliseconds above 0, not ${value}`)
+    }
+  }
+
+  private channelTo(connection: Connection): ProduceChannel {
+    let channel = this.channels.get(connection)
+    if (!channel) {
+      channel = new ProduceChannel(connection, {deliveryTimeoutMs: this.options.deliveryTimeoutMs, requestTimeoutMs: this.options.requestTimeoutMs})
+      this.channels.set(connection, channel)
+    }
+    return channel
   }
 
   /** Learns the topic's partition count (creating it if the node auto-creates) before writing. */
   async prepare(topic: string): Promise<void> {
+    await this.initProducerId()
     if (this.partitionCounts.has(topic)) return
     let loading = this.loadingTopics.get(topic)
     if (!loading) {
@@ -149,9 +242,51 @@ export class Producer {
     }
   }
 
+  /** Asks the cluster for this producer's id once, before its first batch; a failed ask is asked again by the next prepare. */
+  private initProducerId(): Promise<void> {
+    this.producerIdAsked ??= this.askProducerId().catch((error: unknown) => {
+      this.producerIdAsked = undefined
+      throw error
+    })
+    return this.producerIdAsked
+  }
+
+  private async askProducerId(): Promise<void> {
+    this.producerId = (await this.fetchProducerId()) ?? this.producerId
+  }
+
+  /** A producer id unique in the cluster; undefined from a standalone node (which hands out none). */
+  private async fetchProducerId(): Promise<number | undefined> {
+    const connection = this.routes.bootstrap
+    let answer: {producerId: bigint; producerEpoch: number}
+    try {
+      answer = await withRetry(() => connection.call(connection.grpc.initProducerId, {}), {deadlineMs: this.options.deliveryTimeoutMs})
+    } catch (error) {
+      // A node older than InitProducerId: it is standalone, keep the random id.
+      if (error instanceof LignumError && (error.cause as {code?: number} | undefined)?.code === GrpcStatus.UNIMPLEMENTED) return undefined
+      throw error
+    }
+    if (answer.producerId < 0n) return undefined
+    assert(answer.producerId <= BigInt(Number.MAX_SAFE_INTEGER), `producer id ${answer.producerId} from ${connection.address} is beyond the exact integer range`)
+    return Number(answer.producerId)
+  }
+
+  /** The producer id a partition's batches carry: the producer's, or the one its exhausted epochs led to. */
+  producerIdOf(topic: string, partition: number): number {
+    return this.partitionProducerIds.get(`${topic}\u0000${partition}`) ?? this.producerId
+  }
+
   /** Sends a record and resolves with its offset once acknowledged (at once with acks=0). */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    await this.prepare(topic)
+    // Counted until appended: a flush() or close() called meanwhile waits for it, so the record
+    // is sent (or refused) instead of joining a batch nobody sends any more.
+    const prepared = this.prepare(topic)
+    this.preparingSends.add(prepared)
+    try {
+      await prepared
+    } finally {
+      this.preparingSends.delete(prepared)
+    }
     return new Promise((resolve, reject) => this.append(topic, toRecordInput(record), record.partition, {resolve, reject}))
   }
 
@@ -193,7 +328,7 @@ export class Producer {
       batch = undefined
     }
     if (!batch) {
-      batch = {topic, partition, records: [], bytes: 0, waiters: [], baseSequence: -1}
+      batch = {topic, partition, key, sealOrder: -1, records: [], bytes: 0, waiters: [], baseSequence: -1, producerEpoch: 0, encoded: undefined, attempts: 0, createdMs: Date.now()}
       this.open.set(key, batch)
     }
     if (waiter) batch.waiters.push({...waiter, index: batch.records.length})
@@ -228,6 +363,8 @@ export class Producer {
     this.open.delete(key)
     const nextSequence = this.nextSequences.get(key) ?? 0
     batch.baseSequence = nextSequence
+    batch.producerEpoch = this.producerEpochs.get(key) ?? 0
+    batch.sealOrder = this.sealCount++
     this.nextSequences.set(key, (nextSequence + batch.records.length) % SEQUENCE_MODULUS)
     this.sealed.push(batch)
     if (batch.records.some((record) => !record.key)) this.sticky.get(batch.topic)?.next(this.partitionCounts.get(batch.topic) ?? 1)
@@ -243,13 +380,18 @@ export class Producer {
   }
 
   private pump(): void {
-    while (this.inFlight < this.options.maxInFlight && this.sealed.length > 0) {
-      const batch = this.sealed.shift() as OpenBatch
+    while (this.inFlight < this.options.maxInFlight) {
+      const batch = this.nextToSend()
+      if (!batch) break
       this.inFlight++
+      let inFlight = this.inFlightByPartition.get(batch.key)
+      if (!inFlight) this.inFlightByPartition.set(batch.key, (inFlight = new Set()))
+      inFlight.add(batch)
       void this.sendBatch(batch).finally(() => {
         this.inFlight--
-        this.bufferedBytes -= batch.bytes + batch.records.length * RECORD_MEMORY_OVERHEAD_BYTES
-        if (!this.needsDrain) for (const wake of this.drainWaiters.splice(0)) wake()
+        inFlight.delete(batch)
+        if (inFlight.size === 0) this.inFlightByPartition.delete(batch.key)
+        this.releaseRetries(batch.key)
         this.pump()
         this.sendGatheredWhenIdle()
         if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake()
@@ -257,29 +399,179 @@ export class Producer {
     }
   }
 
+  /** The oldest sealed batch of a partition not held back by a pending retry. */
+  private nextToSend(): OpenBatch | undefined {
+    if (this.retries.size === 0 && this.renewingIds.size === 0) return this.sealed.shift()
+    const index = this.sealed.findIndex((batch) => !this.retries.has(batch.key) && !this.renewingIds.has(batch.key))
+    return index < 0 ? undefined : this.sealed.splice(index, 1)[0]
+  }
+
   private async sendBatch(batch: OpenBatch): Promise<void> {
     // Room in front: the request is framed around the batch instead of copied (produce-request-codec.ts).
-    const encoded = encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.producerId, producerEpoch: 0, baseSequence: batch.baseSequence, allocate: borrowWithHeadroom})
+    batch.encoded ??= encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.partitionProducerIds.get(batch.key) ?? this.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, allocate: borrowWithHeadroom})
+    batch.attempts++
     const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
-    const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: encoded, leaderEpoch: -1}], acks, timeoutMs: 0}
+    const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: batch.encoded, leaderEpoch: -1}], acks, timeoutMs: this.options.requestTimeoutMs}
+    let failure: LignumError
     try {
-      const response = await this.channel.send(request)
+      const channel = this.channelTo(this.routes.leaderConnection(batch.topic, batch.partition))
+      const response = await channel.send(request, batch.createdMs)
       const result = response.results[0]
-      if (result?.error) throw new LignumError(isErrorCode(result.error.code) ? result.error.code : 'INTERNAL', result.error.message)
-      this.stats.batchesSent++
-      this.stats.bytesSent += encoded.length
-      this.stats.recordsAcknowledged += batch.records.length
-      const baseOffset = result ? Number(result.baseOffset) : -1
-      for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: batch.partition, offset: result ? baseOffset + waiter.index : -1})
-      // Acknowledged, so the node has every byte and no resend will come: the next batch may
-      // use the buffer. (acks=0 is answered before the bytes are even sent.)
-      if (this.options.acks !== 0) recycleBuffer(encoded)
+      if (!result?.error) return this.acknowledge(batch, result)
+      failure = new LignumError(isErrorCode(result.error.code) ? result.error.code : 'INTERNAL', result.error.message)
     } catch (error) {
-      const failure = error instanceof LignumError ? error : new LignumError('INTERNAL', String(error), {cause: error})
-      this.stats.recordsFailed += batch.records.length
-      this.stats.firstError ??= failure
-      for (const waiter of batch.waiters) waiter.reject(failure)
+      failure = error instanceof LignumError ? error : new LignumError('INTERNAL', String(error), {cause: error})
     }
+    // Held at once, before deciding (which may wait for a metadata refresh): a later batch of
+    // the partition sent meanwhile could push this one out of the leader's memory of recent
+    // batches, and its resend would then be refused instead of answered as a duplicate.
+    const pending = this.holdPartition(batch.key)
+    // While this batch decides, a batch of the partition that fails must not let the hold go:
+    // this one would be queued on a hold nobody releases, neither sent nor failed.
+    pending.deciding++
+    let retry: boolean
+    try {
+      retry = await this.mayRetry(batch, failure)
+    } finally {
+      pending.deciding--
+    }
+    if (retry) return this.queueRetry(batch, pending)
+    this.fail(batch, failure)
+    if (pending.batches.length === 0 && pending.timer === undefined && pending.deciding === 0) {
+      this.retries.delete(batch.key)
+      this.pump()
+    }
+  }
+
+  private holdPartition(key: string): PendingRetry {
+    let pending = this.retries.get(key)
+    if (!pending) this.retries.set(key, (pending = {batches: [], due: false, timer: undefined, deciding: 0}))
+    return pending
+  }
+
+  private acknowledge(batch: OpenBatch, result: {baseOffset: bigint} | undefined): void {
+    const encoded = batch.encoded as Buffer
+    this.stats.batchesSent++
+    if (batch.attempts > 1) this.stats.batchesAcknowledgedAfterRetry++
+    this.stats.bytesSent += encoded.length
+    this.stats.recordsAcknowledged += batch.records.length
+    const baseOffset = result ? Number(result.baseOffset) : -1
+    for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: batch.partition, offset: result ? baseOffset + waiter.index : -1})
+    // Acknowledged, so the node has every byte and no resend will come: the next batch may
+    // use the buffer. (acks=0 is answered before the bytes are even sent.)
+    if (this.options.acks !== 0) recycleBuffer(encoded)
+    this.finished(batch)
+  }
+
+  private fail(batch: OpenBatch, failure: LignumError): void {
+    this.stats.recordsFailed += batch.records.length
+    this.stats.firstError ??= failure
+    this.restartSequences(batch)
+    for (const waiter of batch.waiters) waiter.reject(failure)
+    this.finished(batch)
+  }
+
+  private finished(batch: OpenBatch): void {
+    this.bufferedBytes -= batch.bytes + batch.records.length * RECORD_MEMORY_OVERHEAD_BYTES
+    if (!this.needsDrain) for (const wake of this.drainWaiters.splice(0)) wake()
+  }
+
+  /** Retriable (retry.ts), or out of sequence only because an earlier batch is being retried; and time left. */
+  private async mayRetry(batch: OpenBatch, failure: LignumError): Promise<boolean> {
+    if (this.routes.closed) return false
+    if (Date.now() + retryBackoffMs(batch.attempts) >= batch.createdMs + this.options.deliveryTimeoutMs) return false
+    if (failure.code === 'OUT_OF_ORDER_SEQUENCE') return this.hasEarlierUnacknowledged(batch)
+    return retryRouted(failure, this.routes, batch.topic, ROUTING_RETRIABLE_CODES)
+  }
+
+  private hasEarlierUnacknowledged(batch: OpenBatch): boolean {
+    const earlier = (other: OpenBatch) => other !== batch && other.producerEpoch === batch.producerEpoch && other.sealOrder < batch.sealOrder
+    const inFlight = this.inFlightByPartition.get(batch.key)
+    return (inFlight !== undefined && [...inFlight].some(earlier)) || (this.retries.get(batch.key)?.batches.some(earlier) ?? false)
+  }
+
+  /** Resends the held partition's waiting batches, in order, after a backoff. */
+  private queueRetry(batch: OpenBatch, pending: PendingRetry): void {
+    // Released only once due and none of the partition's batches is in flight (this one still is).
+    assert(this.retries.get(batch.key) === pending, `batch ${batch.sealOrder} of ${batch.key} would wait on a retry hold that was let go`)
+    if (pending.timer === undefined) {
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer)
+        // What the client knows of the leader was read when the batch failed, a backoff ago: a
+        // leader elected meanwhile would otherwise be found only after one more refusal and
+        // backoff. The wait for the refresh is bounded, as a node that does not answer must
+        // not hold the retry longer than a backoff.
+        const bound = new Promise<void>((resolve) => setTimeout(resolve, BACKOFF_MS_MAX).unref())
+        void Promise.race([this.routes.refresh(batch.topic).catch(() => {}), bound]).then(() => {
+          pending.due = true
+          this.releaseRetries(batch.key)
+        })
+      }, retryBackoffMs(batch.attempts))
+      this.retryTimers.add(timer)
+      pending.timer = timer
+    }
+    const at = pending.batches.findIndex((queued) => queued.sealOrder > batch.sealOrder)
+    pending.batches.splice(at < 0 ? pending.batches.length : at, 0, batch)
+  }
+
+  /** Once due and with none of the partition's batches in flight, its retries go first in line. */
+  private releaseRetries(key: string): void {
+    const pending = this.retries.get(key)
+    if (!pending?.due || this.inFlightByPartition.has(key)) return
+    this.retries.delete(key)
+    this.sealed.unshift(...pending.batches)
+    this.pump()
+  }
+
+  /**
+   * After a failed batch, the partition's batches not yet sent move to a new epoch from
+   * sequence 0, so the gap the failure left does not refuse them. Batches already sent keep
+   * theirs (one in flight fails with OUT_OF_ORDER_SEQUENCE, and its failure starts no second
+   * epoch): the leader may hold them.
+   */
+  private restartSequences(failed: OpenBatch): void {
+    const key = failed.key
+    const epoch = this.producerEpochs.get(key) ?? 0
+    if (failed.producerEpoch !== epoch) return
+    // The epoch is an int16: past it, the partition needs a new producer id (at epoch 0).
+    if (epoch >= PRODUCER_EPOCH_MAX) {
+      this.renumberUnsent(key, 0)
+      this.renewProducerId(key)
+      return
+    }
+    this.renumberUnsent(key, epoch + 1)
+  }
+
+  /** The partition's batches not yet sent move to `epoch`, their sequences from 0. */
+  private renumberUnsent(key: string, epoch: number): void {
+    assert(epoch >= 0 && epoch <= PRODUCER_EPOCH_MAX, `producer epoch ${epoch} is outside 0 to ${PRODUCER_EPOCH_MAX}`)
+    this.producerEpochs.set(key, epoch)
+    let nextSequence = 0
+    for (const queued of this.sealed) {
+      if (queued.key !== key || queued.attempts > 0) continue
+      queued.producerEpoch = epoch
+      queued.baseSequence = nextSequence
+      nextSequence = (nextSequence + queued.records.length) % SEQUENCE_MODULUS
+    }
+    this.nextSequences.set(key, nextSequence)
+  }
+
+  /**
+   * Holds the partition until a new producer id comes (a random one from a standalone node).
+   * If none can be had, it goes on under the old id at epoch 0, which the node refuses as a
+   * fenced epoch: the failures stay visible rather than the partition stalling.
+   */
+  private renewProducerId(key: string): void {
+    if (this.renewingIds.has(key)) return
+    this.renewingIds.add(key)
+    void this.fetchProducerId()
+      .then((id) => this.partitionProducerIds.set(key, id ?? randomBytes(6).readUIntBE(0, 6)), () => undefined)
+      .finally(() => {
+        this.renewingIds.delete(key)
+        this.pump()
+        this.sendGatheredWhenIdle()
+        if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake()
+      })
   }
 
   /** Natural batching (no linger): what gathered while requests were in flight leaves once none is. */
@@ -288,12 +580,17 @@ export class Producer {
   }
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.sealed.length === 0 && this.open.size === 0
+    return this.inFlight === 0 && this.sealed.length === 0 && this.open.size === 0 && this.retries.size === 0 && this.renewingIds.size === 0
   }
 
   /** Sends everything queued and waits for every answer. */
   async flush(): Promise<void> {
     for (const topic of this.loadingTopics.keys()) await this.prepare(topic)
+    // A turn after they prepared, their records are in batches (or refused).
+    while (this.preparingSends.size > 0) {
+      await Promise.allSettled([...this.preparingSends])
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
     this.sealAll()
     if (this.isIdle()) return
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
@@ -303,7 +600,9 @@ export class Producer {
     if (this.closed) return
     await this.flush()
     this.closed = true
-    await this.channel.close()
+    for (const timer of this.retryTimers) clearTimeout(timer)
+    await Promise.all([...this.channels.values()].map((channel) => channel.close()))
+    this.channels.clear()
   }
 }
 

@@ -14,7 +14,8 @@ const RETRY_DELAY_MIN_MS = 100
 const RETRY_DELAY_MAX_MS = 2_000
 
 export interface WatchHandlers<T> {
-  fetch(index: number, waitMs: number): Promise<{data: T; index: number}>
+  /** `signal` aborts when the watch stops, so a stop never waits out a blocking query. */
+  fetch(index: number, waitMs: number, signal: AbortSignal): Promise<{data: T; index: number}>
   onData(data: T, index: number): void
   onError(error: unknown): void
 }
@@ -23,17 +24,20 @@ export class BlockingWatch<T> {
   private running = false
   private wakeUp: (() => void) | undefined
   private loop: Promise<void> | undefined
+  private stopped = new AbortController()
 
   constructor(private readonly handlers: WatchHandlers<T>) {}
 
   start(): void {
     if (this.running) return
     this.running = true
+    this.stopped = new AbortController()
     this.loop = this.run()
   }
 
   async stop(): Promise<void> {
     this.running = false
+    this.stopped.abort()
     this.wakeUp?.()
     await this.loop
   }
@@ -43,7 +47,7 @@ export class BlockingWatch<T> {
     let retryDelayMs = RETRY_DELAY_MIN_MS
     while (this.running) {
       try {
-        const answer = await this.handlers.fetch(index, BLOCKING_WAIT_MS)
+        const answer = await this.handlers.fetch(index, BLOCKING_WAIT_MS, this.stopped.signal)
         if (!this.running) return
         index = answer.index < index ? 0 : answer.index
         retryDelayMs = RETRY_DELAY_MIN_MS

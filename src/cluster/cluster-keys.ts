@@ -8,11 +8,17 @@
  *                                                   counter bumped with check-and-set
  *   lignum/<cluster>/nodes/<id>                     every node the controller has seen:
  *                                                   {id, address, version, epoch}
- *   lignum/<cluster>/topics/<t>/partitions/<p>      a partition's assignment:
- *                                                   {replicas, leader, leaderEpoch, isr, epoch}
+ *   lignum/<cluster>/topics/<t>                     a topic: {version, name, partitions,
+ *                                                   replicationFactor, minInsyncReplicas,
+ *                                                   settings, createdAtMs, epoch}
+ *   lignum/<cluster>/partitions/<t>/<p>             a partition's state: {version, replicas,
+ *                                                   leader, leaderEpoch, isr, epoch,
+ *                                                   partitionEpoch}
  *
  * Values are JSON (the epoch counter is a bare number). Every value a controller writes
- * carries the epoch it was written under.
+ * carries the epoch it was written under. Topics and partitions live under separate prefixes
+ * so a node can list topic names without their partitions, and watch one topic's partitions
+ * without the others'. Topic names are URI-encoded, so a name never adds a path segment.
  */
 import {LignumError} from '../errors.js'
 
@@ -47,6 +53,14 @@ export class ClusterKeys {
     return `${this.prefix}controller`
   }
 
+  /**
+   * The prefix shared by the controller lock and the epoch counter (and nothing else): one
+   * watch follows both without the rest of the tree.
+   */
+  get controllerKeysPrefix(): string {
+    return this.controller
+  }
+
   get controllerEpoch(): string {
     return `${this.prefix}controller-epoch`
   }
@@ -59,8 +73,47 @@ export class ClusterKeys {
     return `${this.nodesPrefix}${nodeId}`
   }
 
+  get topicsPrefix(): string {
+    return `${this.prefix}topics/`
+  }
+
+  topic(topic: string): string {
+    return `${this.topicsPrefix}${encodeURIComponent(topic)}`
+  }
+
+  /** The topic a key under topicsPrefix names, or undefined for any other key. */
+  topicOfKey(key: string): string | undefined {
+    if (!key.startsWith(this.topicsPrefix)) return undefined
+    const encoded = key.slice(this.topicsPrefix.length)
+    if (encoded === '' || encoded.includes('/')) return undefined
+    try {
+      return decodeURIComponent(encoded)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The prefix of every topic's partition states. */
+  get partitionsRootPrefix(): string {
+    return `${this.prefix}partitions/`
+  }
+
+  /** The prefix of one topic's partition states, ending with a slash. */
+  partitionsPrefix(topic: string): string {
+    return `${this.partitionsRootPrefix}${encodeURIComponent(topic)}/`
+  }
+
   partition(topic: string, partition: number): string {
-    return `${this.prefix}topics/${encodeURIComponent(topic)}/partitions/${partition}`
+    return `${this.partitionsPrefix(topic)}${partition}`
+  }
+
+  /** The partition number of a key under partitionsPrefix(topic), or undefined. */
+  partitionOfKey(topic: string, key: string): number | undefined {
+    const prefix = this.partitionsPrefix(topic)
+    if (!key.startsWith(prefix)) return undefined
+    const text = key.slice(prefix.length)
+    if (!/^(0|[1-9][0-9]{0,8})$/.test(text)) return undefined
+    return Number(text)
   }
 
   /** The Consul service every node of this cluster registers as. */

@@ -11,22 +11,29 @@
  *
  * stop() is idempotent: it steps down, releases the controller lock explicitly (so another
  * node takes over at once, without the lock-delay), destroys the session and deregisters.
+ * leave() does that part alone, keeping the Consul link for a controlled shutdown's reads.
  *
- * Events: 'controller' (boolean) when this node gains or loses the controller role.
+ * Events: 'controller' (boolean) when this node gains or loses the controller role; 'lease'
+ * after every renewal of its lease; 'session-lost' when Consul ended its session.
  */
+import {randomUUID} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {BlockingWatch} from './blocking-watch.js'
 import {assertNodeId, ClusterKeys} from './cluster-keys.js'
+import type {ReplicaHealth} from './replica-health.js'
 import {buildClusterView, type ClusterNodeView, type ClusterView} from './cluster-view.js'
 import {ConsulApi, parseConsulUrl, type KvEntry, type ServiceHealth} from './consul-api.js'
 import {ConsulSession} from './consul-session.js'
-import {recordRegisteredNodes} from './controller-duties.js'
+import {recordRegisteredNodes, type ControllerTerm} from './controller-duties.js'
 import {ControllerElection} from './controller-election.js'
 import {consulAnswered, NodeRegistration} from './node-registration.js'
 
 export type {ClusterNodeView, ClusterView}
+
+/** A controller duty: resolves false when it must run again (a write was refused). */
+export type ControllerDuty = (term: ControllerTerm, view: ClusterView) => Promise<boolean>
 
 export interface ClusterMemberOptions {
   consulUrl: string
@@ -38,6 +45,8 @@ export interface ClusterMemberOptions {
   sessionTtlMs: number
   lockDelayMs: number
   logger: Logger
+  /** The health of this node's replicas when it joins (replica-health.ts); healthy if not given. */
+  replicaHealth?: ReplicaHealth
 }
 
 // Consul's limits on a TTL check and a session lock-delay that make sense for a node.
@@ -47,6 +56,8 @@ const LOCK_DELAY_MAX_MS = 60_000
 const RENEWALS_PER_TTL = 3
 // After a failed heartbeat, try again soon: re-registering quickly is what heals the cluster.
 const HEARTBEAT_RETRY_MS = 500
+// A controller duty that was refused (a concurrent write won) runs again this soon.
+const DUTY_RETRY_MS = 200
 // One Consul call may take this share of the TTL, within bounds, before it counts as failed.
 const REQUEST_TIMEOUT_MIN_MS = 1_000
 const REQUEST_TIMEOUT_MAX_MS = 5_000
@@ -57,9 +68,12 @@ export class ClusterMember extends EventEmitter {
   private readonly registration: NodeRegistration
   private readonly session: ConsulSession
   private readonly election: ControllerElection
-  private readonly kvWatch: BlockingWatch<KvEntry[]>
+  private readonly controllerWatch: BlockingWatch<KvEntry[]>
+  private readonly nodesWatch: BlockingWatch<KvEntry[]>
   private readonly healthWatch: BlockingWatch<ServiceHealth[]>
-  private kvEntries: KvEntry[] = []
+  private controllerEntries: KvEntry[] = []
+  private nodeEntries: KvEntry[] = []
+  private kvEntriesReceivedCount = 0
   private services: ServiceHealth[] = []
   private consulReachable = false
   private consulState: 'unknown' | 'reachable' | 'unreachable' = 'unknown'
@@ -69,8 +83,16 @@ export class ClusterMember extends EventEmitter {
   private heartbeatLoop: Promise<void> | undefined
   private wakeHeartbeat: (() => void) | undefined
   private stopping: Promise<void> | undefined
+  private leaving: Promise<void> | undefined
   private dutiesRunning = false
   private dutiesAgain = false
+  private dutyRetryTimer: NodeJS.Timeout | undefined
+  private readonly extraDuties: ControllerDuty[] = []
+  /**
+   * This process's incarnation, registered with the node: the controller ends the leaderships
+   * given to an earlier one (leader-election.ts), since a restarted node may have lost data.
+   */
+  readonly incarnation = randomUUID()
 
   private constructor(private readonly options: ClusterMemberOptions) {
     super()
@@ -78,14 +100,21 @@ export class ClusterMember extends EventEmitter {
     const requestTimeoutMs = clamp(options.sessionTtlMs / RENEWALS_PER_TTL, REQUEST_TIMEOUT_MIN_MS, REQUEST_TIMEOUT_MAX_MS)
     this.api = new ConsulApi(options.consulUrl, requestTimeoutMs)
     this.keys = new ClusterKeys(options.cluster)
-    const identity = {nodeId: options.nodeId, advertiseAddress: options.advertiseAddress, version: options.version}
-    this.registration = new NodeRegistration(this.api, this.keys, identity, options.sessionTtlMs)
+    const identity = {nodeId: options.nodeId, advertiseAddress: options.advertiseAddress, version: options.version, incarnation: this.incarnation}
+    this.registration = new NodeRegistration(this.api, this.keys, identity, options.sessionTtlMs, options.replicaHealth)
     this.session = new ConsulSession(this.api, `lignum ${options.cluster} ${options.nodeId}`, this.registration.checkId, options.lockDelayMs)
     this.election = new ControllerElection(this.api, this.keys, this.registration, this.session, identity, options.logger)
     this.election.on('controller', (isController: boolean) => this.onControllerChange(isController))
-    this.kvWatch = new BlockingWatch({
-      fetch: (index, waitMs) => this.api.kvTree(this.keys.prefix, index, waitMs),
-      onData: (entries, index) => this.onKvTree(entries, index),
+    // Two narrow watches, not one on the cluster's whole tree: the topic catalog lives there
+    // too, and an ISR change must not ship every partition state to every node.
+    this.controllerWatch = new BlockingWatch({
+      fetch: (index, waitMs, signal) => this.countedKvTree(this.keys.controllerKeysPrefix, index, waitMs, signal),
+      onData: (entries, index) => this.onControllerKeys(entries, index),
+      onError: (error) => this.onConsulError(error),
+    })
+    this.nodesWatch = new BlockingWatch({
+      fetch: (index, waitMs, signal) => this.countedKvTree(this.keys.nodesPrefix, index, waitMs, signal),
+      onData: (entries) => this.onNodeRecords(entries),
       onError: (error) => this.onConsulError(error),
     })
     this.healthWatch = new BlockingWatch({
@@ -99,13 +128,77 @@ export class ClusterMember extends EventEmitter {
   static async start(options: ClusterMemberOptions): Promise<ClusterMember> {
     const member = new ClusterMember(options)
     member.heartbeatLoop = member.heartbeat()
-    member.kvWatch.start()
+    member.controllerWatch.start()
+    member.nodesWatch.start()
     member.healthWatch.start()
     return member
   }
 
   view(): ClusterView {
-    return buildClusterView(this.keys, {kvEntries: this.kvEntries, services: this.services, consulReachable: this.consulReachable})
+    return buildClusterView(this.keys, {kvEntries: this.kvEntries(), services: this.services, consulReachable: this.consulReachable})
+  }
+
+  /** The term this node is controller in, to fence its writes with; undefined when it is not controller. */
+  controllerTerm(): ControllerTerm | undefined {
+    const {sessionId, epoch, epochModifyIndex} = this.election
+    if (!this.isController() || !sessionId || epoch === undefined) return undefined
+    return {sessionId, epoch, epochModifyIndex}
+  }
+
+  /**
+   * Adds a duty the controller runs on every membership change and when it takes over, with
+   * the view it decided on; a duty resolving false (a write refused) is run again shortly.
+   */
+  addDuty(duty: ControllerDuty): void {
+    this.extraDuties.push(duty)
+    this.runDuties()
+  }
+
+  /** The replica health this node last reported (or joined with). */
+  get replicaHealth(): ReplicaHealth {
+    return this.registration.replicaHealth
+  }
+
+  /**
+   * Tells the controller (through this node's registration) which of its replicas are damaged
+   * or not verified yet; a failure to reach Consul is logged and the next renewal sends it.
+   */
+  async reportReplicaHealth(health: ReplicaHealth): Promise<void> {
+    try {
+      await this.registration.reportReplicaHealth(health)
+      this.options.logger.info('replica health reported', {damaged: health.damaged, unverified: health.unverified})
+    } catch (error) {
+      this.options.logger.warn('could not report replica health yet; the next renewal sends it', {error: (error as Error).message})
+    }
+  }
+
+  /** Whether this node's lease is valid now: Consul cannot have ended its session yet. */
+  leaseValid(): boolean {
+    return !this.stopped && this.session.id !== undefined && this.registration.leaseValid()
+  }
+
+  /** Counts leases: a role confirmed under one lease is not confirmed under the next (a gap may lie between). */
+  get leaseGeneration(): number {
+    return this.registration.leaseGeneration
+  }
+
+  /** Monotonic time (performance.now) the current lease ends. */
+  leaseDeadlineMs(): number {
+    return this.registration.leaseDeadlineMs()
+  }
+
+  /** The Consul link and key layout, for the topic catalog and its watches to share. */
+  get consulApi(): ConsulApi {
+    return this.api
+  }
+
+  get clusterKeys(): ClusterKeys {
+    return this.keys
+  }
+
+  /** How many KV entries this member's watches have received: what following the cluster costs it. */
+  kvEntriesReceived(): number {
+    return this.kvEntriesReceivedCount
   }
 
   isController(): boolean {
@@ -122,21 +215,37 @@ export class ClusterMember extends EventEmitter {
     )
   }
 
+  /**
+   * Leaves the cluster but keeps the Consul link open (for the catalog reads of a controlled
+   * shutdown): steps down, releases the controller lock, ends the session and deregisters, so
+   * the controller elects other leaders for this node's partitions at once. Idempotent.
+   */
+  leave(): Promise<void> {
+    this.leaving ??= this.leaveCluster()
+    return this.leaving
+  }
+
+  /** leave(), then closes the Consul link and the watches. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown()
     return this.stopping
   }
 
-  private async shutdown(): Promise<void> {
+  private async leaveCluster(): Promise<void> {
     this.stopped = true
+    clearTimeout(this.dutyRetryTimer)
     this.wakeHeartbeat?.()
     await this.heartbeatLoop
     await this.bestEffort('release the controller lock', () => this.election.resign())
     await this.bestEffort('destroy the session', () => this.session.destroy())
     await this.bestEffort('deregister', () => this.registration.deregister())
-    this.api.close()
-    await Promise.all([this.kvWatch.stop(), this.healthWatch.stop()])
     this.options.logger.info('left the cluster', {cluster: this.options.cluster, nodeId: this.options.nodeId})
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.leave()
+    this.api.close()
+    await Promise.all([this.controllerWatch.stop(), this.nodesWatch.stop(), this.healthWatch.stop()])
   }
 
   private async heartbeat(): Promise<void> {
@@ -155,6 +264,7 @@ export class ClusterMember extends EventEmitter {
       if (this.session.id && !(await this.session.stillValid())) {
         this.options.logger.warn('Consul ended this node\'s session; creating a new one', {nodeId: this.options.nodeId})
         this.election.onSessionLost()
+        this.emit('session-lost')
       }
       const sessionId = await this.session.ensure()
       this.onConsulAnswered()
@@ -164,6 +274,7 @@ export class ClusterMember extends EventEmitter {
         this.options.logger.info('joined the cluster', {consul: consulUrl, cluster, nodeId, session: sessionId})
       }
       this.election.onLeaseRenewed()
+      this.emit('lease')
       return true
     } catch (error) {
       this.onConsulError(error)
@@ -183,11 +294,28 @@ export class ClusterMember extends EventEmitter {
     })
   }
 
-  private onKvTree(entries: KvEntry[], index: number): void {
-    this.kvEntries = entries
+  private async countedKvTree(prefix: string, index: number, waitMs: number, signal: AbortSignal) {
+    const answer = await this.api.kvTree(prefix, index, waitMs, signal)
+    this.kvEntriesReceivedCount += answer.data.length
+    return answer
+  }
+
+  private kvEntries(): KvEntry[] {
+    return [...this.controllerEntries, ...this.nodeEntries]
+  }
+
+  private onControllerKeys(entries: KvEntry[], index: number): void {
+    this.controllerEntries = entries
     this.onConsulAnswered()
     if (this.stopped) return
     this.election.observe(entries, index)
+    this.runDuties()
+  }
+
+  private onNodeRecords(entries: KvEntry[]): void {
+    this.nodeEntries = entries
+    this.onConsulAnswered()
+    if (this.stopped) return
     this.runDuties()
   }
 
@@ -218,14 +346,28 @@ export class ClusterMember extends EventEmitter {
   private async dutiesLoop(): Promise<void> {
     do {
       this.dutiesAgain = false
-      const {sessionId, epoch} = this.election
-      if (!this.isController() || !sessionId || epoch === undefined) return
+      const term = this.controllerTerm()
+      if (!term) return
       try {
-        await recordRegisteredNodes(this.api, this.keys, {sessionId, epoch}, {kvEntries: this.kvEntries, services: this.services})
+        await recordRegisteredNodes(this.api, this.keys, term, {kvEntries: this.kvEntries(), services: this.services})
+        const view = this.view()
+        for (const duty of this.extraDuties) {
+          if (!(await duty(term, view)) && this.isController()) this.retryDutiesSoon()
+        }
       } catch (error) {
-        this.options.logger.debug('controller duties failed; retried on the next change', {error: (error as Error).message})
+        this.options.logger.debug('controller duties failed; retried shortly', {error: (error as Error).message})
+        if (this.isController()) this.retryDutiesSoon()
       }
     } while (this.dutiesAgain)
+  }
+
+  private retryDutiesSoon(): void {
+    if (this.dutyRetryTimer) return
+    this.dutyRetryTimer = setTimeout(() => {
+      this.dutyRetryTimer = undefined
+      this.runDuties()
+    }, DUTY_RETRY_MS)
+    this.dutyRetryTimer.unref()
   }
 
   private onConsulAnswered(): void {

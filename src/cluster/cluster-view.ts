@@ -10,6 +10,7 @@
  */
 import type {ClusterKeys} from './cluster-keys.js'
 import type {KvEntry, ServiceHealth} from './consul-api.js'
+import {INCARNATION_META, replicaHealthFromMeta} from './replica-health.js'
 import {parseControllerRecord, parseEpochCounter, parseNodeRecord} from './controller-state.js'
 
 export interface ClusterNodeView {
@@ -17,6 +18,12 @@ export interface ClusterNodeView {
   address: string
   status: 'up' | 'down'
   version: string
+  /** Partition ids whose replica on this node its node reports damaged (replica-health.ts); up nodes only. */
+  damagedReplicas?: string[]
+  /** Partition ids whose replica on this node is not verified since it started. */
+  unverifiedReplicas?: string[]
+  /** The process the node registered from (replica-health.ts's INCARNATION_META); up nodes only. */
+  incarnation?: string
 }
 
 export interface ClusterView {
@@ -63,6 +70,8 @@ function listNodes(keys: ClusterKeys, snapshot: ConsulSnapshot): ClusterNodeView
       address: service.meta.advertiseAddress ?? `${service.address}:${service.port}`,
       status: service.passing ? 'up' : 'down',
       version: service.meta.version ?? '',
+      ...replicaHealthFromMeta(service.meta),
+      ...(service.meta[INCARNATION_META] ? {incarnation: service.meta[INCARNATION_META]} : {}),
     })
   }
   return [...nodes.values()].sort((left, right) => left.id.localeCompare(right.id))

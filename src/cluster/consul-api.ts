@@ -76,7 +76,7 @@ type Call = (options: object) => Promise<unknown>
 interface LooseConsul {
   agent: {service: {register: Call; deregister: Call}; check: {pass: Call}}
   session: {create: Call; info: Call; destroy: Call}
-  kv: {get: Call}
+  kv: {get: Call; keys: Call}
   health: {service: Call}
   transaction: {create: (operations: unknown, options: object) => Promise<unknown>}
   destroy(): void
@@ -160,19 +160,40 @@ export class ConsulApi {
   }
 
   /** Every key under `prefix`, blocking until it changes past `index` (0: answer at once). */
-  async kvTree(prefix: string, index: number, waitMs: number): Promise<Blocking<KvEntry[]>> {
+  async kvTree(prefix: string, index: number, waitMs: number, signal?: AbortSignal): Promise<Blocking<KvEntry[]>> {
     const {response, body} = await this.call<RawKvEntry[] | undefined>(
       'kv.get',
       (options) => this.client.kv.get({...options, key: prefix, recurse: true}),
-      {index, waitMs},
+      {index, waitMs, signal},
     )
-    const entries = (body ?? []).map((raw) => ({
-      key: raw.Key,
-      value: raw.Value === null || raw.Value === undefined ? null : String(raw.Value),
-      modifyIndex: raw.ModifyIndex,
-      session: raw.Session,
-    }))
-    return {data: entries, index: consulIndexOf(response)}
+    return {data: (body ?? []).map(toKvEntry), index: consulIndexOf(response)}
+  }
+
+  /** One key, or undefined when it does not exist. */
+  async kvGet(key: string): Promise<KvEntry | undefined> {
+    const {body} = await this.call<RawKvEntry | undefined>('kv.get', (options) => this.client.kv.get({...options, key}))
+    return body ? toKvEntry(body) : undefined
+  }
+
+  /**
+   * The names of the keys directly under `prefix` (`?keys&separator=/`), without their values,
+   * blocking past `index`: what a node watches to learn that keys appeared or went away
+   * without being sent every value each time one of them changes.
+   */
+  async kvKeys(prefix: string, index: number, waitMs: number, signal?: AbortSignal): Promise<Blocking<string[]>> {
+    try {
+      const {response, body} = await this.call<string[] | undefined>(
+        'kv.keys',
+        (options) => this.client.kv.keys({...options, key: prefix, separator: '/'}),
+        {index, waitMs, signal},
+      )
+      return {data: body ?? [], index: consulIndexOf(response)}
+    } catch (error) {
+      // No key under the prefix is a 404 that still carries the index to block on.
+      const response = ((error as LignumError).cause as ConsulError | undefined)?.response
+      if (response?.statusCode === 404) return {data: [], index: consulIndexOf(response)}
+      throw error
+    }
   }
 
   /** Every instance of `serviceName` with the state of its checks, blocking past `index`. */
@@ -216,12 +237,14 @@ export class ConsulApi {
   private async call<T>(
     name: string,
     request: (options: object) => Promise<unknown>,
-    blocking?: {index: number; waitMs: number},
+    blocking?: {index: number; waitMs: number; signal?: AbortSignal},
   ): Promise<{response: ResponseLike; body: T}> {
     if (this.closed) throw new LignumError('UNAVAILABLE', `Consul client closed before ${name}`)
+    if (blocking?.signal?.aborted) throw new LignumError('UNAVAILABLE', `${name} cancelled before it was sent`)
     const ctx = Object.assign(new EventEmitter(), {includeResponse: true})
     const forwardCancel = () => ctx.emit('cancel')
     this.cancel.once('cancel', forwardCancel)
+    blocking?.signal?.addEventListener('abort', forwardCancel, {once: true})
     const options: Record<string, unknown> = {ctx, timeout: this.requestTimeoutMs}
     if (blocking) {
       options.timeout = blocking.waitMs + BLOCKING_DEADLINE_MARGIN_MS + this.requestTimeoutMs
@@ -236,6 +259,7 @@ export class ConsulApi {
       })
     } finally {
       this.cancel.removeListener('cancel', forwardCancel)
+      blocking?.signal?.removeEventListener('abort', forwardCancel)
     }
   }
 }
@@ -255,6 +279,15 @@ interface RawServiceEntry {
 interface RawTxnBody {
   Results?: {KV: {Key: string; ModifyIndex: number}}[] | null
   Errors?: {OpIndex: number; What: string}[] | null
+}
+
+function toKvEntry(raw: RawKvEntry): KvEntry {
+  return {
+    key: raw.Key,
+    value: raw.Value === null || raw.Value === undefined ? null : String(raw.Value),
+    modifyIndex: raw.ModifyIndex,
+    session: raw.Session,
+  }
 }
 
 function consulIndexOf(response: ResponseLike): number {

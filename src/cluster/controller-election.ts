@@ -12,6 +12,11 @@
  * or when its session is found gone. It never waits for Consul to tell it; the lock-delay is
  * only a margin on top.
  *
+ * A lock held under this node's id by a session that is not this node's is an earlier
+ * process's: a node killed and restarted within its TTL renews the very check that session is
+ * tied to, so Consul would never end it, and nobody would act as controller. This node ends
+ * that session (its lock-delay still applies), and the lock is free again for any node.
+ *
  * Events: 'controller' (true when it takes over, false when it steps down).
  */
 import {EventEmitter} from 'node:events'
@@ -30,6 +35,8 @@ interface Term {
   sessionId: string
   leaseGeneration: number
   lockModifyIndex: number
+  /** The epoch counter's ModifyIndex once this term bumped it: a later bump fences this term. */
+  epochModifyIndex: number | undefined
   sinceWallMs: number
 }
 
@@ -42,6 +49,8 @@ export class ControllerElection extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined
   private lastEntries: KvEntry[] = []
   private lastIndex = 0
+  /** The earlier process's session this node is ending, so it asks Consul once per session. */
+  private endingSessionId: string | undefined
 
   constructor(
     private readonly api: ConsulApi,
@@ -77,6 +86,10 @@ export class ControllerElection extends EventEmitter {
     return this.term?.sessionId
   }
 
+  get epochModifyIndex(): number | undefined {
+    return this.term?.epochModifyIndex
+  }
+
   /** A new snapshot of the cluster's KV tree at Consul index `index`. */
   observe(entries: KvEntry[], index: number): void {
     this.lastEntries = entries
@@ -90,6 +103,7 @@ export class ControllerElection extends EventEmitter {
     }
     this.isController()
     if (!this.term && this.lockLooksFree(lock)) void this.tryAcquire()
+    else if (!this.term && this.heldByEarlierProcess(lock)) void this.endEarlierSession(lock!.session!)
   }
 
   /** The lease was renewed: move the step-down timer to the new end of the lease. */
@@ -121,6 +135,28 @@ export class ControllerElection extends EventEmitter {
     return !lock?.session || lock.session === this.session.id
   }
 
+  private heldByEarlierProcess(lock: KvEntry | undefined): boolean {
+    if (!lock?.session || lock.session === this.session.id) return false
+    return parseControllerRecord(lock.value)?.nodeId === this.identity.nodeId
+  }
+
+  private async endEarlierSession(sessionId: string): Promise<void> {
+    if (this.stopped || this.endingSessionId === sessionId) return
+    this.endingSessionId = sessionId
+    this.logger.warn('the controller lock is held by an earlier process of this node; ending its session', {
+      nodeId: this.identity.nodeId,
+      session: sessionId,
+    })
+    try {
+      await this.api.destroySession(sessionId)
+    } catch (error) {
+      // Asked again on the next snapshot or retry.
+      this.endingSessionId = undefined
+      this.logger.debug('ending the earlier session failed', {error: (error as Error).message})
+      this.scheduleRetry()
+    }
+  }
+
   private async tryAcquire(): Promise<void> {
     const sessionId = this.session.id
     if (this.stopped || this.acquiring || this.term || !sessionId || !this.registration.leaseValid()) return
@@ -133,7 +169,8 @@ export class ControllerElection extends EventEmitter {
       const result = await this.api.transaction(acquireOperations(this.keys, sessionId, record, epochEntry))
       if (result.ok) {
         const lockModifyIndex = result.results.find((entry) => entry.key === this.keys.controller)?.modifyIndex ?? 0
-        this.takeOver({epoch, sessionId, leaseGeneration, lockModifyIndex, sinceWallMs: Date.now()})
+        const epochModifyIndex = result.results.find((entry) => entry.key === this.keys.controllerEpoch)?.modifyIndex
+        this.takeOver({epoch, sessionId, leaseGeneration, lockModifyIndex, epochModifyIndex, sinceWallMs: Date.now()})
       } else {
         this.logger.debug('controller lock not taken', {reasons: result.errors})
         this.scheduleRetry()
@@ -153,6 +190,8 @@ export class ControllerElection extends EventEmitter {
     const leaseIntact = this.registration.leaseValid() && this.registration.leaseGeneration === term.leaseGeneration
     if (this.stopped || this.session.id !== term.sessionId || !leaseIntact) {
       this.logger.debug('controller lock taken too late to act on', {epoch: term.epoch})
+      // Taking it again under the new lease acts on it; a lease that ran out retries on renewal.
+      this.scheduleRetry()
       return
     }
     this.term = term

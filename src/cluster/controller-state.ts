@@ -9,9 +9,15 @@
  * epoch it was written under, each node remembers the highest epoch it has seen (EpochGuard)
  * and refuses records from an older one, which covers a Consul rebuilt from scratch.
  */
+import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
 import type {ClusterKeys} from './cluster-keys.js'
 import {encodeValue, type ConsulApi, type KvEntry, type TxnKvOperation} from './consul-api.js'
+
+// Consul refuses a transaction of more operations than this (txn_max_req_len aside).
+export const TXN_OPERATIONS_MAX = 64
+// Consul's default limit on one KV value (kv_max_value_size): 512 KiB.
+export const VALUE_BYTES_MAX = 512 * 1024
 
 export interface ControllerRecord {
   nodeId: string
@@ -26,13 +32,19 @@ export interface NodeRecord {
   epoch: number
 }
 
-/** A partition's assignment, shaped for replication (written by the controller, later). */
+/** A partition's assignment, shaped for replication; stored as catalog-records.ts's PartitionState. */
 export interface PartitionAssignment {
   replicas: string[]
   leader: string | null
   leaderEpoch: number
   isr: string[]
   epoch: number
+  /**
+   * The process of the leader's node the leadership was given to (its registration's
+   * incarnation): a leader that restarted is a new incarnation, and its old leadership ended.
+   * Absent in states written before it was recorded.
+   */
+  leaderIncarnation?: string
 }
 
 /** Remembers the highest controller epoch seen and refuses anything older. */
@@ -95,12 +107,58 @@ export async function writeAsController<Record extends {epoch: number}>(
   sessionId: string,
   write: {key: string; value: Record; expectedModifyIndex: number},
 ): Promise<boolean> {
-  const operations: TxnKvOperation[] = [
-    {KV: {Verb: 'check-session', Key: keys.controller, Session: sessionId}},
-    {KV: {Verb: 'cas', Key: write.key, Value: encodeValue(JSON.stringify(write.value)), Index: write.expectedModifyIndex}},
-  ]
-  const result = await api.transaction(operations)
+  return transactAsController(api, keys, {sessionId}, [casOperation(write.key, write.value, write.expectedModifyIndex)])
+}
+
+/** What fences a controller write: its lock's session and, when known, its epoch's index. */
+export interface ControllerFence {
+  sessionId: string
+  epochModifyIndex?: number
+}
+
+/**
+ * Runs `operations` in one transaction behind the controller checks (the lock is held by the
+ * session; the epoch counter is still the one this term set), all or nothing. Resolves false
+ * when Consul refused it (lock lost, a newer term, or one check-and-set failed).
+ */
+export async function transactAsController(
+  api: ConsulApi,
+  keys: ClusterKeys,
+  fence: ControllerFence,
+  operations: TxnKvOperation[],
+): Promise<boolean> {
+  const checks: TxnKvOperation[] = [{KV: {Verb: 'check-session', Key: keys.controller, Session: fence.sessionId}}]
+  if (fence.epochModifyIndex !== undefined) {
+    checks.push({KV: {Verb: 'check-index', Key: keys.controllerEpoch, Index: fence.epochModifyIndex}})
+  }
+  const all = [...checks, ...operations]
+  assert(all.length <= TXN_OPERATIONS_MAX, `a Consul transaction of ${all.length} operations exceeds Consul's ${TXN_OPERATIONS_MAX}`)
+  const result = await api.transaction(all)
   return result.ok
+}
+
+/** A check-and-set of one JSON record (index 0: the key must not exist yet). */
+export function casOperation(key: string, value: {epoch: number}, expectedModifyIndex: number): TxnKvOperation {
+  return {KV: {Verb: 'cas', Key: key, Value: encodeRecord(key, value), Index: expectedModifyIndex}}
+}
+
+/** Deletes one key only if it is still at `expectedModifyIndex`. */
+export function deleteCasOperation(key: string, expectedModifyIndex: number): TxnKvOperation {
+  return {KV: {Verb: 'delete-cas', Key: key, Index: expectedModifyIndex}}
+}
+
+export function deleteTreeOperation(prefix: string): TxnKvOperation {
+  return {KV: {Verb: 'delete-tree', Key: prefix}}
+}
+
+/** JSON, base64 for a transaction; a value Consul would refuse is refused here, with its size. */
+export function encodeRecord(key: string, value: unknown): string {
+  const text = JSON.stringify(value)
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes > VALUE_BYTES_MAX) {
+    throw new LignumError('INVALID_ARGUMENT', `the record for ${key} is ${bytes} bytes, over Consul's limit of ${VALUE_BYTES_MAX}: use fewer or shorter settings`)
+  }
+  return encodeValue(text)
 }
 
 /**
@@ -127,7 +185,7 @@ function isEpoch(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
-function parseJson(value: string | null): unknown {
+export function parseJson(value: string | null): unknown {
   if (value === null) return undefined
   try {
     return JSON.parse(value)

@@ -8,9 +8,14 @@
  * The check's TTL restarts when the agent receives a renewal, which is after we send it, so
  * "send time + TTL" is the earliest moment Consul may expire it; the lease ends a safety
  * margin before that. Whoever acts for the cluster (the controller) checks the lease first.
+ *
+ * The registration's metadata also carries the health of the node's replicas
+ * (replica-health.ts): a change is sent by registering again, at once, and again on the next
+ * renewal for as long as Consul has not taken it.
  */
 import type {ClusterKeys} from './cluster-keys.js'
 import type {ConsulApi} from './consul-api.js'
+import {HEALTHY_REPLICAS, INCARNATION_META, replicaHealthMeta, type ReplicaHealth} from './replica-health.js'
 
 // A node killed with -9 stays registered, critical, so status can show it down; Consul drops
 // it after this long so a machine retired without a clean stop does not linger forever.
@@ -24,6 +29,8 @@ export interface NodeIdentity {
   nodeId: string
   advertiseAddress: string
   version: string
+  /** This process's incarnation (INCARNATION_META); none: not sent. */
+  incarnation?: string
 }
 
 export class NodeRegistration {
@@ -31,13 +38,27 @@ export class NodeRegistration {
   private generation = 0
   private previousDeadlineMs = -Infinity
   private registered = false
+  /** The replica health Consul has not taken yet (registered again on the next renewal). */
+  private healthUnsent = false
 
   constructor(
     private readonly api: ConsulApi,
     private readonly keys: ClusterKeys,
     private readonly identity: NodeIdentity,
     readonly checkTtlMs: number,
+    private health: ReplicaHealth = HEALTHY_REPLICAS,
   ) {}
+
+  get replicaHealth(): ReplicaHealth {
+    return this.health
+  }
+
+  /** Sends the replica health with the registration; resolves once Consul has it (throws if it could not). */
+  async reportReplicaHealth(health: ReplicaHealth): Promise<void> {
+    this.health = health
+    this.healthUnsent = true
+    if (this.registered) await this.register()
+  }
 
   get checkId(): string {
     return this.keys.checkId(this.identity.nodeId)
@@ -93,12 +114,15 @@ export class NodeRegistration {
         cluster: this.keys.cluster,
         version: this.identity.version,
         advertiseAddress: this.identity.advertiseAddress,
+        ...replicaHealthMeta(this.health),
+        ...(this.identity.incarnation ? {[INCARNATION_META]: this.identity.incarnation} : {}),
       },
       checkId: this.checkId,
       checkTtlMs: this.checkTtlMs,
       deregisterCriticalAfterMs: DEREGISTER_CRITICAL_AFTER_MS,
     })
     this.registered = true
+    this.healthUnsent = false
     this.extendLease(sentAtMs)
   }
 
@@ -107,7 +131,7 @@ export class NodeRegistration {
    * without its data, or the registration was removed), registers again.
    */
   async renew(): Promise<void> {
-    if (!this.registered) return this.register()
+    if (!this.registered || this.healthUnsent) return this.register()
     const sentAtMs = performance.now()
     try {
       await this.api.passCheck(this.checkId)

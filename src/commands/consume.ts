@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 import {ClientCommand} from '../cli/client-command.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {RecordPrinter} from '../cli/record-printer.js'
-import type {StartPosition} from '../client/index.js'
+import {replicaFlag} from '../cli/replica-flag.js'
+import type {ReplicaChoice, StartPosition} from '../client/index.js'
 import {LignumError} from '../errors.js'
 import {OutputWriter} from '../ui/output-writer.js'
 import {compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
@@ -17,6 +18,7 @@ export default class Consume extends ClientCommand {
     '<%= config.bin %> consume -t orders -e',
     '<%= config.bin %> consume -t orders -o -10 -e --json',
     '<%= config.bin %> consume -t orders --group billing',
+    '<%= config.bin %> consume -t orders -e --replica any --brokers node-2:50051',
     '<%= config.bin %> consume -t orders -e | head -n 5',
     '<%= config.bin %> consume --data-dir ./data --topic orders --partition 0 --from 100 --to 200 --json',
     '<%= config.bin %> consume --data-dir ./data --topic orders --from-time 2026-01-01T00:00:00Z --format "%o\\t%k\\t%s\\n"',
@@ -35,6 +37,7 @@ export default class Consume extends ClientCommand {
     group: Flags.string({char: 'G', description: 'consumer group: start at its committed offsets and commit as records are read'}),
     format: Flags.string({char: 'f', description: 'output template, e.g. "%k=%s\\n"', exclusive: ['json']}),
     json: Flags.boolean({description: 'one JSON object per record: topic, partition, offset, timestamp, key, value, headers'}),
+    replica: replicaFlag({exclusive: ['data-dir']}),
   }
 
   async run(): Promise<void> {
@@ -55,6 +58,7 @@ export default class Consume extends ClientCommand {
       toOffset: flags.to,
       stopAtEnd: flags.exit,
       group: flags.group,
+      replica: flags.replica as ReplicaChoice,
       signal: stop.signal,
     })
     let remaining = flags.count ?? Number.POSITIVE_INFINITY
@@ -89,11 +93,17 @@ export default class Consume extends ClientCommand {
       onWarning: (message) => process.stderr.write(`Warning: ${message}\n`),
     })
     let printed = 0
-    for await (const {topic, partition, record} of records) {
-      await output.write(render(record, {topic, partition}))
-      if (output.closed || ++printed === flags.count) break
+    try {
+      for await (const {topic, partition, record} of records) {
+        await output.write(render(record, {topic, partition}))
+        if (output.closed || ++printed === flags.count) break
+      }
+    } finally {
+      // Damage ends the records with an error: every intact record before it goes out first,
+      // to a file or a pipe alike, before the error's exit can cut the output short.
+      await output.flush()
+      await output.drained()
     }
-    await output.flush()
   }
 }
 

@@ -4,8 +4,10 @@ import {Flags} from '@oclif/core'
 import {ClientCommand} from '../cli/client-command.js'
 import {readInputRecords, type InputRecord} from '../cli/input-records.js'
 import {LignumCommand} from '../cli/lignum-command.js'
+import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
-import type {AcksSetting} from '../client/index.js'
+import {REQUEST_TIMEOUT_MS_DEFAULT, type AcksSetting} from '../client/index.js'
+import type {ProducerStats} from '../client/producer.js'
 import {createProgress} from '../ui/progress.js'
 
 interface ProduceSummary {
@@ -21,7 +23,7 @@ interface ProduceSummary {
 export default class Produce extends ClientCommand {
   static override summary = 'Produce records from stdin or a file: one per line, or length-prefixed binary.'
 
-  static override description = `Batched and pipelined with bounded memory. Silent by default; --stats prints a summary on stderr. Exits non-zero, saying how many, if any record was not acknowledged.`
+  static override description = `Batched and pipelined with bounded memory. Silent by default; --stats prints a summary on stderr. Exits non-zero, saying in one line how many, if any record was not acknowledged: with the exit code of the cause, 5 when the cluster could not take them within --delivery-timeout-ms (no leader, too few in-sync replicas, no answer). Across a leader failover the unanswered batches are resent to the new leader with the same producer id and sequences, so each record is stored once.`
 
   static override examples = [
     'seq 1 100000 | <%= config.bin %> produce -t numbers',
@@ -45,6 +47,7 @@ export default class Produce extends ClientCommand {
     'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill; 0 sends a batch as soon as no earlier one awaits its answer', min: 0, default: 0}),
     'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
     'delivery-timeout-ms': Flags.integer({description: 'give up on a record not acknowledged after this long, retries included', min: 1, default: 30_000}),
+    'request-timeout-ms': Flags.integer({description: 'a node that leaves a request unanswered this long is taken as frozen or gone: its batches are resent to the leader the cluster names now', min: 1, default: REQUEST_TIMEOUT_MS_DEFAULT}),
     compression: Flags.string({description: 'batch compression', options: ['none', 'gzip'], default: 'none'}),
     file: Flags.string({char: 'f', description: 'read from this file instead of stdin'}),
     binary: Flags.boolean({description: 'records are 4-byte big-endian lengths followed by that many bytes'}),
@@ -63,6 +66,7 @@ export default class Produce extends ClientCommand {
       lingerMs: flags['linger-ms'],
       maxInFlight: flags['max-in-flight'],
       deliveryTimeoutMs: flags['delivery-timeout-ms'],
+      requestTimeoutMs: flags['request-timeout-ms'],
       compression: flags.compression as 'none' | 'gzip',
     })
     await producer.prepare(flags.topic)
@@ -83,8 +87,16 @@ export default class Produce extends ClientCommand {
     // Input that goes wrong part way (a cut binary record, a line without end) still sends the
     // records before it, as a pipe cannot be taken back; the error then says how many.
     let inputError: LignumError | undefined
+    // Records of a --file left unsent once retries were spent: counted, so the error names
+    // every line not acknowledged. Stdin is not read on (it may never end: `yes |`).
+    let recordsUnsent = 0
+    let retriesSpent = false
     try {
       for await (const records of readInputRecords(input as AsyncIterable<Buffer>, {keyDelimiter: flags['key-delimiter'], binary: flags.binary})) {
+        if (retriesSpent) {
+          recordsUnsent += records.length
+          continue
+        }
         for (const record of records) {
           bytes += inputBytesOf(record)
           if (fixedKey) record.key = fixedKey
@@ -94,9 +106,10 @@ export default class Produce extends ClientCommand {
         recordsSent += records.length
         progress?.update(bytes, recordsSent)
         if (producer.needsDrain) await producer.drain()
-        // Retries are spent (the node is gone or not answering): reading on would only queue
-        // records that cannot be sent.
-        if (producer.stats.firstError?.retriable) break
+        // Retries are spent (the cluster could not take a record within its delivery timeout):
+        // sending on would only queue records that cannot be delivered either.
+        retriesSpent = producer.stats.firstError?.retriable === true
+        if (retriesSpent && !flags.file) break
       }
     } catch (error) {
       if (!(error instanceof LignumError) || error.code !== 'INVALID_ARGUMENT') throw error
@@ -122,12 +135,24 @@ export default class Produce extends ClientCommand {
       const produced = stats.recordsAcknowledged === 0 ? 'no record was produced' : `the ${stats.recordsAcknowledged} record(s) before it were produced`
       throw new LignumError(inputError.code, `${inputError.message} (${produced})`)
     }
-    if (stats.recordsFailed > 0) {
-      const cause = stats.firstError
-      throw new LignumError(cause?.code ?? 'INTERNAL', `${stats.recordsFailed} of ${recordsSent} records were not acknowledged: ${cause?.message ?? 'unknown error'}`)
-    }
+    if (stats.recordsFailed > 0) throw notAcknowledgedError(stats, recordsSent, recordsUnsent, retriesSpent && !flags.file)
     return summary
   }
+}
+
+/**
+ * One line: how many records were not acknowledged of how many, and why; the exit code is the
+ * cause's (5 when the cluster could not take them in time: no leader, too few in-sync
+ * replicas, no answer within the delivery timeout).
+ */
+function notAcknowledgedError(stats: ProducerStats, recordsSent: number, recordsUnsent: number, stdinLeft: boolean): LignumError {
+  const cause = stats.firstError
+  // Every record read and not acknowledged counts, whatever became of it.
+  const notAcknowledged = recordsSent + recordsUnsent - stats.recordsAcknowledged
+  assert(stats.recordsAcknowledged + stats.recordsFailed === recordsSent, `${recordsSent} records sent, but ${stats.recordsAcknowledged} acknowledged and ${stats.recordsFailed} failed`)
+  const unsent = recordsUnsent > 0 ? `; ${recordsUnsent} of them were not sent, as retries were spent` : ''
+  const rest = stdinLeft ? '; stdin was not read further, as retries were spent' : ''
+  return new LignumError(cause?.code ?? 'INTERNAL', `${notAcknowledged} of ${recordsSent + recordsUnsent} records were not acknowledged: ${cause?.message ?? 'unknown error'}${unsent}${rest}`)
 }
 
 function parseHeader(text: string): {key: string; value: Buffer} {

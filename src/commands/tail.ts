@@ -4,6 +4,8 @@ import {ClientCommand} from '../cli/client-command.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {onInterrupt} from '../cli/interrupt.js'
 import {RecordPrinter} from '../cli/record-printer.js'
+import type {ReplicaChoice} from '../client/index.js'
+import {replicaFlag} from '../cli/replica-flag.js'
 import {createTailState, recordIntoTailState, TailView} from '../ui/tail-view.js'
 
 export default class Tail extends ClientCommand {
@@ -25,6 +27,7 @@ export default class Tail extends ClientCommand {
     lines: Flags.integer({char: 'n', description: 'records to show from before now, per partition', min: 0, default: 10}),
     format: Flags.string({char: 'f', description: 'template: %s value, %k key, %o offset, %p partition, %t topic, %T timestamp, %h headers'}),
     json: Flags.boolean({description: 'one JSON object per record'}),
+    replica: replicaFlag(),
   }
 
   private stopListening: (() => void) | undefined
@@ -34,7 +37,7 @@ export default class Tail extends ClientCommand {
     const client = await this.connect(flags)
     const stop = new AbortController()
     this.stopListening = onInterrupt(() => stop.abort())
-    const chunks = client.consumeChunks({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, signal: stop.signal})
+    const chunks = client.consumeChunks({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, replica: flags.replica as ReplicaChoice, signal: stop.signal})
     const live = process.stdout.isTTY && !flags.json && !flags.format
     if (live) {
       const {render} = await import('ink')

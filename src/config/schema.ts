@@ -5,6 +5,7 @@
  * what is allowed.
  */
 import {LignumError} from '../errors.js'
+import {SEGMENT_HANDLES_OPEN_MAX} from '../log/segment-handles.js'
 
 export type FlushPolicySetting = 'always' | 'never' | number
 
@@ -18,6 +19,8 @@ export interface LignumConfig {
   autoCreateTopics: boolean
   defaultPartitions: number
   partitionsPerTopicMax: number
+  topicsMax: number
+  segmentHandlesOpenMax: number
   flushPolicy: FlushPolicySetting
   segmentBytes: number
   segmentMs: number
@@ -32,6 +35,7 @@ export interface LignumConfig {
   advertiseAddress: string | undefined
   sessionTtlMs: number
   lockDelayMs: number
+  replicaLagMaxMs: number
 }
 
 type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level'
@@ -56,6 +60,13 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   defaultPartitions: {kind: 'count', default: 1, description: 'partitions of an auto-created topic'},
   // Each partition holds open files and timers; a typo such as 100000 should not exhaust them.
   partitionsPerTopicMax: {kind: 'count', default: 1024, description: 'most partitions one topic may have'},
+  // Each topic holds open files (a partition's active segment and its indexes) and memory: a
+  // flood of auto-created topics meets a clear error instead of the open-files limit (EMFILE).
+  // 1,000 topics of a few partitions stay within a usual 4,096-descriptor limit with clients.
+  topicsMax: {kind: 'count', default: 1000, description: 'most topics the node serves (internal ones aside)'},
+  // Idle descriptors of closed segments kept open, across all partitions (the reason for the
+  // default is beside it); active segments hold theirs outside it.
+  segmentHandlesOpenMax: {kind: 'count', default: SEGMENT_HANDLES_OPEN_MAX, description: 'idle file handles of closed segments kept open'},
   flushPolicy: {kind: 'flush', default: 1000, description: '"always", "never", or fdatasync every N ms'},
   segmentBytes: {kind: 'bytes', default: 1024 * MiB, description: 'roll a segment past this size'},
   segmentMs: {kind: 'ms', default: 7 * DAY_MS, description: 'roll a segment older than this'},
@@ -72,6 +83,8 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   advertiseAddress: {kind: 'optional-string', default: undefined, description: 'host:port other nodes and clients reach this node\'s gRPC at'},
   sessionTtlMs: {kind: 'ms', default: 10_000, description: 'Consul session TTL'},
   lockDelayMs: {kind: 'ms', default: 1000, description: 'Consul lock-delay after a session ends'},
+  // Kafka's replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR.
+  replicaLagMaxMs: {kind: 'ms', default: 10_000, description: 'cluster mode: a follower not caught up for this long leaves the ISR'},
 }
 
 export function defaults(): LignumConfig {

@@ -7,7 +7,7 @@
  */
 import {readSync} from 'node:fs'
 import {LignumError} from '../errors.js'
-import {BATCH_HEADER_BYTES, isBatchCrcValid, readBatchHeader, type BatchHeader} from './record-batch.js'
+import {BATCH_HEADER_BYTES, isBatchCrcValid, readBatchHeader, type BatchHeader} from '../format/record-batch.js'
 
 /** Header-only scans read small windows: most of each batch is skipped. */
 const HEADER_WINDOW_BYTES = 16 * 1024
@@ -85,7 +85,7 @@ export function scanBatches(options: ScanOptions): ScanResult {
   const fault = (reason: string): ScanResult => ({endPosition: position, nextOffset: nextOffset ?? -1, fault: {position, offset: nextOffset ?? -1, reason}})
   while (position < options.endPosition) {
     if (!window.ensure(position, BATCH_HEADER_BYTES, options.endPosition)) {
-      return fault(`${options.endPosition - position} bytes at the end are too few for a batch header (torn write)`)
+      return fault(`${options.endPosition - position} bytes at the end are too few for a batch header (cut short)`)
     }
     let header: BatchHeader
     try {
@@ -95,7 +95,7 @@ export function scanBatches(options: ScanOptions): ScanResult {
       throw error
     }
     if (position + header.sizeBytes > options.endPosition) {
-      return fault(`batch at offset ${header.baseOffset} claims ${header.sizeBytes} bytes but only ${options.endPosition - position} remain (torn write)`)
+      return fault(`batch at offset ${header.baseOffset} claims ${header.sizeBytes} bytes but only ${options.endPosition - position} remain (cut short)`)
     }
     if (nextOffset !== null && header.baseOffset !== nextOffset) {
       return fault(`batch starts at offset ${header.baseOffset} where offset ${nextOffset} was expected (offsets must be dense)`)

@@ -6,6 +6,7 @@
 import {readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
+import {describeAccessError} from './storage-errors.js'
 import {parsePartitionDirName} from './topic-name.js'
 
 export interface PartitionLocation {
@@ -19,7 +20,10 @@ export async function listPartitions(dataDir: string, options: {allowEmpty?: boo
   if (info === null) throw new LignumError('DATA_DIR', `data directory ${dataDir} does not exist; give the --data-dir a server wrote to`)
   if (!info.isDirectory()) throw new LignumError('DATA_DIR', `${dataDir} is not a directory; give the --data-dir a server wrote to`)
   const partitions: PartitionLocation[] = []
-  for (const entry of await readdir(dataDir, {withFileTypes: true})) {
+  const entries = await readdir(dataDir, {withFileTypes: true}).catch((error: unknown) => {
+    throw describeAccessError(error, dataDir) ?? error
+  })
+  for (const entry of entries) {
     if (!entry.isDirectory()) continue
     const name = parsePartitionDirName(entry.name)
     if (name !== null) partitions.push({...name, dir: path.join(dataDir, entry.name)})

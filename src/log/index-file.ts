@@ -7,7 +7,7 @@
  * Invariant: `bytes.subarray(0, count * entryBytes)` is what the file holds after a flush.
  */
 import {open, type FileHandle} from 'node:fs/promises'
-import {assert} from './assert.js'
+import {assert} from '../assert.js'
 
 const INITIAL_CAPACITY_ENTRIES = 64
 

@@ -9,13 +9,14 @@
  *
  * Replication uses it to answer "where does my epoch end on your log?" so a follower can
  * truncate to a common prefix. Invariants: epochs and start offsets both strictly increase.
- * The file is replaced atomically (temporary file, fsync, rename) on every change; a reader
+ * The file is replaced atomically (temporary file, fsync, rename, fsync of the directory) on every change; a reader
  * (readOnly) never writes it.
  */
-import {open, readFile, rename} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
-import {assert, assertOffset} from './assert.js'
+import {assert, assertOffset} from '../assert.js'
+import {replaceFileAtomically} from './atomic-file.js'
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint'
 const CHECKPOINT_VERSION = 0
@@ -35,10 +36,16 @@ export class LeaderEpochCheckpoint {
     entries: EpochEntry[],
     private readonly logEndOffset: () => number,
     private readonly readOnly: boolean,
+    private damagedReason: string | null = null,
   ) {
     this.list = entries
   }
 
+  /**
+   * The checkpoint as the file holds it. A file that does not parse is derived data, not lost
+   * data (every batch carries its leader epoch): `damaged` then says why, and the caller
+   * rebuilds the history from the batches with `rebuild`.
+   */
   static async load(dir: string, logEndOffset: () => number, readOnly: boolean): Promise<LeaderEpochCheckpoint> {
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
     let text: string | null = null
@@ -47,7 +54,34 @@ export class LeaderEpochCheckpoint {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }
-    return new LeaderEpochCheckpoint(file, text === null ? [] : parseCheckpoint(text, file), logEndOffset, readOnly)
+    let entries: EpochEntry[] = []
+    let damaged: string | null = null
+    try {
+      if (text !== null) entries = parseCheckpoint(text, file)
+    } catch (error) {
+      if (!(error instanceof LignumError)) throw error
+      damaged = error.message
+    }
+    return new LeaderEpochCheckpoint(file, entries, logEndOffset, readOnly, damaged)
+  }
+
+  /** Why the file did not parse, until `rebuild` replaced it; null when it did. */
+  get damaged(): string | null {
+    return this.damagedReason
+  }
+
+  /** Replaces the history with one derived from the log's batches (epoch and base offset of each, in log order). */
+  async rebuild(batches: Iterable<{partitionLeaderEpoch: number; baseOffset: number}>): Promise<void> {
+    const entries: EpochEntry[] = []
+    for (const {partitionLeaderEpoch: epoch, baseOffset} of batches) {
+      const latest = entries.at(-1)
+      if (epoch < 0 || (latest && epoch <= latest.epoch)) continue
+      entries.push({epoch, startOffset: baseOffset})
+    }
+    assert(entries.length <= EPOCH_ENTRIES_MAX, 'leader epoch history stays bounded')
+    this.list = entries
+    this.damagedReason = null
+    await this.persist()
   }
 
   entries(): EpochEntry[] {
@@ -98,15 +132,7 @@ export class LeaderEpochCheckpoint {
   private async persist(): Promise<void> {
     if (this.readOnly) return
     const lines = [String(CHECKPOINT_VERSION), String(this.list.length), ...this.list.map((entry) => `${entry.epoch} ${entry.startOffset}`)]
-    const temporary = `${this.path}.tmp`
-    const handle = await open(temporary, 'w')
-    try {
-      await handle.writeFile(lines.join('\n') + '\n')
-      await handle.datasync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporary, this.path)
+    await replaceFileAtomically(this.path, lines.join('\n') + '\n')
   }
 }
 

@@ -1,17 +1,25 @@
 /**
  * Offline inspection of a data directory for `lignum segments inspect`: per partition, its
  * segments (offsets, counts, bytes, timestamps, index entries as the files hold them); with
- * `verify`, every batch's length and CRC, offsets dense and increasing across segments, and
- * every offset- and time-index entry; with `dump`, each batch header (and each record).
+ * `verify`, every batch's length and CRC, every record inside it (as a produce is checked),
+ * offsets dense and increasing across segments, and every offset- and time-index entry (by
+ * Kafka's rules, as its DumpLogSegments checks them); with `dump`, each batch header (and each
+ * record).
  * It works on the files directly and only reads them, so it can look at a directory a live
  * server is writing, and it reports damage instead of stopping at it.
+ *
+ * Kafka preallocates index files (10 MB) and trims them on a clean shutdown; after a kill -9
+ * they end in zeros. Those zero-filled trailing entries are not entries: they are reported
+ * once per file as a note (not a fault: the log is whole and any open rebuilds the index),
+ * and left out of the counts and checks, as Kafka's own tools stop at the first zero entry.
  */
 import {open, readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {scanBatches} from './batch-scanner.js'
 import {listPartitions, type PartitionLocation} from './data-dir.js'
 import {OFFSET_INDEX_ENTRY_BYTES} from './offset-index.js'
-import {decodeRecordBatch, isBatchCrcValid, type BatchHeader, type LogRecord} from './record-batch.js'
+import {findRecordFault} from '../format/batch-validator.js'
+import {decodeRecordBatch, isBatchCrcValid, type BatchHeader, type LogRecord} from '../format/record-batch.js'
 import type {SegmentInfo} from './partition-log.js'
 import {listSegmentBaseOffsets} from './recovery.js'
 import {segmentFileName} from './segment.js'
@@ -34,6 +42,13 @@ export interface Fault {
   /** Byte position in that file. */
   position: number
   offset: number
+  reason: string
+}
+
+/** Something worth saying about a file that is not damage, e.g. a preallocated index tail. */
+export interface Note {
+  file: string
+  position: number
   reason: string
 }
 
@@ -83,6 +98,7 @@ export interface InspectReport {
   /** Present when verification ran: true if no fault was found. */
   verified?: boolean
   faults: Fault[]
+  notes: Note[]
 }
 
 export async function inspectDataDir(dataDir: string, options: InspectOptions = {}): Promise<InspectReport> {
@@ -96,9 +112,15 @@ export async function inspectDataDir(dataDir: string, options: InspectOptions = 
   }
   const progress = await progressCounter(locations, options.onProgress)
   const faults: Fault[] = []
+  const notes: Note[] = []
   const partitions: PartitionReport[] = []
-  for (const location of locations) partitions.push(await inspectPartition(location, options, faults, progress))
-  return options.verify ? {dataDir, partitions, verified: faults.length === 0, faults} : {dataDir, partitions, faults}
+  for (const location of locations) partitions.push(await inspectPartition(location, options, {faults, notes}, progress))
+  return options.verify ? {dataDir, partitions, verified: faults.length === 0, faults, notes} : {dataDir, partitions, faults, notes}
+}
+
+interface Findings {
+  faults: Fault[]
+  notes: Note[]
 }
 
 interface ProgressCounter {
@@ -120,7 +142,8 @@ async function progressCounter(locations: PartitionLocation[], onProgress: Inspe
   }
 }
 
-async function inspectPartition(location: PartitionLocation, options: InspectOptions, faults: Fault[], progress: ProgressCounter): Promise<PartitionReport> {
+async function inspectPartition(location: PartitionLocation, options: InspectOptions, findings: Findings, progress: ProgressCounter): Promise<PartitionReport> {
+  const {faults} = findings
   const segments: SegmentReport[] = []
   let expectedOffset: number | null = null
   for (const baseOffset of await listSegmentBaseOffsets(location.dir)) {
@@ -128,7 +151,7 @@ async function inspectPartition(location: PartitionLocation, options: InspectOpt
     if (expectedOffset !== null && baseOffset !== expectedOffset) {
       faults.push({file, position: 0, offset: expectedOffset, reason: `segment starts at offset ${baseOffset} but the previous one ends before ${expectedOffset} (a segment is missing or overlaps)`})
     }
-    const segment = await inspectSegment(file, baseOffset, options, faults, progress)
+    const segment = await inspectSegment(file, baseOffset, options, findings, progress)
     segments.push(segment)
     expectedOffset = segment.lastOffset >= 0 ? segment.lastOffset + 1 : baseOffset
   }
@@ -146,14 +169,20 @@ async function inspectPartition(location: PartitionLocation, options: InspectOpt
   }
 }
 
-async function inspectSegment(file: string, baseOffset: number, options: InspectOptions, faults: Fault[], progress: ProgressCounter): Promise<SegmentReport> {
+async function inspectSegment(file: string, baseOffset: number, options: InspectOptions, findings: Findings, progress: ProgressCounter): Promise<SegmentReport> {
+  const {faults} = findings
   const report: SegmentReport = {file, baseOffset, lastOffset: -1, recordCount: 0, batchCount: 0, sizeBytes: 0, firstTimestamp: -1, lastTimestamp: -1, indexEntries: 0, timeIndexEntries: 0}
   if (options.dump) report.batches = []
-  const indexBytes = await readFile(file.replace(/\.log$/, '.index')).catch(() => null)
-  const timeIndexBytes = await readFile(file.replace(/\.log$/, '.timeindex')).catch(() => null)
+  const indexFile = file.replace(/\.log$/, '.index')
+  const timeIndexFile = file.replace(/\.log$/, '.timeindex')
+  const indexBytes = withoutZeroTail(indexFile, await readFile(indexFile).catch(() => null), OFFSET_INDEX_ENTRY_BYTES, findings.notes)
+  const timeIndexBytes = withoutZeroTail(timeIndexFile, await readFile(timeIndexFile).catch(() => null), TIME_INDEX_ENTRY_BYTES, findings.notes)
   report.indexEntries = indexBytes ? Math.floor(indexBytes.length / OFFSET_INDEX_ENTRY_BYTES) : 0
   report.timeIndexEntries = timeIndexBytes ? Math.floor(timeIndexBytes.length / TIME_INDEX_ENTRY_BYTES) : 0
   const batchStarts = new Map<number, number>()
+  let crcFaultPosition = -1
+  const newMaxima = new Map<number, number>()
+  let maxTimestamp = -1
   const handle = await open(file, 'r')
   try {
     const fileBytes = (await handle.stat()).size
@@ -165,10 +194,18 @@ async function inspectSegment(file: string, baseOffset: number, options: Inspect
       expectedOffset: baseOffset,
       verifyCrc: options.verify === true,
       wantBatches: options.dump === true,
-      onCrcFault: (fault) => faults.push({file, ...fault}),
+      onCrcFault: (fault) => {
+        crcFaultPosition = fault.position
+        faults.push({file, ...fault})
+      },
       onBatch: (header, position, batch) => {
         observe(report, header)
         if (options.verify) batchStarts.set(position, header.lastOffset)
+        if (options.verify && batch && position !== crcFaultPosition) verifyRecords(file, position, header, batch, faults)
+        if (options.verify && header.maxTimestamp > maxTimestamp) {
+          maxTimestamp = header.maxTimestamp
+          newMaxima.set(header.lastOffset, maxTimestamp)
+        }
         if (report.batches && batch) report.batches.push(dumpBatch(header, position, batch, options.records === true))
         if (position - lastProgress > 1024 * 1024) {
           progress.add(position - lastProgress)
@@ -183,10 +220,20 @@ async function inspectSegment(file: string, baseOffset: number, options: Inspect
     await handle.close()
   }
   if (options.verify) {
-    verifyOffsetIndex(file.replace(/\.log$/, '.index'), indexBytes, baseOffset, batchStarts, faults)
-    verifyTimeIndex(file.replace(/\.log$/, '.timeindex'), timeIndexBytes, baseOffset, report.lastOffset, faults)
+    verifyOffsetIndex(indexFile, indexBytes, baseOffset, batchStarts, faults)
+    verifyTimeIndex(timeIndexFile, timeIndexBytes, baseOffset, report.lastOffset, newMaxima, faults)
   }
   return report
+}
+
+/**
+ * The records of a batch whose CRC holds, checked as the broker checks a produced batch
+ * (batch-validator.ts), so whatever a produce would be refused for is reported here; a log
+ * may also hold what Kafka's own broker writes (control batches, batches thinned by compaction).
+ */
+function verifyRecords(file: string, position: number, header: BatchHeader, batch: Buffer, faults: Fault[]): void {
+  const fault = findRecordFault(batch, 0, header, {origin: 'log'})
+  if (fault !== null) faults.push({file, position, offset: header.baseOffset, reason: `batch at offset ${header.baseOffset} ${fault.reason}`})
 }
 
 function observe(report: SegmentReport, header: BatchHeader): void {
@@ -251,7 +298,31 @@ function verifyOffsetIndex(file: string, bytes: Buffer | null, baseOffset: numbe
   }
 }
 
-function verifyTimeIndex(file: string, bytes: Buffer | null, baseOffset: number, lastOffset: number, faults: Fault[]): void {
+/**
+ * The index bytes before its zero-filled trailing entries (Kafka's preallocation, left by a
+ * kill -9), noting them once. A real entry is never all zeros: the first offset-index entry
+ * comes after the first batch (position > 0), and time-index entries increase from it.
+ */
+function withoutZeroTail(file: string, bytes: Buffer | null, entryBytes: number, notes: Note[]): Buffer | null {
+  if (bytes === null) return null
+  let end = bytes.length - (bytes.length % entryBytes)
+  while (end >= entryBytes && isAllZero(bytes, end - entryBytes, end)) end -= entryBytes
+  const zeroBytes = bytes.length - end
+  if (end === bytes.length || !isAllZero(bytes, end, bytes.length)) return bytes
+  notes.push({file, position: end, reason: `index file has ${zeroBytes} zero-filled trailing bytes: preallocated by Kafka, unused (a writable open rebuilds the index without them)`})
+  return bytes.subarray(0, end)
+}
+
+function isAllZero(bytes: Buffer, start: number, end: number): boolean {
+  for (let at = start; at < end; at++) if (bytes[at] !== 0) return false
+  return true
+}
+
+/**
+ * Kafka's rule: each entry holds a new largest timestamp of the segment and the last offset of
+ * the first batch that carried it (`newMaxima`: those batches' last offsets and timestamps).
+ */
+function verifyTimeIndex(file: string, bytes: Buffer | null, baseOffset: number, lastOffset: number, newMaxima: Map<number, number>, faults: Fault[]): void {
   if (bytes === null) {
     faults.push({file, position: 0, offset: baseOffset, reason: 'the time index is missing (a writable open rebuilds it)'})
     return
@@ -262,10 +333,15 @@ function verifyTimeIndex(file: string, bytes: Buffer | null, baseOffset: number,
   for (let at = 0; at + TIME_INDEX_ENTRY_BYTES <= bytes.length; at += TIME_INDEX_ENTRY_BYTES) {
     const timestamp = Number(bytes.readBigInt64BE(at))
     const offset = baseOffset + bytes.readInt32BE(at + 8)
+    const carried = newMaxima.get(offset)
     if (offset > lastOffset || offset < baseOffset) {
       faults.push({file, position: at, offset, reason: `time index entry names offset ${offset}, outside the segment (${baseOffset} to ${lastOffset})`})
-    } else if (offset <= previousOffset || timestamp < previousTimestamp) {
+    } else if (offset <= previousOffset || timestamp <= previousTimestamp) {
       faults.push({file, position: at, offset, reason: 'time index entries do not increase'})
+    } else if (carried === undefined) {
+      faults.push({file, position: at, offset, reason: `time index entry (${timestamp}, offset ${offset}) does not name the last offset of a batch that raised the segment's largest timestamp (Kafka's rule; a writable open rebuilds it)`})
+    } else if (carried !== timestamp) {
+      faults.push({file, position: at, offset, reason: `time index entry says timestamp ${timestamp} at offset ${offset}, but the largest timestamp there is ${carried} (a writable open rebuilds it)`})
     }
     previousTimestamp = timestamp
     previousOffset = offset

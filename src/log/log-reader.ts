@@ -1,16 +1,19 @@
 /**
  * Reading records straight from a data directory, with no server: what `lignum consume
  * --data-dir` prints. Partitions are opened read-only (nothing on disk changes, a live server
- * may be writing them); a torn tail or bad batch ends that partition's records, with a warning,
- * after every whole batch before it. Records come out as an async iterable, partition by
- * partition, in offset order; `to` is exclusive.
+ * may be writing them). Records come out as an async iterable, partition by partition, in
+ * offset order; `to` is exclusive. A torn tail (what a crash or a live writer leaves, see
+ * recovery.ts) ends a partition with a warning. Damage ends it too, after every intact record
+ * before it, and the other partitions are still read; once all are, the iteration fails with
+ * PARTITION_DAMAGED naming the damage, unless `to` stopped every read before it. Control
+ * batches (Kafka's transaction commit and abort markers) hold offsets but no data and are
+ * skipped; transactional data is read uncommitted, as Kafka's read_uncommitted consumers read it.
  */
-import {readdir} from 'node:fs/promises'
-import path from 'node:path'
 import {LignumError} from '../errors.js'
+import {describeDamage, PartitionDamagedError, repairCommandFor, type PartitionDamage} from './damage.js'
 import {listPartitions, type PartitionLocation} from './data-dir.js'
 import {PartitionLog} from './partition-log.js'
-import {batchPositions, decodeRecordBatch, type LogRecord} from './record-batch.js'
+import {batchPositions, decodeRecordBatch, type LogRecord} from '../format/record-batch.js'
 import {validatePartition, validateTopicName} from './topic-name.js'
 
 /** One read brings this much from disk; records are then yielded one by one. */
@@ -41,7 +44,9 @@ export async function* readLogRecords(log: PartitionLog, from: number, to: numbe
   while (offset < end) {
     const {batches, nextOffset} = await log.read(offset, {maxBytes: READ_CHUNK_BYTES})
     if (batches.length === 0) return
-    for (const {position} of batchPositions(batches)) {
+    for (const {position, header} of batchPositions(batches)) {
+      // Transaction markers are not data: a Kafka consumer skips them too.
+      if (header.isControl) continue
       for (const record of decodeRecordBatch(batches, position).records) {
         if (record.offset >= end) return
         if (record.offset >= offset) yield record
@@ -84,28 +89,37 @@ export async function* readDataDirRecords(dataDir: string, options: OfflineReadO
     throw new LignumError('INVALID_ARGUMENT', `--to ${options.to} is below --from ${options.from}; --to is exclusive and must be at least --from`)
   }
   const warn = options.onWarning ?? (() => {})
+  const to = options.to ?? Number.MAX_SAFE_INTEGER
+  const damaged: {location: PartitionLocation; damage: PartitionDamage}[] = []
   for (const location of await selectPartitions(dataDir, options.topic, options.partition)) {
-    const log = await PartitionLog.open(location.dir, {}, {readOnly: true, logger: {info() {}, warn: (message, fields) => warn(`${message} ${JSON.stringify(fields)}`)}})
+    const log = await PartitionLog.open(location.dir, {}, {readOnly: true, logger: {info() {}, warn: (message, fields) => warn(`${message} ${JSON.stringify(fields)}`), error() {} /* the damage ends the read with its own error */}})
     try {
-      if (log.fault) {
-        warn(`${log.fault.path}: stopped at position ${log.fault.position} (offset ${log.fault.offset}): ${log.fault.reason}; the whole batches before it are returned`)
+      if (log.fault && !log.damage) {
+        warn(`${log.fault.path}: stopped at position ${log.fault.position} (offset ${log.fault.offset}): ${log.fault.reason}; a torn tail (a crash, or a server writing), the whole batches before it are returned`)
       }
       const from = await startOffset(log, options)
-      for await (const record of readLogRecords(log, from, options.to ?? Number.MAX_SAFE_INTEGER)) {
-        yield {topic: location.topic, partition: location.partition, record}
+      try {
+        for await (const record of readLogRecords(log, from, to)) yield {topic: location.topic, partition: location.partition, record}
+      } catch (error) {
+        // A read that meets a batch failing its CRC: the records before it are out, go on with the next partition.
+        if (!(error instanceof PartitionDamagedError)) throw error
+        damaged.push({location, damage: error.damage})
+        continue
       }
-      // A torn tail is what a crash leaves; damage before the last segment is lost data and
-      // must not pass for the end of the log.
-      if (log.fault && (await isBeforeLastSegment(location.dir, log.fault.path))) {
-        throw new LignumError('CORRUPT_RECORD', `${log.fault.path} is damaged at position ${log.fault.position} (offset ${log.fault.offset}) and later segments follow it: ${log.fault.reason}; check the directory with: lignum segments inspect --verify`)
-      }
+      if (log.damage && to > log.damage.offset) damaged.push({location, damage: log.damage})
     } finally {
       await log.close()
     }
   }
+  if (damaged.length > 0) throw damagedReadError(damaged)
 }
 
-async function isBeforeLastSegment(dir: string, segmentPath: string): Promise<boolean> {
-  const logs = (await readdir(dir)).filter((name) => name.endsWith('.log')).sort()
-  return logs.length > 0 && path.basename(segmentPath) !== logs[logs.length - 1]
+/** One line: the first damaged partition in full, the others by name. */
+function damagedReadError(damaged: {location: PartitionLocation; damage: PartitionDamage}[]): LignumError {
+  const [{location, damage}, ...others] = damaged
+  const also = others.length > 0 ? `; also damaged: ${others.map((other) => `${other.location.topic}-${other.location.partition} (offset ${other.damage.offset})`).join(', ')}` : ''
+  return new LignumError(
+    'PARTITION_DAMAGED',
+    `${location.topic}-${location.partition} is damaged: ${describeDamage(damage)}; every intact record before offset ${damage.offset} was written${also}; repair it offline with: ${repairCommandFor(location.dir, location.topic, location.partition)}`,
+  )
 }

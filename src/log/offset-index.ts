@@ -8,7 +8,7 @@
  * Invariant: both columns strictly increase. A lookup finds the last entry whose offset is at
  * or below the target: the batch holding the target starts at or after that position.
  */
-import {assert} from './assert.js'
+import {assert} from '../assert.js'
 import {IndexFile} from './index-file.js'
 
 export const OFFSET_INDEX_ENTRY_BYTES = 8

@@ -1,12 +1,33 @@
 /**
  * Opening a partition directory: finds its segments, scans them, and repairs what a crash
- * can leave behind. Every segment's batch headers are scanned (that rebuilds the indexes);
- * segments holding offsets at or past the recovery point (the last offset known to be on
- * disk, written by the log after each fdatasync) are CRC-checked too. The first batch whose
- * length, offsets or CRC do not hold ends the log: a writable open truncates the torn tail,
- * deletes any later segment, and logs what it removed; a read-only open changes nothing and
- * reports the fault. A bad batch below the recovery point was once durable: that is damage,
- * not a torn write, so a writable open refuses (CORRUPT_RECORD) instead of deleting it.
+ * can leave behind, and only that. Every segment's batch headers are scanned (that rebuilds
+ * the indexes); segments holding offsets at or past the recovery point (the last offset known
+ * to be on disk, written by the log after each fdatasync) are CRC-checked too.
+ *
+ * What a scan can find, and what each is:
+ *
+ * - A torn tail: the first bad batch (length, header, offsets or CRC) is in the LAST segment
+ *   and starts at or past the recovery point. Those bytes were never known to be on disk: a
+ *   crash (kill -9, power loss) leaves exactly this. A writable open truncates the segment at
+ *   the last whole batch and logs what it cut; that is normal crash recovery.
+ * - Damage: anything else, which no crash can leave:
+ *   - a bad batch below the recovery point: it was once fdatasync'd whole (a batch cut short
+ *     after a clean stop is this case, since a clean close moves the recovery point to the end);
+ *   - a bad batch in a segment that another segment follows: a roll fdatasyncs a segment
+ *     before it creates the next one, so a closed segment was whole on disk;
+ *   - a gap or an overlap between segments (a middle segment deleted or copied in): no
+ *     operation of the log leaves one (retention removes from the front, truncation from the
+ *     end).
+ *   A writable open changes nothing and throws PartitionDamagedError carrying the structured
+ *   fault (damage.ts), so the caller can take this partition offline and serve the rest; a
+ *   read-only open stops there and reports it. `lignum segments repair` fixes it offline.
+ *   (Kafka flushes a rolled segment in the background, so a Kafka directory left by kill -9
+ *   can show the second case and then needs the repair; Lignum's own never does.)
+ *
+ * Segments wholly below the recovery point are not CRC-checked here (a full read of every
+ * old segment at each start would cost too much): segment.ts checks each of their batches the
+ * first time a read returns it, refuses one that fails and the log reports it once; the
+ * partition keeps serving the rest, its framing being intact.
  *
  * The recovery point file (`lignum-recovery-point`, Lignum's own; Kafka keeps the same number
  * in a per-directory `recovery-point-offset-checkpoint`) is text:
@@ -14,10 +35,13 @@
  *   0          version
  *   1500       every offset below this was fdatasync'd
  */
-import {readdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
+import {readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {LignumError} from '../errors.js'
+import {replaceFileAtomically} from './atomic-file.js'
+import {PartitionDamagedError, type PartitionDamage} from './damage.js'
 import {parseSegmentFileName, Segment, segmentFileName} from './segment.js'
+import type {OpenFile} from './segment-handles.js'
+import {parsePartitionDirName} from './topic-name.js'
 
 export const RECOVERY_POINT_FILE = 'lignum-recovery-point'
 
@@ -31,19 +55,26 @@ export interface LogFault {
 export interface LogLogger {
   info(message: string, fields?: object): void
   warn(message: string, fields?: object): void
+  /** Damage an operator must repair; loggers without it report it as a warning. */
+  error?(message: string, fields?: object): void
 }
 
 export interface LoadOptions {
   readOnly: boolean
+  /** CRC-check every segment holding offsets at or past this (default: the recovery point; 0 checks all). */
+  crcFromOffset?: number
   indexIntervalBytes: number
   nowMs: number
   logger: LogLogger
+  openFile?: OpenFile
 }
 
 export interface LoadedSegments {
   segments: Segment[]
   /** The first bad batch a read-only open stopped at, if any. */
   fault: LogFault | null
+  /** That fault, when it is damage rather than a torn tail (read-only opens; a writable one throws). */
+  damage: PartitionDamage | null
   recoveryPoint: number
 }
 
@@ -68,11 +99,9 @@ export async function readRecoveryPoint(dir: string): Promise<number> {
   }
 }
 
-/** Replaced atomically; no fsync: an older recovery point after a power loss only means more scanning. */
+/** Replaced atomically and durably, like every checkpoint. */
 export async function writeRecoveryPoint(dir: string, offset: number): Promise<void> {
-  const file = path.join(dir, RECOVERY_POINT_FILE)
-  await writeFile(`${file}.tmp`, `0\n${offset}\n`)
-  await rename(`${file}.tmp`, file)
+  await replaceFileAtomically(path.join(dir, RECOVERY_POINT_FILE), `0\n${offset}\n`)
 }
 
 export async function loadSegments(dir: string, options: LoadOptions): Promise<LoadedSegments> {
@@ -88,57 +117,55 @@ export async function loadSegments(dir: string, options: LoadOptions): Promise<L
 async function loadSegmentsInto(segments: Segment[], dir: string, options: LoadOptions): Promise<LoadedSegments> {
   const recoveryPoint = await readRecoveryPoint(dir)
   const baseOffsets = await listSegmentBaseOffsets(dir)
-  let fault: LogFault | null = null
+  // A read-only open stops at the first fault; the caller reports it (later segments are not read).
+  const stopped = (fault: LogFault, damage: PartitionDamage | null): LoadedSegments => ({segments, fault, damage, recoveryPoint})
   for (let index = 0; index < baseOffsets.length; index++) {
     const baseOffset = baseOffsets[index]
     const previous = segments.at(-1)
     if (previous && previous.nextOffset !== baseOffset) {
-      fault = {path: path.join(dir, segmentFileName(baseOffset, '.log')), position: 0, offset: previous.nextOffset, reason: `segment starts at offset ${baseOffset} but the previous one ends before ${previous.nextOffset} (a segment is missing or overlaps)`}
-      await refuseOrDrop(dir, fault, baseOffsets.slice(index), options, recoveryPoint)
-      break
+      const damage = segmentGap(dir, baseOffset, previous.nextOffset)
+      if (!options.readOnly) throw damagedError(dir, damage)
+      return stopped({path: damage.file, position: 0, offset: damage.offset, reason: damage.reason}, damage)
     }
     const isLast = index === baseOffsets.length - 1
-    const crcFromOffset = options.readOnly && isLast ? -1 : recoveryPoint
-    const opened = await Segment.open(dir, baseOffset, {readOnly: options.readOnly, crcFromOffset, indexIntervalBytes: options.indexIntervalBytes, nowMs: options.nowMs})
+    const crcFromOffset = options.crcFromOffset ?? (options.readOnly && isLast ? -1 : recoveryPoint)
+    const opened = await Segment.open(dir, baseOffset, {readOnly: options.readOnly, crcFromOffset, indexIntervalBytes: options.indexIntervalBytes, nowMs: options.nowMs, openFile: options.openFile})
+    // Only the last segment stays active; the handles of the others go to the shared cache.
+    previous?.deactivate()
     segments.push(opened.segment)
     if (opened.indexesRepaired && !options.readOnly && opened.fault === null) {
       options.logger.info('rebuilt a missing or stale index', {segment: opened.segment.logPath})
     }
-    if (opened.fault !== null) {
-      fault = {path: opened.segment.logPath, ...opened.fault}
-      if (!options.readOnly) await truncateTornTail(opened.segment, opened.fileBytes, fault, options, recoveryPoint)
-      await refuseOrDrop(dir, fault, baseOffsets.slice(index + 1), options, recoveryPoint)
-      break
-    }
+    if (opened.fault === null) continue
+    const fault: LogFault = {path: opened.segment.logPath, ...opened.fault}
+    const damage = isLast && fault.offset >= recoveryPoint ? null : damagedBatch(fault, recoveryPoint)
+    if (options.readOnly) return stopped(fault, damage)
+    if (damage !== null) throw damagedError(dir, damage)
+    options.logger.warn('truncated a torn tail after a crash', {segment: fault.path, position: fault.position, offset: fault.offset, bytesTruncated: opened.fileBytes - fault.position, reason: fault.reason})
+    await opened.segment.truncateToPosition(opened.segment.sizeBytes)
+    // A recovered segment ends its time index as Kafka's LogSegment.recover leaves it.
+    opened.segment.seal()
   }
-  return {segments, fault: options.readOnly ? fault : null, recoveryPoint}
+  return {segments, fault: null, damage: null, recoveryPoint}
 }
 
-function refuseDamage(fault: LogFault, recoveryPoint: number): void {
-  if (fault.offset < recoveryPoint) {
-    throw new LignumError('CORRUPT_RECORD', `${fault.path} is damaged at position ${fault.position} (offset ${fault.offset}), below data already made durable: ${fault.reason}; inspect it with "lignum segments inspect --verify" and restore it from a replica`)
-  }
+/** Why a bad batch that is not a torn tail is damage, in its reason. */
+function damagedBatch(fault: LogFault, recoveryPoint: number): PartitionDamage {
+  const why = fault.offset < recoveryPoint
+    ? `offsets below ${recoveryPoint} were on disk whole before (the recovery point), so this is damage, not a torn write`
+    : 'later segments follow this one, and a segment is on disk whole before the next is created, so this is damage, not a torn write'
+  return {kind: 'damaged-batch', reason: `${fault.reason}; ${why}`, file: fault.path, position: fault.position, offset: fault.offset}
 }
 
-async function truncateTornTail(segment: Segment, fileBytes: number, fault: LogFault, options: LoadOptions, recoveryPoint: number): Promise<void> {
-  refuseDamage(fault, recoveryPoint)
-  options.logger.warn('truncated a torn tail after a crash', {segment: segment.logPath, position: fault.position, offset: fault.offset, bytesTruncated: fileBytes - fault.position, reason: fault.reason})
-  await segment.truncateToPosition(segment.sizeBytes)
+function segmentGap(dir: string, baseOffset: number, expectedOffset: number): PartitionDamage {
+  const file = path.join(dir, segmentFileName(baseOffset, '.log'))
+  if (baseOffset > expectedOffset) {
+    return {kind: 'missing-segment', reason: `offsets ${expectedOffset} to ${baseOffset - 1} are missing: the previous segment ends before ${expectedOffset} but this one starts at ${baseOffset} (a segment file was deleted or moved)`, file, position: 0, offset: expectedOffset}
+  }
+  return {kind: 'overlapping-segment', reason: `this segment starts at offset ${baseOffset} but the previous one already holds offsets up to ${expectedOffset - 1} (a segment file was copied in)`, file, position: 0, offset: expectedOffset}
 }
 
-async function refuseOrDrop(dir: string, fault: LogFault, laterBaseOffsets: number[], options: LoadOptions, recoveryPoint: number): Promise<void> {
-  if (laterBaseOffsets.length === 0) return
-  if (options.readOnly) {
-    options.logger.warn('stopping at a bad batch; later segments are not read', {fault, segmentsSkipped: laterBaseOffsets.length})
-    return
-  }
-  refuseDamage(fault, recoveryPoint)
-  for (const baseOffset of laterBaseOffsets) {
-    options.logger.warn('deleted a segment after the truncated tail', {segment: path.join(dir, segmentFileName(baseOffset, '.log'))})
-    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
-      await unlink(path.join(dir, segmentFileName(baseOffset, suffix))).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error
-      })
-    }
-  }
+function damagedError(dir: string, damage: PartitionDamage): PartitionDamagedError {
+  const name = parsePartitionDirName(path.basename(dir))
+  return new PartitionDamagedError(damage, name?.topic ?? path.basename(dir), name?.partition ?? 0, dir)
 }

@@ -3,18 +3,25 @@
  *
  *   entry (12 bytes, big-endian):  timestamp int64 | relativeOffset int32
  *
- * An entry says: every record up to and including this offset has a timestamp at or below
- * `timestamp` (the segment's running maximum). Entries are added beside offset-index entries,
- * only when the running maximum grows, so both columns strictly increase.
- * A lookup for time t finds the last entry with timestamp < t: every record up to its
- * offset is older than t, so the first record at or after t lies past it.
+ * Kafka's rule (LogSegment's maxTimestampSoFar / shallowOffsetOfMaxTimestampSoFar): an entry
+ * holds the largest timestamp seen so far in the segment and the LAST offset of the batch that
+ * first carried it, so Kafka's own tools find that batch and check its timestamp. Entries are
+ * added beside offset-index entries, and once more when the segment is sealed (rolled, closed,
+ * rebuilt), only when that largest timestamp grows past the last entry's (an empty index
+ * stands for -1, "no timestamp"): both columns strictly increase.
+ * An entry (T, o) says every record up to and including offset o is at or below T, and, since
+ * o's batch is the first to reach T, every record before that batch is below T. A lookup for
+ * time t takes the last entry with timestamp <= t: the first record at or after t is in o's
+ * batch or after it.
  */
-import {assert} from './assert.js'
+import {assert} from '../assert.js'
 import {IndexFile} from './index-file.js'
 
 export const TIME_INDEX_ENTRY_BYTES = 12
 
 const TWO_POW_32 = 0x1_0000_0000
+/** Kafka's RecordBatch.NO_TIMESTAMP: what an empty index's last timestamp stands for. */
+const NO_TIMESTAMP = -1
 
 export interface TimeIndexEntry {
   timestamp: number
@@ -53,10 +60,11 @@ export class TimeIndex {
     return this.count === 0 ? null : this.entry(this.count - 1)
   }
 
-  /** Adds (timestamp, offset) if the timestamp is a new maximum; a no-op otherwise. */
-  maybeAppend(timestamp: number, offset: number): void {
+  /** Adds (timestamp, offset) if the timestamp is a new maximum, as Kafka's TimeIndex.maybeAppend does; returns whether it did. */
+  maybeAppend(timestamp: number, offset: number): boolean {
     const last = this.last
-    if (last !== null && (timestamp <= last.timestamp || offset <= last.offset)) return
+    if (timestamp <= (last?.timestamp ?? NO_TIMESTAMP)) return false
+    assert(last === null || offset > last.offset, `time index offset ${offset} of a new largest timestamp follows ${last?.offset}`)
     const relative = offset - this.baseOffset
     assert(relative >= 0 && relative <= 0x7fff_ffff, `time index offset ${offset} is not within int32 of base ${this.baseOffset}`)
     const slot = this.file.appendSlot()
@@ -64,16 +72,26 @@ export class TimeIndex {
     this.file.view.writeInt32BE(high, slot)
     this.file.view.writeUInt32BE(timestamp - high * TWO_POW_32, slot + 4)
     this.file.view.writeInt32BE(relative, slot + 8)
+    return true
   }
 
-  /** The offset after which the first record with timestamp >= t lies, or null to start at the segment's base. */
-  lastOffsetBefore(timestamp: number): number | null {
+  /** Takes the last entry back off (the closing entry of a segment that is appended to again). */
+  removeLast(): void {
+    assert(this.count > 0, 'a time index entry to remove')
+    this.file.truncateToCount(this.count - 1)
+  }
+
+  /**
+   * Kafka's TimeIndex.lookup: the offset of the last entry at or below `timestamp` (no record
+   * before that offset's batch reaches it), or null to start at the segment's base.
+   */
+  floorOffset(timestamp: number): number | null {
     let low = 0
     let high = this.count - 1
     let found = -1
     while (low <= high) {
       const middle = (low + high) >>> 1
-      if (this.entry(middle).timestamp < timestamp) {
+      if (this.entry(middle).timestamp <= timestamp) {
         found = middle
         low = middle + 1
       } else {

@@ -4,9 +4,9 @@
  * not fit a safe integer is refused as a bad request rather than rounded.
  */
 import {LignumError} from '../errors.js'
-import type {TopicDescription as BrokerTopic} from '../broker/broker.js'
+import type {DamagedPartitionDescription, PartitionDescription as BrokerPartition, TopicDescription as BrokerTopic} from '../broker/broker.js'
 import type {TopicSettings} from '../broker/topic-store.js'
-import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import type {DamagedPartition, PartitionDamage, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 
 export function toSafeNumber(value: bigint, field: string): number {
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
@@ -15,24 +15,41 @@ export function toSafeNumber(value: bigint, field: string): number {
   return Number(value)
 }
 
-export function topicToWire(topic: BrokerTopic, leader: string): TopicDescription {
+/** Who holds a partition, as the cluster's catalog says (node ids). */
+export interface PartitionRoles {
+  leader: string
+  leaderEpoch: number
+  replicas: string[]
+  isr: string[]
+}
+
+/** Without `roles` (standalone, or a partition the catalog has not told about): this node leads alone. */
+export function topicToWire(topic: BrokerTopic, leader: string, roles?: (topic: string, partition: number) => PartitionRoles | undefined): TopicDescription {
+  const standalone: PartitionRoles = {leader, leaderEpoch: 0, replicas: [leader], isr: [leader]}
   return {
     name: topic.name,
     internal: topic.internal,
     config: settingsToWire(topic.settings),
     partitions: topic.partitions.map((partition) => ({
       partition: partition.partition,
-      leader,
-      leaderEpoch: 0,
-      replicas: [leader],
-      isr: [leader],
+      ...(roles?.(topic.name, partition.partition) ?? standalone),
       logStartOffset: BigInt(partition.logStartOffset),
       logEndOffset: BigInt(partition.logEndOffset),
       highWatermark: BigInt(partition.highWatermark),
       segmentCount: partition.segmentCount,
       sizeBytes: BigInt(partition.sizeBytes),
+      state: partition.state,
+      damage: partition.damage === undefined ? undefined : damageToWire(partition.damage),
     })),
   }
+}
+
+function damageToWire(damage: NonNullable<BrokerPartition['damage']>): PartitionDamage {
+  return {kind: damage.kind, reason: damage.reason, file: damage.file, position: BigInt(damage.position), offset: BigInt(damage.offset), repair: damage.repair}
+}
+
+export function damagedPartitionToWire(damaged: DamagedPartitionDescription): DamagedPartition {
+  return {topic: damaged.topic, partition: damaged.partition, damage: damageToWire(damaged.damage)}
 }
 
 export function settingsToWire(settings: TopicSettings): TopicConfig {

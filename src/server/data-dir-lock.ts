@@ -1,11 +1,13 @@
 /**
  * One server per data directory: `serve` takes `<dataDir>/.lock`, created exclusively and
  * holding its pid. A lock whose pid is no longer alive is stale (the holder was killed) and is
- * taken over; a live one refuses the start and names the holder.
+ * taken over; a live one refuses the start and names the holder. A data directory that cannot
+ * be written (read-only file system, permissions) is refused here, first, with the fix.
  */
 import {open, readFile, unlink} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
+import {describeAccessError} from '../log/storage-errors.js'
 
 const LOCK_FILE = '.lock'
 
@@ -29,7 +31,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
         },
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw describeAccessError(error, dataDir) ?? error
       const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10)
       if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
         throw new LignumError('LOCKED', `the data directory ${dataDir} is in use by another lignum process (pid ${holder}); stop it or choose another --data-dir`)

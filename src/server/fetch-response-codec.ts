@@ -7,14 +7,13 @@
  *
  *   [FetchResponse without record_batches] [0x1a] [varint byte length] [record batches]
  *
- * Batches read from the log carry free room in front (log/headroom.ts): the prefix, and
+ * Batches read from the log carry free room in front (format/headroom.ts): the prefix, and
  * gRPC's frame header before it, are written there and the batches are not copied at all. A
  * response that also carries decoded records (decode=true, small by use) goes through the
  * generated encoder unchanged.
  */
 import {FetchResponse} from '../generated/lignum/v1/lignum.js'
-import {messageEndingWith} from '../wire/grpc-framing.js'
-import {fieldPrefixBytes, writeFieldPrefix} from '../wire/protobuf-fields.js'
+import {messageEndingWithBytesField} from '../wire/grpc-framing.js'
 
 // FetchResponse.record_batches is field 3.
 const RECORD_BATCHES_FIELD = 3
@@ -23,11 +22,6 @@ const NO_BYTES = Buffer.alloc(0)
 export function encodeFetchResponse(response: FetchResponse): Buffer {
   const batches = response.recordBatches
   if (batches.length === 0 || response.records.length > 0) return Buffer.from(FetchResponse.encode(response).finish())
-  const rest = FetchResponse.encode({...response, recordBatches: NO_BYTES}).finish()
-  const prefixBytes = rest.length + fieldPrefixBytes(batches.length)
   // Batches read from the log have room in front: the prefix goes there, nothing is copied.
-  const output = messageEndingWith(batches, prefixBytes)
-  output.set(rest, 0)
-  writeFieldPrefix(output, rest.length, RECORD_BATCHES_FIELD, batches.length)
-  return output
+  return messageEndingWithBytesField(FetchResponse.encode({...response, recordBatches: NO_BYTES}).finish(), RECORD_BATCHES_FIELD, batches)
 }

@@ -3,10 +3,10 @@
  * answer. Streaming handlers are loops that respect backpressure and stop when the caller
  * cancels. Errors go through the one error table (grpc-errors.ts).
  */
-import type {sendUnaryData, ServerUnaryCall, ServerWritableStream} from '@grpc/grpc-js'
+import type {Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream} from '@grpc/grpc-js'
 import type {Acks as BrokerAcks, ProduceResult} from '../broker/broker.js'
-import {recycleBuffer} from '../log/headroom.js'
-import {decodeRecordBatch, batchPositions, type RecordInput} from '../log/record-batch.js'
+import {recycleBuffer} from '../format/headroom.js'
+import {decodeRecordBatch, batchPositions, type RecordInput} from '../format/record-batch.js'
 import {LignumError} from '../errors.js'
 import {
   Acks,
@@ -18,11 +18,16 @@ import {
   type ProducePartitionResult,
   type ProduceRequest,
   type ProduceResponse,
+  ReadReplica,
+  type SubscribeRequest,
 } from '../generated/lignum/v1/lignum.js'
 import {settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
+import {clusterStatusAnswer} from './cluster-status.js'
 import {encodeFetchResponse} from './fetch-response-codec.js'
+import {FORWARDED_BY_METADATA_KEY} from './group-coordinator.js'
 import {decodeProduceRequest} from './produce-request-codec.js'
 import {asLignumError, toServiceError} from './grpc-errors.js'
+import {ResponseQueue} from './response-queue.js'
 import type {ServingContext} from './serving-context.js'
 
 // A fetch answers with at most this much unless asked for less: bounds one response's memory.
@@ -55,18 +60,8 @@ export function createLignumService(context: ServingContext): LignumServer {
     }
 
   return {
-    produce: unary(async (request: ProduceRequest) => {
-      if (request.acks === Acks.ACKS_NONE) {
-        // The producer asked not to wait: answer now, append in the background.
-        produceAll(context, request).catch((error) => context.logger.warn('acks=0 produce failed', {error}))
-        return {requestId: request.requestId, results: []}
-      }
-      const response = await produceAll(context, request)
-      for (const result of response.results) {
-        if (result.error) throw new LignumError(result.error.code as never, result.error.message)
-      }
-      return response
-    }),
+    // Per-partition results, errors included: one partition failing does not hide the others' offsets.
+    produce: unary((request: ProduceRequest) => produceAll(context, request)),
 
     produceStream(call) {
       let pending = 0
@@ -92,7 +87,13 @@ export function createLignumService(context: ServingContext): LignumServer {
           (response) => {
             if (request.acks !== Acks.ACKS_NONE) call.write(response)
           },
-          (error) => context.logger.error('produce stream request failed', {error}),
+          (error) => {
+            // A request refused whole (e.g. naming no partition) is still answered: the client
+            // waits for every request id it sent.
+            const failure = asLignumError(error)
+            if (failure.code === 'INTERNAL') context.logger.error('produce stream request failed', {error})
+            if (request.acks !== Acks.ACKS_NONE) call.write(refusedWhole(request, failure))
+          },
         ).finally(() => {
           pending--
           finishIfDone()
@@ -109,7 +110,7 @@ export function createLignumService(context: ServingContext): LignumServer {
       const stop = context.metrics.fetchLatency.startTimer()
       const abort = abortOnCancel(call, context.shutdownSignal)
       try {
-        const response = await fetchOnce(context, request.topic, request.partition, request.offset, request.maxBytes, Math.min(request.maxWaitMs, FETCH_WAIT_MS_MAX), request.decode, abort.signal)
+        const response = await fetchOnce(context, request, Math.min(request.maxWaitMs, FETCH_WAIT_MS_MAX), abort.signal)
         context.metrics.fetchRequests.inc({outcome: 'ok'})
         return response
       } catch (error) {
@@ -123,68 +124,89 @@ export function createLignumService(context: ServingContext): LignumServer {
 
     subscribe(call) {
       void subscribeLoop(context, call).catch((error) => {
-        if (!call.cancelled) call.destroy(toServiceError(error, context.logger) as Error)
+        // An 'error' event is how a grpc-js server stream ends with a status (destroy() would
+        // tear the stream down without one, leaving the client to wait for its deadline).
+        if (!call.cancelled) call.emit('error', toServiceError(error, context.logger))
       })
     },
 
     listOffsets: unary(async (request) => ({
-      offset: BigInt(await broker.listOffset(request.topic, request.partition, toSafeNumber(request.timestamp, 'timestamp'))),
+      offset: BigInt(await broker.listOffset(request.topic, readPartition(request.partition), toSafeNumber(request.timestamp, 'timestamp'))),
     })),
 
     createTopic: unary(async (request) => {
+      if (context.clusterTopics) {
+        return context.clusterTopics.createTopic({
+          name: request.name,
+          partitions: request.partitions || 1,
+          replicationFactor: request.replicationFactor || undefined,
+          minInsyncReplicas: request.minInsyncReplicas || undefined,
+          config: request.config,
+        })
+      }
       await broker.createTopic(request.name, {partitions: request.partitions || undefined, settings: settingsFromWire(request.config)})
       return topicToWire(broker.describeTopic(request.name), context.nodeId)
     }),
 
     deleteTopic: unary(async (request) => {
-      await broker.deleteTopic(request.name)
+      if (context.clusterTopics) await context.clusterTopics.deleteTopic(request.name)
+      else await broker.deleteTopic(request.name)
       return {}
     }),
 
-    listTopics: unary(() => ({topics: broker.listTopics().map((topic) => topicToWire(topic, context.nodeId))})),
+    // Cluster mode: from the catalog, so every node answers alike, holding a replica or not.
+    listTopics: unary(async () => ({
+      topics: context.clusterTopics ? await context.clusterTopics.listTopics() : broker.listTopics().map((topic) => topicToWire(topic, context.nodeId)),
+    })),
 
-    describeTopic: unary((request) => topicToWire(broker.describeTopic(request.name), context.nodeId)),
+    describeTopic: unary((request) => (context.clusterTopics ? context.clusterTopics.describeTopic(request.name) : topicToWire(broker.describeTopic(request.name), context.nodeId))),
 
     metadata: unary(async (request) => {
       const view = context.clusterView()
-      if (request.allowAutoTopicCreation) {
-        for (const name of request.topics) await broker.ensureTopic(name)
-      }
-      const topics = request.topics.length > 0 ? request.topics.map((name) => broker.describeTopic(name)) : broker.listTopics()
       return {
         cluster: view.cluster,
         controller: view.controller ?? '',
         nodes: view.nodes,
-        topics: topics.map((topic) => topicToWire(topic, context.nodeId)),
+        topics: context.clusterTopics ? await context.clusterTopics.metadataTopics(request.topics, request.allowAutoTopicCreation) : await standaloneMetadataTopics(context, request.topics, request.allowAutoTopicCreation),
+        node: context.nodeId,
       }
     }),
 
-    commitOffsets: unary(async (request) => {
-      await broker.commitOffsets(
-        request.group,
-        request.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: toSafeNumber(entry.offset, 'offset'), metadata: entry.metadata})),
-      )
+    commitOffsets: unary(async (request, call) => {
+      const offsets = request.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: toSafeNumber(entry.offset, 'offset'), metadata: entry.metadata}))
+      if (context.clusterOffsets) await context.clusterOffsets.commitOffsets(request.group, offsets, forwardedBy(call))
+      else await broker.commitOffsets(request.group, offsets)
       return {}
     }),
 
-    fetchOffsets: unary((request) => ({
-      offsets: broker.fetchOffsets(request.group, request.topic || undefined).map((entry) => ({...entry, offset: BigInt(entry.offset)})),
-    })),
+    fetchOffsets: unary(async (request, call) => {
+      const topic = request.topic || undefined
+      const offsets = context.clusterOffsets ? await context.clusterOffsets.fetchOffsets(request.group, topic, forwardedBy(call)) : broker.fetchOffsets(request.group, topic)
+      return {offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset)}))}
+    }),
 
-    clusterStatus: unary(() => {
-      const view = context.clusterView()
-      return {
-        cluster: view.cluster,
-        controller: view.controller ?? '',
-        controllerEpoch: BigInt(view.controllerEpoch),
-        node: context.nodeId,
-        nodes: view.nodes,
-        topics: broker.listTopics().map((topic) => topicToWire(topic, context.nodeId)),
-        consulReachable: view.consulReachable,
-        mode: view.mode,
-      }
+    clusterStatus: unary((request) => clusterStatusAnswer(context, request.localOnly)),
+
+    initProducerId: unary(async () => {
+      if (!context.producerIds) return {producerId: -1n, producerEpoch: -1}
+      return {producerId: BigInt(await context.producerIds.nextId()), producerEpoch: 0}
     }),
   }
+}
+
+async function standaloneMetadataTopics(context: ServingContext, names: string[], allowAutoTopicCreation: boolean) {
+  const {broker} = context
+  if (allowAutoTopicCreation) {
+    for (const name of names) await broker.ensureTopic(name)
+  }
+  const topics = names.length > 0 ? names.map((name) => broker.describeTopic(name)) : broker.listTopics()
+  return topics.map((topic) => topicToWire(topic, context.nodeId))
+}
+
+/** The node that passed this request on (group-coordinator.ts), if another node did. */
+function forwardedBy(call: {metadata: Metadata}): string | undefined {
+  const [sender] = call.metadata.get(FORWARDED_BY_METADATA_KEY)
+  return typeof sender === 'string' ? sender : undefined
 }
 
 function acksOf(acks: Acks): BrokerAcks {
@@ -193,7 +215,11 @@ function acksOf(acks: Acks): BrokerAcks {
   return 'all'
 }
 
-/** Runs every partition of a produce request; a failed partition reports its error, the others still append. */
+/**
+ * Runs every partition of a produce request; a failed partition reports its error, the others
+ * still append. The broker applies acks and the timeout; with acks=0 it answers before the
+ * append is done, so the received batches are left to the collector, not recycled.
+ */
 async function produceAll(context: ServingContext, request: ProduceRequest): Promise<ProduceResponse> {
   const stop = context.metrics.produceLatency.startTimer()
   const acks = acksOf(request.acks)
@@ -201,11 +227,17 @@ async function produceAll(context: ServingContext, request: ProduceRequest): Pro
     stop()
     throw new LignumError('INVALID_ARGUMENT', 'the produce request names no topic-partition; add at least one with records')
   }
-  const settled = await Promise.all(request.partitions.map((entry) => producePartition(context, entry, acks)))
+  const settled = await Promise.all(request.partitions.map((entry) => producePartition(context, entry, acks, request.timeoutMs)))
   stop()
   const results = settled.flat()
-  if (results.every((result) => !result.error)) recycleReceivedBatches(request)
+  if (acks !== 0 && results.every((result) => !result.error)) recycleReceivedBatches(request)
   return {requestId: request.requestId, results}
+}
+
+/** The answer to a produce request refused as a whole: one result carrying the error. */
+function refusedWhole(request: ProduceRequest, failure: LignumError): ProduceResponse {
+  const error = {code: failure.code, message: failure.message, retriable: failure.retriable}
+  return {requestId: request.requestId, results: [{topic: request.partitions[0]?.topic ?? '', partition: request.partitions[0]?.partition ?? -1, baseOffset: -1n, lastOffset: -1n, error}]}
 }
 
 /**
@@ -218,7 +250,7 @@ function recycleReceivedBatches(request: ProduceRequest): void {
   if (batches) recycleBuffer(batches)
 }
 
-async function producePartition(context: ServingContext, entry: ProducePartition, acks: BrokerAcks): Promise<ProducePartitionResult[]> {
+async function producePartition(context: ServingContext, entry: ProducePartition, acks: BrokerAcks, timeoutMs: number): Promise<ProducePartitionResult[]> {
   try {
     if (!entry.topic) throw new LignumError('INVALID_ARGUMENT', 'the produce request has no topic; set "topic"')
     const records: RecordInput[] = entry.records.map((record) => ({
@@ -227,27 +259,54 @@ async function producePartition(context: ServingContext, entry: ProducePartition
       headers: record.headers.map((header) => ({key: header.key, value: header.value ?? null})),
       timestamp: record.timestamp > 0n ? toSafeNumber(record.timestamp, 'timestamp') : undefined,
     }))
-    const results = await context.broker.produce({topic: entry.topic, partition: entry.partition, batches: entry.recordBatch, records, acks})
-    context.metrics.produceRequests.inc({outcome: 'ok'})
+    const results = await context.broker.produce({topic: entry.topic, partition: entry.partition, batches: entry.recordBatch, records, acks, timeoutMs})
     return results.map((result) => resultToWire(context, result, entry.recordBatch.length))
   } catch (error) {
-    context.metrics.produceRequests.inc({outcome: 'error'})
-    const failure = asLignumError(error)
-    if (failure.code === 'INTERNAL') context.logger.error('produce failed', {error})
-    return [{topic: entry.topic, partition: entry.partition, baseOffset: -1n, lastOffset: -1n, error: {code: failure.code, message: failure.message, retriable: failure.retriable}}]
+    return [failureToWire(context, entry.topic, entry.partition, error)]
   }
 }
 
 function resultToWire(context: ServingContext, result: ProduceResult, bytes: number): ProducePartitionResult {
+  if (result.error) return failureToWire(context, result.topic, result.partition, result.error)
+  context.metrics.produceRequests.inc({outcome: 'ok'})
   context.metrics.produceRecords.inc({topic: result.topic}, result.lastOffset - result.baseOffset + 1)
   if (bytes > 0) context.metrics.produceBytes.inc({topic: result.topic}, bytes)
   return {topic: result.topic, partition: result.partition, baseOffset: BigInt(result.baseOffset), lastOffset: BigInt(result.lastOffset), error: undefined}
 }
 
-async function fetchOnce(context: ServingContext, topic: string, partition: number, offset: bigint, maxBytes: number, maxWaitMs: number, decode: boolean, signal: AbortSignal): Promise<FetchResponse> {
+function failureToWire(context: ServingContext, topic: string, partition: number, error: unknown): ProducePartitionResult {
+  context.metrics.produceRequests.inc({outcome: 'error'})
+  const failure = asLignumError(error)
+  if (failure.code === 'INTERNAL') context.logger.error('produce failed', {error})
+  return {topic, partition, baseOffset: -1n, lastOffset: -1n, error: {code: failure.code, message: failure.message, retriable: failure.retriable}}
+}
+
+/**
+ * The partition a read names. Only produce lets the broker choose (-1); a read names one, and a
+ * negative number is a client's mistake, not a partition that happens to be missing.
+ */
+function readPartition(partition: number): number {
+  if (partition < 0) throw new LignumError('INVALID_ARGUMENT', `partition ${partition} is not a partition number; name one from 0 (see: lignum topics describe)`)
+  return partition
+}
+
+/** What a read names: Fetch and Subscribe alike. */
+interface ReadRequest {
+  topic: string
+  partition: number
+  offset: bigint
+  maxBytes: number
+  decode: boolean
+  replica: ReadReplica
+}
+
+async function fetchOnce(context: ServingContext, request: ReadRequest, maxWaitMs: number, signal: AbortSignal): Promise<FetchResponse> {
+  const {topic, partition, offset, maxBytes, decode} = request
+  readPartition(partition)
   const from = toSafeNumber(offset, 'offset')
   const bytesLimit = Math.min(maxBytes || FETCH_BYTES_DEFAULT, FETCH_BYTES_MAX)
-  const result = await context.broker.fetch(topic, partition, from, {maxBytes: bytesLimit, maxWaitMs, signal})
+  const replica = request.replica === ReadReplica.READ_REPLICA_IN_SYNC ? inSyncReadAllowed(context, topic, partition) : 'leader'
+  const result = await context.broker.fetch(topic, partition, from, {maxBytes: bytesLimit, maxWaitMs, signal, replica})
   context.metrics.fetchBytes.inc({topic}, result.batches.length)
   return {
     topic,
@@ -260,9 +319,25 @@ async function fetchOnce(context: ServingContext, topic: string, partition: numb
   }
 }
 
+/**
+ * KIP-392: a follower serves reads only while the catalog counts it in the ISR (the leader
+ * checks nothing: it always may). Checked at every read, so a subscription on a follower that
+ * leaves the ISR ends with NOT_LEADER and its client moves to the leader. Standalone there is
+ * no catalog: the node leads all it holds.
+ */
+function inSyncReadAllowed(context: ServingContext, topic: string, partition: number): 'in-sync' {
+  const cluster = context.clusterTopics
+  if (!cluster) return 'in-sync'
+  const roles = cluster.partitionRoles(topic, partition)
+  if (roles?.leader === context.nodeId || roles?.isr.includes(context.nodeId)) return 'in-sync'
+  throw new LignumError('NOT_LEADER', `this node holds no in-sync replica of ${topic}-${partition}${roles ? ` (ISR: ${roles.isr.join(', ')})` : ''}; read it from its leader or another in-sync replica`)
+}
+
 function decodeFrom(batches: Buffer, fromOffset: number): FetchedRecord[] {
   const records: FetchedRecord[] = []
-  for (const {position} of batchPositions(batches)) {
+  for (const {position, header} of batchPositions(batches)) {
+    // Transaction markers hold offsets but no records; the raw batches still carry them.
+    if (header.isControl) continue
     for (const record of decodeRecordBatch(batches, position).records) {
       if (record.offset < fromOffset) continue
       records.push({
@@ -277,26 +352,33 @@ function decodeFrom(batches: Buffer, fromOffset: number): FetchedRecord[] {
   return records
 }
 
-async function subscribeLoop(context: ServingContext, call: ServerWritableStream<import('../generated/lignum/v1/lignum.js').SubscribeRequest, FetchResponse>): Promise<void> {
-  const {topic, partition, decode} = call.request
+async function subscribeLoop(context: ServingContext, call: ServerWritableStream<SubscribeRequest, FetchResponse>): Promise<void> {
+  const {decode} = call.request
   let offset = call.request.offset
   const abort = abortOnCancel(call, context.shutdownSignal)
   // The next read starts before this response is sent, so the client never waits for the disk
   // after it has taken what was sent. Marked handled at once: the stream may end before it is awaited.
   const readFrom = (from: bigint) => {
-    const read = fetchOnce(context, topic, partition, from, call.request.maxBytes, SUBSCRIBE_POLL_MS, decode, abort.signal)
+    const read = fetchOnce(context, {...call.request, offset: from}, SUBSCRIBE_POLL_MS, abort.signal)
     read.catch(() => {})
     return read
   }
+  // A reader that stops reading holds back the log reads, not the node's memory (response-queue.ts).
+  const queue = new ResponseQueue(call, abort.signal)
   try {
     let next = readFrom(offset)
     while (!call.cancelled && !abort.signal.aborted) {
       const response = await next
       if (call.cancelled || abort.signal.aborted) break
-      if (response.recordBatches.length > 0) offset = response.nextOffset
+      if (response.recordBatches.length === 0) {
+        next = readFrom(offset)
+        continue
+      }
+      offset = response.nextOffset
+      await queue.roomFor(response.recordBatches.length)
+      if (call.cancelled || abort.signal.aborted) break
       next = readFrom(offset)
-      if (response.recordBatches.length === 0) continue
-      if (!call.write(response, decode ? undefined : recycleOnceWritten(response.recordBatches))) await drainedOrCancelled(call, abort.signal)
+      queue.send(response, response.recordBatches.length, decode ? undefined : recycleOnceWritten(response.recordBatches))
     }
   } finally {
     abort.dispose()
@@ -317,23 +399,8 @@ function recycleOnceWritten(batches: Buffer): (error?: Error | null) => void {
   }
 }
 
-/** Waits until the stream can take more, or until the caller cancels or the node stops (no drain comes then). */
-function drainedOrCancelled(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off('drain', done)
-      call.off('cancelled', done)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    call.on('drain', done)
-    call.on('cancelled', done)
-    signal.addEventListener('abort', done, {once: true})
-  })
-}
-
 /** Aborts when the caller cancels or the node begins to shut down, whichever is first. */
-function abortOnCancel(call: {on(event: 'cancelled', listener: () => void): unknown; removeListener(event: 'cancelled', listener: () => void): unknown}, shutdownSignal: AbortSignal): {signal: AbortSignal; dispose: () => void} {
+export function abortOnCancel(call: {on(event: 'cancelled', listener: () => void): unknown; removeListener(event: 'cancelled', listener: () => void): unknown}, shutdownSignal: AbortSignal): {signal: AbortSignal; dispose: () => void} {
   const controller = new AbortController()
   const onCancel = () => controller.abort()
   call.on('cancelled', onCancel)

@@ -6,11 +6,18 @@
  *        `partition` is given)
  * and beside it /healthz, /readyz and /metrics (Prometheus text). Errors answer
  * {"error":{"code","message"}} with a status from the error table's meaning.
+ *
+ * /readyz answers 200 while the node serves, even with partitions offline because their files
+ * are damaged: it lists them in `damagedPartitions`. Readiness decides whether the node gets
+ * traffic at all; a 503 for one damaged partition would take every healthy partition out of
+ * service (and, in a StatefulSet rolling update, stall the rollout), and no restart repairs
+ * a file. Alert on `lignum_partition_damaged` or the detail instead.
  */
 import http from 'node:http'
 import {LignumError, type ErrorCode} from '../errors.js'
-import {batchPositions, decodeRecordBatch} from '../log/record-batch.js'
+import {batchPositions, decodeRecordBatch} from '../format/record-batch.js'
 import {asLignumError} from './grpc-errors.js'
+import {throwIfAnyFailed} from '../broker/broker.js'
 import type {ServingContext} from './serving-context.js'
 
 // One GET answers at most this many messages: bounds the response a client can ask for.
@@ -50,10 +57,12 @@ async function handle(context: ServingContext, request: http.IncomingMessage, re
       return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, response)
     case 'GET /healthz':
       return sendJson(response, 200, {status: 'ok'})
-    case 'GET /readyz':
+    case 'GET /readyz': {
+      const damagedPartitions = context.broker.damagedPartitions()
       return context.ready()
-        ? sendJson(response, 200, {status: 'ready', cluster: context.clusterView().mode})
-        : sendJson(response, 503, {status: 'not ready', consulReachable: context.clusterView().consulReachable})
+        ? sendJson(response, 200, {status: 'ready', cluster: context.clusterView().mode, damagedPartitions})
+        : sendJson(response, 503, {status: 'not ready', consulReachable: context.clusterView().consulReachable, damagedPartitions})
+    }
     case 'GET /metrics': {
       const text = await context.metrics.registry.metrics()
       response.writeHead(200, {'content-type': context.metrics.registry.contentType})
@@ -71,7 +80,7 @@ async function postMessage(context: ServingContext, body: Record<string, unknown
     throw new LignumError('INVALID_ARGUMENT', 'the body needs a "message" field, e.g. {"topic":"t","message":"hello"}')
   }
   const message = typeof body.message === 'string' ? body.message : JSON.stringify(body.message)
-  await context.broker.produce({topic, partition: -1, records: [{key: null, value: Buffer.from(message, 'utf8')}], acks: 'all'})
+  throwIfAnyFailed(await context.broker.produce({topic, partition: -1, records: [{key: null, value: Buffer.from(message, 'utf8')}], acks: 'all'}))
   sendJson(response, 200, {status: 'message commited', data: body.message})
 }
 
@@ -87,14 +96,35 @@ async function getMessages(context: ServingContext, body: Record<string, unknown
   while (offset < end) {
     const result = await context.broker.fetch(topic, partition, offset, {maxBytes: GET_READ_BYTES, maxWaitMs: 0})
     if (result.batches.length === 0) break
-    for (const {position} of batchPositions(result.batches)) {
-      for (const record of decodeRecordBatch(result.batches, position).records) {
-        if (record.offset >= offset && record.offset < end) messages.push({Id: record.offset, Data: record.value?.toString('utf8') ?? ''})
-      }
-    }
+    if (!collectMessages(result.batches, offset, end, messages)) break
     offset = result.nextOffset
   }
   sendJson(response, 200, {messages, count: messages.length})
+}
+
+/**
+ * Adds the messages of [offset, end) in `batches`, decoding only the batches that hold some
+ * (each decompressed within DECOMPRESSED_BYTES_MAX, one at a time). A batch that cannot be
+ * decoded ends the answer with what came before it; with nothing before it, its error is the
+ * answer, naming its offset. Returns false when the answer is complete.
+ */
+function collectMessages(batches: Buffer, offset: number, end: number, messages: {Id: number; Data: string}[]): boolean {
+  for (const {position, header} of batchPositions(batches)) {
+    // Transaction markers hold offsets but no messages.
+    if (header.isControl || header.lastOffset < offset) continue
+    if (header.baseOffset >= end) return false
+    let records
+    try {
+      records = decodeRecordBatch(batches, position).records
+    } catch (error) {
+      if (messages.length > 0 && error instanceof LignumError && (error.code === 'CORRUPT_RECORD' || error.code === 'UNSUPPORTED_CODEC')) return false
+      throw error
+    }
+    for (const record of records) {
+      if (record.offset >= offset && record.offset < end) messages.push({Id: record.offset, Data: record.value?.toString('utf8') ?? ''})
+    }
+  }
+  return true
 }
 
 async function readJsonBody(context: ServingContext, request: http.IncomingMessage, required: boolean): Promise<Record<string, unknown>> {

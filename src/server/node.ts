@@ -1,8 +1,9 @@
 /**
  * A Lignum node: everything `lignum serve` runs, built in ordered steps (lock the data
  * directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
- * by a shutdown that is safe to call twice: stop accepting, let in-flight requests finish,
- * leave the cluster, flush and close the logs, release the lock.
+ * by a shutdown that is safe to call twice: stop accepting, stop acting as leader, leave the
+ * cluster and wait (bounded) for the controller to elect other leaders, let in-flight requests
+ * finish, flush and close the logs, release the lock.
  */
 import {Server, ServerCredentials} from '@grpc/grpc-js'
 import type http from 'node:http'
@@ -14,25 +15,38 @@ import {LignumError} from '../errors.js'
 import {HealthService} from '../generated/grpc/health/v1/health.js'
 import type {Logger} from '../logger.js'
 import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
+import {setSegmentHandlesOpenMax} from '../log/segment-handles.js'
 import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {createHealthService} from './health-service.js'
 import {createHttpServer} from './http-api.js'
 import {Metrics} from './metrics.js'
 import {resolveNodeId} from './node-identity.js'
+import {refuseUnparseableRequests, withUnparseableRequestsMarked} from './request-parsing.js'
 import type {ClusterStatusView, ServingContext} from './serving-context.js'
 import {createLignumService, lignumServiceDefinition} from './grpc-service.js'
+import {createReplicationService, replicationServiceDefinition} from './replication-service.js'
+import type {ClusterReplication} from './cluster-replication.js'
+import {initialReplicaHealth} from './replica-verification.js'
 
 // In-flight requests get this long to finish at shutdown before connections are cut.
 const SHUTDOWN_GRACE_MS = 10_000
+// A controlled shutdown waits at most this long for the controller to move its leaderships
+// before draining: no longer than the drain used to keep a leaving node in the cluster.
+const LEADERSHIP_HANDOFF_MAX_MS = SHUTDOWN_GRACE_MS
 // Per-stream and per-connection HTTP/2 receive window: several produce batches in flight.
 const RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024
 // gRPC messages above this are refused by the transport before reaching a handler.
 const GRPC_MESSAGE_BYTES_HEADROOM = 1024 * 1024
+// A producer id block reservation is two Consul calls at start-up of a producer: a Consul that
+// does not answer in this long fails the producer's InitProducerId, which it retries.
+const PRODUCER_ID_CONSUL_TIMEOUT_MS = 5_000
 
 /** The part of a cluster membership the node uses (src/cluster implements it). */
 interface ClusterMembership {
   view(): Omit<ClusterStatusView, 'mode'>
   ready(): boolean
+  /** Ends this node's part in the cluster (roles, session, registration), keeping the Consul link. */
+  leave(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -45,6 +59,8 @@ export class LignumNode {
   private grpcServer: Server | undefined
   private httpServer: http.Server | undefined
   private cluster: ClusterMembership | undefined
+  private replication: ClusterReplication | undefined
+  private producerIdConsul: {close(): void} | undefined
   private broker: Broker | undefined
   private lock: DataDirLock | undefined
   private accepting = false
@@ -78,12 +94,20 @@ export class LignumNode {
     })
     this.lock = await lockDataDir(config.dataDir)
     this.nodeId = await resolveNodeId(config.dataDir, config.nodeId)
+    setSegmentHandlesOpenMax(config.segmentHandlesOpenMax)
     this.broker = await Broker.open(config.dataDir, brokerConfigOf(config), this.logger)
     const metrics = new Metrics(this.broker)
     const context = this.servingContext(this.broker, metrics)
     this.addresses.grpcPort = await this.startGrpc(context)
     this.addresses.httpPort = await this.startHttp(context)
-    if (config.consul) this.cluster = await this.joinCluster(config.consul)
+    if (config.consul) {
+      const member = await this.joinCluster(config.consul)
+      this.cluster = member
+      this.replication = await this.startReplication(member, this.broker)
+      context.clusterTopics = this.replication
+      context.clusterOffsets = this.replication
+      context.producerIds = await this.producerIdBlocks(config.consul)
+    }
     this.accepting = true
     this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone'})
   }
@@ -123,13 +147,15 @@ export class LignumNode {
   }
 
   private async startGrpc(context: ServingContext): Promise<number> {
-    if (!installGrpcFraming()) this.logger.warn('cannot frame gRPC messages in place (grpc-js internals changed); producers and consumers will be slower')
+    installGrpcFraming(this.logger)
     const server = new Server({
       'grpc.max_receive_message_length': this.config.requestBytesMax,
       'grpc.max_send_message_length': this.config.requestBytesMax + GRPC_MESSAGE_BYTES_HEADROOM,
+      interceptors: [refuseUnparseableRequests],
     })
-    server.addService(lignumServiceDefinition, createLignumService(context))
-    server.addService(HealthService, createHealthService(() => context.ready()))
+    server.addService(withUnparseableRequestsMarked(lignumServiceDefinition), createLignumService(context))
+    server.addService(withUnparseableRequestsMarked(replicationServiceDefinition), createReplicationService(context))
+    server.addService(withUnparseableRequestsMarked(HealthService), createHealthService(() => context.ready(), [serviceNameOf(lignumServiceDefinition)]))
     this.grpcServer = server
     return new Promise((resolve, reject) => {
       server.bindAsync(`${this.config.host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (error, port) => {
@@ -154,7 +180,23 @@ export class LignumNode {
     })
   }
 
-  private async joinCluster(consulUrl: string): Promise<ClusterMembership> {
+  /** Cluster mode: this node's replicas follow the catalog in Consul. */
+  private async startReplication(member: import('../cluster/cluster-member.js').ClusterMember, broker: Broker): Promise<ClusterReplication> {
+    const {ClusterReplication} = await import('./cluster-replication.js')
+    const replication = new ClusterReplication({member, broker, nodeId: this.nodeId, logger: this.logger.child({component: 'replication'}), replicaLagMaxMs: this.config.replicaLagMaxMs, defaultPartitions: this.config.defaultPartitions})
+    replication.start()
+    return replication
+  }
+
+  /** Cluster mode: producer ids come from blocks this node reserves in Consul, so no two nodes hand out the same one. */
+  private async producerIdBlocks(consulUrl: string) {
+    const [{ConsulApi}, {ClusterKeys}, {ProducerIdBlocks, producerIdBlockKey}] = await Promise.all([import('../cluster/consul-api.js'), import('../cluster/cluster-keys.js'), import('../cluster/producer-id-blocks.js')])
+    const api = new ConsulApi(consulUrl, PRODUCER_ID_CONSUL_TIMEOUT_MS)
+    this.producerIdConsul = api
+    return new ProducerIdBlocks(api, producerIdBlockKey(new ClusterKeys(this.config.cluster)))
+  }
+
+  private async joinCluster(consulUrl: string) {
     const {ClusterMember} = await import('../cluster/cluster-member.js')
     return ClusterMember.start({
       consulUrl,
@@ -165,6 +207,8 @@ export class LignumNode {
       sessionTtlMs: this.config.sessionTtlMs,
       lockDelayMs: this.config.lockDelayMs,
       logger: this.logger.child({component: 'cluster'}),
+      // Known before it registers, so the controller never takes an unverified replica for a verified one.
+      replicaHealth: this.broker ? initialReplicaHealth(this.broker) : undefined,
     })
   }
 
@@ -177,11 +221,28 @@ export class LignumNode {
   private async stopSteps(): Promise<void> {
     this.accepting = false
     this.shutdown.abort()
+    // Before the servers close: followers that can no longer fetch must not be shrunk away.
+    this.replication?.beginShutdown()
+    await this.handOffLeadership()
     await Promise.all([this.closeHttp(), this.closeGrpc()])
+    await this.replication?.stop().catch((error) => this.logger.error('stopping replication failed', {error}))
     await this.cluster?.stop().catch((error) => this.logger.error('leaving the cluster failed', {error}))
+    this.producerIdConsul?.close()
     await this.broker?.close()
     await this.lock?.release()
     if (this.nodeId) this.logger.info('node stopped', {nodeId: this.nodeId})
+  }
+
+  /**
+   * Cluster mode's controlled shutdown: leave the cluster first, so the controller elects other
+   * leaders for this node's partitions while it drains, and wait (bounded) until it has; the
+   * drain then holds no partition without a leader. The node stopped acting as leader already
+   * (beginShutdown), so nothing it acknowledged is missing from the in-sync replicas.
+   */
+  private async handOffLeadership(): Promise<void> {
+    if (!this.cluster || !this.replication) return
+    await this.cluster.leave().catch((error) => this.logger.error('leaving the cluster failed', {error}))
+    await this.replication.leadershipHandedOff(LEADERSHIP_HANDOFF_MAX_MS)
   }
 
   private closeHttp(): Promise<void> {
@@ -229,12 +290,20 @@ function widenReceiveWindows(server: Server): boolean {
   return true
 }
 
+/** The full name of a service ("lignum.v1.Lignum"), as health checks ask for it: its methods' paths start with it. */
+function serviceNameOf(definition: Record<string, {path: string}>): string {
+  const [method] = Object.values(definition)
+  return method.path.split('/')[1]
+}
+
 function brokerConfigOf(config: LignumConfig) {
   return {
     autoCreateTopics: config.autoCreateTopics,
     defaultPartitions: config.defaultPartitions,
     partitionsPerTopicMax: config.partitionsPerTopicMax,
+    topicsMax: config.topicsMax,
     batchBytesMax: config.batchBytesMax,
+    partitionsFollowUntilAssigned: config.consul !== undefined,
     logDefaults: {
       segmentBytes: config.segmentBytes,
       segmentMs: config.segmentMs,

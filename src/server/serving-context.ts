@@ -4,8 +4,12 @@
  * depend on an interface, not on how the node is wired.
  */
 import type {Broker} from '../broker/broker.js'
+import type {CommittedOffset} from '../broker/group-offsets.js'
+import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import type {Logger} from '../logger.js'
+import type {PartitionRoles} from './convert.js'
 import type {Metrics} from './metrics.js'
+import type {CatalogPartition} from './partition-status.js'
 
 export interface ClusterNodeStatus {
   id: string
@@ -35,6 +39,29 @@ export interface ServingContext {
   /** Aborted when the node begins to stop: long polls and subscriptions end early. */
   shutdownSignal: AbortSignal
   clusterView(): ClusterStatusView
+  /** Cluster mode: topics are created in the cluster's catalog, through the controller. */
+  clusterTopics?: {
+    createTopic(request: {name: string; partitions: number; replicationFactor?: number; minInsyncReplicas?: number; config?: TopicConfig}): Promise<TopicDescription>
+    deleteTopic(name: string): Promise<void>
+    /** The catalog's roles of a partition this node holds; undefined before the catalog told. */
+    partitionRoles(topic: string, partition: number): PartitionRoles | undefined
+    /** Every partition of the catalog, read from Consul now (cluster status). */
+    catalogPartitions(): Promise<CatalogPartition[]>
+    /** The node id of a replica id of a partition this node holds. */
+    nodeOfReplica(topic: string, partition: number, replicaId: number): string | undefined
+    /** Every topic of the catalog (internal ones aside), the same from every node. */
+    listTopics(): Promise<TopicDescription[]>
+    describeTopic(name: string): Promise<TopicDescription>
+    /** Metadata's topics from the catalog (all of them when `names` is empty), auto-created there when allowed. */
+    metadataTopics(names: string[], allowAutoTopicCreation: boolean): Promise<TopicDescription[]>
+  }
+  /** Cluster mode: group offsets live with the group's coordinator; `forwardedBy` is set on a request another node passed on. */
+  clusterOffsets?: {
+    commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string): Promise<void>
+    fetchOffsets(group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]>
+  }
+  /** Cluster mode: producer ids from blocks reserved in Consul (cluster/producer-id-blocks.ts). */
+  producerIds?: {nextId(): Promise<number>}
   /** False while the node cannot serve (starting, stopping, or its cluster unreachable). */
   ready(): boolean
 }

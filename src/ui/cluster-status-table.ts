@@ -1,9 +1,12 @@
 /**
  * The cluster status a node answers with, as `lignum cluster status` shows it: the document
- * printed by --json, and its plain-text rendering for pipes.
+ * printed by --json (nodes, this node's topics, every partition of the cluster with its
+ * replicas' progress, the health summary), and its plain-text rendering for pipes.
+ * Unknown offsets are null in the document and "-" in text, never a made-up number.
  */
-import type {ClusterStatusResponse} from '../generated/lignum/v1/lignum.js'
-import {renderTable, renderTopicPartitions, summarizeTopic, type TopicSummary} from './topic-table.js'
+import type {ClusterStatusResponse, PartitionStatus} from '../generated/lignum/v1/lignum.js'
+import {healthOf, partitionsCounted, type ClusterHealth} from './cluster-health.js'
+import {renderDamagedPartitions, renderPartitionTable, renderTable, summarizeDamage, summarizeTopic, type DamageSummary, type TopicSummary} from './topic-table.js'
 
 export interface ClusterStatusNode {
   id: string
@@ -24,10 +27,44 @@ export interface ClusterStatus {
   nodes: ClusterStatusNode[]
   /** The topics the answering node holds, with each partition's leader and offsets. */
   topics: TopicSummary[]
+  /** The answering node's partitions held offline because their files are damaged (internal topics too). */
+  damagedPartitions: {topic: string; partition: number; damage: DamageSummary}[]
+  /** Every partition of the cluster: roles from the catalog, offsets from its leader. */
+  partitions: ClusterStatusPartition[]
+  /** Why the partitions could not be listed; null when they were. */
+  partitionsError: string | null
+  health: ClusterHealth
+}
+
+export interface ClusterStatusReplica {
+  node: string
+  inSync: boolean
+  /** Null when unknown (the leader did not report, or the replica has not fetched yet). */
+  logEndOffset: number | null
+  /** The leader's log end offset minus this replica's, in records. */
+  lagRecords: number | null
+  /** How long ago, by the leader's clock, it last caught up to the leader's log end. */
+  caughtUpAgoMs: number | null
+}
+
+export interface ClusterStatusPartition {
+  topic: string
+  partition: number
+  leader: string | null
+  leaderEpoch: number
+  replicas: string[]
+  isr: string[]
+  minInsyncReplicas: number
+  /** "online"; offline: "no-leader", "leader-down", "damaged", "not-leading"; or "unknown" (the leader did not report). */
+  leaderState: string
+  reason: string | null
+  highWatermark: number | null
+  logEndOffset: number | null
+  replicaStatus: ClusterStatusReplica[]
 }
 
 export function clusterStatusOf(response: ClusterStatusResponse): ClusterStatus {
-  return {
+  const status: Omit<ClusterStatus, 'partitions' | 'partitionsError' | 'health'> = {
     cluster: response.cluster,
     controller: response.controller === '' ? null : response.controller,
     controllerEpoch: Number(response.controllerEpoch),
@@ -41,6 +78,34 @@ export function clusterStatusOf(response: ClusterStatusResponse): ClusterStatus 
       version: node.version,
     })),
     topics: response.topics.map((topic) => summarizeTopic(topic)),
+    damagedPartitions: response.damagedPartitions.flatMap((entry) => (entry.damage ? [{topic: entry.topic, partition: entry.partition, damage: summarizeDamage(entry.damage)}] : [])),
+  }
+  const partitions = response.partitions.map(partitionOf)
+  const partitionsError = response.partitionsError === '' ? null : response.partitionsError
+  return {...status, partitions, partitionsError, health: healthOf({cluster: status.cluster, controller: status.controller, partitionsError, partitions})}
+}
+
+function partitionOf(entry: PartitionStatus): ClusterStatusPartition {
+  const known = (value: bigint | undefined) => (value === undefined ? null : Number(value))
+  return {
+    topic: entry.topic,
+    partition: entry.partition,
+    leader: entry.leader === '' ? null : entry.leader,
+    leaderEpoch: entry.leaderEpoch,
+    replicas: entry.replicas,
+    isr: entry.isr,
+    minInsyncReplicas: entry.minInsyncReplicas,
+    leaderState: entry.leaderState,
+    reason: entry.reason === '' ? null : entry.reason,
+    highWatermark: known(entry.highWatermark),
+    logEndOffset: known(entry.logEndOffset),
+    replicaStatus: entry.replicaStatus.map((replica) => ({
+      node: replica.node,
+      inSync: entry.isr.includes(replica.node),
+      logEndOffset: known(replica.logEndOffset),
+      lagRecords: known(replica.lagRecords),
+      caughtUpAgoMs: known(replica.caughtUpAgoMs),
+    })),
   }
 }
 
@@ -51,8 +116,57 @@ export function renderClusterStatusText(status: ClusterStatus): string {
     clusterHeadline(status),
     ...(status.mode === 'cluster' && !status.consulReachable ? [`warning: node ${status.node} cannot reach Consul; this view may be stale`] : []),
     renderTable(['NODE', 'ADDRESS', 'STATUS', 'VERSION', 'ROLE'], rows),
-    ...(status.topics.length > 0 ? ['', renderTopicPartitions(...status.topics)] : []),
+    ...(status.topics.length > 0 ? ['', renderPartitionTable(...status.topics)] : []),
+    ...(status.damagedPartitions.length > 0 ? ['', renderDamagedPartitions(status.damagedPartitions)] : []),
+    ...(status.partitions.length > 0 ? ['', renderClusterPartitions(status.partitions), '', renderReplicaProgress(status.partitions)] : []),
+    '',
+    healthLine(status.health),
   ].join('\n')
+}
+
+const CLUSTER_PARTITION_HEADER = ['TOPIC', 'PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR', 'MIN-ISR', 'HIGH-WATERMARK', 'STATE']
+const REPLICA_HEADER = ['TOPIC', 'PARTITION', 'REPLICA', 'ROLE', 'LOG-END', 'LAG', 'CAUGHT-UP']
+
+/** A row per partition of the cluster: who leads it at which epoch, replicas, ISR, high watermark. */
+export function renderClusterPartitions(partitions: ClusterStatusPartition[]): string {
+  return renderTable(
+    CLUSTER_PARTITION_HEADER,
+    partitions.map((entry) => [entry.topic, entry.partition, entry.leader ?? '-', entry.leaderEpoch, entry.replicas.join(','), entry.isr.join(','), entry.minInsyncReplicas, unknownAsDash(entry.highWatermark), entry.leaderState]),
+  )
+}
+
+/** A row per replica: its log end offset and lag behind the leader, and how long since it caught up. */
+export function renderReplicaProgress(partitions: ClusterStatusPartition[]): string {
+  return renderTable(
+    REPLICA_HEADER,
+    partitions.flatMap((entry) =>
+      entry.replicaStatus.map((replica) => [
+        entry.topic,
+        entry.partition,
+        replica.node,
+        replicaRole(entry, replica),
+        unknownAsDash(replica.logEndOffset),
+        unknownAsDash(replica.lagRecords),
+        replica.caughtUpAgoMs === null ? '-' : `${replica.caughtUpAgoMs}ms ago`,
+      ]),
+    ),
+  )
+}
+
+export function replicaRole(entry: ClusterStatusPartition, replica: ClusterStatusReplica): string {
+  if (replica.node === entry.leader) return 'leader'
+  return replica.inSync ? 'in-sync' : 'out-of-sync'
+}
+
+/** "healthy: …" or "unhealthy: …": the line a script greps and a person reads first. */
+export function healthLine(health: ClusterHealth): string {
+  if (health.healthy) return `healthy: ${partitionsCounted(health.partitionCount)}, none offline or under-replicated`
+  const belowMin = health.belowMinIsr.length > 0 ? ` (${health.belowMinIsr.length} below min ISR: acks=all refused)` : ''
+  return `unhealthy: ${health.reason}${belowMin}`
+}
+
+function unknownAsDash(value: number | null): string | number {
+  return value === null ? '-' : value
 }
 
 export function clusterHeadline(status: ClusterStatus): string {

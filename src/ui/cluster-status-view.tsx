@@ -1,12 +1,13 @@
 /**
  * `lignum cluster status` on a terminal: the cluster's headline and a table of its nodes,
- * up in green, down in red, the controller marked. With --watch the command re-renders it
- * with each new answer (or the error of the last attempt).
+ * up in green, down in red, the controller marked; then every partition with its replicas'
+ * progress, and the health line (green when healthy, red otherwise). With --watch the
+ * command re-renders it with each new answer (or the error of the last attempt).
  */
 import React from 'react'
 import {Box, Text} from 'ink'
-import type {ClusterStatus} from './cluster-status-table.js'
-import {renderTopicPartitions} from './topic-table.js'
+import {healthLine, renderClusterPartitions, renderReplicaProgress, type ClusterStatus} from './cluster-status-table.js'
+import {renderDamagedPartitions, renderPartitionTable} from './topic-table.js'
 
 const COLUMN_WIDTHS = {id: 20, address: 24, status: 8, version: 12}
 
@@ -20,7 +21,25 @@ export function ClusterStatusView({status, error, watching}: {status?: ClusterSt
       {status ? <NodeTable status={status} /> : null}
       {status && status.topics.length > 0 ? (
         <Box marginTop={1}>
-          <Text>{renderTopicPartitions(...status.topics)}</Text>
+          <Text>{renderPartitionTable(...status.topics)}</Text>
+        </Box>
+      ) : null}
+      {status && status.damagedPartitions.length > 0 ? (
+        <Box marginTop={1}>
+          <Text color="red">{renderDamagedPartitions(status.damagedPartitions)}</Text>
+        </Box>
+      ) : null}
+      {status && status.partitions.length > 0 ? (
+        <Box flexDirection="column" marginTop={1}>
+          <Text>{renderClusterPartitions(status.partitions)}</Text>
+          <Box marginTop={1}>
+            <Text>{renderReplicaProgress(status.partitions)}</Text>
+          </Box>
+        </Box>
+      ) : null}
+      {status ? (
+        <Box marginTop={1}>
+          <Text color={status.health.healthy ? 'green' : 'red'}>{healthLine(status.health)}</Text>
         </Box>
       ) : null}
       {error ? <Text color="red">{error}</Text> : null}

@@ -63,14 +63,23 @@ export class OutputWriter {
     if (chunks.length > 1) {
       const joined = Buffer.concat(chunks, pendingBytes)
       releaseAll()
-      if (!this.stream.write(joined)) await this.drained()
+      if (!this.stream.write(joined)) await this.waitForDrain()
       return
     }
     const written = releases.length > 0 ? this.stream.write(chunks[0], releaseAll) : this.stream.write(chunks[0])
-    if (!written) await this.drained()
+    if (!written) await this.waitForDrain()
   }
 
-  private drained(): Promise<void> {
+  /** Resolves once everything written so far has left the process (or the stream closed): safe to exit. */
+  async drained(): Promise<void> {
+    if (this.closed) return
+    await new Promise<void>((resolve) => {
+      // Write callbacks run in order: this one runs once every earlier write is done.
+      if (!this.stream.write('', () => resolve())) void this.waitForDrain().then(resolve)
+    })
+  }
+
+  private waitForDrain(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         this.stream.off('drain', done)

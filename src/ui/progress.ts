@@ -3,6 +3,7 @@
  * stderr is a terminal, at most every PROGRESS_REDRAW_MS, and clears itself when done; in a
  * pipe or a script it prints nothing at all.
  */
+import {formatByteSize} from '../byte-size.js'
 
 /** Redrawing more often than this only costs CPU; people cannot read faster. */
 export const PROGRESS_REDRAW_MS = 100
@@ -53,12 +54,5 @@ export function createProgress(options: ProgressOptions): Progress {
 
 export function formatAmount(amount: number, unit: ProgressUnit): string {
   if (unit !== 'bytes') return `${Math.round(amount)} ${unit}`
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = amount
-  let index = 0
-  while (value >= 1024 && index < units.length - 1) {
-    value /= 1024
-    index++
-  }
-  return `${value.toFixed(index === 0 ? 0 : 1)} ${units[index]}`
+  return formatByteSize(amount)
 }

@@ -14,7 +14,7 @@
  */
 import {isUtf8} from 'node:buffer'
 import {LignumError} from '../errors.js'
-import type {LogRecord, RecordHeader} from '../log/record-batch.js'
+import type {LogRecord, RecordHeader} from '../format/record-batch.js'
 
 export interface RecordLocation {
   topic: string

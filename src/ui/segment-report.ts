@@ -4,8 +4,8 @@
  * Kafka's kafka-dump-log, binary shown safely (UTF-8 text, else base64 marked as such).
  */
 import {isUtf8} from 'node:buffer'
-import type {BatchDump, Fault, InspectReport, PartitionReport} from '../log/log-inspector.js'
-import type {LogRecord} from '../log/record-batch.js'
+import type {BatchDump, Fault, InspectReport, Note, PartitionReport} from '../log/log-inspector.js'
+import type {LogRecord} from '../format/record-batch.js'
 import {renderTable} from './topic-table.js'
 
 function time(timestamp: number): string {
@@ -23,6 +23,10 @@ export function renderFault(fault: Fault): string {
   return `${fault.file}: position ${fault.position}, offset ${fault.offset}: ${fault.reason}`
 }
 
+export function renderNote(note: Note): string {
+  return `${note.file}: position ${note.position}: ${note.reason}`
+}
+
 function safeText(bytes: Buffer | null): string {
   if (bytes === null) return 'null'
   return isUtf8(bytes) ? JSON.stringify(bytes.toString('utf8')) : `base64:${bytes.toString('base64')}`
@@ -37,7 +41,19 @@ export function renderBatch(batch: BatchDump): string {
   )
 }
 
-export function renderRecord(record: LogRecord): string {
+/** Kafka's control record key: version int16 | type int16; an end-transaction value: version int16 | coordinatorEpoch int32. */
+const CONTROL_TYPES: Record<number, string> = {0: 'ABORT', 1: 'COMMIT'}
+
+/** A control batch's record, as Kafka's kafka-dump-log prints a transaction marker. */
+function renderControlRecord(record: LogRecord): string {
+  const type = record.key !== null && record.key.length >= 4 ? record.key.readInt16BE(2) : -1
+  const name = CONTROL_TYPES[type]
+  const marker = name !== undefined && record.value !== null && record.value.length >= 6 ? `endTxnMarker: ${name} coordinatorEpoch: ${record.value.readInt32BE(2)}` : `controlType: ${type}`
+  return `| offset: ${record.offset} timestamp: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} ${marker}`
+}
+
+export function renderRecord(record: LogRecord, isControl = false): string {
+  if (isControl) return renderControlRecord(record)
   const headers = record.headers.map((header) => `${header.key}=${safeText(header.value)}`).join(',')
   return `| offset: ${record.offset} timestamp: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headers: [${headers}] key: ${safeText(record.key)} payload: ${safeText(record.value)}`
 }
@@ -51,12 +67,13 @@ export function renderInspectReport(report: InspectReport): string {
       lines.push(`Dumping ${segment.file}`, `Log starting offset: ${segment.baseOffset}`)
       for (const batch of segment.batches) {
         lines.push(renderBatch(batch))
-        for (const record of batch.records ?? []) lines.push(renderRecord(record))
+        for (const record of batch.records ?? []) lines.push(renderRecord(record, batch.isControl))
         if (batch.recordsError) lines.push(`| records not readable: ${batch.recordsError}`)
       }
     }
     blocks.push(lines.join('\n'))
   }
+  if (report.notes.length > 0) blocks.push(`${report.notes.length} note(s), not faults:\n${report.notes.map((note) => indent(renderNote(note))).join('\n')}`)
   if (report.verified !== undefined) {
     blocks.push(report.verified ? 'verify: no faults found' : `verify: ${report.faults.length} fault(s):\n${report.faults.map((fault) => indent(renderFault(fault))).join('\n')}`)
   } else if (report.faults.length > 0) {

@@ -3,6 +3,7 @@
  * print them), medians and rows, the open-loop fixed-rate driver, the /proc readings, and
  * that a tool past its deadline is killed. The benchmark itself is run by `npm run bench`.
  */
+import {spawn} from 'node:child_process'
 import {expect} from 'chai'
 import {parseConsumerSummary, parseProducerSummary} from '../../bench/peers/kafka.js'
 import {parseBenchRate} from '../../bench/peers/nats.js'
@@ -84,11 +85,30 @@ describe('peer benchmark helpers', () => {
     expect(result.p99Ms).to.be.at.least(result.p50Ms)
   })
 
-  it('reads CPU seconds and peak RSS of a process from /proc, and resets the peak', async () => {
-    const usage = await readUsage(process.pid)
-    expect(usage.cpuSeconds).to.be.greaterThan(0)
-    expect(usage.peakRssBytes).to.be.greaterThan(1 << 20)
-    expect(await resetPeakRss(process.pid)).to.be.a('boolean')
+  it('reads CPU seconds and peak RSS of a process from /proc, and resets the peak', async function () {
+    this.timeout(20_000)
+    // A process that touched 256 MiB once and gave it back: its peak stays high until reset.
+    const peakBytes = 256 * 1024 * 1024
+    const child = spawn(process.execPath, ['--expose-gc', '-e', `
+      let held = Buffer.alloc(${peakBytes}, 1)
+      held = null
+      globalThis.gc()
+      const rssKiB = () => Number(/VmRSS:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1])
+      const timer = setInterval(() => { if (rssKiB() < ${peakBytes / 2048}) { clearInterval(timer); console.log('released'); setInterval(() => {}, 1000) } }, 20)
+    `], {stdio: ['ignore', 'pipe', 'inherit']})
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => resolve())
+        child.once('exit', (code) => reject(new Error(`the child exited with ${code} before releasing its memory`)))
+      })
+      const before = await readUsage(child.pid!)
+      expect(before.cpuSeconds).to.be.greaterThan(0)
+      expect(before.peakRssBytes).to.be.at.least(peakBytes)
+      expect(await resetPeakRss(child.pid!)).to.equal(true)
+      expect((await readUsage(child.pid!)).peakRssBytes).to.be.below(peakBytes / 2)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 
   it('kills a tool that outlives its deadline', async () => {

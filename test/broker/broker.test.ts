@@ -3,9 +3,9 @@ import {mkdtemp, readdir} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {Broker, type BrokerConfig} from '../../src/broker/broker.js'
-import {partitionForKey} from '../../src/broker/partitioner.js'
+import {partitionForKey} from '../../src/format/partitioner.js'
 import {LignumError} from '../../src/errors.js'
-import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/log/record-batch.js'
+import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/format/record-batch.js'
 import {silentLogger} from '../../src/logger.js'
 
 const config: BrokerConfig = {autoCreateTopics: true, defaultPartitions: 1, partitionsPerTopicMax: 64, batchBytesMax: 64 * 1024, logDefaults: {flushPolicy: 'never'}}
@@ -110,9 +110,12 @@ describe('broker', () => {
 
   it('wakes a long-polling fetch when a record arrives', async () => {
     await broker.createTopic('live')
+    const startedMs = Date.now()
     const fetching = broker.fetch('live', 0, 0, {maxBytes: 1 << 20, maxWaitMs: 10_000})
     await broker.produce({topic: 'live', partition: 0, records: [{key: null, value: Buffer.from('now')}], acks: 'all'})
     expect(values((await fetching).batches)).to.deep.equal(['now'])
+    // Woken by the append, not by the end of its 10 s wait.
+    expect(Date.now() - startedMs).to.be.lessThan(2000)
   })
 
   it('refuses offsets outside the log', async () => {

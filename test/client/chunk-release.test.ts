@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {chunkOfBatch, ResponseBuffer} from '../../src/client/consumer.js'
-import {borrowWithHeadroom} from '../../src/log/headroom.js'
-import {batchPositions, encodeRecordBatch} from '../../src/log/record-batch.js'
+import {borrowWithHeadroom} from '../../src/format/headroom.js'
+import {batchPositions, encodeRecordBatch} from '../../src/format/record-batch.js'
 
 const largeValue = Buffer.alloc(200 * 1024, 0x61)
 

@@ -43,6 +43,14 @@ async function startLossyProxy(target: string, cutAfterBytes: number): Promise<{
   return {address: `127.0.0.1:${address.port}`, cuts: () => cuts, close: () => server.close()}
 }
 
+/** The server's count of resent batches it answered with their first offsets (from /metrics). */
+async function duplicatesAnswered(httpUrl: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text()
+  const line = text.split('\n').find((entry) => entry.startsWith('lignum_produce_duplicates_total '))
+  expect(line, 'lignum_produce_duplicates_total in /metrics').to.not.equal(undefined)
+  return Number(line!.split(' ')[1])
+}
+
 describe('producer retries (against lignum serve)', function () {
   this.timeout(60_000)
   const suite = serverForSuite()
@@ -51,6 +59,7 @@ describe('producer retries (against lignum serve)', function () {
     const setup = await LignumClient.connect({brokers: suite.server.grpcAddress})
     await setup.createTopic('retried', 1)
     setup.close()
+    const duplicatesBefore = await duplicatesAnswered(suite.server.httpUrl)
     const proxy = await startLossyProxy(suite.server.grpcAddress, 64 * 1024)
     const client = await LignumClient.connect({brokers: proxy.address})
     try {
@@ -66,9 +75,26 @@ describe('producer retries (against lignum serve)', function () {
       for await (const record of reader.consume({topic: 'retried', stopAtEnd: true})) read.push(record.value?.toString() ?? '')
       reader.close()
       expect(read).to.deep.equal(values)
+      // The resent batches were answered from producer state, not appended and then hidden.
+      expect(await duplicatesAnswered(suite.server.httpUrl), 'batches the server answered as retries').to.be.greaterThan(duplicatesBefore)
     } finally {
       client.close()
       proxy.close()
+    }
+  })
+
+  it('keeps producing to a partition after one of its batches failed (a new epoch starts past the gap)', async () => {
+    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+    try {
+      const producer = client.producer({acks: 'all'})
+      expect((await producer.send('gap', {value: 'first'})).offset).to.equal(0)
+      // Over the server's 1 MiB batch limit: refused before it is appended, leaving a sequence gap.
+      const refused = await producer.send('gap', {value: Buffer.alloc(2 * 1024 * 1024)}).catch((error: unknown) => error)
+      expect((refused as LignumError).code).to.equal('RECORD_TOO_LARGE')
+      expect((await producer.send('gap', {value: 'after'})).offset).to.equal(1)
+      await producer.close()
+    } finally {
+      client.close()
     }
   })
 

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {recordsOfChunks, type RecordChunk} from '../../src/client/consumer.js'
-import type {LogRecord} from '../../src/log/record-batch.js'
+import type {LogRecord} from '../../src/format/record-batch.js'
 
 function chunkOf(partition: number, offsets: number[]): RecordChunk {
   const records: LogRecord[] = offsets.map((offset) => ({offset, timestamp: 1000 + offset, key: null, value: Buffer.from(`v${offset}`), headers: []}))

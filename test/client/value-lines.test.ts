@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import fc from 'fast-check'
 import {chunkOfBatch} from '../../src/client/consumer.js'
-import {encodeRecordBatch} from '../../src/log/record-batch.js'
+import {encodeRecordBatch} from '../../src/format/record-batch.js'
 
 /** Prints the chunk's values through a target of `targetBytes`, as the CLI's printer does with its output buffer. */
 function printThrough(batch: Buffer, fromOffset: number, endOffset: number, targetBytes: number): string {

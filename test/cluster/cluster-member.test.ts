@@ -3,7 +3,7 @@
  * killed, frozen and stopped), checked through the views they report.
  */
 import {expect} from 'chai'
-import {ConsulAgent, consulBinaryOrSkip, freePort} from '../helpers/consul.js'
+import {ConsulAgent, requireConsulBinary, freePort} from '../helpers/consul.js'
 import {expectNoOverlappingTerms} from './controller-terms.js'
 import {eventually, MemberProcess, type MemberAnswer, type MemberSettings} from './member-process.js'
 
@@ -20,7 +20,7 @@ describe('cluster member (real Consul)', function () {
   let clusterCount = 0
 
   before(async function () {
-    consulBinary = await consulBinaryOrSkip(this)
+    consulBinary = await requireConsulBinary(this)
     consul = await ConsulAgent.start(consulBinary, 'dev')
   })
 
@@ -113,6 +113,22 @@ describe('cluster member (real Consul)', function () {
     // the rest is slack for a loaded machine.
     expect(takeoverMs).to.be.lessThan(SESSION_TTL_MS + LOCK_DELAY_MS + 10_000)
     expectNoOverlappingTerms(others)
+  })
+
+  it('kill -9 of the controller and a restart within its TTL that reports a damaged replica: some node becomes controller', async function () {
+    const three = await startMembers(3)
+    const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const oldController = three.find((member) => member.nodeId === before[0]!.view.controller)!
+    await oldController.killHard()
+    // The same node at once, well within its old session's TTL: its registration renews the
+    // check the old session is tied to.
+    const restarted = await MemberProcess.start(oldController.settings)
+    members.push(restarted)
+    restarted.reportDamaged('faults-0')
+    const now = three.map((member) => (member === oldController ? restarted : member))
+    const after = await agreedController(now, ['node-1', 'node-2', 'node-3'])
+    expect(after[0]!.view.controllerEpoch).to.be.greaterThan(before[0]!.view.controllerEpoch)
+    expectNoOverlappingTerms(now)
   })
 
   it('SIGSTOP of the controller past its TTL: another takes over; after SIGCONT the old one steps down and logs it', async function () {

@@ -8,7 +8,7 @@ import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ConsulApi, type KvEntry} from '../../src/cluster/consul-api.js'
 import {acquireOperations, EpochGuard, parseNodeRecord, parsePartitionAssignment, writeAsController} from '../../src/cluster/controller-state.js'
 import {LignumError} from '../../src/errors.js'
-import {ConsulAgent, consulBinaryOrSkip} from '../helpers/consul.js'
+import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 
 const REQUEST_TIMEOUT_MS = 5_000
 
@@ -19,7 +19,7 @@ describe('controller state in Consul KV (real Consul)', function () {
   const keys = new ClusterKeys('fencing')
 
   before(async function () {
-    const binary = await consulBinaryOrSkip(this)
+    const binary = await requireConsulBinary(this)
     consul = await ConsulAgent.start(binary, 'dev')
     api = new ConsulApi(consul.url, REQUEST_TIMEOUT_MS)
   })
@@ -100,7 +100,7 @@ describe('controller state in Consul KV (real Consul)', function () {
     const session = await api.createSession({name: 'controller', checkIds: ['serfHealth'], lockDelayMs: 0})
     expect((await api.transaction(acquireOperations(keys, session, {nodeId: 'c', address: 'c:1', epoch: 7}, undefined))).ok).to.equal(true)
     const key = keys.partition('orders.v1', 3)
-    expect(key).to.equal('lignum/assignments/topics/orders.v1/partitions/3')
+    expect(key).to.equal('lignum/assignments/partitions/orders.v1/3')
     const assignment = {replicas: ['n1', 'n2', 'n3'], leader: 'n2', leaderEpoch: 4, isr: ['n2', 'n3'], epoch: 7}
     expect(await writeAsController(api, keys, session, {key, value: assignment, expectedModifyIndex: 0})).to.equal(true)
 

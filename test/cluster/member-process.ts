@@ -75,6 +75,11 @@ export class MemberProcess {
     return (await reply) as unknown as MemberAnswer
   }
 
+  /** Reports a damaged replica, which registers the node again at once. */
+  reportDamaged(partitionId: string): void {
+    this.child.stdin!.write(`damaged ${partitionId}\n`)
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal)
   }

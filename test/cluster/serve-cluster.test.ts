@@ -6,11 +6,12 @@
  */
 import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, consulBinaryOrSkip} from '../helpers/consul.js'
+import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {expectNoOverlappingTerms} from './controller-terms.js'
 import {eventually} from './member-process.js'
 import {ServeProcess, type ServeSettings} from './serve-process.js'
 import type {ClusterStatus} from '../../src/ui/cluster-status-table.js'
+import {printLogs} from './cluster-reads.js'
 
 const SESSION_TTL_MS = 3_000
 const LOCK_DELAY_MS = 1_000
@@ -26,7 +27,7 @@ describe('lignum serve --consul (three real nodes, real Consul)', function () {
   let clusterCount = 0
 
   before(async function () {
-    consulBinary = await consulBinaryOrSkip(this)
+    consulBinary = await requireConsulBinary(this)
     this.timeout(120_000)
     consul = await ConsulAgent.start(consulBinary, 'persistent')
   })
@@ -37,7 +38,7 @@ describe('lignum serve --consul (three real nodes, real Consul)', function () {
 
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') {
-      for (const node of nodes) console.log(`--- logs of ${node.nodeId}\n${node.logs.slice(-40).map((line) => JSON.stringify(line)).join('\n')}`)
+      printLogs(nodes, 40)
     }
     await Promise.all(nodes.map((node) => node.destroy()))
     nodes = []

@@ -1,6 +1,8 @@
 /**
  * A real `lignum serve --consul …` process for cluster tests: the compiled CLI on free
  * loopback ports, its own data directory, its JSON log lines collected from stderr.
+ * The node binds port 0 itself and its ports are read from its "node started" line: a
+ * port probed free and handed over later can be taken in between by another process.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtemp, rm} from 'node:fs/promises'
@@ -10,7 +12,6 @@ import readline from 'node:readline'
 import {LignumClient} from '../../src/client/index.js'
 import {clusterStatusOf, type ClusterStatus} from '../../src/ui/cluster-status-table.js'
 import {lignumBin, repoRoot} from '../helpers/cli.js'
-import {freePort} from '../helpers/consul.js'
 import type {LogLine} from './member-process.js'
 
 export interface ServeSettings {
@@ -20,6 +21,8 @@ export interface ServeSettings {
   nodeId: string
   sessionTtlMs: number
   lockDelayMs: number
+  /** More LIGNUM_* settings for the process. */
+  env?: Record<string, string>
 }
 
 // A status request to a node that is up answers in milliseconds; a frozen one never does.
@@ -27,16 +30,22 @@ const STATUS_TIMEOUT_MS = 5_000
 
 export class ServeProcess {
   readonly logs: LogLine[] = []
+  grpcPort: number
+  httpPort: number
+  /** performance.now() when the process exited; undefined while it runs. */
+  exitedAtMs: number | undefined
   private readonly exited: Promise<void>
   private client: LignumClient | undefined
 
   private constructor(
     readonly settings: ServeSettings,
-    readonly grpcPort: number,
-    readonly httpPort: number,
-    private readonly dataDir: string,
+    grpcPort: number,
+    httpPort: number,
+    readonly dataDir: string,
     private readonly child: ChildProcess,
   ) {
+    this.grpcPort = grpcPort
+    this.httpPort = httpPort
     readline.createInterface({input: child.stderr!}).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine)
@@ -45,13 +54,24 @@ export class ServeProcess {
       }
     })
     child.stdout!.resume()
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()))
+    this.exited = new Promise((resolve) => child.once('exit', () => {
+      this.exitedAtMs = performance.now()
+      resolve()
+    }))
   }
 
   static async start(settings: ServeSettings): Promise<ServeProcess> {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), `lignum-${settings.nodeId}-`))
-    const grpcPort = await freePort()
-    const httpPort = await freePort()
+    return ServeProcess.spawn(settings, dataDir, 0, 0)
+  }
+
+  /** The same node again (data directory, ports it had, settings) after it stopped. */
+  async restart(): Promise<ServeProcess> {
+    await this.stop()
+    return ServeProcess.spawn(this.settings, this.dataDir, this.grpcPort, this.httpPort)
+  }
+
+  private static async spawn(settings: ServeSettings, dataDir: string, grpcPort: number, httpPort: number): Promise<ServeProcess> {
     const args = [
       lignumBin, 'serve',
       '--data-dir', dataDir,
@@ -68,11 +88,13 @@ export class ServeProcess {
         LIGNUM_SESSION_TTL_MS: String(settings.sessionTtlMs),
         LIGNUM_LOCK_DELAY_MS: String(settings.lockDelayMs),
         LOG_LEVEL: 'info',
+        ...settings.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const serve = new ServeProcess(settings, grpcPort, httpPort, dataDir, child)
     await serve.waitForLog('node started')
+    serve.readBoundPorts()
     return serve
   }
 
@@ -116,6 +138,11 @@ export class ServeProcess {
     }
   }
 
+  /** Resolves when the process has exited (by itself or a signal sent with signal()). */
+  untilExited(): Promise<void> {
+    return this.exited
+  }
+
   async destroy(): Promise<void> {
     await this.stop()
     await rm(this.dataDir, {recursive: true, force: true})
@@ -134,6 +161,12 @@ export class ServeProcess {
     this.client = undefined
   }
 
+  private readBoundPorts(): void {
+    const [started] = this.logged('node started')
+    this.grpcPort = portOf(started!.grpc)
+    this.httpPort = portOf(started!.http)
+  }
+
   private async waitForLog(message: string): Promise<void> {
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline) {
@@ -143,4 +176,10 @@ export class ServeProcess {
     }
     throw new Error(`lignum serve did not log "${message}": ${JSON.stringify(this.logs)}`)
   }
+}
+
+function portOf(address: unknown): number {
+  const port = Number(String(address).split(':').pop())
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in the node's "node started" line: ${String(address)}`)
+  return port
 }

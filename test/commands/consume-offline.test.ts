@@ -1,10 +1,10 @@
 import {expect} from 'chai'
-import {readdir, readFile, stat, truncate, writeFile} from 'node:fs/promises'
+import {open, readdir, readFile, stat, truncate, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {spawn} from 'node:child_process'
 import {lignumBin, runCli} from '../helpers/cli.js'
 import {PartitionLog} from '../../src/log/partition-log.js'
-import {encodeRecordBatch} from '../../src/log/record-batch.js'
+import {batchPositions, encodeRecordBatch} from '../../src/format/record-batch.js'
 import {buildDataDir, FIXTURE_TIMESTAMP, scratchDir} from '../log/helpers.js'
 
 describe('lignum consume --data-dir (offline, end to end)', () => {
@@ -95,19 +95,37 @@ describe('lignum consume --data-dir (offline, end to end)', () => {
     expect((await readdir(dataDir, {recursive: true})).sort()).to.deep.equal(before)
   })
 
-  it('returns the whole batches before a torn tail and warns on stderr', async () => {
+  it('returns the whole batches before a torn tail (a crash, or a server writing) and warns, exit 0', async () => {
     const torn = path.join(dir, 'torn')
     await buildDataDir(torn, 3)
     const file = path.join(torn, 'orders-0', '00000000000000000000.log')
     await truncate(file, (await stat(file)).size - 5)
+    // Only offsets below 2 were known on disk: the cut batch at offset 2 is an unflushed tail.
+    await writeFile(path.join(torn, 'orders-0', 'lignum-recovery-point'), '0\n2\n')
     const result = await runCli(['consume', '--data-dir', torn, '--topic', 'orders', '-p', '0'])
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal('p0-0\np0-1\n')
-    expect(result.stderr).to.match(/^Warning: .*00000000000000000000\.log: stopped at position \d+ \(offset 2\)/)
+    expect(result.stderr).to.match(/^Warning: .*00000000000000000000\.log: stopped at position \d+ \(offset 2\).*torn tail/)
     expect((await stat(file)).size).to.be.greaterThan(0)
   })
 
-  it('fails loudly on damage in a segment that later segments follow, never serving it', async () => {
+  it('takes a last batch cut after a clean stop for damage: the records before it, then exit 4', async () => {
+    const cut = path.join(dir, 'cut')
+    await buildDataDir(cut, 3)
+    const file = path.join(cut, 'orders-0', '00000000000000000000.log')
+    await truncate(file, (await stat(file)).size - 5)
+    const result = await runCli(['consume', '--data-dir', cut, '--topic', 'orders'])
+    expect(result.code).to.equal(4)
+    expect(result.stdout).to.equal('p0-0\np0-1\np1-0\np1-1\np1-2\n')
+    expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1)
+    expect(result.stderr).to.match(/^Error: orders-0 is damaged: .*00000000000000000000\.log at position \d+ \(offset 2\).*every intact record before offset 2 was written; repair it offline with: lignum segments repair --data-dir .* -t orders -p 0/)
+    const before = await runCli(['consume', '--data-dir', cut, '--topic', 'orders', '-p', '0', '--to', '2'])
+    expect(before.code, before.stderr).to.equal(0)
+    expect(before.stdout).to.equal('p0-0\np0-1\n')
+    expect(before.stderr).to.equal('')
+  })
+
+  it('fails loudly on damage in a segment that later segments follow, after the records before it', async () => {
     const damaged = path.join(dir, 'damaged', 'orders-0')
     const log = await PartitionLog.open(damaged, {segmentBytes: 300, flushPolicy: 'always'})
     for (let index = 0; index < 6; index++) await log.append(encodeRecordBatch([{key: null, value: Buffer.from(`v${index}-${'x'.repeat(60)}`)}]))
@@ -121,8 +139,79 @@ describe('lignum consume --data-dir (offline, end to end)', () => {
     await writeFile(first, bytes)
     const result = await runCli(['consume', '--data-dir', path.dirname(damaged), '--topic', 'orders', '--format', '%o\n'])
     expect(result.code).to.equal(4)
-    expect(result.stdout).to.not.match(/^1$/m)
-    expect(result.stderr.trim().split('\n')).to.have.length(1)
-    expect(result.stderr).to.match(/^Error: .*(CRC-32C|damaged)/)
+    expect(result.stdout).to.equal('0\n')
+    expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1)
+    expect(result.stderr).to.match(/^Error: orders-0 is damaged: .*CRC-32C/)
+  })
+
+  describe('11,000 intact records before damage in a middle segment', () => {
+    let damagedDir: string
+    const expected = Array.from({length: 11_000}, (_, index) => `record ${index}`).join('\n') + '\n'
+
+    before(async () => {
+      damagedDir = path.join(dir, 'eleven-thousand')
+      const log = await PartitionLog.open(path.join(damagedDir, 'orders-0'), {segmentBytes: 16 * 1024, flushPolicy: 'never'})
+      for (let batch = 0; batch < 120; batch++) {
+        await log.append(encodeRecordBatch(Array.from({length: 100}, (_, index) => ({key: null, value: Buffer.from(`record ${batch * 100 + index}`)}))))
+      }
+      await log.close()
+      await flipLengthOfBatchAt(path.join(damagedDir, 'orders-0'), 11_000)
+    })
+
+    /** Runs consume with stdout going straight to `stdout` (a file or a pipe) and returns its exit and stderr. */
+    function consumeTo(stdout: 'file' | 'pipe', args: string[] = []): Promise<{code: number | null; stdout: string; stderr: string}> {
+      return new Promise((resolve, reject) => {
+        const outFile = path.join(dir, `out-${Math.random().toString(36).slice(2)}.txt`)
+        void (async () => {
+          const handle = stdout === 'file' ? await open(outFile, 'w') : null
+          const child = spawn(process.execPath, [lignumBin, 'consume', '--data-dir', damagedDir, '--topic', 'orders', ...args], {stdio: ['ignore', handle ? handle.fd : 'pipe', 'pipe']})
+          let stderr = ''
+          let piped = ''
+          child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+          // A slow reader: the pipe fills, so the writer must wait for it before exiting. The
+          // listener goes on first: on exit, Node resumes (and empties) a child's stdout that has none.
+          child.stdout?.on('data', (chunk: Buffer) => (piped += chunk.toString())).pause()
+          setTimeout(() => child.stdout?.resume(), 500)
+          child.on('error', reject)
+          child.on('close', async (code) => {
+            await handle?.close()
+            resolve({code, stderr, stdout: handle ? await readFile(outFile, 'utf8') : piped})
+          })
+        })().catch(reject)
+      })
+    }
+
+    for (const stdout of ['file', 'pipe'] as const) {
+      it(`writes every one of them to a ${stdout}, then fails with the damage (exit 4)`, async () => {
+        const result = await consumeTo(stdout)
+        expect(result.code, result.stderr).to.equal(4)
+        expect(result.stdout.length).to.equal(expected.length)
+        expect(result.stdout === expected).to.equal(true)
+        expect(result.stderr.trim().split('\n')).to.have.length(1)
+        expect(result.stderr).to.match(/^Error: orders-0 is damaged: .* \(offset 11000\).*every intact record before offset 11000 was written/)
+      })
+    }
+
+    it('exits 0 with --to before the damage', async () => {
+      const result = await consumeTo('pipe', ['--to', '11000'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stdout === expected).to.equal(true)
+      expect(result.stderr).to.equal('')
+    })
   })
 })
+
+/** Overwrites the length of the batch starting at `offset` with an impossible one. */
+async function flipLengthOfBatchAt(partitionDir: string, offset: number): Promise<void> {
+  for (const name of (await readdir(partitionDir)).filter((entry) => entry.endsWith('.log')).sort()) {
+    const file = path.join(partitionDir, name)
+    const bytes = await readFile(file)
+    for (const {position, header} of batchPositions(bytes)) {
+      if (header.baseOffset !== offset) continue
+      bytes.writeInt32BE(0x7fff_fff0, position + 8)
+      await writeFile(file, bytes)
+      return
+    }
+  }
+  throw new Error(`no batch starts at offset ${offset}`)
+}

@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {lignumBin, repoRoot, runCli} from '../helpers/cli.js'
 import {startServer, type RunningServer} from '../helpers/server.js'
+import {LignumClient} from '../../src/client/index.js'
 
 describe('produce and consume (against lignum serve)', function () {
   this.timeout(120_000)
@@ -174,7 +175,9 @@ describe('produce when the node goes away', function () {
     const feed = setInterval(() => producer.stdin.write(line), 5)
     const exited = new Promise<number | null>((resolve) => producer.once('exit', resolve))
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // The node dies only once records reached it: on a loaded machine the CLI can take
+      // longer than any fixed wait to start, and would then fail to connect instead.
+      await untilRecordsStored(server, 'orphaned')
       await server.stop('SIGKILL')
       expect(await exited).to.equal(5)
       expect(stderr.trim().split('\n')).to.have.length(1)
@@ -185,3 +188,16 @@ describe('produce when the node goes away', function () {
     }
   })
 })
+
+async function untilRecordsStored(server: RunningServer, topic: string): Promise<void> {
+  const client = await LignumClient.connect({brokers: server.grpcAddress})
+  try {
+    for (;;) {
+      const stored = await client.describeTopic(topic).then((description) => description.partitions.some((partition) => partition.logEndOffset > 0), () => false)
+      if (stored) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    client.close()
+  }
+}

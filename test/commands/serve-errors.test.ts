@@ -1,9 +1,10 @@
 import {expect} from 'chai'
-import {mkdtemp, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {runCli} from '../helpers/cli.js'
 import {startServer} from '../helpers/server.js'
+import {mountTmpfs} from '../helpers/tmpfs.js'
 
 /** What a user gets wrong when starting a node: one line on stderr (logs aside), non-zero exit. */
 describe('lignum serve refusing to start', function () {
@@ -31,6 +32,29 @@ describe('lignum serve refusing to start', function () {
     const result = await runCli(['serve', '--data-dir', file, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'], {env: quiet})
     expect(result.code).to.equal(4)
     expect(result.stderr).to.equal(`Error: cannot use ${file} as the data directory: it (or a folder above it) is a file; choose a writable --data-dir\n`)
+  })
+
+  it('says when the data directory is on a read-only file system, for a used and an empty one', async function () {
+    // chmod 0555 does not stop root, which runs the tests: a file system mounted read-only does.
+    const tmpfs = await mountTmpfs('size=4m')
+    try {
+      const used = path.join(tmpfs.dir, 'used')
+      const server = await startServer({dataDir: used})
+      expect((await runCli(['produce', '-t', 'kept', '--brokers', server.grpcAddress], {input: 'a\nb\n'})).code).to.equal(0)
+      expect(await server.stop()).to.equal(0)
+      await mkdir(path.join(tmpfs.dir, 'empty'))
+      await tmpfs.remount('ro')
+      for (const dataDir of [used, path.join(tmpfs.dir, 'empty')]) {
+        const result = await runCli(['serve', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'], {env: quiet})
+        expect(result.code).to.equal(4)
+        expect(result.stderr).to.equal(`Error: cannot write ${dataDir}/.lock: the data directory ${dataDir} is on a read-only file system; remount it read-write or choose another --data-dir\n`)
+      }
+      // What was stored is still readable offline.
+      const offline = await runCli(['consume', '-t', 'kept', '--data-dir', used])
+      expect(offline.stdout).to.equal('a\nb\n')
+    } finally {
+      await tmpfs.unmount()
+    }
   })
 
   it('says when --host is not an address of this machine', async () => {

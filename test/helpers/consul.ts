@@ -8,7 +8,8 @@
  * a data directory, `-server -bootstrap-expect=1`, whose state survives a restart).
  *
  * The binary comes from scripts/ensure-consul, which builds it on a fresh machine. When
- * neither a consul binary nor Go exists, `consulBinaryOrSkip` says why and the suite skips.
+ * neither a consul binary nor Go exists, `requireConsulBinary` fails the suite saying what to install:
+ * a cluster test that quietly does not run proves nothing.
  */
 import {execFile, spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {mkdtemp, rm} from 'node:fs/promises'
@@ -26,18 +27,18 @@ const CONSUL_STOP_TIMEOUT_MS = 15_000
 const POLL_INTERVAL_MS = 100
 const NODE_NAME = 'lignum-test'
 
-let binaryLookup: Promise<{path?: string; skipReason?: string}> | undefined
+let binaryLookup: Promise<{path?: string; missingReason?: string}> | undefined
 
 /** The consul binary, or the reason the cluster tests cannot run here. Builds it if needed. */
-export function findConsulBinary(): Promise<{path?: string; skipReason?: string}> {
+export function findConsulBinary(): Promise<{path?: string; missingReason?: string}> {
   binaryLookup ??= lookUpBinary()
   return binaryLookup
 }
 
-async function lookUpBinary(): Promise<{path?: string; skipReason?: string}> {
+async function lookUpBinary(): Promise<{path?: string; missingReason?: string}> {
   const haveConsul = Boolean(process.env.LIGNUM_CONSUL_BIN) || commandExists('consul')
   if (!haveConsul && !commandExists('go')) {
-    return {skipReason: 'neither a consul binary (LIGNUM_CONSUL_BIN or PATH) nor Go to build one is available'}
+    return {missingReason: 'neither a consul binary (LIGNUM_CONSUL_BIN or PATH) nor Go to build one is available'}
   }
   const script = path.join(repoRoot, 'scripts', 'ensure-consul')
   const consulPath = await new Promise<string>((resolve, reject) => {
@@ -49,17 +50,12 @@ async function lookUpBinary(): Promise<{path?: string; skipReason?: string}> {
   return {path: consulPath}
 }
 
-/** For a mocha `before` hook: resolves the binary or skips the suite, printing why. */
-export async function consulBinaryOrSkip(context: Mocha.Context): Promise<string> {
+/** For a mocha `before` hook: the consul binary (built if need be), or a failure saying what to install. */
+export async function requireConsulBinary(context: Mocha.Context): Promise<string> {
   context.timeout(CONSUL_BUILD_TIMEOUT_MS)
   const found = await findConsulBinary()
-  if (!found.path) {
-    // .ci/run builds Consul first, so in CI a missing binary is a failure, never a skip.
-    if (process.env.CI === 'true') throw new Error(`no Consul for the cluster tests in CI: ${found.skipReason}`)
-    console.log(`      skipped: ${found.skipReason}`)
-    context.skip()
-  }
-  return found.path as string
+  if (!found.path) throw new Error(`the cluster tests need Consul: ${found.missingReason}; install Go or set LIGNUM_CONSUL_BIN`)
+  return found.path
 }
 
 function commandExists(command: string): boolean {
@@ -185,11 +181,17 @@ export class ConsulAgent {
   }
 }
 
-/** A port free for TCP and UDP on 127.0.0.1 (serf listens on both). */
+// The kernel can hand a port just probed and closed to the next probe; ports handed out
+// are remembered so that two processes of one test run are never given the same one.
+const portsHandedOut = new Set<number>()
+
+/** A port free for TCP and UDP on 127.0.0.1 (serf listens on both), never the same twice. */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = await freeTcpPort()
-    if (await udpPortFree(port)) return port
+    if (portsHandedOut.has(port) || !(await udpPortFree(port))) continue
+    portsHandedOut.add(port)
+    return port
   }
 }
 

@@ -1,22 +1,25 @@
 /**
  * kill -9 of a process appending with flush policy `always`: every acknowledged record is there
- * after reopening, offsets are dense, and the reopened log takes appends again.
+ * after reopening, offsets are dense, and the reopened log takes appends again. The page cache
+ * survives a kill -9, so that alone would pass without any fsync: the child also counts its
+ * fdatasyncs, and every acknowledgement must follow one more of them than the one before.
  */
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {PartitionLog} from '../../src/log/partition-log.js'
-import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/log/record-batch.js'
+import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/format/record-batch.js'
 import {memoryLogger, scratchDir} from './helpers.js'
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'append-until-killed.ts')
 const ACKS_BEFORE_KILL = 300
 
-function runUntilAcked(dir: string, acks: number): Promise<number> {
+function runUntilAcked(dir: string, acks: number): Promise<{lastAcked: number; syncsAtAck: number[]}> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir], {stdio: ['ignore', 'pipe', 'inherit']})
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir, 'always'], {stdio: ['ignore', 'pipe', 'inherit']})
     let lastAcked = -1
+    const syncsAtAck: number[] = []
     let seen = 0
     let pending = ''
     child.stdout.on('data', (chunk: Buffer) => {
@@ -24,12 +27,14 @@ function runUntilAcked(dir: string, acks: number): Promise<number> {
       const lines = pending.split('\n')
       pending = lines.pop() ?? ''
       for (const line of lines) {
-        lastAcked = Number(line.split(' ')[1])
+        const [, offset, syncs] = line.split(' ')
+        lastAcked = Number(offset)
+        syncsAtAck.push(Number(syncs))
         if (++seen === acks) child.kill('SIGKILL')
       }
     })
     child.on('error', reject)
-    child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolve(lastAcked) : reject(new Error(`child ended without being killed (${signal})`))))
+    child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolve({lastAcked, syncsAtAck}) : reject(new Error(`child ended without being killed (${signal})`))))
   })
 }
 
@@ -38,8 +43,10 @@ describe('PartitionLog after kill -9 (flush policy always)', () => {
     const {dir, cleanup} = await scratchDir()
     try {
       const at = path.join(dir, 'crash-0')
-      const lastAcked = await runUntilAcked(at, ACKS_BEFORE_KILL)
+      const {lastAcked, syncsAtAck} = await runUntilAcked(at, ACKS_BEFORE_KILL)
       expect(lastAcked).to.be.greaterThan(0)
+      const notSynced = syncsAtAck.filter((syncs, index) => syncs <= (index === 0 ? 0 : syncsAtAck[index - 1]))
+      expect(notSynced, 'acknowledgements without an fdatasync since the previous one').to.deep.equal([])
       const log = await PartitionLog.open(at, {segmentBytes: 8 * 1024}, {logger: memoryLogger()})
       try {
         expect(log.logEndOffset).to.be.greaterThan(lastAcked)

@@ -1,8 +1,8 @@
 /** Scratch directories and small builders shared by the log tests. */
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, open, rm, type FileHandle} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {encodeRecordBatch, type RecordInput} from '../../src/log/record-batch.js'
+import {encodeRecordBatch, type RecordInput} from '../../src/format/record-batch.js'
 
 export async function scratchDir(): Promise<{dir: string; cleanup: () => Promise<void>}> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-log-test-'))
@@ -59,3 +59,72 @@ export async function buildDataDir(dataDir: string, recordsPerPartition = 20): P
 }
 
 export const FIXTURE_TIMESTAMP = 1_700_000_000_000
+
+/** An errno-shaped error as node:fs raises it. */
+export function errnoError(code: string, syscall: string): NodeJS.ErrnoException {
+  const messages: Record<string, string> = {ENOSPC: 'no space left on device', EIO: 'i/o error', EROFS: 'read-only file system'}
+  return Object.assign(new Error(`${code}: ${messages[code] ?? code}, ${syscall}`), {code, syscall})
+}
+
+/**
+ * A seam under the segment files (PartitionLog's `openFile` option): counts fdatasyncs, and
+ * makes the next opens, writes or truncations fail as a disk would. A failing write first
+ * writes `partialBytes` of its data for real, as a short write before ENOSPC does.
+ */
+export interface DiskSeam {
+  openFile: (file: string, flags: string) => Promise<FileHandle>
+  datasyncs: number
+  opens: number
+  failOpens: {error: NodeJS.ErrnoException; times: number} | null
+  failWrites: {error: NodeJS.ErrnoException; partialBytes: number; times: number} | null
+  failTruncates: {error: NodeJS.ErrnoException; times: number} | null
+  failDatasyncs: {error: NodeJS.ErrnoException; times: number} | null
+}
+
+export function diskSeam(): DiskSeam {
+  const seam: DiskSeam = {
+    datasyncs: 0,
+    opens: 0,
+    failOpens: null,
+    failWrites: null,
+    failTruncates: null,
+    failDatasyncs: null,
+    async openFile(file, flags) {
+      if (seam.failOpens && seam.failOpens.times-- > 0) throw seam.failOpens.error
+      seam.opens++
+      return instrument(await open(file, flags))
+    },
+  }
+  const instrument = (handle: FileHandle): FileHandle =>
+    new Proxy(handle, {
+      get(target, property) {
+        if (property === 'datasync') {
+          return async () => {
+            seam.datasyncs++
+            if (seam.failDatasyncs && seam.failDatasyncs.times-- > 0) throw seam.failDatasyncs.error
+            return target.datasync()
+          }
+        }
+        if ((property === 'write' || property === 'writev') && seam.failWrites && seam.failWrites.times > 0) {
+          const failure = seam.failWrites
+          return async (first: Buffer | Buffer[], ...rest: unknown[]) => {
+            failure.times--
+            const data = Array.isArray(first) ? Buffer.concat(first) : first
+            const position = (Array.isArray(first) ? rest[0] : rest[2]) as number
+            if (failure.partialBytes > 0) await target.write(data, 0, Math.min(failure.partialBytes, data.length), position)
+            throw failure.error
+          }
+        }
+        if (property === 'truncate' && seam.failTruncates && seam.failTruncates.times > 0) {
+          const failure = seam.failTruncates
+          return async () => {
+            failure.times--
+            throw failure.error
+          }
+        }
+        const value = Reflect.get(target, property, target) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  return seam
+}

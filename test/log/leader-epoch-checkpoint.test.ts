@@ -1,9 +1,10 @@
 import {expect} from 'chai'
 import {readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
-import {LignumError} from '../../src/errors.js'
+import {encodeRecordBatch} from '../../src/format/record-batch.js'
+import {PartitionLog} from '../../src/log/partition-log.js'
 import {LeaderEpochCheckpoint} from '../../src/log/leader-epoch-checkpoint.js'
-import {scratchDir} from './helpers.js'
+import {memoryLogger, scratchDir} from './helpers.js'
 
 describe('leader epoch checkpoint', () => {
   let dir: string
@@ -45,11 +46,30 @@ describe('leader epoch checkpoint', () => {
     expect(checkpoint.entries()).to.deep.equal([{epoch: 1, startOffset: 0}, {epoch: 4, startOffset: 5}])
   })
 
-  it('refuses a damaged file with a message naming it', async () => {
+  it('says why a damaged file does not parse, and starts empty for a rebuild', async () => {
     await writeFile(path.join(dir, 'leader-epoch-checkpoint'), '0\n2\n1 0\n')
-    const error = await LeaderEpochCheckpoint.load(dir, () => 0, true).catch((caught: LignumError) => caught)
-    expect(error).to.be.instanceOf(LignumError).with.property('code', 'CORRUPT_RECORD')
-    expect((error as Error).message).to.include('leader-epoch-checkpoint')
+    const checkpoint = await LeaderEpochCheckpoint.load(dir, () => 0, true)
+    expect(checkpoint.damaged).to.include('leader-epoch-checkpoint').and.include('entry count')
+    expect(checkpoint.entries()).to.deep.equal([])
+  })
+
+  it('rebuilds a damaged file from the batches of the log when the partition opens', async () => {
+    const partitionDir = path.join(dir, 'epochs-0')
+    const written = await PartitionLog.open(partitionDir, {flushPolicy: 'never'})
+    await written.append(encodeRecordBatch([{key: null, value: Buffer.from('a')}, {key: null, value: Buffer.from('b')}]), {leaderEpoch: 0})
+    await written.append(encodeRecordBatch([{key: null, value: Buffer.from('c')}]), {leaderEpoch: 3})
+    await written.append(encodeRecordBatch([{key: null, value: Buffer.from('d')}]), {leaderEpoch: 3})
+    await written.close()
+    const file = path.join(partitionDir, 'leader-epoch-checkpoint')
+    expect(await readFile(file, 'utf8')).to.equal('0\n2\n0 0\n3 2\n')
+    await writeFile(file, 'garbage')
+    const logger = memoryLogger()
+    const reopened = await PartitionLog.open(partitionDir, {flushPolicy: 'never'}, {logger})
+    expect(reopened.epochEntries()).to.deep.equal([{epoch: 0, startOffset: 0}, {epoch: 3, startOffset: 2}])
+    expect(reopened.endOffsetFor(0)).to.deep.equal({epoch: 0, endOffset: 2})
+    await reopened.close()
+    expect(await readFile(file, 'utf8')).to.equal('0\n2\n0 0\n3 2\n')
+    expect(logger.lines.map((line) => line.message)).to.include('rebuilding a damaged leader-epoch checkpoint from the batches')
   })
 
   it('never writes when read-only', async () => {

@@ -2,9 +2,9 @@ import {expect} from 'chai'
 import {cp, readdir, readFile, rm, stat, truncate, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../../src/errors.js'
-import {PartitionLog, type PartitionLogConfig} from '../../src/log/partition-log.js'
-import {batchPositions, decodeRecordBatch, encodeRecordBatch, type LogRecord} from '../../src/log/record-batch.js'
-import {batchOf, memoryLogger, scratchDir} from './helpers.js'
+import {PartitionDamagedError, PartitionLog, type PartitionLogConfig} from '../../src/log/partition-log.js'
+import {batchPositions, decodeRecordBatch, encodeRecordBatch, type LogRecord} from '../../src/format/record-batch.js'
+import {batchOf, diskSeam, memoryLogger, scratchDir} from './helpers.js'
 
 const TIMESTAMP = 1_700_000_000_000
 
@@ -77,9 +77,22 @@ describe('PartitionLog', () => {
     })
 
     it('orders concurrent appends by call time and shares fsyncs under flush policy always', async () => {
-      const log = await openLog({flushPolicy: 'always'})
-      const infos = await Promise.all(Array.from({length: 20}, (_, index) => log.append(batchOf([`m${index}`]))))
+      const seam = diskSeam()
+      const log = await openLog({flushPolicy: 'always'}, {openFile: seam.openFile})
+      seam.datasyncs = 0
+      const acknowledged: number[] = []
+      const infos = await Promise.all(
+        Array.from({length: 20}, (_, index) =>
+          log.append(batchOf([`m${index}`])).then((info) => {
+            acknowledged.push(seam.datasyncs)
+            return info
+          }),
+        ),
+      )
       expect(infos.map((info) => info.baseOffset)).to.deep.equal(Array.from({length: 20}, (_, index) => index))
+      // Every append waited for an fdatasync, and the twenty shared one or two of them.
+      expect(Math.min(...acknowledged)).to.be.at.least(1)
+      expect(seam.datasyncs).to.be.within(1, 2)
       expect(values(await readAll(log))).to.deep.equal(Array.from({length: 20}, (_, index) => `m${index}`))
     })
 
@@ -185,9 +198,10 @@ describe('PartitionLog', () => {
       const entries = Array.from({length: bytes.length / 8}, (_, entry) => [bytes.readInt32BE(entry * 8), bytes.readInt32BE(entry * 8 + 4)])
       expect(entries).to.deep.equal([3, 6, 9].map((offset) => [offset, offset * FIXED_BATCH_BYTES]))
       const timeBytes = await readFile(path.join(dir, 'orders-0', '00000000000000000000.timeindex'))
+      // Kafka's rule: the largest timestamp so far, with the last offset of the first batch carrying it.
       expect(timeBytes.length).to.equal(12)
       expect(Number(timeBytes.readBigInt64BE(0))).to.equal(TIMESTAMP)
-      expect(timeBytes.readInt32BE(8)).to.equal(3)
+      expect(timeBytes.readInt32BE(8)).to.equal(0)
     })
 
     it('finds every offset through the index after a reopen', async () => {
@@ -293,13 +307,11 @@ describe('PartitionLog', () => {
   describe('truncation', () => {
     it('drops everything at or after an offset, across segments, and appends after it', async () => {
       const log = await openLog({segmentBytes: FIXED_BATCH_BYTES * 2})
-      for (let index = 0; index < 6; index++) await log.append(fixedBatch(index))
-      await log.leaderEpochs.assign(1, 0)
-      await log.leaderEpochs.assign(2, 4)
+      for (let index = 0; index < 6; index++) await log.append(fixedBatch(index), {leaderEpoch: index < 4 ? 1 : 2})
       await log.truncateTo(3)
       expect(log.logEndOffset).to.equal(3)
       expect(log.segments().map((segment) => segment.baseOffset)).to.deep.equal([0, 2])
-      expect(log.leaderEpochs.entries()).to.deep.equal([{epoch: 1, startOffset: 0}])
+      expect(log.epochEntries()).to.deep.equal([{epoch: 1, startOffset: 0}])
       await log.append(batchOf(['after']))
       expect(values(await readAll(log))).to.deep.equal(['v00', 'v01', 'v02', 'after'])
     })
@@ -314,6 +326,67 @@ describe('PartitionLog', () => {
       expect([log.logStartOffset, log.logEndOffset]).to.deep.equal([0, 0])
       await log.append(batchOf(['e']))
       expect(values(await readAll(log))).to.deep.equal(['e'])
+    })
+
+    it('returns the new log end offset, and for a follower refuses an offset inside a batch', async () => {
+      const log = await openLog()
+      await log.append(batchOf(['a', 'b', 'c']))
+      await log.append(batchOf(['d', 'e']))
+      const refused = await log.truncateTo(4, {requireBatchBoundary: true}).catch((error: LignumError) => error)
+      expect(refused).to.have.property('code', 'INVALID_ARGUMENT')
+      expect((refused as LignumError).message).to.include('inside the batch of offsets 3 to 4')
+      expect(log.logEndOffset).to.equal(5)
+      expect(await log.truncateTo(9)).to.equal(5)
+      expect(await log.truncateTo(3, {requireBatchBoundary: true})).to.equal(3)
+      expect(await log.truncateTo(1)).to.equal(0)
+    })
+
+    it('cuts the indexes from their entries, not by scanning the segment again', async () => {
+      const log = await openLog({indexIntervalBytes: FIXED_BATCH_BYTES})
+      for (let index = 0; index < 40; index++) await log.append(fixedBatch(index))
+      await log.flush()
+      // Damage the first batch's header on disk: a rescan of the segment would stop there.
+      const file = path.join(dir, 'orders-0', '00000000000000000000.log')
+      const bytes = await readFile(file)
+      bytes[16] = 9 // magic
+      await writeFile(file, bytes)
+      expect(await log.truncateTo(33)).to.equal(33)
+      const [truncated] = log.segments()
+      expect(truncated).to.include({lastOffset: 32, recordCount: 33, batchCount: 33, sizeBytes: 33 * FIXED_BATCH_BYTES, lastTimestamp: TIMESTAMP})
+      expect(values(await readAll(log, 30))).to.deep.equal(['v30', 'v31', 'v32'])
+      await log.append(fixedBatch(99))
+      // What the cut left in memory is what a rebuild from the file gives, once repaired.
+      await log.close()
+      const repaired = await readFile(file)
+      repaired[16] = 2
+      await writeFile(file, repaired)
+      const expected = log.segments()
+      const logger = memoryLogger()
+      const reopened = await openLog({indexIntervalBytes: FIXED_BATCH_BYTES}, {logger})
+      expect(reopened.segments()).to.deep.equal(expected)
+      expect(logger.lines.map((line) => line.message)).to.not.include('rebuilt a missing or stale index')
+    })
+
+    it('never lets a read see bytes a racing truncation removes, nor fail on the race (50 runs)', async () => {
+      const outcomes: string[] = []
+      for (let run = 0; run < 50; run++) {
+        const at = path.join(dir, `race-${run}`)
+        const log = await openLog({}, {}, at)
+        for (let index = 0; index < 3; index++) await log.append(fixedBatch(index))
+        const [read, truncated] = await Promise.allSettled([log.read(1), log.truncateTo(1)])
+        expect(truncated.status).to.equal('fulfilled')
+        expect(log.logEndOffset).to.equal(1)
+        if (read.status === 'rejected') {
+          outcomes.push(`rejected: ${(read.reason as Error).message}`)
+        } else {
+          const offsets = [...batchPositions(read.value.batches)].map((entry) => entry.header.baseOffset)
+          outcomes.push(offsets.length === 0 ? 'empty' : `returned offsets ${offsets.join(',')}`)
+        }
+        expect(values(await readAll(log))).to.deep.equal(['v00'])
+      }
+      const tally = new Map<string, number>()
+      for (const outcome of outcomes) tally.set(outcome, (tally.get(outcome) ?? 0) + 1)
+      expect(Object.fromEntries(tally)).to.deep.equal({empty: 50})
     })
   })
 
@@ -374,17 +447,19 @@ describe('PartitionLog', () => {
       expect(Array.from({length: rebuilt.length / 8}, (_, entry) => rebuilt.readInt32BE(entry * 8 + 4))).to.deep.equal([1, 2, 3, 4, 5].map((n) => n * FIXED_BATCH_BYTES))
     })
 
-    it('drops segments after a torn one when no recovery point vouches for them', async () => {
+    it('takes a torn segment that later segments follow for damage, even with no recovery point', async () => {
       const log = await openLog({segmentBytes: FIXED_BATCH_BYTES * 2})
       for (let index = 0; index < 6; index++) await log.append(fixedBatch(index))
       const copy = path.join(dir, 'crashed', 'orders-0')
       await cp(path.join(dir, 'orders-0'), copy, {recursive: true})
       await truncate(path.join(copy, '00000000000000000002.log'), FIXED_BATCH_BYTES + 3)
-      // Rolls record a recovery point; without one (a crash before any checkpoint) everything is rescanned.
+      // A roll syncs a segment before it creates the next: no crash tears a segment another follows.
       await rm(path.join(copy, 'lignum-recovery-point'))
-      const recovered = await openLog({segmentBytes: FIXED_BATCH_BYTES * 2}, {}, copy)
-      expect(recovered.logEndOffset).to.equal(3)
-      expect((await readdir(copy)).filter((name) => name.endsWith('.log'))).to.deep.equal(['00000000000000000000.log', '00000000000000000002.log'])
+      const error = await PartitionLog.open(copy, {segmentBytes: FIXED_BATCH_BYTES * 2}, {logger: memoryLogger()}).catch((caught: PartitionDamagedError) => caught)
+      expect(error).to.be.instanceOf(PartitionDamagedError)
+      expect((error as PartitionDamagedError).damage).to.include({kind: 'damaged-batch', file: path.join(copy, '00000000000000000002.log'), position: FIXED_BATCH_BYTES, offset: 3})
+      expect((await readdir(copy)).filter((name) => name.endsWith('.log'))).to.deep.equal(['00000000000000000000.log', '00000000000000000002.log', '00000000000000000004.log'])
+      expect((await stat(path.join(copy, '00000000000000000002.log'))).size).to.equal(FIXED_BATCH_BYTES + 3)
     })
 
     it('refuses to open, changing nothing, when data below the recovery point is damaged', async () => {
@@ -396,12 +471,14 @@ describe('PartitionLog', () => {
       bytes.writeInt32BE(1_000_000, FIXED_BATCH_BYTES + 8) // the second batch's length
       await writeFile(logFile, bytes)
       const error = await PartitionLog.open(path.join(dir, 'orders-0'), {}, {logger: memoryLogger()}).catch((caught: LignumError) => caught)
-      expect(error).to.be.instanceOf(LignumError).with.property('code', 'CORRUPT_RECORD')
-      expect((error as Error).message).to.match(/00000000000000000000\.log is damaged at position \d+ \(offset 1\)/)
+      expect(error).to.be.instanceOf(PartitionDamagedError).with.property('code', 'PARTITION_DAMAGED')
+      expect((error as PartitionDamagedError).damage).to.include({kind: 'damaged-batch', file: logFile, position: FIXED_BATCH_BYTES, offset: 1})
+      expect((error as Error).message).to.match(/orders-0 is damaged: .*00000000000000000000\.log at position \d+ \(offset 1\).*lignum segments repair --data-dir .* -t orders -p 0/)
       expect(await readFile(logFile)).to.deep.equal(bytes)
       log = await openLog({}, {readOnly: true})
       expect(log.logEndOffset).to.equal(1)
       expect(log.fault).to.include({position: FIXED_BATCH_BYTES, offset: 1})
+      expect(log.damage).to.include({kind: 'damaged-batch', offset: 1})
     })
   })
 

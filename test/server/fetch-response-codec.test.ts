@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 import {decodeFetchResponse} from '../../src/client/fetch-response-codec.js'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
-import {borrowWithHeadroom} from '../../src/log/headroom.js'
+import {borrowWithHeadroom} from '../../src/format/headroom.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
 
 const responseArbitrary: fc.Arbitrary<FetchResponse> = fc.record({

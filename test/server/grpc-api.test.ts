@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {credentials, Metadata, status, type ServiceError} from '@grpc/grpc-js'
 import {HealthClient, HealthCheckResponse_ServingStatus} from '../../src/generated/grpc/health/v1/health.js'
 import {Acks, LignumClient, type DescribeTopicRequest, type FetchRequest, type FetchResponse, type ProduceRequest, type ProduceResponse, type TopicDescription} from '../../src/generated/lignum/v1/lignum.js'
-import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/log/record-batch.js'
+import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/format/record-batch.js'
 import {startServer, type RunningServer} from '../helpers/server.js'
 
 function call<Response>(invoke: (done: (error: ServiceError | null, response: Response) => void) => unknown): Promise<Response> {
@@ -45,10 +45,10 @@ describe('gRPC API (lignum serve)', () => {
       requestId: 8n,
     })
     expect(fast.results[0]).to.include({baseOffset: 1n, lastOffset: 2n})
-    const fetched = await api(client).fetch({topic: 'grpc', partition: 0, offset: 1n, maxBytes: 0, maxWaitMs: 0, decode: true})
+    const fetched = await api(client).fetch({topic: 'grpc', partition: 0, offset: 1n, maxBytes: 0, maxWaitMs: 0, decode: true, replica: 0})
     expect(fetched.records.map((record) => [record.offset, record.value?.toString()])).to.deep.equal([[1n, 'two'], [2n, 'three']])
     expect(fetched.highWatermark).to.equal(3n)
-    const first = await api(client).fetch({topic: 'grpc', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true})
+    const first = await api(client).fetch({topic: 'grpc', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true, replica: 0})
     expect(first.records[0].key?.toString()).to.equal('k')
     expect(first.records[0].headers).to.deep.equal([{key: 'h', value: Buffer.from('v')}])
   })
@@ -56,23 +56,45 @@ describe('gRPC API (lignum serve)', () => {
   it('answers a request with missing fields with INVALID_ARGUMENT and a message', async () => {
     const noPartitions = await api(client).produce({partitions: [], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
     expect((noPartitions as ServiceError).code).to.equal(status.INVALID_ARGUMENT)
-    expect((noPartitions as ServiceError).details).to.match(/^INVALID_ARGUMENT: .*topic-partition/)
-    const noTopic = await api(client).produce({partitions: [{topic: '', partition: 0, records: [{value: Buffer.from('x'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
-    expect((noTopic as ServiceError).code).to.equal(status.INVALID_ARGUMENT)
+    expect((noPartitions as ServiceError).details).to.match(/^the produce request names no topic-partition/)
+    // A partition's failure is its own result, beside the other partitions' offsets.
+    const noTopic = await api(client).produce({partitions: [{topic: '', partition: 0, records: [{value: Buffer.from('x'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n})
+    expect(noTopic.results[0].error).to.include({code: 'INVALID_ARGUMENT', retriable: false})
     const corrupt = encodeRecordBatch([{key: null, value: Buffer.from('x')}])
     corrupt[corrupt.length - 1] ^= 0xff
-    const badCrc = await api(client).produce({partitions: [{topic: 'grpc', partition: 0, records: [], recordBatch: corrupt, leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n}).catch((error: ServiceError) => error)
-    expect((badCrc as ServiceError).details).to.match(/^CORRUPT_RECORD: /)
+    const badCrc = await api(client).produce({partitions: [{topic: 'grpc', partition: 0, records: [], recordBatch: corrupt, leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n})
+    expect(badCrc.results[0].error?.code).to.equal('CORRUPT_RECORD')
     const unknownTopic = await api(client).describeTopic({name: 'missing'}).catch((error: ServiceError) => error)
     expect((unknownTopic as ServiceError).code).to.equal(status.NOT_FOUND)
-    const outOfRange = await api(client).fetch({topic: 'grpc', partition: 0, offset: 99n, maxBytes: 0, maxWaitMs: 0, decode: false}).catch((error: ServiceError) => error)
+    const outOfRange = await api(client).fetch({topic: 'grpc', partition: 0, offset: 99n, maxBytes: 0, maxWaitMs: 0, decode: false, replica: 0}).catch((error: ServiceError) => error)
     expect((outOfRange as ServiceError).code).to.equal(status.OUT_OF_RANGE)
     const stillThere = await api(client).describeTopic({name: 'grpc'})
     expect(stillThere.partitions[0].logEndOffset).to.equal(3n)
   })
 
+  it('answers each partition of a unary produce for itself: a failed one does not fail the appended ones', async () => {
+    const corrupt = encodeRecordBatch([{key: null, value: Buffer.from('bad')}])
+    corrupt[corrupt.length - 1] ^= 0xff
+    const response = await api(client).produce({
+      partitions: [
+        {topic: 'per-partition', partition: 0, records: [], recordBatch: encodeRecordBatch([{key: null, value: Buffer.from('good')}]), leaderEpoch: -1},
+        {topic: 'per-partition', partition: 0, records: [], recordBatch: corrupt, leaderEpoch: -1},
+        {topic: '__consumer_offsets', partition: 0, records: [{value: Buffer.from('boom'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1},
+      ],
+      acks: Acks.ACKS_ALL,
+      timeoutMs: 0,
+      requestId: 9n,
+    })
+    expect(response.results.map((result) => [result.topic, result.baseOffset, result.error?.code])).to.deep.equal([
+      ['per-partition', 0n, undefined],
+      ['per-partition', -1n, 'CORRUPT_RECORD'],
+      ['__consumer_offsets', -1n, 'PERMISSION_DENIED'],
+    ])
+    expect((await api(client).describeTopic({name: 'per-partition'})).partitions[0].logEndOffset).to.equal(1n)
+  })
+
   it('streams new batches to a subscriber', async () => {
-    const stream = client.subscribe({topic: 'grpc', partition: 0, offset: 3n, maxBytes: 0, decode: false})
+    const stream = client.subscribe({topic: 'grpc', partition: 0, offset: 3n, maxBytes: 0, decode: false, replica: 0})
     const received = new Promise<FetchResponse>((resolve, reject) => {
       stream.once('data', resolve)
       stream.once('error', reject)
@@ -98,7 +120,7 @@ describe('gRPC API (lignum serve)', () => {
     stream.end()
     await done
     expect(answers.sort((a, b) => Number(a - b))).to.deep.equal(Array.from({length: 20}, (_, index) => BigInt(index + 1)))
-    const fetched = await api(client).fetch({topic: 'piped', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true})
+    const fetched = await api(client).fetch({topic: 'piped', partition: 0, offset: 0n, maxBytes: 0, maxWaitMs: 0, decode: true, replica: 0})
     expect(fetched.records.map((record) => record.value?.toString())).to.deep.equal(Array.from({length: 20}, (_, index) => String(index + 1)))
   })
 
@@ -120,14 +142,16 @@ describe('gRPC API at shutdown', () => {
     const client = new LignumClient(server.grpcAddress, credentials.createInsecure())
     try {
       await api(client).produce({partitions: [{topic: 'stopping', partition: 0, records: [{value: Buffer.from('x'), headers: [], timestamp: 0n}], recordBatch: Buffer.alloc(0), leaderEpoch: -1}], acks: Acks.ACKS_ALL, timeoutMs: 0, requestId: 0n})
-      const stream = client.subscribe({topic: 'stopping', partition: 0, offset: 1n, maxBytes: 0, decode: false})
+      // From offset 0, its first answer proves the subscription reached the server, which then
+      // holds it open at the log end when asked to stop.
+      const stream = client.subscribe({topic: 'stopping', partition: 0, offset: 0n, maxBytes: 0, decode: false, replica: 0})
+      const firstAnswer = new Promise<void>((resolve) => stream.once('data', () => resolve()))
       const ended = new Promise<string>((resolve) => {
         stream.on('end', () => resolve('end'))
         stream.on('error', (error) => resolve(`error: ${error.message}`))
         stream.on('data', () => {})
       })
-      // Let the subscription reach the server before asking it to stop.
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await firstAnswer
       const stopStartedMs = Date.now()
       expect(await server.stop('SIGTERM')).to.equal(0)
       expect(await ended).to.equal('end')

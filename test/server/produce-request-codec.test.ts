@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 import {encodeProduceRequest} from '../../src/client/produce-request-codec.js'
 import {ProducePartition, ProduceRequest} from '../../src/generated/lignum/v1/lignum.js'
-import {borrowWithHeadroom} from '../../src/log/headroom.js'
+import {borrowWithHeadroom} from '../../src/format/headroom.js'
 import {decodeProduceRequest} from '../../src/server/produce-request-codec.js'
 import {GRPC_FRAME_BYTES} from '../../src/wire/grpc-framing.js'
 

@@ -4,7 +4,7 @@ import {serverForSuite} from '../helpers/server.js'
 
 /**
  * Subscribe sends log reads as they are and reuses each read's buffer once it is written, and
- * the client gathers large responses into reused buffers that a reader releases (log/headroom.ts,
+ * the client gathers large responses into reused buffers that a reader releases (format/headroom.ts,
  * wire/grpc-framing.ts). A buffer reused too early would send one stream's records on
  * another's, or overwrite records still in flight: more than an HTTP/2 window (16 MiB) to each of
  * two streams at once, one read slowly so that the node's writes wait for it, must arrive whole
@@ -20,7 +20,7 @@ describe('Subscribe with recycled reads', function () {
     // Two producers at once: the node gathers their large requests into pooled buffers and
     // reuses each once its batch is in the log.
     const produceTopic = async (topic: string) => {
-      const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+      const client = await LignumClient.connect({brokers: suite.server.grpcAddress, zeroCopy: true})
       try {
         const producer = client.producer({acks: 'all'})
         await Promise.all(Array.from({length: recordsPerTopic}, (_, index) => producer.send(topic, {value: valueOf(topic, index)})))
@@ -34,7 +34,7 @@ describe('Subscribe with recycled reads', function () {
 
   it('delivers every record intact to two streams, a fast and a slow one, reading tens of megabytes at once', async () => {
     const readAll = async (topic: string, pauseMs: number) => {
-      const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+      const client = await LignumClient.connect({brokers: suite.server.grpcAddress, zeroCopy: true})
       try {
         const values: string[] = []
         for await (const chunk of client.consumeChunks({topic, stopAtEnd: true})) {

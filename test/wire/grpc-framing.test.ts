@@ -2,10 +2,13 @@ import {CompressionFilter} from '@grpc/grpc-js/build/src/compression-filter.js'
 import {BaseServerInterceptingCall} from '@grpc/grpc-js/build/src/server-interceptors.js'
 import {StreamDecoder} from '@grpc/grpc-js/build/src/stream-decoder.js'
 import {expect} from 'chai'
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {repoRoot} from '../helpers/cli.js'
 import {FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
 import {encodeFetchResponse} from '../../src/server/fetch-response-codec.js'
-import {installGrpcFraming, messageEndingWith} from '../../src/wire/grpc-framing.js'
-import {borrowWithHeadroom, recycleBuffer} from '../../src/log/headroom.js'
+import {installGrpcFraming, messageEndingWith, missingGrpcParts} from '../../src/wire/grpc-framing.js'
+import {borrowWithHeadroom, recycleBuffer} from '../../src/format/headroom.js'
 
 /** Frames `value` as grpc-js does for a response, through the hook this module replaces. */
 function frameAsGrpcJs(value: unknown, serialize: (value: never) => Buffer): Buffer {
@@ -15,8 +18,17 @@ function frameAsGrpcJs(value: unknown, serialize: (value: never) => Buffer): Buf
 
 describe('gRPC framing', () => {
   before(() => {
-    // Fails when a grpc-js update moves the hook: the fast path would be gone silently.
-    expect(installGrpcFraming()).to.equal(true)
+    // Fails when a grpc-js update moves a hook: the fast path would be gone (with a warning).
+    expect(missingGrpcParts()).to.deep.equal([])
+    const warnings: string[] = []
+    expect(installGrpcFraming({warn: (message) => warnings.push(message)})).to.equal(true)
+    expect(warnings).to.deep.equal([])
+  })
+
+  it('runs on the grpc-js version package.json pins exactly: the hooks were written against it', async () => {
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {dependencies: Record<string, string>}
+    const installed = JSON.parse(await readFile(path.join(repoRoot, 'node_modules', '@grpc', 'grpc-js', 'package.json'), 'utf8')) as {version: string}
+    expect(manifest.dependencies['@grpc/grpc-js']).to.equal(installed.version)
   })
 
   it('frames a response in the room in front of batches read from the log, copying nothing', () => {

@@ -26,7 +26,8 @@ interface Arguments {
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Arguments
 const {LignumClient} = (await import(args.clientModule ? pathToFileURL(args.clientModule).href : '../../../src/client/index.js')) as {LignumClient: typeof LignumClientType}
-const client = await LignumClient.connect({brokers: [args.broker]})
+// `broker` may list several nodes (host:port,host:port), as --brokers does.
+const client = await LignumClient.connect({brokers: args.broker, zeroCopy: true})
 try {
   const result = await runMode(args)
   process.stdout.write(JSON.stringify(result) + '\n')

@@ -5,22 +5,30 @@ import {ClientCommand} from '../../cli/client-command.js'
 import {onInterrupt} from '../../cli/interrupt.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import type {LignumClient} from '../../client/index.js'
+import {parseDurationMs} from '../../cli/duration.js'
 import {LignumError} from '../../errors.js'
+import {unhealthyError} from '../../ui/cluster-health.js'
 import {clusterStatusOf, renderClusterStatusText, type ClusterStatus} from '../../ui/cluster-status-table.js'
 
 // How often --watch asks again: cluster state changes on the scale of session TTLs (seconds).
 const WATCH_INTERVAL_MS = 1000
+// --wait-healthy asks again this often: an ISR rejoin or a leader's return shows within a check interval.
+const WAIT_HEALTHY_POLL_MS = 500
+const WAIT_HEALTHY_TIMEOUT_DEFAULT = '60s'
 
 export default class ClusterStatusCommand extends ClientCommand {
-  static override summary = 'Show the cluster: its controller and epoch, and every node with its address, status and version.'
+  static override summary = 'Show the cluster: its controller, its nodes, and every partition with its leader, ISR, high watermark and each replica\'s lag; exit non-zero unless healthy.'
 
-  static override description = `Asks any node (--brokers); every node answers with the same view of the cluster, taken from Consul. A standalone node answers with itself as the only node and the controller. Exits with a non-zero code when the cluster has no controller.
+  static override description = `Asks any node (--brokers); every node answers with the same view of the cluster: nodes, leaders, leader epochs, replicas and ISRs from Consul's catalog, high watermarks and each replica's log end offset and lag from the partition's leader (the node asks each leader; one that does not answer within 2 s leaves its partitions "unknown"). A standalone node answers with itself as the only node, the controller and the leader of every partition.
+
+Exit codes (as rpk cluster health): 0 healthy; 5 no controller; 8 a partition is offline (no leader, its leader not a live member, its leader's copy damaged, or the leader not in its role yet) or unknown (its leader did not report); 7 a partition is under-replicated (its ISR is smaller than its replicas). --wait-healthy asks again every half second until healthy (exit 0) or until --timeout, then prints the status and exits with the code of what is still wrong.
 
 On a terminal the status is a table; --json prints one document; --watch refreshes every second until Ctrl-C (with --json, one document per line).`
 
   static override examples = [
     '<%= config.bin %> cluster status',
     '<%= config.bin %> cluster status --brokers 10.0.0.5:50051 --json',
+    '<%= config.bin %> cluster status --wait-healthy --timeout 60s',
     '<%= config.bin %> cluster status --watch',
   ]
 
@@ -29,17 +37,56 @@ On a terminal the status is a table; --json prints one document; --watch refresh
   static override flags = {
     ...LignumCommand.brokersFlag,
     ...LignumCommand.configFlag,
-    watch: Flags.boolean({char: 'w', description: 'refresh every second until interrupted'}),
+    watch: Flags.boolean({char: 'w', description: 'refresh every second until interrupted', exclusive: ['wait-healthy']}),
+    'wait-healthy': Flags.boolean({description: 'ask again until the cluster is healthy (exit 0) or --timeout passes (exit non-zero)'}),
+    timeout: Flags.string({description: `how long --wait-healthy waits: 60s, 500ms, 2m or milliseconds [default: ${WAIT_HEALTHY_TIMEOUT_DEFAULT}]`, dependsOn: ['wait-healthy']}),
   }
 
   async run(): Promise<ClusterStatus> {
     const {flags} = await this.parse(ClusterStatusCommand)
+    const timeoutMs = flags['wait-healthy'] ? parseDurationMs(flags.timeout ?? WAIT_HEALTHY_TIMEOUT_DEFAULT, '--timeout') : undefined
     const client = await this.connect(flags)
     if (flags.watch) return this.watch(client)
-    const status = clusterStatusOf(await client.clusterStatus())
+    const status = timeoutMs === undefined ? clusterStatusOf(await client.clusterStatus()) : await this.waitHealthy(client, timeoutMs)
     if (!this.jsonEnabled()) await this.show(status)
     if (status.controller === null) this.failWithoutController(status)
+    const unhealthy = unhealthyError(status.health, status, timeoutMs === undefined ? '' : `still unhealthy after ${flags.timeout ?? WAIT_HEALTHY_TIMEOUT_DEFAULT}: `)
+    if (unhealthy) {
+      // The document first, for scripts; then the one-line reason and the exit code.
+      if (this.jsonEnabled()) this.logJson(status)
+      throw unhealthy
+    }
     return status
+  }
+
+  /**
+   * Asks until the cluster is healthy or `timeoutMs` passed; the last answer either way. Each
+   * ask is bounded by the time left, so a node that stops answering cannot stretch the wait;
+   * on a terminal, what is still wrong goes to stderr whenever it changes.
+   */
+  private async waitHealthy(client: LignumClient, timeoutMs: number): Promise<ClusterStatus> {
+    const deadlineMs = Date.now() + timeoutMs
+    let last: ClusterStatus | undefined
+    let lastFailure: LignumError | undefined
+    let lastReason: string | null = null
+    for (;;) {
+      try {
+        last = clusterStatusOf(await withinMs(client.clusterStatus(), Math.max(1, deadlineMs - Date.now()), client.address))
+        if (last.health.healthy) return last
+        // Progress for a person watching; in a pipe stderr stays the one line of the outcome.
+        if (last.health.reason !== lastReason && process.stderr.isTTY) process.stderr.write(`waiting for a healthy cluster: ${last.health.reason}\n`)
+        lastReason = last.health.reason
+      } catch (error) {
+        if (!(error instanceof LignumError)) throw error
+        lastFailure = error
+      }
+      const leftMs = deadlineMs - Date.now()
+      if (leftMs <= 0) {
+        if (last) return last
+        throw new LignumError(lastFailure?.code ?? 'TIMEOUT', `no status within ${timeoutMs} ms: ${lastFailure?.message ?? 'no answer'}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_HEALTHY_POLL_MS, leftMs)))
+    }
   }
 
   private async show(status: ClusterStatus): Promise<void> {
@@ -115,4 +162,13 @@ On a terminal the status is a table; --json prints one document; --watch refresh
       },
     }
   }
+}
+
+/** `promise`, or TIMEOUT after `timeoutMs`. */
+function withinMs<T>(promise: Promise<T>, timeoutMs: number, address: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LignumError('TIMEOUT', `the node at ${address} did not answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer))
 }

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import {LignumError} from '../../errors.js'
 import {inspectDataDir, type InspectReport} from '../../log/log-inspector.js'
-import type {LogRecord} from '../../log/record-batch.js'
+import type {LogRecord} from '../../format/record-batch.js'
 import {createProgress, type Progress} from '../../ui/progress.js'
 import {recordToJson} from '../../ui/record-format.js'
 import {renderFault, renderInspectReport} from '../../ui/segment-report.js'
@@ -10,7 +10,7 @@ import {renderFault, renderInspectReport} from '../../ui/segment-report.js'
 export default class SegmentsInspect extends LignumCommand {
   static override summary = 'List, verify and dump the segment files of a data directory, offline.'
   static override description =
-    'Reads the files only (never changes them), so it can look at a directory a live server is writing. --verify checks every batch (length, CRC-32C), that offsets are dense and increasing, and every index entry; it exits non-zero on any fault and names the file, the position and the offset.'
+    'Reads the files only (never changes them), so it can look at a directory a live server is writing. --verify checks every batch (length, CRC-32C, and every record in it as the broker checks a produce: parsing, offset deltas, count, timestamps, bounded decompression), that offsets are dense and increasing, and every index entry; it exits non-zero on any fault and names the file, the position and the offset.'
   static override examples = [
     '<%= config.bin %> segments inspect --data-dir ./data',
     '<%= config.bin %> segments inspect --data-dir ./data --topic orders --verify',
@@ -22,7 +22,7 @@ export default class SegmentsInspect extends LignumCommand {
     'data-dir': Flags.string({char: 'd', description: 'the data directory a server wrote', required: true}),
     topic: Flags.string({char: 't', description: 'only this topic'}),
     partition: Flags.integer({char: 'p', description: 'only this partition', min: 0}),
-    verify: Flags.boolean({description: 'check every batch and index entry; exit non-zero on any fault'}),
+    verify: Flags.boolean({description: 'check every batch, record and index entry; exit non-zero on any fault'}),
     dump: Flags.boolean({description: 'print every batch header'}),
     records: Flags.boolean({description: 'with --dump, print every record too', dependsOn: ['dump']}),
   }

@@ -20,6 +20,9 @@ export default class TopicsCreate extends ClientCommand {
     'segment-bytes': Flags.integer({description: 'roll segments past this size', min: 1}),
     'segment-ms': Flags.integer({description: 'roll segments older than this', min: 1}),
     'flush-policy': Flags.string({description: '"always", "never", or fdatasync every N ms'}),
+    'replication-factor': Flags.integer({char: 'r', description: 'cluster mode: copies of each partition [default: min(3, live nodes)]', min: 1}),
+    'unclean-leader-election': Flags.boolean({description: 'cluster mode: with no in-sync replica alive, let an out-of-sync one lead (loses acknowledged writes) instead of staying offline', default: false}),
+    'min-insync-replicas': Flags.integer({description: 'cluster mode: in-sync copies an acks=all write needs [default: min(2, replication factor)]', min: 1}),
   }
 
   async run(): Promise<TopicSummary> {
@@ -33,7 +36,8 @@ export default class TopicsCreate extends ClientCommand {
         segmentBytes: optional(flags['segment-bytes']),
         segmentMs: optional(flags['segment-ms']),
         flushPolicy: flags['flush-policy'],
-      }),
+        uncleanLeaderElection: flags['unclean-leader-election'] || undefined,
+      }, {replicationFactor: flags['replication-factor'], minInsyncReplicas: flags['min-insync-replicas']}),
     )
     if (!this.jsonEnabled()) this.log(`Created topic ${topic.name} with ${topic.partitions.length} partition(s).`)
     return topic

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {borrowWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleBuffer} from '../../src/log/headroom.js'
+import {borrowWithHeadroom, claimHeadroom, HEADROOM_BYTES, recycleBuffer} from '../../src/format/headroom.js'
 
 describe('headroom', () => {
   it('lends the room in front of a read once, leaving the data in place', () => {

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import fc from 'fast-check'
 import {LignumError} from '../../src/errors.js'
-import {decodeRecordBatch, decodeRecordsAt, encodeRecordBatch, scanRecordBatch, type RecordInput} from '../../src/log/record-batch.js'
+import {decodeRecordBatch, decodeRecordsAt, encodeRecordBatch, scanRecordBatch, type RecordInput} from '../../src/format/record-batch.js'
 
 const bytes = fc.option(fc.uint8Array({maxLength: 40}).map((array) => Buffer.from(array)), {nil: null})
 const recordArbitrary: fc.Arbitrary<RecordInput> = fc.record({

@@ -12,8 +12,8 @@ import {
   setBaseOffset,
   setPartitionLeaderEpoch,
   type RecordInput,
-} from '../../src/log/record-batch.js'
-import {referenceCrc32c} from './helpers.js'
+} from '../../src/format/record-batch.js'
+import {referenceCrc32c} from '../log/helpers.js'
 
 /** One record, value "a", null key, no headers, timestamp 1000, written out field by field from Kafka's spec. */
 function goldenBatch(): Buffer {

@@ -33,10 +33,12 @@
  * cannot decode is UNSUPPORTED_CODEC naming it, never garbage. The encoder computes every
  * size first, allocates one Buffer and writes varints in place: it is on the hot path.
  */
-import {gunzipSync, gzipSync} from 'node:zlib'
 import {crc32c} from '@node-rs/crc32'
 import {LignumError} from '../errors.js'
-import {assert, assertOffset, OFFSET_MAX} from './assert.js'
+import {assert, assertOffset, OFFSET_MAX} from '../assert.js'
+import {CODEC_IDS, CODEC_NAMES, compress, decompress, type CompressionCodec} from './compression.js'
+
+export type {CompressionCodec} from './compression.js'
 
 export interface RecordHeader {
   key: string
@@ -57,8 +59,6 @@ export interface LogRecord {
   value: Buffer | null
   headers: RecordHeader[]
 }
-
-export type CompressionCodec = 'none' | 'gzip'
 
 export interface BatchHeader {
   baseOffset: number
@@ -120,14 +120,16 @@ const TIMESTAMP_TYPE_BIT = 0x08
 const TRANSACTIONAL_BIT = 0x10
 const CONTROL_BIT = 0x20
 
-/** Kafka's codec ids, attribute bits 0-2. */
-const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
-const CODEC_IDS: Record<CompressionCodec, number> = {none: 0, gzip: 1}
-
 /** A batch is an int32-length frame; Kafka caps it below 2 GiB the same way. */
 export const BATCH_BYTES_MAX = 0x7fff_ffff
-/** A decompressed batch may be larger than its frame, but never unbounded: a zip bomb stops here. */
-export const DECOMPRESSED_BYTES_MAX = 512 * 1024 * 1024
+/**
+ * A compressed batch inflates to at most this much, on produce and on every read, so one small
+ * batch (a zip bomb: 1 MiB of gzip can inflate to 1 GiB) costs a bounded, brief allocation. 64
+ * MiB is the default requestBytesMax, the largest the same records could be sent uncompressed,
+ * and 64 times the default batchBytesMax (1 MiB, Kafka's message.max.bytes): room for real data
+ * at real compression ratios (text and JSON compress 5 to 20 times).
+ */
+export const DECOMPRESSED_BYTES_MAX = 64 * 1024 * 1024
 /** The record count and offset delta are int32 fields. */
 export const RECORD_COUNT_MAX = 0x7fff_ffff
 
@@ -458,24 +460,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   return buffer
 }
 
-function compress(codec: CompressionCodec, plain: Buffer): Buffer {
-  if (codec === 'gzip') return gzipSync(plain)
-  throw new LignumError('UNSUPPORTED_CODEC', `compression "${codec}" is not supported; use none or gzip`)
-}
-
 // ---- decode ----
-
-function decompress(header: BatchHeader, data: Buffer): Buffer {
-  if (header.compression === 'none') return data
-  if (header.compression === 'gzip') {
-    try {
-      return gunzipSync(data, {maxOutputLength: DECOMPRESSED_BYTES_MAX})
-    } catch (error) {
-      throw new LignumError('CORRUPT_RECORD', `gzip record batch at offset ${header.baseOffset} does not decompress: ${(error as Error).message}`, {cause: error})
-    }
-  }
-  throw new LignumError('UNSUPPORTED_CODEC', `record batch at offset ${header.baseOffset} is compressed with ${header.compression}, which Lignum cannot decode; re-produce it with none or gzip`)
-}
 
 function readRecordHeaders(cursor: RecordCursor): RecordHeader[] {
   const count = cursor.varint()
@@ -512,7 +497,8 @@ function checkedRecordData(buffer: Buffer, position: number): {header: BatchHead
   if (!isBatchCrcValid(buffer, position)) {
     throw new LignumError('CORRUPT_RECORD', `record batch at offset ${header.baseOffset} fails its CRC-32C check; the data is damaged`)
   }
-  return {header, data: decompress(header, buffer.subarray(position + BATCH_HEADER_BYTES, position + header.sizeBytes))}
+  const data = buffer.subarray(position + BATCH_HEADER_BYTES, position + header.sizeBytes)
+  return {header, data: decompress(header.compression, data, DECOMPRESSED_BYTES_MAX, `at offset ${header.baseOffset}`)}
 }
 
 /** Decodes one whole batch; CORRUPT_RECORD if it is cut short, fails its CRC or is malformed. */

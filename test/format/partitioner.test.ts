@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {murmur2, partitionForKey, StickyPartitioner} from '../../src/broker/partitioner.js'
+import {murmur2, partitionForKey, StickyPartitioner} from '../../src/format/partitioner.js'
 
 describe('partitioner', () => {
   it('hashes like Kafka\'s murmur2 (vectors from Kafka\'s UtilsTest)', () => {

@@ -1,0 +1,163 @@
+/**
+ * `npm run faults -- [--scenario NAME] [--seed S] [--seeds N] [--jobs J]`: runs each chosen
+ * scenario once per seed (S, S+1, … S+N-1) on fresh real clusters sharing one dev Consul, J
+ * runs at a time (each its own cluster name, ports and network lab), prints the results table
+ * to stdout (progress to stderr) and exits 1 if any acks=all violation was counted or any
+ * scenario's expectation failed (a leader scenario whose leadership never moved, …).
+ * A run of every scenario writes faults/results/latest.json and latest.md; a run of one
+ * scenario writes them into a temporary directory it names, leaving the committed results alone.
+ * Nodes run from dist/: `npm run build` first.
+ */
+import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {ConsulAgent, findConsulBinary} from '../test/helpers/consul.js'
+import type {Scenario} from './scenario.js'
+import {scenarioNamed, scenarios} from './scenarios/index.js'
+import {renderMarkdown, renderTable, rowViolations, runScenario, summarizeRuns, type RunResult} from './suite.js'
+
+const LEGEND = [
+  'Columns: acknowledged and failed count acks=all writes by the answer the producer got (failed ones may or may not be stored, and count as nothing else).',
+  'lost: acknowledged, found nowhere in the leader\'s final log; duplicated: one value at two offsets; changed: an acknowledged offset holding another value;',
+  'divergent: offsets below the high watermark where the three replicas\' files differ; non-monotonic: the consumer\'s offsets going back; phantom: the consumer saw a record the final log does not hold there;',
+  'single-copy acks: acks=all answered while both followers were frozen, for a record their files did not hold (or one sent after they froze).',
+  'expectations failed: what the scenario itself demands and did not see, each failing the run: for a scenario that takes the leader away, that another node led the partition meanwhile and acknowledged writes within 30 s of each fault;',
+  'for zombie-leader, that the thawed leader acknowledged none of the writes sent to it directly at its old epoch; for controller-cut-from-consul, that another node became controller and writes were acknowledged after it did.',
+  'longest unavailability: the longest gap between acknowledgements from the first fault until the cluster was healthy again.',
+  'failover: seconds from a leader\'s failure (kill, SIGSTOP, cut) to the next acknowledged acks=all write, median and worst over every failover of the scenario\'s runs (session TTL 3 s, lock-delay 1 s).',
+].join(' ')
+
+const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')
+
+interface Options {
+  scenarios: Scenario[]
+  seeds: number[]
+  jobs: number
+}
+
+// Each run is four processes (three nodes, a consumer-heavy client) busy on a shared machine:
+// more at once than this measures the machine, not the cluster.
+const JOBS_MAX = 16
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`)
+  process.exit(2)
+}
+
+function parseOptions(args: string[]): Options {
+  const value = (name: string) => {
+    const index = args.indexOf(name)
+    if (index < 0) return undefined
+    const given = args[index + 1]
+    if (given === undefined) fail(`${name} needs a value`)
+    return given
+  }
+  const known = new Set(['--scenario', '--seed', '--seeds', '--jobs'])
+  for (let index = 0; index < args.length; index += 2) {
+    if (!known.has(args[index]!)) fail(`unknown option ${args[index]}; use --scenario NAME, --seed S, --seeds N, --jobs J`)
+  }
+  const name = value('--scenario')
+  const chosen = name === undefined ? scenarios : [scenarioNamed(name) ?? fail(`no scenario ${name}; choose from ${scenarios.map((scenario) => scenario.name).join(', ')}`)]
+  const seed = Number(value('--seed') ?? 1)
+  const count = Number(value('--seeds') ?? 1)
+  if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a whole number, not ${value('--seed')}`)
+  if (!Number.isInteger(count) || count < 1) fail(`--seeds must be a whole number of 1 or more, not ${value('--seeds')}`)
+  const jobs = Number(value('--jobs') ?? 1)
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > JOBS_MAX) fail(`--jobs must be a whole number from 1 to ${JOBS_MAX}, not ${value('--jobs')}`)
+  return {scenarios: chosen, seeds: Array.from({length: count}, (_, index) => seed + index), jobs}
+}
+
+/** Runs `tasks` with at most `jobs` at once; results in the order of `tasks`. */
+async function inPool<T>(tasks: (() => Promise<T>)[], jobs: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length)
+  let next = 0
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++
+      results[index] = await tasks[index]!()
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(jobs, tasks.length)}, worker))
+  return results
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2))
+  const found = await findConsulBinary()
+  if (!found.path) fail(`the fault suite needs Consul: ${found.missingReason}; install Go or set LIGNUM_CONSUL_BIN`)
+  const consul = await ConsulAgent.start(found.path, 'dev')
+  const stopOnSignal = () => void consul.destroy().finally(() => process.exit(130))
+  process.once('SIGINT', stopOnSignal)
+  process.once('SIGTERM', stopOnSignal)
+  const full = options.scenarios.length === scenarios.length
+  const outDir = full ? resultsDir : await mkdtemp(path.join(os.tmpdir(), 'lignum-faults-'))
+  await mkdir(outDir, {recursive: true})
+  const planned = options.scenarios.length * options.seeds.length
+  const finished: RunResult[] = []
+  let written = Promise.resolve()
+  const broken: BrokenRun[] = []
+  // Seed by seed, each seed's runs for every scenario: a run stopped early has whole seeds.
+  const tasks = options.seeds.flatMap((seed) => options.scenarios.map((scenario) => async () => {
+    let run: RunResult
+    try {
+      run = await runScenario({url: consul.url, binary: found.path!}, scenario, seed, (text) => process.stderr.write(`${text}\n`))
+    } catch (error) {
+      // A run that cannot finish (a cluster that never became healthy, a process that would not
+      // start) fails the suite, but the other runs go on and are reported.
+      const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error)
+      process.stderr.write(`${scenario.name} seed ${seed}: RUN BROKEN: ${reason}\n`)
+      broken.push({scenario: scenario.name, seed, reason})
+      written = written.then(() => writeResults(outDir, options, finished, broken, planned))
+      await written
+      return
+    }
+    const examples = Object.entries(run.result.examples).map(([kind, listed]) => `\n  ${kind}: ${listed.join(' | ')}`).join('')
+    process.stderr.write(`${scenario.name} seed ${seed}: ${JSON.stringify(run.result.violations)} acknowledged ${run.result.acknowledged}, ${run.durationSeconds.toFixed(0)} s; ${run.notes.join('; ')}${examples}\n`)
+    finished.push(run)
+    // Written after every run, so a long run stopped part way still leaves what it found.
+    written = written.then(() => writeResults(outDir, options, finished, broken, planned))
+    await written
+  }))
+  try {
+    await inPool(tasks, options.jobs)
+  } finally {
+    await consul.destroy()
+  }
+  const rows = summarizeRuns(ordered(finished, options))
+  process.stdout.write(`${renderTable(rows)}\n`)
+  process.stderr.write(`wrote ${path.join(outDir, 'latest.json')} and latest.md${full ? '' : ' (not every scenario: faults/results/ left alone)'}\n`)
+  for (const run of broken) process.stderr.write(`run broken: ${run.scenario} seed ${run.seed}: ${run.reason}\n`)
+  const violations = rows.reduce((sum, row) => sum + rowViolations(row), 0) + broken.length
+  if (violations > 0) process.stderr.write(`${violations} acks=all violations or failed expectations: see the table and the examples and EXPECTATION FAILED notes above\n`)
+  return violations > 0 ? 1 : 0
+}
+
+/** Runs in table order: by scenario, then seed, whatever order they finished in. */
+function ordered(runs: RunResult[], options: Options): RunResult[] {
+  const rank = (run: RunResult) => options.scenarios.findIndex((scenario) => scenario.name === run.scenario) * 1e9 + run.seed
+  return [...runs].sort((a, b) => rank(a) - rank(b))
+}
+
+/** A run that threw before it could be checked. */
+interface BrokenRun {
+  scenario: string
+  seed: number
+  reason: string
+}
+
+async function writeResults(outDir: string, options: Options, finished: RunResult[], broken: BrokenRun[], planned: number): Promise<void> {
+  const runs = ordered(finished, options)
+  const rows = summarizeRuns(runs)
+  const done = runs.length + broken.length
+  const progress = done < planned ? `, ${done} of ${planned} runs done (the run is still going or was stopped)` : ''
+  const document = {date: new Date().toISOString(), machine: {cpus: os.cpus().length, kernel: `${os.type()} ${os.release()}`, node: process.version}, seeds: options.seeds, runsPlanned: planned, rows, runs, broken}
+  await writeFile(path.join(outDir, 'latest.json'), `${JSON.stringify(document, null, 2)}\n`)
+  const markdown = `# Fault suite results\n\n${document.date}, seeds ${options.seeds[0]}–${options.seeds.at(-1)}${progress}, ${document.machine.cpus} CPUs, ${document.machine.kernel}, node ${document.machine.node}.\n\n${renderMarkdown(rows)}\n\n${broken.length > 0 ? `Runs that broke before they could be checked (each fails the suite): ${broken.map((run) => `${run.scenario} seed ${run.seed}: ${run.reason}`).join('; ')}.\n\n` : ''}${LEGEND}\n\nPer run (what each seed chose):\n\n${runs.map((run) => `- ${run.scenario} seed ${run.seed}: ${run.notes.join('; ')}`).join('\n')}\n`
+  await writeFile(path.join(outDir, 'latest.md'), markdown)
+}
+
+main().then((code) => process.exit(code), (error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  process.exit(1)
+})

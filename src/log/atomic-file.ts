@@ -1,0 +1,59 @@
+/**
+ * Replacing a small file so that a crash or a power loss leaves the old contents or the new,
+ * never a mix and never nothing: write `<file>.tmp`, fsync it, rename it over `<file>`, fsync
+ * the directory (the rename is only durable once the directory entry is). A write that fails
+ * removes the temporary file and leaves `<file>` as it was. Used by every checkpoint: the
+ * leader-epoch checkpoint, the recovery point, the high-watermark checkpoint, producer
+ * snapshots, topics.json.
+ *
+ * Callers serialize replacements of one file: two at once would share the temporary file.
+ */
+import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
+import path from 'node:path'
+
+/** The file operations used, replaceable in tests to count syncs or make a write fail. */
+export interface AtomicFileIo {
+  open(file: string, flags: string): Promise<FileHandle>
+  rename(from: string, to: string): Promise<void>
+  unlink(file: string): Promise<void>
+}
+
+export const nodeAtomicFileIo: AtomicFileIo = {open, rename, unlink}
+
+let defaultIo = nodeAtomicFileIo
+
+/** Tests: every replacement without an explicit `io` goes through `io` until the returned undo runs. */
+export function useAtomicFileIo(io: AtomicFileIo): () => void {
+  defaultIo = io
+  return () => {
+    defaultIo = nodeAtomicFileIo
+  }
+}
+
+export async function replaceFileAtomically(file: string, contents: string | Buffer, io: AtomicFileIo = defaultIo): Promise<void> {
+  const temporary = `${file}.tmp`
+  try {
+    const handle = await io.open(temporary, 'w')
+    try {
+      await handle.writeFile(contents)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await io.rename(temporary, file)
+  } catch (error) {
+    await io.unlink(temporary).catch(() => {})
+    throw error
+  }
+  await syncDirectory(path.dirname(file), io)
+}
+
+/** Makes the directory's entries (new, renamed or removed files) survive a power loss. */
+export async function syncDirectory(dir: string, io: Pick<AtomicFileIo, 'open'> = nodeAtomicFileIo): Promise<void> {
+  const handle = await io.open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

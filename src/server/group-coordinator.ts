@@ -1,0 +1,201 @@
+/**
+ * Cluster mode's consumer-group offsets (Kafka's group coordinator): `__consumer_offsets` is a
+ * replicated topic of the catalog like any other, created through the controller on first use
+ * with GROUP_OFFSETS_PARTITIONS partitions and the cluster's replication defaults. A group's
+ * offsets live in partition groupOffsetsPartitionOf(group); the leader of that partition is the
+ * group's coordinator: it appends commits with acks=all and answers fetches from its table.
+ *
+ * Any node takes a request: one that does not coordinate the group forwards it to the node that
+ * does, in one hop; a forwarded request that reaches a node which (by now) does not coordinate
+ * the group is answered NOT_LEADER (retriable), never forwarded again, so requests cannot
+ * circle between nodes whose views of the catalog differ for a moment.
+ *
+ * Invariants: a table answers only while its partition leads at the leader epoch it was read
+ * at (GroupOffsets.current); it is read when the node becomes leader, after the high watermark
+ * covers the whole log the new leader holds, so it never misses a commit acknowledged under an
+ * earlier leadership and never holds one that is not committed. A follower keeps no table.
+ */
+import {Metadata, type ServiceError} from '@grpc/grpc-js'
+import type {Broker} from '../broker/broker.js'
+import {GROUP_OFFSETS_TOPIC, GroupOffsets, groupOffsetsPartitionOf, validateGroupName, type CommittedOffset} from '../broker/group-offsets.js'
+import type {Partition} from '../broker/partition.js'
+import {Connection} from '../client/connection.js'
+import {LignumError} from '../errors.js'
+import type {Logger} from '../logger.js'
+
+/**
+ * Fixed at creation: a group's partition is its hash modulo this count, so changing it would
+ * move every group away from its offsets. 6 divides evenly over 1, 2, 3 and 6 nodes, so the
+ * controller's round-robin balances coordinators over small clusters; each partition costs
+ * every replica a follower fetch, which is why it is not Kafka's 50.
+ */
+export const GROUP_OFFSETS_PARTITIONS = 6
+/** Kafka's offsets.commit.timeout.ms: how long a commit waits for the in-sync replicas. */
+export const OFFSET_COMMIT_TIMEOUT_MS = 5_000
+// A new leader reads its table once its whole log is committed: followers fetch within a
+// round trip, or leave the ISR within replicaLagMaxMs (10 s by default).
+const LOAD_TIMEOUT_MS = 30_000
+// The catalog named this node leader of the partition; it applies that within a Consul round trip or two.
+const LEADERSHIP_ARRIVAL_MS = 10_000
+const LEADERSHIP_POLL_MS = 20
+// A forwarded request gets this long at the coordinator (a commit waits for acks=all there).
+const FORWARD_DEADLINE_MS = 30_000
+/** gRPC metadata a forwarding node sets: the receiver answers itself, never forwards again. */
+export const FORWARDED_BY_METADATA_KEY = 'lignum-forwarded-by'
+
+/** What the coordinator needs from the cluster wiring (server/cluster-replication.ts). */
+export interface CoordinatorCluster {
+  nodeId: string
+  /** Partitions of the offsets topic; creates it in the catalog (through the controller) if absent. */
+  offsetsPartitionCount(): Promise<number>
+  /** The node id the catalog names leader of a partition of the offsets topic, if any. */
+  offsetsLeaderOf(partition: number): Promise<string | undefined>
+  /** The gRPC address of a registered node. */
+  addressOf(nodeId: string): string | undefined
+  /** Refuses a commit for a topic-partition the catalog does not have. */
+  checkTopicPartition(topic: string, partition: number): Promise<void>
+}
+
+export class GroupCoordinator {
+  /** Per offsets partition this node leads: its table, being read or read. */
+  private readonly tables = new Map<number, Promise<GroupOffsets>>()
+  private readonly connections = new Map<string, Connection>()
+  private closed = false
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly cluster: CoordinatorCluster,
+    private readonly logger: Logger,
+  ) {}
+
+  async commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string): Promise<void> {
+    validateGroupName(group)
+    for (const entry of offsets) {
+      if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset}: offsets are whole numbers from 0`)
+    }
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') {
+      const request = {group, offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset)}))}
+      await this.forward(route.address, (connection) => connection.grpc.commitOffsets, request)
+      return
+    }
+    const named = new Map(offsets.map((entry) => [`${entry.topic}\u0000${entry.partition}`, entry]))
+    await Promise.all([...named.values()].map((entry) => this.cluster.checkTopicPartition(entry.topic, entry.partition)))
+    await (await this.tableOf(route.partition)).commit(group, offsets)
+  }
+
+  async fetchOffsets(group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') {
+      const response = await this.forward(route.address, (connection) => connection.grpc.fetchOffsets, {group, topic: topic ?? ''})
+      return response.offsets.map((entry) => ({...entry, offset: Number(entry.offset)}))
+    }
+    return (await this.tableOf(route.partition)).fetch(group, topic)
+  }
+
+  /**
+   * The catalog's word on a partition of the offsets topic this node holds: leading starts
+   * reading its table (Kafka loads a group partition when elected), anything else drops it.
+   */
+  partitionStateApplied(partition: number, leading: boolean): void {
+    if (!leading) {
+      this.tables.delete(partition)
+      return
+    }
+    this.tableOf(partition).catch((error: LignumError) => this.logger.warn('could not read committed offsets yet; the next request tries again', {partition, error: error.message}))
+  }
+
+  /** Forgets a deleted topic's offsets in the tables held here (the log keeps them, as standalone). */
+  forgetTopic(topic: string): void {
+    for (const table of this.tables.values()) void table.then((offsets) => offsets.forgetTopic(topic), () => {})
+  }
+
+  close(): void {
+    this.closed = true
+    for (const connection of this.connections.values()) connection.close()
+    this.connections.clear()
+    this.tables.clear()
+  }
+
+  private async routeOf(group: string, forwardedBy: string | undefined): Promise<{kind: 'local'; partition: number} | {kind: 'forward'; address: string}> {
+    const partition = groupOffsetsPartitionOf(group, await this.cluster.offsetsPartitionCount())
+    const leader = await this.cluster.offsetsLeaderOf(partition)
+    if (leader === undefined) throw new LignumError('UNAVAILABLE', `partition ${partition} of ${GROUP_OFFSETS_TOPIC} (group ${group}) has no leader yet; retry in a few seconds`)
+    if (leader === this.cluster.nodeId) return {kind: 'local', partition}
+    if (forwardedBy !== undefined) {
+      throw new LignumError('NOT_LEADER', `node ${forwardedBy} sent group ${group}'s request here, but node ${leader} coordinates it (leads partition ${partition} of ${GROUP_OFFSETS_TOPIC}); retry`)
+    }
+    const address = this.cluster.addressOf(leader)
+    if (address === undefined) throw new LignumError('UNAVAILABLE', `node ${leader} coordinates group ${group} but has not registered an address; retry in a few seconds`)
+    return {kind: 'forward', address}
+  }
+
+  /** The table of a partition this node leads, read at its current leader epoch. */
+  private async tableOf(index: number): Promise<GroupOffsets> {
+    const partition = await this.leadingPartition(index)
+    const known = this.tables.get(index)
+    if (known) {
+      const table = await known.catch(() => undefined)
+      if (table?.current && table.leaderEpoch === partition.leaderEpoch) return table
+      if (this.tables.get(index) === known) this.tables.delete(index)
+    }
+    const pending = this.tables.get(index)
+    if (pending) return pending
+    const reading = this.readTable(partition)
+    this.tables.set(index, reading)
+    reading.catch(() => {
+      if (this.tables.get(index) === reading) this.tables.delete(index)
+    })
+    return reading
+  }
+
+  private async readTable(partition: Partition): Promise<GroupOffsets> {
+    const leaderEpoch = partition.leaderEpoch
+    const logEnd = partition.logEndOffset
+    if (logEnd > 0) await partition.waitForHighWatermark(logEnd - 1, LOAD_TIMEOUT_MS)
+    if (partition.role !== 'leader' || partition.leaderEpoch !== leaderEpoch) throw notLeading(partition)
+    const table = await GroupOffsets.open(partition, this.logger, {replicatedCommitTimeoutMs: OFFSET_COMMIT_TIMEOUT_MS})
+    this.logger.info('committed offsets read', {topic: GROUP_OFFSETS_TOPIC, partition: partition.partition, leaderEpoch, highWatermark: partition.highWatermark})
+    return table
+  }
+
+  /** The local partition once it leads, as the catalog said it does (bounded wait for the state to apply). */
+  private async leadingPartition(index: number): Promise<Partition> {
+    const giveUpAtMs = Date.now() + LEADERSHIP_ARRIVAL_MS
+    for (;;) {
+      const partition = this.broker.localPartition(GROUP_OFFSETS_TOPIC, index)
+      if (partition?.role === 'leader') return partition
+      if (Date.now() > giveUpAtMs || this.closed) {
+        throw new LignumError('NOT_LEADER', `the catalog names this node leader of partition ${index} of ${GROUP_OFFSETS_TOPIC}, but it does not lead it (yet); retry`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, LEADERSHIP_POLL_MS))
+    }
+  }
+
+  private forward<Request, Response>(address: string, method: (connection: Connection) => ForwardedMethod<Request, Response>, request: Request): Promise<Response> {
+    if (this.closed) return Promise.reject(new LignumError('UNAVAILABLE', 'the node is stopping; retry on another node'))
+    let connection = this.connections.get(address)
+    if (!connection) this.connections.set(address, (connection = new Connection(address)))
+    const metadata = new Metadata()
+    metadata.set(FORWARDED_BY_METADATA_KEY, this.cluster.nodeId)
+    const target = connection
+    return new Promise((resolve, reject) => {
+      method(target).call(target.grpc, request, metadata, {deadline: Date.now() + FORWARD_DEADLINE_MS}, (error, response) => {
+        if (error) reject(target.toLignumError(error))
+        else resolve(response)
+      })
+    })
+  }
+}
+
+type ForwardedMethod<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: {deadline: number},
+  callback: (error: ServiceError | null, response: Response) => void,
+) => unknown
+
+function notLeading(partition: Partition): LignumError {
+  return new LignumError('NOT_LEADER', `${partition.name} changed leadership while its committed offsets were being read; retry`)
+}

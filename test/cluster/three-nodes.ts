@@ -1,0 +1,50 @@
+/**
+ * Three real `lignum serve --consul` nodes and one replicated topic on them, for the cluster
+ * tests that kill, freeze or restart nodes: start the nodes, wait for a controller with all
+ * three up, create the topic (RF 3, min ISR 2 unless told) and wait until every replica is in
+ * sync and has applied its role.
+ */
+import {expect} from 'chai'
+import {runCli} from '../helpers/cli.js'
+import {eventually} from './member-process.js'
+import {ServeProcess} from './serve-process.js'
+import {partitionStatesIn, type StoredState} from './cluster-reads.js'
+
+export const SESSION_TTL_MS = 3_000
+export const LOCK_DELAY_MS = 1_000
+export const REPLICA_LAG_MAX_MS = 2_000
+// Room on a loaded 2-core machine for processes to start and Consul to answer.
+export const SETTLE_MS = 60_000
+
+export async function startThreeNodes(consulUrl: string, cluster: string, prefix: string): Promise<ServeProcess[]> {
+  const nodes = await Promise.all(
+    [1, 2, 3].map((index) =>
+      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
+    ),
+  )
+  await eventually('a controller with all three nodes up', async () => {
+    const status = await nodes[0]!.status()
+    return status.controller !== null && status.nodes.filter((node) => node.status === 'up').length === 3 ? true : undefined
+  }, SETTLE_MS)
+  return nodes
+}
+
+/** Creates a one-partition topic replicated on all three nodes; its state once all are in sync. */
+export async function replicatedTopic(nodes: ServeProcess[], consulUrl: string, cluster: string, topic: string, extraArgs: string[] = []): Promise<StoredState> {
+  const created = await runCli(['topics', 'create', topic, '--partitions', '1', '--replication-factor', '3', '--min-insync-replicas', '2', ...extraArgs, '--brokers', nodes[0]!.address])
+  expect(created.code, created.stderr).to.equal(0)
+  const state = await eventually('three in-sync replicas', async () => {
+    const stored = (await partitionStatesIn(consulUrl, cluster, topic)).get(0)
+    return stored && stored.isr.length === 3 ? stored : undefined
+  }, SETTLE_MS)
+  await eventually('every replica to apply its role', async () => {
+    return nodes.every((node) => node.logged('partition state applied').some((line) => line.topic === topic && line.outcome === (node.nodeId === state.leader ? 'leading' : 'following'))) || undefined
+  }, SETTLE_MS)
+  return state
+}
+
+export function nodeNamed(nodes: ServeProcess[], id: string | null): ServeProcess {
+  const node = nodes.find((candidate) => candidate.nodeId === id)
+  if (!node) throw new Error(`no node ${id} among ${nodes.map((candidate) => candidate.nodeId).join(', ')}`)
+  return node
+}

@@ -1,0 +1,95 @@
+import {expect} from 'chai'
+import {errorTable} from '../../src/errors.js'
+import type {ClusterStatusResponse, PartitionStatus} from '../../src/generated/lignum/v1/lignum.js'
+import {healthOf, unhealthyError, type PartitionHealthInput} from '../../src/ui/cluster-health.js'
+import {clusterStatusOf, renderClusterStatusText} from '../../src/ui/cluster-status-table.js'
+
+function partition(index: number, fields: Partial<PartitionHealthInput> = {}): PartitionHealthInput {
+  return {topic: 't', partition: index, replicas: ['n1', 'n2', 'n3'], isr: ['n1', 'n2', 'n3'], minInsyncReplicas: 2, leaderState: 'online', reason: null, ...fields}
+}
+
+const cluster = (partitions: PartitionHealthInput[], fields: {controller?: string | null; partitionsError?: string | null} = {}) => ({
+  cluster: 'c',
+  controller: fields.controller === undefined ? 'n1' : fields.controller,
+  partitionsError: fields.partitionsError ?? null,
+  partitions,
+})
+
+describe('cluster health from the status document', () => {
+  it('is healthy with every partition online and every ISR full, and exits 0', () => {
+    const status = cluster([partition(0), partition(1)])
+    const health = healthOf(status)
+    expect(health).to.deep.equal({healthy: true, partitionCount: 2, underReplicated: [], belowMinIsr: [], offline: [], unknown: [], reason: null})
+    expect(unhealthyError(health, status)).to.equal(null)
+  })
+
+  it('an ISR smaller than the replicas is under-replicated (exit 7), below min ISR named too', () => {
+    const status = cluster([partition(0), partition(1, {isr: ['n1', 'n2']}), partition(2, {isr: ['n1']})])
+    const health = healthOf(status)
+    expect(health).to.deep.include({healthy: false, underReplicated: ['t-1', 't-2'], belowMinIsr: ['t-2'], offline: [], unknown: []})
+    expect(health.reason).to.equal('2 under-replicated (t-1, t-2) of 3 partitions')
+    expect(unhealthyError(health, status)?.exitCode).to.equal(errorTable.UNDER_REPLICATED.exitCode).and.to.equal(7)
+  })
+
+  it('offline and unknown partitions are told apart, and outrank under-replication (exit 8)', () => {
+    const status = cluster([
+      partition(0, {leaderState: 'leader-down', reason: 'its leader n3 is not a live member of the cluster'}),
+      partition(1, {leaderState: 'unknown', reason: 'its leader n2 did not report its offsets'}),
+      partition(2, {isr: ['n1', 'n2']}),
+      partition(3, {leaderState: 'no-leader', reason: 'it has no leader'}),
+    ])
+    const health = healthOf(status)
+    expect(health).to.deep.include({offline: ['t-0', 't-3'], unknown: ['t-1'], underReplicated: ['t-2']})
+    expect(health.reason).to.equal('2 offline (t-0: its leader n3 is not a live member of the cluster; t-3: it has no leader), 1 unknown (t-1: its leader n2 did not report its offsets), 1 under-replicated (t-2) of 4 partitions')
+    const error = unhealthyError(health, status, 'still unhealthy after 2s: ')
+    expect(error?.exitCode).to.equal(errorTable.PARTITIONS_OFFLINE.exitCode).and.to.equal(8)
+    expect(error?.message).to.match(/^still unhealthy after 2s: 2 offline/)
+  })
+
+  it('an unreadable catalog is not healthy (exit 8); no controller outranks everything (exit 5)', () => {
+    const unreadable = cluster([], {partitionsError: 'cannot read the topic catalog from Consul'})
+    expect(unhealthyError(healthOf(unreadable), unreadable)?.exitCode).to.equal(8)
+    const leaderless = cluster([partition(0, {isr: ['n1']})], {controller: null})
+    expect(healthOf(leaderless).reason).to.equal('cluster c has no controller')
+    expect(unhealthyError(healthOf(leaderless), leaderless)?.exitCode).to.equal(errorTable.UNAVAILABLE.exitCode)
+  })
+
+  it('the exit codes of an unhealthy cluster are distinct from every other error\'s', () => {
+    const others = Object.entries(errorTable).filter(([code]) => code !== 'PARTITIONS_OFFLINE' && code !== 'UNDER_REPLICATED').map(([, entry]) => entry.exitCode)
+    expect(others).to.not.include(7)
+    expect(others).to.not.include(8)
+  })
+
+  it('the one-line reason stays bounded however many partitions are wrong', () => {
+    const status = cluster(Array.from({length: 500}, (_, index) => partition(index, {isr: ['n1']})))
+    expect(healthOf(status).reason).to.match(/^500 under-replicated \(t-0, t-1, .*t-9, and 490 more\) of 500 partitions$/)
+  })
+})
+
+describe('the status document and its text', () => {
+  const wirePartition = (fields: Partial<PartitionStatus>): PartitionStatus => ({
+    topic: 't', partition: 0, leader: 'n1', leaderEpoch: 3, replicas: ['n1', 'n2'], isr: ['n1'], minInsyncReplicas: 1, leaderState: 'online', reason: '',
+    highWatermark: 7n, logEndOffset: 9n,
+    replicaStatus: [{node: 'n1', logEndOffset: 9n, lagRecords: 0n, caughtUpAgoMs: 0n}, {node: 'n2', logEndOffset: 7n, lagRecords: 2n, caughtUpAgoMs: 12_000n}],
+    ...fields,
+  })
+  const response = (partitions: PartitionStatus[]): ClusterStatusResponse => ({
+    cluster: 'c', controller: 'n1', controllerEpoch: 4n, node: 'n2', nodes: [{id: 'n1', address: 'h:1', status: 'up', version: '1'}, {id: 'n2', address: 'h:2', status: 'up', version: '1'}],
+    topics: [], consulReachable: true, mode: 'cluster', damagedPartitions: [], partitions, partitionsError: '', ledPartitions: [],
+  })
+
+  it('unknown offsets are null in the document and "-" in text; the last line says what is wrong', () => {
+    const status = clusterStatusOf(response([wirePartition({}), wirePartition({partition: 1, leader: 'n2', leaderState: 'unknown', reason: 'its leader n2 did not report its offsets', isr: ['n1', 'n2'], highWatermark: undefined, logEndOffset: undefined, replicaStatus: [{node: 'n1', logEndOffset: undefined, lagRecords: undefined, caughtUpAgoMs: undefined}, {node: 'n2', logEndOffset: undefined, lagRecords: undefined, caughtUpAgoMs: undefined}]})]))
+    expect(status.partitions[0]!.replicaStatus[1]).to.deep.equal({node: 'n2', inSync: false, logEndOffset: 7, lagRecords: 2, caughtUpAgoMs: 12_000})
+    expect(status.partitions[1]).to.deep.include({highWatermark: null, logEndOffset: null, leaderState: 'unknown'})
+    const lines = renderClusterStatusText(status).split('\n')
+    expect(lines).to.include.members([
+      'TOPIC  PARTITION  LEADER  EPOCH  REPLICAS  ISR    MIN-ISR  HIGH-WATERMARK  STATE',
+      't      0          n1      3      n1,n2     n1     1        7               online',
+      't      1          n2      3      n1,n2     n1,n2  1        -               unknown',
+      't      0          n2       out-of-sync  7        2    12000ms ago',
+      't      1          n1       in-sync      -        -    -',
+    ].map((line) => line.trimEnd()))
+    expect(lines.at(-1)).to.equal('unhealthy: 1 unknown (t-1: its leader n2 did not report its offsets), 1 under-replicated (t-0) of 2 partitions')
+  })
+})
