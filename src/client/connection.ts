@@ -24,6 +24,11 @@ const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024
 // so every 10 s costs nothing; 5 s is ample for a live node's answer even on a loaded machine.
 const KEEPALIVE_TIME_MS = 10_000
 const KEEPALIVE_TIMEOUT_MS = 5_000
+// grpc-js waits up to 120 s between reconnection attempts by default, so a node back from a
+// long outage went unused for seconds after it listened again. Kafka's clients cap this at
+// 1 s (reconnect.backoff.max.ms); the producer's own retry backoff already bounds the load.
+const RECONNECT_BACKOFF_MS_INITIAL = 100
+const RECONNECT_BACKOFF_MS_MAX = 1_000
 
 export type StreamMethod<Request, Response> = (request: Request, metadata: Metadata, options?: Partial<CallOptions>) => ClientReadableStream<Response>
 
@@ -70,6 +75,8 @@ export class Connection {
       'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+      'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS_INITIAL,
+      'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS_MAX,
       'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
     })
   }

@@ -27,6 +27,10 @@ const RECEIVE_MESSAGE_BYTES_MAX = 17 * 1024 * 1024
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024
 // A connection idle between polls (there are none while following) is probed this often.
 const KEEPALIVE_MS = 30_000
+// grpc-js waits up to 120 s between reconnection attempts by default: a follower would idle
+// that long behind a leader back from an outage. The fetcher's own backoff bounds the load.
+const RECONNECT_BACKOFF_MS_INITIAL = 100
+const RECONNECT_BACKOFF_MS_MAX = 1_000
 
 const ReplicationGrpcClient = makeGenericClientConstructor(
   {...ReplicationService, replicaFetch: {...ReplicationService.replicaFetch, responseDeserialize: decodeReplicaFetchResponse}},
@@ -40,6 +44,8 @@ export class GrpcLeaderClient implements LeaderClient {
     this.grpc = new ReplicationGrpcClient(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': RECEIVE_MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': KEEPALIVE_MS,
+      'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS_INITIAL,
+      'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS_MAX,
       'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
     })
   }
