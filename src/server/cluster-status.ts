@@ -10,7 +10,7 @@
  * A `local_only` answer asks nobody: it is what the fan-out gathers.
  */
 import type {ClusterStatusResponse, LedPartition} from '../generated/lignum/v1/lignum.js'
-import {damagedPartitionToWire, topicToWire} from './convert.js'
+import {damagedPartitionToWire, nodeToWire, topicToWire} from './convert.js'
 import {localLedPartitions, mergePartitionStatus, standaloneCatalog, type CatalogPartition, type LeaderReport, type NodeOfReplica} from './partition-status.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -30,7 +30,7 @@ export async function clusterStatusAnswer(context: ServingContext, localOnly: bo
     controller: view.controller ?? '',
     controllerEpoch: BigInt(view.controllerEpoch),
     node: context.nodeId,
-    nodes: view.nodes,
+    nodes: view.nodes.map(nodeToWire),
     topics: [],
     consulReachable: view.consulReachable,
     mode: view.mode,

@@ -6,7 +6,8 @@
 import {LignumError} from '../errors.js'
 import type {DamagedPartitionDescription, PartitionDescription as BrokerPartition, TopicDescription as BrokerTopic} from '../broker/broker.js'
 import type {TopicSettings} from '../broker/topic-store.js'
-import type {DamagedPartition, PartitionDamage, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import type {DamagedPartition, NodeInfo, PartitionDamage, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import type {ClusterNodeStatus} from './serving-context.js'
 
 export function toSafeNumber(value: bigint, field: string): number {
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
@@ -46,6 +47,11 @@ export function topicToWire(topic: BrokerTopic, leader: string, roles?: (topic: 
 
 function damageToWire(damage: NonNullable<BrokerPartition['damage']>): PartitionDamage {
   return {kind: damage.kind, reason: damage.reason, file: damage.file, position: BigInt(damage.position), offset: BigInt(damage.offset), repair: damage.repair}
+}
+
+/** A node of the cluster view, with the replica lists only up nodes report. */
+export function nodeToWire(node: ClusterNodeStatus): NodeInfo {
+  return {id: node.id, address: node.address, status: node.status, version: node.version, damagedReplicas: node.damagedReplicas ?? [], unverifiedReplicas: node.unverifiedReplicas ?? []}
 }
 
 export function damagedPartitionToWire(damaged: DamagedPartitionDescription): DamagedPartition {

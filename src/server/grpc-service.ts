@@ -21,7 +21,7 @@ import {
   ReadReplica,
   type SubscribeRequest,
 } from '../generated/lignum/v1/lignum.js'
-import {settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
+import {nodeToWire, settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
 import {clusterStatusAnswer} from './cluster-status.js'
 import {encodeFetchResponse} from './fetch-response-codec.js'
 import {FORWARDED_BY_METADATA_KEY} from './group-coordinator.js'
@@ -166,7 +166,7 @@ export function createLignumService(context: ServingContext): LignumServer {
       return {
         cluster: view.cluster,
         controller: view.controller ?? '',
-        nodes: view.nodes,
+        nodes: view.nodes.map(nodeToWire),
         topics: context.clusterTopics ? await context.clusterTopics.metadataTopics(request.topics, request.allowAutoTopicCreation) : await standaloneMetadataTopics(context, request.topics, request.allowAutoTopicCreation),
         node: context.nodeId,
       }

@@ -27,6 +27,7 @@ import {createLignumService, lignumServiceDefinition} from './grpc-service.js'
 import {createReplicationService, replicationServiceDefinition} from './replication-service.js'
 import type {ClusterReplication} from './cluster-replication.js'
 import {initialReplicaHealth} from './replica-verification.js'
+import {partitionId} from '../cluster/replica-health.js'
 
 // In-flight requests get this long to finish at shutdown before connections are cut.
 const SHUTDOWN_GRACE_MS = 10_000
@@ -142,8 +143,13 @@ export class LignumNode {
       controller: this.nodeId,
       controllerEpoch: 0,
       consulReachable: false,
-      nodes: [{id: this.nodeId, address: this.advertisedAddress, status: 'up', version: this.version}],
+      // A standalone node runs no background verification: reads check what they return.
+      nodes: [{id: this.nodeId, address: this.advertisedAddress, status: 'up', version: this.version, damagedReplicas: this.damagedReplicaIds()}],
     }
+  }
+
+  private damagedReplicaIds(): string[] {
+    return (this.broker?.damagedPartitions() ?? []).map((held) => partitionId(held.topic, held.partition))
   }
 
   private async startGrpc(context: ServingContext): Promise<number> {

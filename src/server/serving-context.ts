@@ -16,6 +16,10 @@ export interface ClusterNodeStatus {
   address: string
   status: 'up' | 'down'
   version: string
+  /** Partition ids whose replica there its node reports damaged (replica-health.ts); up nodes only. */
+  damagedReplicas?: string[]
+  /** Partition ids whose replica there is not verified since its node started. */
+  unverifiedReplicas?: string[]
 }
 
 export interface ClusterStatusView {

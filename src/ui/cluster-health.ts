@@ -1,11 +1,12 @@
 /**
  * Whether a cluster is healthy, from its status document, as `rpk cluster health` decides:
  * every partition has a live leader serving it (none offline, none unknown) and every ISR
- * holds all the partition's replicas (none under-replicated). A pure function of the document,
+ * holds all the partition's replicas (none under-replicated); beyond rpk, no replica is
+ * reported damaged (it needs `lignum segments repair`, and is never elected until then). A pure function of the document,
  * so the exit code of `lignum cluster status` follows from what it printed.
  *
  * Invariants: healthy exactly when there is a controller, the partitions could be listed, and
- * the offline, unknown and under-replicated lists are empty; each list names a partition once.
+ * the offline, unknown, under-replicated and damaged lists are empty; each list names a partition once.
  */
 import {LignumError, type ErrorCode} from '../errors.js'
 
@@ -18,6 +19,8 @@ export interface PartitionHealthInput {
   minInsyncReplicas: number
   leaderState: string
   reason: string | null
+  /** What each replica's node reports of its stored batches; absent: nothing known. */
+  replicaStatus?: readonly {node: string; storage: string}[]
 }
 
 export interface ClusterHealth {
@@ -31,6 +34,8 @@ export interface ClusterHealth {
   offline: string[]
   /** Its leader is a live member but did not report: offline or only slow, this view cannot tell. */
   unknown: string[]
+  /** "topic-partition on node": replicas their node reports damaged, which need repair. */
+  damagedReplicas: string[]
   /** One line on what is wrong; null when healthy. */
   reason: string | null
 }
@@ -54,6 +59,7 @@ export function healthOf(status: HealthInput): ClusterHealth {
     belowMinIsr: status.partitions.filter((entry) => entry.isr.length < entry.minInsyncReplicas).map(name),
     offline: status.partitions.filter((entry) => entry.leaderState !== 'online' && entry.leaderState !== 'unknown').map(name),
     unknown: status.partitions.filter((entry) => entry.leaderState === 'unknown').map(name),
+    damagedReplicas: status.partitions.flatMap((entry) => (entry.replicaStatus ?? []).filter((replica) => replica.storage === 'damaged').map((replica) => `${name(entry)} on ${replica.node}`)),
     reason: null,
   }
   health.reason = unhealthyReason(status, health, status.partitions.filter((entry) => !online.includes(entry)))
@@ -68,6 +74,7 @@ function unhealthyReason(status: HealthInput, health: ClusterHealth, notOnline: 
   if (health.offline.length > 0) parts.push(`${health.offline.length} offline (${listed(notOnline.filter((entry) => entry.leaderState !== 'unknown').map((entry) => `${entry.topic}-${entry.partition}: ${entry.reason}`), '; ')})`)
   if (health.unknown.length > 0) parts.push(`${health.unknown.length} unknown (${listed(notOnline.filter((entry) => entry.leaderState === 'unknown').map((entry) => `${entry.topic}-${entry.partition}: ${entry.reason}`), '; ')})`)
   if (health.underReplicated.length > 0) parts.push(`${health.underReplicated.length} under-replicated (${listed(health.underReplicated)})`)
+  if (health.damagedReplicas.length > 0) parts.push(`${health.damagedReplicas.length} damaged replica${health.damagedReplicas.length === 1 ? '' : 's'} to repair with lignum segments repair (${listed(health.damagedReplicas)})`)
   return parts.length === 0 ? null : `${parts.join(', ')} of ${partitionsCounted(health.partitionCount)}`
 }
 
@@ -83,7 +90,7 @@ function listed(names: string[], separator = ', '): string {
 
 /**
  * The error an unhealthy cluster ends the command with; its code gives the exit code (errors.ts):
- * no controller, then offline or unknown partitions, then under-replicated ones.
+ * no controller, then offline or unknown partitions, then under-replicated ones or damaged replicas.
  */
 export function unhealthyError(health: ClusterHealth, status: HealthInput, prefix = ''): LignumError | null {
   if (health.healthy || health.reason === null) return null

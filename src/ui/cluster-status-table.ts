@@ -5,6 +5,7 @@
  * Unknown offsets are null in the document and "-" in text, never a made-up number.
  */
 import type {ClusterStatusResponse, PartitionStatus} from '../generated/lignum/v1/lignum.js'
+import {eligibilityOf} from '../cluster/replica-health.js'
 import {healthOf, partitionsCounted, type ClusterHealth} from './cluster-health.js'
 import {renderDamagedPartitions, renderPartitionTable, renderTable, summarizeDamage, summarizeTopic, type DamageSummary, type TopicSummary} from './topic-table.js'
 
@@ -13,6 +14,10 @@ export interface ClusterStatusNode {
   address: string
   status: 'up' | 'down'
   version: string
+  /** "topic-partition" ids whose replica on this node it reports damaged ("*": all of them). */
+  damagedReplicas: string[]
+  /** Those it has not verified since it started. */
+  unverifiedReplicas: string[]
 }
 
 export interface ClusterStatus {
@@ -45,7 +50,15 @@ export interface ClusterStatusReplica {
   lagRecords: number | null
   /** How long ago, by the leader's clock, it last caught up to the leader's log end. */
   caughtUpAgoMs: number | null
+  /**
+   * What its node reports of its stored batches: "damaged" (a batch failing its CRC, or held
+   * offline at open: never elected until repaired), "unverified" (not re-read since the node
+   * started), "verified", or "unknown" (its node is down).
+   */
+  storage: ReplicaStorage
 }
+
+export type ReplicaStorage = 'verified' | 'unverified' | 'damaged' | 'unknown'
 
 export interface ClusterStatusPartition {
   topic: string
@@ -76,17 +89,26 @@ export function clusterStatusOf(response: ClusterStatusResponse): ClusterStatus 
       address: node.address,
       status: node.status === 'up' ? 'up' : 'down',
       version: node.version,
+      damagedReplicas: node.damagedReplicas,
+      unverifiedReplicas: node.unverifiedReplicas,
     })),
     topics: response.topics.map((topic) => summarizeTopic(topic)),
     damagedPartitions: response.damagedPartitions.flatMap((entry) => (entry.damage ? [{topic: entry.topic, partition: entry.partition, damage: summarizeDamage(entry.damage)}] : [])),
   }
-  const partitions = response.partitions.map(partitionOf)
+  const partitions = response.partitions.map((entry) => partitionOf(entry, status.nodes))
   const partitionsError = response.partitionsError === '' ? null : response.partitionsError
   return {...status, partitions, partitionsError, health: healthOf({cluster: status.cluster, controller: status.controller, partitionsError, partitions})}
 }
 
-function partitionOf(entry: PartitionStatus): ClusterStatusPartition {
+function partitionOf(entry: PartitionStatus, nodes: readonly ClusterStatusNode[]): ClusterStatusPartition {
   const known = (value: bigint | undefined) => (value === undefined ? null : Number(value))
+  const up = new Set(nodes.filter((node) => node.status === 'up').map((node) => node.id))
+  const eligibility = eligibilityOf(nodes, entry.topic, entry.partition)
+  const storageOf = (node: string): ReplicaStorage => {
+    if (!up.has(node)) return 'unknown'
+    if (eligibility.damaged.has(node)) return 'damaged'
+    return eligibility.unverified.has(node) ? 'unverified' : 'verified'
+  }
   return {
     topic: entry.topic,
     partition: entry.partition,
@@ -105,6 +127,7 @@ function partitionOf(entry: PartitionStatus): ClusterStatusPartition {
       logEndOffset: known(replica.logEndOffset),
       lagRecords: known(replica.lagRecords),
       caughtUpAgoMs: known(replica.caughtUpAgoMs),
+      storage: storageOf(replica.node),
     })),
   }
 }
@@ -125,7 +148,7 @@ export function renderClusterStatusText(status: ClusterStatus): string {
 }
 
 const CLUSTER_PARTITION_HEADER = ['TOPIC', 'PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR', 'MIN-ISR', 'HIGH-WATERMARK', 'STATE']
-const REPLICA_HEADER = ['TOPIC', 'PARTITION', 'REPLICA', 'ROLE', 'LOG-END', 'LAG', 'CAUGHT-UP']
+const REPLICA_HEADER = ['TOPIC', 'PARTITION', 'REPLICA', 'ROLE', 'LOG-END', 'LAG', 'CAUGHT-UP', 'STORAGE']
 
 /** A row per partition of the cluster: who leads it at which epoch, replicas, ISR, high watermark. */
 export function renderClusterPartitions(partitions: ClusterStatusPartition[]): string {
@@ -148,6 +171,7 @@ export function renderReplicaProgress(partitions: ClusterStatusPartition[]): str
         unknownAsDash(replica.logEndOffset),
         unknownAsDash(replica.lagRecords),
         replica.caughtUpAgoMs === null ? '-' : `${replica.caughtUpAgoMs}ms ago`,
+        replica.storage,
       ]),
     ),
   )

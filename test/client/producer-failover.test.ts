@@ -45,7 +45,7 @@ async function startDyingLeader(realAddress: string): Promise<DyingLeader> {
         callback(null, {
           ...response,
           node: FAKE_NODE_ID,
-          nodes: [{id: FAKE_NODE_ID, address, status: 'up', version: 'fake'}, ...response.nodes],
+          nodes: [{id: FAKE_NODE_ID, address, status: 'up', version: 'fake', damagedReplicas: [], unverifiedReplicas: []}, ...response.nodes],
           topics: response.topics.map((topic) => ({
             ...topic,
             partitions: topic.partitions.map((partition) => ({...partition, leader: FAKE_NODE_ID, replicas: [FAKE_NODE_ID, response.node], isr: [FAKE_NODE_ID, response.node]})),

@@ -31,7 +31,7 @@ async function startStaleLeader(realAddress: string): Promise<StaleLeader> {
   server.addService(LignumService, {
     metadata(call: ServerUnaryCall<MetadataRequest, MetadataResponse>, callback: sendUnaryData<MetadataResponse>) {
       real.call(real.grpc.metadata, call.request).then((response) => {
-        const nodes = [{id: FAKE_NODE_ID, address, status: 'up', version: 'fake'}, ...response.nodes]
+        const nodes = [{id: FAKE_NODE_ID, address, status: 'up', version: 'fake', damagedReplicas: [], unverifiedReplicas: []}, ...response.nodes]
         if (elected) return callback(null, {...response, node: FAKE_NODE_ID, nodes})
         // This answer still names the fake; every one after it, the real node.
         if (refusals > 0) elected = true

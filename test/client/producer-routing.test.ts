@@ -41,7 +41,7 @@ async function startFakeLeader(realAddress: string, mode: 'moved' | 'slow'): Pro
         callback(null, {
           ...response,
           node: FAKE_NODE_ID,
-          nodes: [{id: FAKE_NODE_ID, address, status: 'up', version: 'fake'}, ...response.nodes],
+          nodes: [{id: FAKE_NODE_ID, address, status: 'up', version: 'fake', damagedReplicas: [], unverifiedReplicas: []}, ...response.nodes],
           topics: response.topics.map((topic) => ({
             ...topic,
             partitions: topic.partitions.map((partition) => ({...partition, leader: leaderMoved ? realNode : FAKE_NODE_ID, replicas: [FAKE_NODE_ID, realNode], isr: [FAKE_NODE_ID, realNode]})),

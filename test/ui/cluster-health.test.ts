@@ -19,7 +19,7 @@ describe('cluster health from the status document', () => {
   it('is healthy with every partition online and every ISR full, and exits 0', () => {
     const status = cluster([partition(0), partition(1)])
     const health = healthOf(status)
-    expect(health).to.deep.equal({healthy: true, partitionCount: 2, underReplicated: [], belowMinIsr: [], offline: [], unknown: [], reason: null})
+    expect(health).to.deep.equal({healthy: true, partitionCount: 2, underReplicated: [], belowMinIsr: [], offline: [], unknown: [], damagedReplicas: [], reason: null})
     expect(unhealthyError(health, status)).to.equal(null)
   })
 
@@ -60,6 +60,14 @@ describe('cluster health from the status document', () => {
     expect(others).to.not.include(8)
   })
 
+  it('a replica its node reports damaged makes the cluster unhealthy (exit 7), naming it and the repair command', () => {
+    const status = cluster([partition(0, {replicaStatus: [{node: 'n1', storage: 'verified'}, {node: 'n2', storage: 'damaged'}, {node: 'n3', storage: 'unverified'}]}), partition(1)])
+    const health = healthOf(status)
+    expect(health).to.deep.include({healthy: false, damagedReplicas: ['t-0 on n2'], underReplicated: []})
+    expect(health.reason).to.equal('1 damaged replica to repair with lignum segments repair (t-0 on n2) of 2 partitions')
+    expect(unhealthyError(health, status)?.exitCode).to.equal(errorTable.UNDER_REPLICATED.exitCode)
+  })
+
   it('the one-line reason stays bounded however many partitions are wrong', () => {
     const status = cluster(Array.from({length: 500}, (_, index) => partition(index, {isr: ['n1']})))
     expect(healthOf(status).reason).to.match(/^500 under-replicated \(t-0, t-1, .*t-9, and 490 more\) of 500 partitions$/)
@@ -74,22 +82,39 @@ describe('the status document and its text', () => {
     ...fields,
   })
   const response = (partitions: PartitionStatus[]): ClusterStatusResponse => ({
-    cluster: 'c', controller: 'n1', controllerEpoch: 4n, node: 'n2', nodes: [{id: 'n1', address: 'h:1', status: 'up', version: '1'}, {id: 'n2', address: 'h:2', status: 'up', version: '1'}],
+    cluster: 'c', controller: 'n1', controllerEpoch: 4n, node: 'n2', nodes: [{id: 'n1', address: 'h:1', status: 'up', version: '1', damagedReplicas: [], unverifiedReplicas: []}, {id: 'n2', address: 'h:2', status: 'up', version: '1', damagedReplicas: [], unverifiedReplicas: []}],
     topics: [], consulReachable: true, mode: 'cluster', damagedPartitions: [], partitions, partitionsError: '', ledPartitions: [],
   })
 
   it('unknown offsets are null in the document and "-" in text; the last line says what is wrong', () => {
     const status = clusterStatusOf(response([wirePartition({}), wirePartition({partition: 1, leader: 'n2', leaderState: 'unknown', reason: 'its leader n2 did not report its offsets', isr: ['n1', 'n2'], highWatermark: undefined, logEndOffset: undefined, replicaStatus: [{node: 'n1', logEndOffset: undefined, lagRecords: undefined, caughtUpAgoMs: undefined}, {node: 'n2', logEndOffset: undefined, lagRecords: undefined, caughtUpAgoMs: undefined}]})]))
-    expect(status.partitions[0]!.replicaStatus[1]).to.deep.equal({node: 'n2', inSync: false, logEndOffset: 7, lagRecords: 2, caughtUpAgoMs: 12_000})
+    expect(status.partitions[0]!.replicaStatus[1]).to.deep.equal({node: 'n2', inSync: false, logEndOffset: 7, lagRecords: 2, caughtUpAgoMs: 12_000, storage: 'verified'})
     expect(status.partitions[1]).to.deep.include({highWatermark: null, logEndOffset: null, leaderState: 'unknown'})
     const lines = renderClusterStatusText(status).split('\n')
     expect(lines).to.include.members([
       'TOPIC  PARTITION  LEADER  EPOCH  REPLICAS  ISR    MIN-ISR  HIGH-WATERMARK  STATE',
       't      0          n1      3      n1,n2     n1     1        7               online',
       't      1          n2      3      n1,n2     n1,n2  1        -               unknown',
-      't      0          n2       out-of-sync  7        2    12000ms ago',
-      't      1          n1       in-sync      -        -    -',
+      't      0          n2       out-of-sync  7        2    12000ms ago  verified',
+      't      1          n1       in-sync      -        -    -            verified',
     ].map((line) => line.trimEnd()))
     expect(lines.at(-1)).to.equal('unhealthy: 1 unknown (t-1: its leader n2 did not report its offsets), 1 under-replicated (t-0) of 2 partitions')
+  })
+
+  it('each replica shows what its node reports of its stored batches, "unknown" when the node is down', () => {
+    const base = response([wirePartition({replicas: ['n1', 'n2', 'n3'], replicaStatus: [{node: 'n1', logEndOffset: 9n, lagRecords: 0n, caughtUpAgoMs: 0n}, {node: 'n2', logEndOffset: 7n, lagRecords: 2n, caughtUpAgoMs: 1n}, {node: 'n3', logEndOffset: undefined, lagRecords: undefined, caughtUpAgoMs: undefined}]}), wirePartition({partition: 1})])
+    const nodes = [
+      {id: 'n1', address: 'h:1', status: 'up', version: '1', damagedReplicas: [], unverifiedReplicas: ['t-0']},
+      {id: 'n2', address: 'h:2', status: 'up', version: '1', damagedReplicas: ['t-0'], unverifiedReplicas: []},
+      {id: 'n3', address: 'h:3', status: 'down', version: '1', damagedReplicas: [], unverifiedReplicas: []},
+    ]
+    const status = clusterStatusOf({...base, nodes})
+    expect(status.partitions[0]!.replicaStatus.map((replica) => replica.storage)).to.deep.equal(['unverified', 'damaged', 'unknown'])
+    expect(status.partitions[1]!.replicaStatus.map((replica) => replica.storage)).to.deep.equal(['verified', 'verified'])
+    expect(status.health.damagedReplicas).to.deep.equal(['t-0 on n2'])
+    // A node whose list did not fit its registration reports "*": every replica it holds.
+    const all = clusterStatusOf({...base, nodes: nodes.map((node) => (node.id === 'n1' ? {...node, damagedReplicas: ['*']} : node))})
+    expect(all.partitions.map((entry) => entry.replicaStatus[0]!.storage)).to.deep.equal(['damaged', 'damaged'])
+    expect(renderClusterStatusText(status).split('\n')).to.include('t      0          n2       out-of-sync  7        2    1ms ago      damaged')
   })
 })

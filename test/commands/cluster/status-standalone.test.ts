@@ -13,14 +13,14 @@ describe('lignum cluster status (standalone node)', function () {
       expect(json.code, json.stderr).to.equal(0)
       const status = JSON.parse(json.stdout)
       expect(status).to.include({mode: 'standalone', controller: server.nodeId, node: server.nodeId})
-      expect(status.nodes).to.deep.equal([{id: server.nodeId, address: server.grpcAddress, status: 'up', version: status.nodes[0].version}])
+      expect(status.nodes).to.deep.equal([{id: server.nodeId, address: server.grpcAddress, status: 'up', version: status.nodes[0].version, damagedReplicas: [], unverifiedReplicas: []}])
       expect(status.topics).to.have.length(1)
       expect(status.topics[0].partitions[0]).to.include({partition: 0, leader: server.nodeId, logStartOffset: 0, logEndOffset: 3, highWatermark: 3})
       // It leads every partition alone: its replica is the ISR, and it is healthy.
       expect(status.partitions).to.deep.equal([{
         topic: 'status-topic', partition: 0, leader: server.nodeId, leaderEpoch: 0, replicas: [server.nodeId], isr: [server.nodeId], minInsyncReplicas: 1,
         leaderState: 'online', reason: null, highWatermark: 3, logEndOffset: 3,
-        replicaStatus: [{node: server.nodeId, inSync: true, logEndOffset: 3, lagRecords: 0, caughtUpAgoMs: 0}],
+        replicaStatus: [{node: server.nodeId, inSync: true, logEndOffset: 3, lagRecords: 0, caughtUpAgoMs: 0, storage: 'verified'}],
       }])
       expect(status.health).to.deep.include({healthy: true, partitionCount: 1})
       const text = await runCli(['cluster', 'status', '--brokers', server.grpcAddress])
