@@ -68,6 +68,12 @@ export class ServeProcess {
   /** The same node again (data directory, ports it had, settings) after it stopped. */
   async restart(): Promise<ServeProcess> {
     await this.stop()
+    return this.startAgain()
+  }
+
+  /** The same node again, once it stopped (or was killed) and its files were perhaps damaged. */
+  startAgain(): Promise<ServeProcess> {
+    if (this.exitedAtMs === undefined) throw new Error(`${this.nodeId} still runs: stop it first`)
     return ServeProcess.spawn(this.settings, this.dataDir, this.grpcPort, this.httpPort)
   }
 

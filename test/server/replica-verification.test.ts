@@ -5,7 +5,7 @@
  * Real brokers over real data directories, damaged by code.
  */
 import {expect} from 'chai'
-import {mkdtemp, open, readdir} from 'node:fs/promises'
+import {mkdtemp} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {Broker, type BrokerConfig} from '../../src/broker/broker.js'
@@ -13,6 +13,7 @@ import type {ReplicaHealth} from '../../src/cluster/replica-health.js'
 import {silentLogger} from '../../src/logger.js'
 import {initialReplicaHealth, ReplicaVerification} from '../../src/server/replica-verification.js'
 import {eventually} from '../cluster/member-process.js'
+import {flipBitInFirstSegment} from '../helpers/segment-damage.js'
 
 const config: BrokerConfig = {autoCreateTopics: false, defaultPartitions: 1, partitionsPerTopicMax: 8, batchBytesMax: 64 * 1024, logDefaults: {flushPolicy: 'always'}}
 // A couple of one-record batches per segment: eight records make several closed segments.
@@ -31,25 +32,6 @@ async function storedTopic(partitions: number): Promise<string> {
   return dataDir
 }
 
-/** Flips a bit in the last value byte of the first batch of the partition's first segment: only its CRC tells. */
-async function flipBitInFirstSegment(dataDir: string, partition: number): Promise<void> {
-  const dir = path.join(dataDir, `t-${partition}`)
-  const logs = (await readdir(dir)).filter((name) => name.endsWith('.log')).sort()
-  expect(logs.length, 'closed segments').to.be.greaterThan(2)
-  const handle = await open(path.join(dir, logs[0]!), 'r+')
-  try {
-    const header = Buffer.alloc(12)
-    await handle.read(header, 0, 12, 0)
-    const position = 12 + header.readInt32BE(8) - 2
-    const byte = Buffer.alloc(1)
-    await handle.read(byte, 0, 1, position)
-    byte[0]! ^= 1
-    await handle.write(byte, 0, 1, position)
-  } finally {
-    await handle.close()
-  }
-}
-
 function verify(broker: Broker): {verification: ReplicaVerification; reports: ReplicaHealth[]} {
   const reports: ReplicaHealth[] = []
   const initial = initialReplicaHealth(broker)
@@ -61,7 +43,7 @@ function verify(broker: Broker): {verification: ReplicaVerification; reports: Re
 describe('replica verification', () => {
   it('finds a bit flipped in a closed segment that the open did not check, and reports the replica damaged', async () => {
     const dataDir = await storedTopic(2)
-    await flipBitInFirstSegment(dataDir, 0)
+    await flipBitInFirstSegment(path.join(dataDir, 't-0'))
     const broker = await Broker.open(dataDir, config, silentLogger)
     try {
       // The open does not see it: the partition opens and is only unverified.
@@ -86,7 +68,7 @@ describe('replica verification', () => {
       await verification.stop()
       await broker.close()
     }
-    await flipBitInFirstSegment(dataDir, 0)
+    await flipBitInFirstSegment(path.join(dataDir, 't-0'))
     const reopened = await Broker.open(dataDir, config, silentLogger)
     // Verified already by this process's standards: only a read can find it now.
     const reads: ReplicaHealth[] = []
