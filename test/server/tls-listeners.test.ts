@@ -127,6 +127,29 @@ describe('TLS and mutual TLS on lignum serve', function () {
     })
   })
 
+  describe('with client certificates requested', () => {
+    it('serves a client without a certificate and refuses one whose certificate another CA signed', async () => {
+      const server = await startServer({args: serveArgs(serverFiles, ca.cert, 'requested')})
+      try {
+        const anonymous = await runCli(['topics', 'list', '--brokers', server.grpcAddress, ...tlsArgs(ca.cert)])
+        expect(anonymous.code, anonymous.stderr).to.equal(0)
+        const signed = await runCli(['topics', 'list', '--brokers', server.grpcAddress, ...tlsArgs(ca.cert, alice)])
+        expect(signed.code, signed.stderr).to.equal(0)
+        const stranger = await runCli(['topics', 'list', '--brokers', server.grpcAddress, ...tlsArgs(ca.cert, await otherCa.issue('eve'))])
+        expect(stranger.stderr).to.match(/refused the client certificate \(CN=eve: not signed by the CA of --tls-ca\)/)
+        expect(stranger.code).to.equal(errorTable.UNAUTHENTICATED.exitCode)
+        const url = server.httpUrl.replace('http:', 'https:')
+        expect((await httpsGet(`${url}/healthz`, {ca: ca.cert})).status).to.equal(200)
+        const refused = await httpsGet(`${url}/healthz`, {ca: ca.cert, client: await otherCa.issue('eve-http')}).then(() => 'answered', (error: Error) => error.message)
+        expect(refused).to.not.equal('answered')
+        // Who called is for debug logs only; this node logs at info.
+        expect(server.logs()).to.not.match(/principal/)
+      } finally {
+        await server.stop()
+      }
+    })
+  })
+
   describe('a TLS client against a plaintext node', () => {
     it('says the node does not serve TLS', async () => {
       const plain = await startServer()
