@@ -6,6 +6,7 @@
  * bootstrap node when it holds an in-sync replica. Standalone nodes lead every partition they
  * hold, so there all traffic stays on the bootstrap connection.
  */
+import type {ChannelCredentials} from '@grpc/grpc-js'
 import {LignumError} from '../errors.js'
 import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import {ClusterRoutes} from './cluster-routes.js'
@@ -32,6 +33,11 @@ export interface ConnectOptions {
   logger?: FramingWarnings
   /** TLS to the nodes (and mutual TLS with a certificate); plaintext when absent. */
   tls?: ClientTlsOptions
+  /**
+   * Ready-made gRPC credentials instead of `tls`: a node reaching another passes its own,
+   * which follow its certificate files as they rotate.
+   */
+  channelCredentials?: ChannelCredentials
 }
 
 // A CLI against a dead address should answer in seconds, not hang.
@@ -65,7 +71,7 @@ export class LignumClient {
     const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT
     if (options.zeroCopy) installGrpcFraming(options.logger ?? processWarnings)
     const tls = await readClientTls(options.tls)
-    const channelCredentials = channelCredentialsOf(tls)
+    const channelCredentials = options.channelCredentials ?? channelCredentialsOf(tls)
     const failures: LignumError[] = []
     for (const address of addresses) {
       const connection = new Connection(address, channelCredentials)
@@ -75,7 +81,7 @@ export class LignumClient {
       } catch (error) {
         connection.close()
         const failure = error instanceof LignumError ? error : new LignumError('UNAVAILABLE', String(error))
-        failures.push((await tlsDiagnosisOf(address, failure, tls)) ?? failure)
+        failures.push((options.channelCredentials ? undefined : await tlsDiagnosisOf(address, failure, tls)) ?? failure)
       }
     }
     if (failures.length === 1) throw failures[0]

@@ -77,7 +77,7 @@ export interface ClusterReplicationOptions {
   replicaLagMaxMs: number
   /** Partitions of an auto-created topic. */
   defaultPartitions: number
-  /** The node's channels to other nodes (replica fetches, forwarded group requests): TLS with its certificate, or plaintext. */
+  /** The node's channels to other nodes (replica fetches, forwarded topic and group requests): TLS with its certificate, or plaintext. */
   peerCredentials?: ChannelCredentials
 }
 
@@ -514,7 +514,7 @@ export class ClusterReplication {
     const controller = view.nodes.find((node) => node.id === view.controller)
     if (!controller) throw new LignumError('NOT_CONTROLLER', `no controller is elected in cluster ${view.cluster} yet; retry in a few seconds`)
     const {LignumClient} = await import('../client/lignum-client.js')
-    return LignumClient.connect({brokers: controller.address, connectTimeoutMs: FORWARD_CONNECT_TIMEOUT_MS})
+    return LignumClient.connect({brokers: controller.address, connectTimeoutMs: FORWARD_CONNECT_TIMEOUT_MS, channelCredentials: this.options.peerCredentials})
   }
 
   private onEvent(event: CatalogEvent): void {

@@ -1,8 +1,9 @@
 /**
  * Three real `lignum serve --consul` nodes with mutual TLS required on every port, and a real
  * Consul: followers fetch from leaders with their node certificates (acks=all cannot succeed
- * otherwise, with min ISR 2), every replica holds what was produced, and `cluster status`
- * (whose answer asks each leader over TLS) is healthy.
+ * otherwise, with min ISR 2), every replica holds what was produced, a topic created and group
+ * offsets committed through any node reach the controller and the coordinator, and `cluster
+ * status` (whose answer asks each leader over TLS) is healthy.
  */
 import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
@@ -55,7 +56,10 @@ describe('three nodes replicating over mutual TLS (real Consul)', function () {
   })
 
   it('replicates acks=all writes to every replica and answers cluster status, all over mTLS', async () => {
-    const created = await runCli(['topics', 'create', 'secure', '--partitions', '1', '--replication-factor', '3', '--min-insync-replicas', '2', '--brokers', nodes[0]!.address, ...clientArgs])
+    // Asked of a node that is not the controller, the creation is forwarded to it over TLS.
+    const {controller} = await nodes[0]!.status()
+    const notController = nodes.find((node) => node.nodeId !== controller)!
+    const created = await runCli(['topics', 'create', 'secure', '--partitions', '1', '--replication-factor', '3', '--min-insync-replicas', '2', '--brokers', notController.address, ...clientArgs])
     expect(created.code, created.stderr).to.equal(0)
     await eventually('three in-sync replicas', async () => {
       const stored = (await partitionStatesIn(consul.url, CLUSTER, 'secure')).get(0)
@@ -72,7 +76,13 @@ describe('three nodes replicating over mutual TLS (real Consul)', function () {
       }, SETTLE_MS)
       expect(consumed).to.equal(lines.join('\n') + '\n')
     }
-    const status = await runCli(['cluster', 'status', '--json', '--brokers', nodes[2]!.address, ...clientArgs])
+    // Group commits go to the group's coordinator: from two of the three nodes, forwarded over TLS.
+    for (const node of nodes) {
+      const grouped = await runCli(['consume', '-t', 'secure', '--group', 'auditors', '--from', 'beginning', '-c', '10', '--brokers', node.address, ...clientArgs], {timeoutMs: 30_000})
+      expect(grouped.stderr, `a group consumer on ${node.nodeId}`).to.equal('')
+      expect(grouped.code).to.equal(0)
+    }
+    const status = await runCli(['cluster', 'status', '--json', '--wait-healthy', '--timeout', '60s', '--brokers', nodes[2]!.address, ...clientArgs], {timeoutMs: 90_000})
     expect(status.code, status.stderr).to.equal(0)
     const document = JSON.parse(status.stdout) as {partitions: {topic: string; highWatermark: number | null; isr: string[]}[]}
     const partition = document.partitions.find((entry) => entry.topic === 'secure')!
