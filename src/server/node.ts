@@ -1,6 +1,6 @@
 /**
- * A Lignum node: everything `lignum serve` runs, built in ordered steps (read the TLS files, lock the data
- * directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
+ * A Lignum node: everything `lignum serve` runs, built in ordered steps (read the TLS files,
+ * lock the data directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
  * by a shutdown that is safe to call twice: stop accepting, stop acting as leader, leave the
  * cluster and wait (bounded) for the controller to elect other leaders, let in-flight requests
  * finish, flush and close the logs, release the lock.
@@ -118,7 +118,7 @@ export class LignumNode {
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     this.accepting = true
-    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls ? this.tls.clientAuth === 'required' ? 'mutual' : 'on' : 'off'})
+    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off'})
   }
 
   get advertisedAddress(): string {
