@@ -13,6 +13,8 @@ export const errorTable = {
   CONFIG: {retriable: false, grpcStatus: 3, exitCode: 2},
   // Internal topics (`__*`) belong to the node: refused whatever is retried.
   PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 2},
+  // The node refused the client's certificate (none, another CA's, expired) in the TLS handshake.
+  UNAUTHENTICATED: {retriable: false, grpcStatus: 16, exitCode: 9},
   UNKNOWN_TOPIC: {retriable: false, grpcStatus: 5, exitCode: 3},
   NOT_FOUND: {retriable: false, grpcStatus: 5, exitCode: 3},
   ALREADY_EXISTS: {retriable: false, grpcStatus: 6, exitCode: 3},

@@ -18,8 +18,12 @@ export abstract class LignumCommand extends Command {
     config: Flags.string({description: 'configuration file (default: lignum.config.{json,yaml,js}, .lignumrc or package.json "lignum", searched from the current directory)', helpGroup: 'CONFIGURATION'}),
   }
 
+  /** Where the nodes are and how to reach them: every command that talks to a node takes these. */
   static brokersFlag = {
     brokers: Flags.string({char: 'b', description: 'host:port[,host:port] of Lignum nodes [default: localhost:50051, or LIGNUM_BROKERS, or the config file]'}),
+    'tls-ca': Flags.string({description: 'PEM CA the nodes\' certificates are signed by; connects with TLS [or LIGNUM_TLS_CA]', helpGroup: 'TLS'}),
+    'tls-cert': Flags.string({description: 'PEM client certificate, for nodes that require one (mutual TLS) [or LIGNUM_TLS_CERT]', helpGroup: 'TLS'}),
+    'tls-key': Flags.string({description: 'PEM private key of --tls-cert [or LIGNUM_TLS_KEY]', helpGroup: 'TLS'}),
   }
 
   override async init(): Promise<void> {

@@ -3,7 +3,7 @@
  * LignumErrors naming the node's address and what to check. Retrying belongs to the caller
  * (it reads `retriable`); this layer only makes each call once, with a deadline.
  */
-import {credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
+import {credentials, makeGenericClientConstructor, type ChannelCredentials, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
 import {ERROR_CODE_METADATA_KEY, LignumError, errorCodeOfGrpc} from '../errors.js'
 import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
 import {decodeFetchResponse} from './fetch-response-codec.js'
@@ -69,8 +69,12 @@ const LignumGrpcClient = makeGenericClientConstructor(
 export class Connection {
   readonly grpc: GrpcLignumClient
 
-  constructor(readonly address: string) {
-    this.grpc = new LignumGrpcClient(address, credentials.createInsecure(), {
+  /** `channelCredentials` says plaintext or TLS (tls-credentials.ts); connections to other nodes reuse them. */
+  constructor(
+    readonly address: string,
+    readonly channelCredentials: ChannelCredentials = credentials.createInsecure(),
+  ) {
+    this.grpc = new LignumGrpcClient(address, channelCredentials, {
       'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.max_send_message_length': GRPC_MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
@@ -113,6 +117,9 @@ export class Connection {
     // A Lignum node names its code in trailing metadata; without one the status came from the
     // transport (grpc-js on either side), not from a handler.
     const sentCode = sentErrorCode(error)
+    if (error.code === GrpcStatus.UNAVAILABLE && sentCode === undefined && UNTRUSTED_SERVER_CERTIFICATE.test(error.details)) {
+      return new LignumError('UNAUTHENTICATED', `the certificate of the node at ${this.address} is not trusted (${shortReason(error.details)}); pass --tls-ca with the CA that signed the nodes' certificates`, {cause: error})
+    }
     if (error.code === GrpcStatus.UNAVAILABLE && sentCode === undefined) {
       return new LignumError('UNAVAILABLE', `cannot reach a Lignum node at ${this.address} (${shortReason(error.details)}); check that "lignum serve" runs there, or pass --brokers host:port`, {cause: error})
     }
@@ -148,7 +155,12 @@ function sentErrorCode(error: ServiceError): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
+// node:tls's words when the node's certificate fails verification, as grpc-js passes them on.
+const UNTRUSTED_SERVER_CERTIFICATE = /self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate|certificate has expired|certificate is not yet valid|Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME_INVALID/i
+
 function shortReason(details: string): string {
+  const lastError = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/.exec(details.split('\n')[0]!)
+  if (lastError && UNTRUSTED_SERVER_CERTIFICATE.test(details)) return lastError[1]!
   if (/ECONNREFUSED/.test(details)) return 'connection refused'
   if (/ENOTFOUND|EAI_AGAIN/.test(details)) return 'unknown host'
   if (/ETIMEDOUT|timed out/i.test(details)) return 'connection timed out'

@@ -6,6 +6,7 @@
  * bootstrap node when it holds an in-sync replica. Standalone nodes lead every partition they
  * hold, so there all traffic stays on the bootstrap connection.
  */
+import type {ChannelCredentials} from '@grpc/grpc-js'
 import {LignumError} from '../errors.js'
 import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import {ClusterRoutes} from './cluster-routes.js'
@@ -13,6 +14,8 @@ import {Connection, parseBrokers} from './connection.js'
 import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
 import {withRetry} from './retry.js'
+import {channelCredentialsOf, readClientTls, type ClientTlsOptions} from './tls-credentials.js'
+import {diagnoseTls} from './tls-diagnosis.js'
 import {installGrpcFraming, type FramingWarnings} from '../wire/grpc-framing.js'
 
 export interface ConnectOptions {
@@ -28,6 +31,13 @@ export interface ConnectOptions {
    */
   zeroCopy?: boolean
   logger?: FramingWarnings
+  /** TLS to the nodes (and mutual TLS with a certificate); plaintext when absent. */
+  tls?: ClientTlsOptions
+  /**
+   * Ready-made gRPC credentials instead of `tls`: a node reaching another passes its own,
+   * which follow its certificate files as they rotate.
+   */
+  channelCredentials?: ChannelCredentials
 }
 
 // A CLI against a dead address should answer in seconds, not hang.
@@ -35,6 +45,15 @@ const CONNECT_TIMEOUT_MS_DEFAULT = 5000
 
 const processWarnings: FramingWarnings = {
   warn: (message, fields) => process.emitWarning(`${message} (${JSON.stringify(fields)})`, 'LignumWarning'),
+}
+
+/**
+ * A failure gRPC could only call "Failed to connect" (a refused certificate, plaintext
+ * against TLS or the reverse) gets the reason a handshake of the client's own finds.
+ */
+async function tlsDiagnosisOf(address: string, failure: LignumError, tls: Awaited<ReturnType<typeof readClientTls>>): Promise<LignumError | undefined> {
+  if (failure.code !== 'UNAVAILABLE' || /connection refused|unknown host/.test(failure.message)) return undefined
+  return diagnoseTls(address, tls)
 }
 
 export class LignumClient {
@@ -51,15 +70,18 @@ export class LignumClient {
     const addresses = Array.isArray(options.brokers) ? options.brokers : parseBrokers(options.brokers)
     const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT
     if (options.zeroCopy) installGrpcFraming(options.logger ?? processWarnings)
+    const tls = await readClientTls(options.tls)
+    const channelCredentials = options.channelCredentials ?? channelCredentialsOf(tls)
     const failures: LignumError[] = []
     for (const address of addresses) {
-      const connection = new Connection(address)
+      const connection = new Connection(address, channelCredentials)
       try {
         const metadata = await withRetry(() => connection.call(connection.grpc.metadata, {topics: [], allowAutoTopicCreation: false}, timeoutMs), {deadlineMs: Math.min(timeoutMs, 1000)})
         return new LignumClient(new ClusterRoutes(connection, metadata))
       } catch (error) {
         connection.close()
-        failures.push(error instanceof LignumError ? error : new LignumError('UNAVAILABLE', String(error)))
+        const failure = error instanceof LignumError ? error : new LignumError('UNAVAILABLE', String(error))
+        failures.push((options.channelCredentials ? undefined : await tlsDiagnosisOf(address, failure, tls)) ?? failure)
       }
     }
     if (failures.length === 1) throw failures[0]

@@ -3,6 +3,7 @@ import {routeGrpcLogs} from '../cli/grpc-logging.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {createLogger} from '../logger.js'
 import {LignumNode} from '../server/node.js'
+import {quietIpServerNameWarning} from '../tls/ip-server-name.js'
 
 export default class Serve extends LignumCommand {
   static override summary = 'Run a Lignum node.'
@@ -16,6 +17,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     '<%= config.bin %> serve --data-dir /var/lib/lignum --grpc-port 50051 --http-port 8080',
     '<%= config.bin %> serve --consul http://127.0.0.1:8500 --node-id n1 --advertise-address 10.0.0.5:50051',
     'LIGNUM_FLUSH_POLICY=always <%= config.bin %> serve --print-config',
+    '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required',
   ]
 
   static override flags = {
@@ -30,6 +32,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     cluster: Flags.string({description: 'cluster name [default: lignum]'}),
     'advertise-address': Flags.string({description: 'host:port where others reach this node\'s gRPC'}),
     'log-level': Flags.string({description: 'debug, info, warn or error [default: info]'}),
+    'tls-cert-file': Flags.string({description: 'PEM certificate (chain) of this node; turns TLS on for gRPC, HTTP and node-to-node traffic', helpGroup: 'TLS'}),
+    'tls-key-file': Flags.string({description: 'PEM private key of --tls-cert-file', helpGroup: 'TLS'}),
+    'tls-ca-file': Flags.string({description: 'PEM CA that signs client and node certificates', helpGroup: 'TLS'}),
+    'tls-client-auth': Flags.string({description: 'none, requested or required (mutual TLS) [default: none]', helpGroup: 'TLS'}),
     'print-config': Flags.boolean({description: 'print the resolved configuration as JSON and exit'}),
   }
 
@@ -47,6 +53,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
         cluster: flags.cluster,
         advertiseAddress: flags['advertise-address'],
         logLevel: flags['log-level'] ?? process.env.LOG_LEVEL,
+        tlsCertFile: flags['tls-cert-file'],
+        tlsKeyFile: flags['tls-key-file'],
+        tlsCaFile: flags['tls-ca-file'],
+        tlsClientAuth: flags['tls-client-auth'],
       },
       flags.config,
     )
@@ -56,6 +66,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     }
     const logger = createLogger({level: config.logLevel})
     routeGrpcLogs(logger)
+    quietIpServerNameWarning()
     const node = await LignumNode.start(config, this.config.version, logger)
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {

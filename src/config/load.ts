@@ -8,7 +8,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {stripVTControlCharacters} from 'node:util'
 import {LignumError} from '../errors.js'
-import {coerceSetting, defaults, environmentName, settings, type LignumConfig} from './schema.js'
+import {coerceSetting, defaults, environmentName, SETTING_GROUPS, settings, type LignumConfig} from './schema.js'
 
 // cosmiconfig's defaults lack lignum.config.{json,yaml}; this is the documented list, in order.
 const CONFIG_FILE_NAMES = [
@@ -108,7 +108,22 @@ function applyObject(config: Record<string, unknown>, object: unknown, filepath:
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {
     throw new LignumError('CONFIG', `${filepath} must hold an object of settings, e.g. {"grpcPort": 50051}`)
   }
-  for (const [key, raw] of Object.entries(object)) config[key] = coerceSetting(key, raw, filepath)
+  for (const [key, raw] of Object.entries(object)) {
+    if (isSettingGroup(key) && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      for (const [member, value] of Object.entries(raw)) config[groupedKey(key, member)] = coerceSetting(groupedKey(key, member), value, `${filepath} (${key}.${member})`)
+    } else {
+      config[key] = coerceSetting(key, raw, filepath)
+    }
+  }
+}
+
+function isSettingGroup(key: string): boolean {
+  return (SETTING_GROUPS as readonly string[]).includes(key)
+}
+
+/** `tls` and `certFile` name the setting `tlsCertFile`. */
+function groupedKey(group: string, member: string): string {
+  return group + member.charAt(0).toUpperCase() + member.slice(1)
 }
 
 function applyEnvironment(config: Record<string, unknown>, env: NodeJS.ProcessEnv): void {

@@ -36,9 +36,19 @@ export interface LignumConfig {
   sessionTtlMs: number
   lockDelayMs: number
   replicaLagMaxMs: number
+  tlsCertFile: string | undefined
+  tlsKeyFile: string | undefined
+  tlsCaFile: string | undefined
+  tlsClientAuth: ClientAuthSetting
+  tlsCa: string | undefined
+  tlsCert: string | undefined
+  tlsKey: string | undefined
 }
 
-type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level'
+/** Whether a TLS listener asks clients for a certificate (Kafka's ssl.client.auth). */
+export type ClientAuthSetting = 'none' | 'requested' | 'required'
+
+type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth'
 
 interface Setting {
   kind: Kind
@@ -85,7 +95,18 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   lockDelayMs: {kind: 'ms', default: 1000, description: 'Consul lock-delay after a session ends'},
   // Kafka's replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR.
   replicaLagMaxMs: {kind: 'ms', default: 10_000, description: 'cluster mode: a follower not caught up for this long leaves the ISR'},
+  // Paths only: the configuration never holds key material, so printing it leaks nothing.
+  tlsCertFile: {kind: 'optional-string', default: undefined, description: 'serve: PEM certificate (chain) of this node; turns TLS on for gRPC and HTTP'},
+  tlsKeyFile: {kind: 'optional-string', default: undefined, description: 'serve: PEM private key of tlsCertFile'},
+  tlsCaFile: {kind: 'optional-string', default: undefined, description: 'serve: PEM CA that signs client and node certificates'},
+  tlsClientAuth: {kind: 'client-auth', default: 'none', description: 'serve: none, requested or required (mutual TLS) client certificates'},
+  tlsCa: {kind: 'optional-string', default: undefined, description: 'client: PEM CA to trust the nodes\' certificates by; turns TLS on'},
+  tlsCert: {kind: 'optional-string', default: undefined, description: 'client: PEM certificate to present to nodes (mutual TLS)'},
+  tlsKey: {kind: 'optional-string', default: undefined, description: 'client: PEM private key of tlsCert'},
 }
+
+/** Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`. */
+export const SETTING_GROUPS = ['tls'] as const
 
 export function defaults(): LignumConfig {
   return Object.fromEntries(Object.entries(settings).map(([key, setting]) => [key, setting.default])) as unknown as LignumConfig
@@ -120,6 +141,9 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
       if (raw === 'true' || raw === '1') return true
       if (raw === 'false' || raw === '0') return false
       return fail('true or false')
+    case 'client-auth':
+      if (raw === 'none' || raw === 'requested' || raw === 'required') return raw
+      return fail('one of none, requested, required')
     case 'level':
       if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw
       return fail('one of debug, info, warn, error')

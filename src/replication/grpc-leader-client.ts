@@ -10,7 +10,7 @@
  *
  * Record batches arrive as a view into the received message (no copy after gRPC gathered it).
  */
-import {credentials, makeGenericClientConstructor, Metadata, status as GrpcStatus, type ServiceError} from '@grpc/grpc-js'
+import {credentials, makeGenericClientConstructor, type ChannelCredentials, Metadata, status as GrpcStatus, type ServiceError} from '@grpc/grpc-js'
 import {ERROR_CODE_METADATA_KEY, errorCodeOfGrpc, isErrorCode, LignumError} from '../errors.js'
 import {type Error as WireError, ReplicationClient, type ReplicaFetchResponse, ReplicationService} from '../generated/lignum/v1/lignum.js'
 import {decodeReplicaFetchResponse} from '../wire/replica-fetch-response-codec.js'
@@ -40,8 +40,12 @@ const ReplicationGrpcClient = makeGenericClientConstructor(
 export class GrpcLeaderClient implements LeaderClient {
   private readonly grpc: ReplicationClient
 
-  constructor(readonly address: string) {
-    this.grpc = new ReplicationGrpcClient(address, credentials.createInsecure(), {
+  /** `channelCredentials`: TLS with the follower node's own certificate when the cluster uses TLS. */
+  constructor(
+    readonly address: string,
+    channelCredentials: ChannelCredentials = credentials.createInsecure(),
+  ) {
+    this.grpc = new ReplicationGrpcClient(address, channelCredentials, {
       'grpc.max_receive_message_length': RECEIVE_MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': KEEPALIVE_MS,
       'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS_INITIAL,
@@ -100,9 +104,11 @@ export class GrpcLeaderClient implements LeaderClient {
 export class GrpcLeaderClients {
   private readonly clients = new Map<string, GrpcLeaderClient>()
 
+  constructor(private readonly channelCredentials?: ChannelCredentials) {}
+
   clientFor(address: string): GrpcLeaderClient {
     let client = this.clients.get(address)
-    if (!client) this.clients.set(address, (client = new GrpcLeaderClient(address)))
+    if (!client) this.clients.set(address, (client = new GrpcLeaderClient(address, this.channelCredentials)))
     return client
   }
 

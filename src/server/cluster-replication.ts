@@ -30,6 +30,7 @@
  * leader link is chosen by the leader's node record in the cluster view; an ISR change reaches
  * the partition only after TopicCatalog.writeIsr accepted it (ReplicaManager's rule).
  */
+import type {ChannelCredentials} from '@grpc/grpc-js'
 import {systemClock} from '../broker/partition.js'
 import {isInternalTopic, type Broker, type TopicDescription as BrokerTopic} from '../broker/broker.js'
 import {GROUP_OFFSETS_TOPIC, type CommittedOffset} from '../broker/group-offsets.js'
@@ -76,6 +77,8 @@ export interface ClusterReplicationOptions {
   replicaLagMaxMs: number
   /** Partitions of an auto-created topic. */
   defaultPartitions: number
+  /** The node's channels to other nodes (replica fetches, forwarded topic and group requests): TLS with its certificate, or plaintext. */
+  peerCredentials?: ChannelCredentials
 }
 
 export interface TopicCreation {
@@ -97,7 +100,7 @@ export class ClusterReplication {
   readonly catalog: TopicCatalog
   private readonly watch: PartitionWatch
   private readonly manager: ReplicaManager
-  private readonly leaderClients = new GrpcLeaderClients()
+  private readonly leaderClients: GrpcLeaderClients
   private readonly minInsync = new Map<string, number>()
   /** The last state applied per partition ("topic-partition"), for truthful metadata. */
   private readonly roles = new Map<string, PartitionRoles>()
@@ -117,6 +120,7 @@ export class ClusterReplication {
 
   constructor(private readonly options: ClusterReplicationOptions) {
     const {member, logger} = options
+    this.leaderClients = new GrpcLeaderClients(options.peerCredentials)
     this.verification = new ReplicaVerification({broker: options.broker, logger, report: (health) => member.reportReplicaHealth(health)}, initialReplicaHealth(options.broker), member.replicaHealth)
     this.catalog = new TopicCatalog(member.consulApi, member.clusterKeys, logger)
     this.manager = new ReplicaManager({
@@ -134,6 +138,7 @@ export class ClusterReplication {
       offsetsLeaderOf: (partition) => this.leaderOf(GROUP_OFFSETS_TOPIC, partition),
       addressOf: (nodeId) => member.view().nodes.find((node) => node.id === nodeId)?.address,
       checkTopicPartition: (topic, partition) => this.checkTopicPartition(topic, partition),
+      peerCredentials: options.peerCredentials,
     }, logger)
     this.watch = new PartitionWatch({api: member.consulApi, keys: member.clusterKeys, nodeId: options.nodeId, logger, onEvent: (event) => this.onEvent(event)})
   }
@@ -509,7 +514,7 @@ export class ClusterReplication {
     const controller = view.nodes.find((node) => node.id === view.controller)
     if (!controller) throw new LignumError('NOT_CONTROLLER', `no controller is elected in cluster ${view.cluster} yet; retry in a few seconds`)
     const {LignumClient} = await import('../client/lignum-client.js')
-    return LignumClient.connect({brokers: controller.address, connectTimeoutMs: FORWARD_CONNECT_TIMEOUT_MS})
+    return LignumClient.connect({brokers: controller.address, connectTimeoutMs: FORWARD_CONNECT_TIMEOUT_MS, channelCredentials: this.options.peerCredentials})
   }
 
   private onEvent(event: CatalogEvent): void {

@@ -9,6 +9,7 @@
  * answer leaves its partitions "unknown"; this node's own report is read locally.
  * A `local_only` answer asks nobody: it is what the fan-out gathers.
  */
+import type {ChannelCredentials} from '@grpc/grpc-js'
 import type {ClusterStatusResponse, LedPartition} from '../generated/lignum/v1/lignum.js'
 import {damagedPartitionToWire, nodeToWire, topicToWire} from './convert.js'
 import {localLedPartitions, mergePartitionStatus, standaloneCatalog, type CatalogPartition, type LeaderReport, type NodeOfReplica} from './partition-status.js'
@@ -23,7 +24,7 @@ export const LEADER_REPORT_CONCURRENCY = 16
 /** How this node asks another for its local view; injected so the fan-out is tested without sockets. */
 export type AskNode = (address: string, timeoutMs: number) => Promise<LedPartition[]>
 
-export async function clusterStatusAnswer(context: ServingContext, localOnly: boolean, askNode: AskNode = askOverGrpc): Promise<ClusterStatusResponse> {
+export async function clusterStatusAnswer(context: ServingContext, localOnly: boolean, askNode: AskNode = askOverGrpc(context.peerCredentials)): Promise<ClusterStatusResponse> {
   const view = context.clusterView()
   const base: ClusterStatusResponse = {
     cluster: view.cluster,
@@ -108,12 +109,14 @@ async function forEachBounded<T>(items: readonly T[], concurrency: number, task:
 }
 
 /** One short-lived channel per ask: status is rare, and a channel to a frozen node must not linger. */
-async function askOverGrpc(address: string, timeoutMs: number): Promise<LedPartition[]> {
-  const {Connection} = await import('../client/connection.js')
-  const connection = new Connection(address)
-  try {
-    return (await connection.call(connection.grpc.clusterStatus, {localOnly: true}, timeoutMs)).ledPartitions
-  } finally {
-    connection.close()
+function askOverGrpc(peerCredentials: ChannelCredentials | undefined): AskNode {
+  return async (address, timeoutMs) => {
+    const {Connection} = await import('../client/connection.js')
+    const connection = new Connection(address, peerCredentials)
+    try {
+      return (await connection.call(connection.grpc.clusterStatus, {localOnly: true}, timeoutMs)).ledPartitions
+    } finally {
+      connection.close()
+    }
   }
 }

@@ -15,7 +15,7 @@
  * covers the whole log the new leader holds, so it never misses a commit acknowledged under an
  * earlier leadership and never holds one that is not committed. A follower keeps no table.
  */
-import {Metadata, type ServiceError} from '@grpc/grpc-js'
+import {Metadata, type ChannelCredentials, type ServiceError} from '@grpc/grpc-js'
 import type {Broker} from '../broker/broker.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, groupOffsetsPartitionOf, validateGroupName, type CommittedOffset} from '../broker/group-offsets.js'
 import type {Partition} from '../broker/partition.js'
@@ -54,6 +54,8 @@ export interface CoordinatorCluster {
   addressOf(nodeId: string): string | undefined
   /** Refuses a commit for a topic-partition the catalog does not have. */
   checkTopicPartition(topic: string, partition: number): Promise<void>
+  /** How this node's channels to other nodes are secured (TLS with its certificate); plaintext when undefined. */
+  peerCredentials?: ChannelCredentials
 }
 
 export class GroupCoordinator {
@@ -176,7 +178,7 @@ export class GroupCoordinator {
   private forward<Request, Response>(address: string, method: (connection: Connection) => ForwardedMethod<Request, Response>, request: Request): Promise<Response> {
     if (this.closed) return Promise.reject(new LignumError('UNAVAILABLE', 'the node is stopping; retry on another node'))
     let connection = this.connections.get(address)
-    if (!connection) this.connections.set(address, (connection = new Connection(address)))
+    if (!connection) this.connections.set(address, (connection = new Connection(address, this.cluster.peerCredentials)))
     const metadata = new Metadata()
     metadata.set(FORWARDED_BY_METADATA_KEY, this.cluster.nodeId)
     const target = connection

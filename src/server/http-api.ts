@@ -14,6 +14,7 @@
  * a file. Alert on `lignum_partition_damaged` or the detail instead.
  */
 import http from 'node:http'
+import https from 'node:https'
 import {LignumError, type ErrorCode} from '../errors.js'
 import {batchPositions, decodeRecordBatch} from '../format/record-batch.js'
 import {asLignumError} from './grpc-errors.js'
@@ -41,10 +42,12 @@ const httpStatusOfCode: Partial<Record<ErrorCode, number>> = {
   TIMEOUT: 504,
 }
 
-export function createHttpServer(context: ServingContext): http.Server {
-  return http.createServer((request, response) => {
+/** Plaintext, or HTTPS with `tls` (the node's secure context and client certificate policy). */
+export function createHttpServer(context: ServingContext, tls?: https.ServerOptions): http.Server | https.Server {
+  const listener = (request: http.IncomingMessage, response: http.ServerResponse) => {
     handle(context, request, response).catch((error) => sendError(context, response, error))
-  })
+  }
+  return tls ? https.createServer(tls, listener) : http.createServer(listener)
 }
 
 async function handle(context: ServingContext, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {

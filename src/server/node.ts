@@ -1,13 +1,14 @@
 /**
- * A Lignum node: everything `lignum serve` runs, built in ordered steps (lock the data
- * directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
+ * A Lignum node: everything `lignum serve` runs, built in ordered steps (read the TLS files,
+ * lock the data directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
  * by a shutdown that is safe to call twice: stop accepting, stop acting as leader, leave the
  * cluster and wait (bounded) for the controller to elect other leaders, let in-flight requests
  * finish, flush and close the logs, release the lock.
  */
-import {Server, ServerCredentials} from '@grpc/grpc-js'
+import {Server, type ChannelCredentials} from '@grpc/grpc-js'
 import type http from 'node:http'
-import type {Http2Server, ServerHttp2Session} from 'node:http2'
+import type https from 'node:https'
+import type {ServerHttp2Session} from 'node:http2'
 import {mkdir} from 'node:fs/promises'
 import {Broker} from '../broker/broker.js'
 import type {LignumConfig} from '../config/schema.js'
@@ -28,6 +29,8 @@ import {createReplicationService, replicationServiceDefinition} from './replicat
 import type {ClusterReplication} from './cluster-replication.js'
 import {initialReplicaHealth} from './replica-verification.js'
 import {partitionId} from '../cluster/replica-health.js'
+import {logPrincipals} from './principal.js'
+import {grpcServerCredentialsOf, http2ServersOf, httpsOptionsOf, listenerTlsOf, peerChannelCredentialsOf, refuseUntrustedCertificates, secureContextOf, type ListenerTls} from './tls-listeners.js'
 
 // In-flight requests get this long to finish at shutdown before connections are cut.
 const SHUTDOWN_GRACE_MS = 10_000
@@ -58,7 +61,10 @@ export interface NodeAddresses {
 
 export class LignumNode {
   private grpcServer: Server | undefined
-  private httpServer: http.Server | undefined
+  private httpServer: http.Server | https.Server | undefined
+  private tls: ListenerTls | undefined
+  /** The node's own channels to other nodes: TLS with its certificate when its listeners use TLS. */
+  private peerCredentials: ChannelCredentials | undefined
   private cluster: ClusterMembership | undefined
   private replication: ClusterReplication | undefined
   private producerIdConsul: {close(): void} | undefined
@@ -89,6 +95,9 @@ export class LignumNode {
 
   private async startSteps(): Promise<void> {
     const {config} = this
+    // First: a bad certificate file stops the start with nothing to undo.
+    this.tls = await listenerTlsOf(config, this.logger)
+    this.peerCredentials = peerChannelCredentialsOf(this.tls)
     await mkdir(config.dataDir, {recursive: true}).catch((error: NodeJS.ErrnoException) => {
       const reason = error.code === 'EEXIST' || error.code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message)
       throw new LignumError('DATA_DIR', `cannot use ${config.dataDir} as the data directory: ${reason}; choose a writable --data-dir`)
@@ -110,7 +119,7 @@ export class LignumNode {
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     this.accepting = true
-    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone'})
+    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off'})
   }
 
   get advertisedAddress(): string {
@@ -127,6 +136,7 @@ export class LignumNode {
       version: this.version,
       requestBytesMax: this.config.requestBytesMax,
       shutdownSignal: this.shutdown.signal,
+      peerCredentials: this.peerCredentials,
       get advertisedAddress() {
         return node.advertisedAddress
       },
@@ -157,16 +167,17 @@ export class LignumNode {
     const server = new Server({
       'grpc.max_receive_message_length': this.config.requestBytesMax,
       'grpc.max_send_message_length': this.config.requestBytesMax + GRPC_MESSAGE_BYTES_HEADROOM,
-      interceptors: [refuseUnparseableRequests],
+      interceptors: [refuseUnparseableRequests, logPrincipals(this.logger)],
     })
     server.addService(withUnparseableRequestsMarked(lignumServiceDefinition), createLignumService(context))
     server.addService(withUnparseableRequestsMarked(replicationServiceDefinition), createReplicationService(context))
     server.addService(withUnparseableRequestsMarked(HealthService), createHealthService(() => context.ready(), [serviceNameOf(lignumServiceDefinition)]))
     this.grpcServer = server
     return new Promise((resolve, reject) => {
-      server.bindAsync(`${this.config.host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (error, port) => {
+      server.bindAsync(`${this.config.host}:${this.config.grpcPort}`, grpcServerCredentialsOf(this.tls), (error, port) => {
         if (error) reject(listenError('gRPC', this.config.host, this.config.grpcPort, '--grpc-port', error))
         else {
+          if (this.tls?.clientAuth === 'requested') for (const http2Server of http2ServersOf(server)) refuseUntrustedCertificates(http2Server, this.logger)
           if (!widenReceiveWindows(server)) this.logger.warn('cannot widen the HTTP/2 receive window (grpc-js internals changed); large produce batches will be slower')
           resolve(port)
         }
@@ -175,8 +186,13 @@ export class LignumNode {
   }
 
   private async startHttp(context: ServingContext): Promise<number> {
-    const server = createHttpServer(context)
+    const tls = this.tls
+    const server = createHttpServer(context, tls && httpsOptionsOf(tls))
     this.httpServer = server
+    if (tls) {
+      tls.watch.onChange((material) => (server as https.Server).setSecureContext(secureContextOf(material)))
+      if (tls.clientAuth === 'requested') refuseUntrustedCertificates(server as https.Server, this.logger)
+    }
     return new Promise((resolve, reject) => {
       server.once('error', (error) => reject(listenError('HTTP', this.config.host, this.config.httpPort, '--http-port', error)))
       server.listen(this.config.httpPort, this.config.host, () => {
@@ -189,7 +205,7 @@ export class LignumNode {
   /** Cluster mode: this node's replicas follow the catalog in Consul. */
   private async startReplication(member: import('../cluster/cluster-member.js').ClusterMember, broker: Broker): Promise<ClusterReplication> {
     const {ClusterReplication} = await import('./cluster-replication.js')
-    const replication = new ClusterReplication({member, broker, nodeId: this.nodeId, logger: this.logger.child({component: 'replication'}), replicaLagMaxMs: this.config.replicaLagMaxMs, defaultPartitions: this.config.defaultPartitions})
+    const replication = new ClusterReplication({member, broker, peerCredentials: this.peerCredentials, nodeId: this.nodeId, logger: this.logger.child({component: 'replication'}), replicaLagMaxMs: this.config.replicaLagMaxMs, defaultPartitions: this.config.defaultPartitions})
     replication.start()
     return replication
   }
@@ -235,6 +251,7 @@ export class LignumNode {
     await this.cluster?.stop().catch((error) => this.logger.error('leaving the cluster failed', {error}))
     this.producerIdConsul?.close()
     await this.broker?.close()
+    this.tls?.watch.stop()
     await this.lock?.release()
     if (this.nodeId) this.logger.info('node stopped', {nodeId: this.nodeId})
   }
@@ -285,9 +302,9 @@ export class LignumNode {
  * internal map of servers is not where it was (then produce works, only slower).
  */
 function widenReceiveWindows(server: Server): boolean {
-  const http2Servers = (server as unknown as {http2Servers?: Map<Http2Server, unknown>}).http2Servers
-  if (!(http2Servers instanceof Map) || http2Servers.size === 0) return false
-  for (const http2Server of http2Servers.keys()) {
+  const http2Servers = http2ServersOf(server)
+  if (http2Servers.length === 0) return false
+  for (const http2Server of http2Servers) {
     http2Server.on('session', (session: ServerHttp2Session) => {
       session.setLocalWindowSize(RECEIVE_WINDOW_BYTES)
       session.settings({initialWindowSize: RECEIVE_WINDOW_BYTES})

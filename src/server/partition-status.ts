@@ -39,11 +39,12 @@ export type NodeOfReplica = (topic: string, partition: number, replicaId: number
 
 /**
  * The partitions this node leads, with their followers' progress, and its damaged ones (a
- * damaged copy cannot lead). Internal topics are left out: they are not in the catalog yet.
+ * damaged copy cannot lead). Internal topics too: in cluster mode the catalog holds the group
+ * offsets topic, and a leader that did not report its partitions left them "not leading" for ever.
  */
 export function localLedPartitions(broker: Broker, nodeOfReplica: NodeOfReplica, nowMs: number): LedPartition[] {
   const led: LedPartition[] = []
-  for (const topic of broker.listTopics()) {
+  for (const topic of broker.listTopics(true)) {
     for (const described of topic.partitions) {
       if (described.state === 'damaged') {
         led.push({topic: topic.name, partition: described.partition, leaderEpoch: -1, highWatermark: -1n, logEndOffset: -1n, followers: [], state: 'damaged'})

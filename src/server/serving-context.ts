@@ -3,6 +3,7 @@
  * the node sees its cluster (itself alone when standalone). Declared here so the servers
  * depend on an interface, not on how the node is wired.
  */
+import type {ChannelCredentials} from '@grpc/grpc-js'
 import type {Broker} from '../broker/broker.js'
 import type {CommittedOffset} from '../broker/group-offsets.js'
 import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
@@ -40,6 +41,8 @@ export interface ServingContext {
   advertisedAddress: string
   version: string
   requestBytesMax: number
+  /** The node's channels to other nodes (cluster status): TLS with its own certificate, or plaintext when undefined. */
+  peerCredentials?: ChannelCredentials
   /** Aborted when the node begins to stop: long polls and subscriptions end early. */
   shutdownSignal: AbortSignal
   clusterView(): ClusterStatusView

@@ -9,7 +9,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
-import {LignumClient} from '../../src/client/index.js'
+import {LignumClient, type ClientTlsOptions} from '../../src/client/index.js'
 import {clusterStatusOf, type ClusterStatus} from '../../src/ui/cluster-status-table.js'
 import {lignumBin, repoRoot} from '../helpers/cli.js'
 import type {LogLine} from './member-process.js'
@@ -23,6 +23,8 @@ export interface ServeSettings {
   lockDelayMs: number
   /** More LIGNUM_* settings for the process. */
   env?: Record<string, string>
+  /** How status() reaches the node when it serves TLS. */
+  clientTls?: ClientTlsOptions
 }
 
 // A status request to a node that is up answers in milliseconds; a frozen one never does.
@@ -114,7 +116,7 @@ export class ServeProcess {
 
   /** The node's answer to ClusterStatus, through the client library. */
   async status(): Promise<ClusterStatus> {
-    this.client ??= await LignumClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS})
+    this.client ??= await LignumClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS, tls: this.settings.clientTls})
     return clusterStatusOf(await this.client.clusterStatus())
   }
 

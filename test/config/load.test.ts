@@ -26,6 +26,18 @@ describe('configuration', () => {
     expect(config.dataDir).to.equal('/from-file')
   })
 
+  it('reads the TLS settings grouped under "tls" in a file, and from LIGNUM_TLS_* and flags', async () => {
+    await writeFile(path.join(dir, 'lignum.config.yaml'), 'tls:\n  certFile: /etc/lignum/node.pem\n  keyFile: /etc/lignum/node-key.pem\n  caFile: /etc/lignum/ca.pem\n  clientAuth: required\n  ca: /etc/lignum/ca.pem\n')
+    const {config} = await loadConfig({cwd: dir, env: {LIGNUM_TLS_KEY_FILE: '/env/key.pem'}, flags: {tlsCaFile: '/flag/ca.pem'}})
+    expect(config).to.include({tlsCertFile: '/etc/lignum/node.pem', tlsKeyFile: '/env/key.pem', tlsCaFile: '/flag/ca.pem', tlsClientAuth: 'required', tlsCa: '/etc/lignum/ca.pem'})
+    await writeFile(path.join(dir, 'lignum.config.yaml'), 'tls:\n  clientAuth: always\n')
+    const refused = await loadConfig({cwd: dir, env: {}}).catch((error: LignumError) => error.message)
+    expect(refused).to.match(/invalid tlsClientAuth="always" in .*lignum\.config\.yaml \(tls\.clientAuth\): expected one of none, requested, required/)
+    await writeFile(path.join(dir, 'lignum.config.yaml'), 'tls:\n  certfile: /typo.pem\n')
+    const unknown = await loadConfig({cwd: dir, env: {}}).catch((error: LignumError) => error.message)
+    expect(unknown).to.match(/unknown setting "tlsCertfile" in .*\(tls\.certfile\)/)
+  })
+
   it('reads YAML and .lignumrc files', async () => {
     await writeFile(path.join(dir, '.lignumrc'), 'flushPolicy: always\nretentionMs: -1\n')
     const {config} = await loadConfig({cwd: dir, env: {}})

@@ -1,0 +1,20 @@
+/**
+ * grpc-js sends a TLS client's target host as the server name (SNI) even when it is an IP
+ * address, which RFC 6066 does not allow, and Node warns (DEP0123) on the first such
+ * connection. Nothing a user does changes it (verification against the certificate's IP SAN is
+ * right), so processes that own their stderr (the CLI, a node) drop that one warning.
+ */
+const IP_SERVER_NAME_WARNING = 'DEP0123'
+
+let installed = false
+
+export function quietIpServerNameWarning(): void {
+  if (installed) return
+  installed = true
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as {code?: string}).code : rest[1]
+    if (code === IP_SERVER_NAME_WARNING) return
+    emitWarning(warning, ...rest)
+  }) as typeof process.emitWarning
+}
