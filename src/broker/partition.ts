@@ -429,6 +429,10 @@ export class Partition {
     }
     if (leaderEpoch < this.epoch) throw new LignumError('FENCED_LEADER_EPOCH', `${this.name} is at leader epoch ${this.epoch}; a replica following epoch ${leaderEpoch} must learn the new partition state`)
     if (leaderEpoch > this.epoch) throw new LignumError('UNKNOWN_LEADER_EPOCH', `${this.name} is at leader epoch ${this.epoch} and has not learned epoch ${leaderEpoch} yet; retry shortly`)
+    // A leadership this node does not act on (its lease lapsed, or it was given to the process
+    // before a restart, whose unflushed tail may be gone) must not tell followers where its
+    // epoch ends: they would truncate acknowledged records to a log that lost them.
+    if (!this.actsAsLeader) throw new LignumError('UNAVAILABLE', `this node leads ${this.name} at leader epoch ${this.epoch} but does not act on it (its lease lapsed, or the leadership is not confirmed since it started); the follower retries`)
   }
 
   /** Kafka's OffsetsForLeaderEpoch as a leader answers a follower: the largest epoch <= `epoch` and where it ends. */

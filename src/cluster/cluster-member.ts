@@ -1,9 +1,10 @@
 /**
  * A node's membership in a Consul-led cluster: what `lignum serve --consul` runs.
  *
- * Started in order: the service registration with its TTL check, the session tied to it, the
- * watches on the cluster's KV tree and on its service's health, and the election riding on
- * them. A heartbeat loop renews the check every third of the TTL, makes sure the session
+ * Started in order: the service registration with its TTL check, the session tied to it (and
+ * the end of any session an earlier process of this node left), the watches on the cluster's
+ * KV tree and on its service's health, and the election riding on them. A heartbeat loop
+ * renews the check every third of the TTL, makes sure the session
  * still exists, and repairs whatever Consul lost (a restarted Consul, a session ended while
  * the node was frozen). None of this ever gives up: while Consul is unreachable the node
  * keeps serving its local data, says so in its logs and in `ready()`, and heals by itself
@@ -79,6 +80,7 @@ export class ClusterMember extends EventEmitter {
   private consulState: 'unknown' | 'reachable' | 'unreachable' = 'unknown'
   private lastRefusal: string | undefined
   private joined = false
+  private earlierSessionsEnded = false
   private stopped = false
   private heartbeatLoop: Promise<void> | undefined
   private wakeHeartbeat: (() => void) | undefined
@@ -267,6 +269,7 @@ export class ClusterMember extends EventEmitter {
         this.emit('session-lost')
       }
       const sessionId = await this.session.ensure()
+      if (!this.earlierSessionsEnded) await this.endEarlierSessions()
       this.onConsulAnswered()
       if (!this.joined) {
         this.joined = true
@@ -279,6 +282,21 @@ export class ClusterMember extends EventEmitter {
     } catch (error) {
       this.onConsulError(error)
       return false
+    }
+  }
+
+  /**
+   * Once, at start: an earlier process of this node killed within its TTL left a session
+   * Consul never ends (consul-session.ts), holding the controller lock if it had it. Until
+   * this succeeds it is tried again on every renewal.
+   */
+  private async endEarlierSessions(): Promise<void> {
+    try {
+      const ended = await this.session.endEarlierSessions()
+      this.earlierSessionsEnded = true
+      if (ended.length > 0) this.options.logger.warn('ended the sessions an earlier process of this node left in Consul', {nodeId: this.options.nodeId, sessions: ended})
+    } catch (error) {
+      this.options.logger.debug('could not end the earlier sessions of this node yet; trying again on the next renewal', {error: (error as Error).message})
     }
   }
 

@@ -75,7 +75,7 @@ export function encodeValue(text: string): string {
 type Call = (options: object) => Promise<unknown>
 interface LooseConsul {
   agent: {service: {register: Call; deregister: Call}; check: {pass: Call}}
-  session: {create: Call; info: Call; destroy: Call}
+  session: {create: Call; info: Call; destroy: Call; list: Call}
   kv: {get: Call; keys: Call}
   health: {service: Call}
   transaction: {create: (operations: unknown, options: object) => Promise<unknown>}
@@ -157,6 +157,12 @@ export class ConsulApi {
 
   async destroySession(sessionId: string): Promise<void> {
     await this.call('session.destroy', (options) => this.client.session.destroy({...options, id: sessionId}))
+  }
+
+  /** Every session the cluster of agents holds, by id and name. */
+  async listSessions(): Promise<{id: string; name: string}[]> {
+    const {body} = await this.call<{ID: string; Name?: string}[] | undefined>('session.list', (options) => this.client.session.list({...options}))
+    return (body ?? []).map((session) => ({id: session.ID, name: session.Name ?? ''}))
   }
 
   /** Every key under `prefix`, blocking until it changes past `index` (0: answer at once). */

@@ -12,10 +12,9 @@
  * or when its session is found gone. It never waits for Consul to tell it; the lock-delay is
  * only a margin on top.
  *
- * A lock held under this node's id by a session that is not this node's is an earlier
- * process's: a node killed and restarted within its TTL renews the very check that session is
- * tied to, so Consul would never end it, and nobody would act as controller. This node ends
- * that session (its lock-delay still applies), and the lock is free again for any node.
+ * A lock held by an earlier process of this node (killed and restarted within its TTL) is
+ * freed when the new process ends that process's session at start (cluster-member.ts); its
+ * lock-delay still applies.
  *
  * Events: 'controller' (true when it takes over, false when it steps down).
  */
@@ -49,8 +48,6 @@ export class ControllerElection extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined
   private lastEntries: KvEntry[] = []
   private lastIndex = 0
-  /** The earlier process's session this node is ending, so it asks Consul once per session. */
-  private endingSessionId: string | undefined
 
   constructor(
     private readonly api: ConsulApi,
@@ -103,7 +100,6 @@ export class ControllerElection extends EventEmitter {
     }
     this.isController()
     if (!this.term && this.lockLooksFree(lock)) void this.tryAcquire()
-    else if (!this.term && this.heldByEarlierProcess(lock)) void this.endEarlierSession(lock!.session!)
   }
 
   /** The lease was renewed: move the step-down timer to the new end of the lease. */
@@ -133,28 +129,6 @@ export class ControllerElection extends EventEmitter {
 
   private lockLooksFree(lock: KvEntry | undefined): boolean {
     return !lock?.session || lock.session === this.session.id
-  }
-
-  private heldByEarlierProcess(lock: KvEntry | undefined): boolean {
-    if (!lock?.session || lock.session === this.session.id) return false
-    return parseControllerRecord(lock.value)?.nodeId === this.identity.nodeId
-  }
-
-  private async endEarlierSession(sessionId: string): Promise<void> {
-    if (this.stopped || this.endingSessionId === sessionId) return
-    this.endingSessionId = sessionId
-    this.logger.warn('the controller lock is held by an earlier process of this node; ending its session', {
-      nodeId: this.identity.nodeId,
-      session: sessionId,
-    })
-    try {
-      await this.api.destroySession(sessionId)
-    } catch (error) {
-      // Asked again on the next snapshot or retry.
-      this.endingSessionId = undefined
-      this.logger.debug('ending the earlier session failed', {error: (error as Error).message})
-      this.scheduleRetry()
-    }
   }
 
   private async tryAcquire(): Promise<void> {

@@ -495,6 +495,19 @@ describe('Partition as a replicated leader', () => {
     expect(partition.logEndOffset).to.equal(3)
   })
 
+  it('answers no replica fetch and no epoch end while its leadership guard fails (a restarted node\'s unconfirmed leadership): a follower would truncate to it', async () => {
+    const partition = await leaderOf([1, 2])
+    let confirmed = true
+    partition.setLeadershipGuard(() => confirmed)
+    await partition.appendAsLeader(plainBatch(['a', 'b']), {acks: 1})
+    confirmed = false
+    expect((await rejection(partition.fetchForReplica({replicaId: 2, fetchOffset: 0, leaderEpoch: 1, maxBytes: 1 << 20, maxWaitMs: 0}))).code).to.equal('UNAVAILABLE')
+    expect(() => partition.leaderEndOffsetForEpoch(1, 1)).to.throw(LignumError).with.property('code', 'UNAVAILABLE')
+    confirmed = true
+    expect(partition.leaderEndOffsetForEpoch(1, 1)).to.deep.equal({epoch: 1, endOffset: 2})
+    expect((await partition.fetchForReplica({replicaId: 2, fetchOffset: 0, leaderEpoch: 1, maxBytes: 1 << 20, maxWaitMs: 0})).logEndOffset).to.equal(2)
+  })
+
   it('refuses acks=all with NOT_ENOUGH_REPLICAS before appending when the ISR is below its minimum; acks=1 appends', async () => {
     const partition = await leaderOf([1], 2)
     const error = await rejection(partition.appendAsLeader(plainBatch(['a']), {acks: 'all'}))

@@ -131,6 +131,36 @@ describe('cluster member (real Consul)', function () {
     expectNoOverlappingTerms(now)
   })
 
+  /** The ids of the sessions Consul holds for a node (ConsulSession names them after the node). */
+  async function sessionsOf(member: MemberProcess): Promise<string[]> {
+    const response = await fetch(`${consul.url}/v1/session/list`)
+    const sessions = (await response.json()) as {ID: string; Name: string}[]
+    return sessions.filter((session) => session.Name === `lignum ${member.settings.cluster} ${member.nodeId}`).map((session) => session.ID)
+  }
+
+  it('kill -9 of a member that is not the controller and a restart within its TTL: the new process ends the session the earlier one left', async function () {
+    // A TTL a restart (a new process, tsx compiling) surely fits in on a loaded machine: a
+    // slower one lets the check go critical, and Consul ends the earlier session itself.
+    const three = await startMembers(3, {sessionTtlMs: 3 * SESSION_TTL_MS})
+    const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
+    const victim = three.find((member) => member.nodeId !== before[0]!.view.controller)!
+    const [earlier] = await sessionsOf(victim)
+    expect(earlier, `a session of ${victim.nodeId}`).to.be.a('string')
+    await victim.killHard()
+    // At once, within the TTL: the new process renews the check the earlier session is tied
+    // to, so Consul itself never ends that session.
+    const restarted = await MemberProcess.start(victim.settings)
+    members.push(restarted)
+    const now = three.map((member) => (member === victim ? restarted : member))
+    await agreedController(now, ['node-1', 'node-2', 'node-3'])
+    const sessions = await eventually('one session of the node, the new process\'s', async () => {
+      const ids = await sessionsOf(restarted)
+      return ids.length === 1 && ids[0] !== earlier ? ids : undefined
+    }, SETTLE_MS)
+    expect(restarted.logged('ended the sessions an earlier process of this node left in Consul').map((line) => line.sessions), 'ended by the new process, not by Consul').to.deep.equal([[earlier]])
+    expect(sessions).to.have.length(1)
+  })
+
   it('SIGSTOP of the controller past its TTL: another takes over; after SIGCONT the old one steps down and logs it', async function () {
     const three = await startMembers(3)
     const epochs: number[] = []

@@ -12,6 +12,8 @@ export interface StoredState {
   leader: string | null
   leaderEpoch: number
   isr: string[]
+  /** The process (cluster-member.ts's incarnation) the leadership was given to. */
+  leaderIncarnation?: string
 }
 
 export interface DumpedBatch {

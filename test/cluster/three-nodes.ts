@@ -16,10 +16,17 @@ export const REPLICA_LAG_MAX_MS = 2_000
 // Room on a loaded 2-core machine for processes to start and Consul to answer.
 export const SETTLE_MS = 60_000
 
-export async function startThreeNodes(consulUrl: string, cluster: string, prefix: string): Promise<ServeProcess[]> {
+/** Lease timing other than SESSION_TTL_MS and LOCK_DELAY_MS, for a test that needs room inside them. */
+export interface LeaseTiming {
+  sessionTtlMs?: number
+  lockDelayMs?: number
+}
+
+export async function startThreeNodes(consulUrl: string, cluster: string, prefix: string, timing: LeaseTiming = {}): Promise<ServeProcess[]> {
+  const {sessionTtlMs = SESSION_TTL_MS, lockDelayMs = LOCK_DELAY_MS} = timing
   const nodes = await Promise.all(
     [1, 2, 3].map((index) =>
-      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
+      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs, lockDelayMs, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
     ),
   )
   await eventually('a controller with all three nodes up', async () => {
@@ -31,16 +38,25 @@ export async function startThreeNodes(consulUrl: string, cluster: string, prefix
 
 /** Creates a one-partition topic replicated on all three nodes; its state once all are in sync. */
 export async function replicatedTopic(nodes: ServeProcess[], consulUrl: string, cluster: string, topic: string, extraArgs: string[] = []): Promise<StoredState> {
-  const created = await runCli(['topics', 'create', topic, '--partitions', '1', '--replication-factor', '3', '--min-insync-replicas', '2', ...extraArgs, '--brokers', nodes[0]!.address])
+  return (await replicatedPartitions(nodes, consulUrl, cluster, topic, 1, extraArgs)).get(0)!
+}
+
+/**
+ * Creates a topic of `partitions` partitions replicated on all three nodes (each node leads
+ * one in three, by the round-robin assignment); their states once all replicas are in sync
+ * and have applied their roles.
+ */
+export async function replicatedPartitions(nodes: ServeProcess[], consulUrl: string, cluster: string, topic: string, partitions: number, extraArgs: string[] = []): Promise<Map<number, StoredState>> {
+  const created = await runCli(['topics', 'create', topic, '--partitions', String(partitions), '--replication-factor', '3', '--min-insync-replicas', '2', ...extraArgs, '--brokers', nodes[0]!.address])
   expect(created.code, created.stderr).to.equal(0)
-  const state = await eventually('three in-sync replicas', async () => {
-    const stored = (await partitionStatesIn(consulUrl, cluster, topic)).get(0)
-    return stored && stored.isr.length === 3 ? stored : undefined
+  const states = await eventually('three in-sync replicas of every partition', async () => {
+    const stored = await partitionStatesIn(consulUrl, cluster, topic)
+    return stored.size === partitions && [...stored.values()].every((state) => state.isr.length === 3) ? stored : undefined
   }, SETTLE_MS)
   await eventually('every replica to apply its role', async () => {
-    return nodes.every((node) => node.logged('partition state applied').some((line) => line.topic === topic && line.outcome === (node.nodeId === state.leader ? 'leading' : 'following'))) || undefined
+    return [...states].every(([partition, state]) => nodes.every((node) => node.logged('partition state applied').some((line) => line.topic === topic && line.partition === partition && line.outcome === (node.nodeId === state.leader ? 'leading' : 'following')))) || undefined
   }, SETTLE_MS)
-  return state
+  return states
 }
 
 export function nodeNamed(nodes: ServeProcess[], id: string | null): ServeProcess {
