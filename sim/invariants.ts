@@ -20,7 +20,8 @@ const MIRROR_READ_BYTES = 256 * 1024
 
 export interface ReplicaView {
   id: number
-  incarnation: number
+  /** The node's process life: a new one starts a new mirror. */
+  life: number
   partition: Partition
 }
 
@@ -32,7 +33,7 @@ export interface ControlView {
 
 /** What one replica's log holds, kept in step with it: values by offset. */
 interface Mirror {
-  incarnation: number
+  life: number
   values: string[]
   /** Changes whenever a value already mirrored may have changed (a new life, a truncation): what was checked against the older values is checked again. */
   generation: number
@@ -71,7 +72,7 @@ export class InvariantChecker {
   private readonly mirrors = new Map<number, Mirror>()
   /** Replicas whose log refused a read (damage detected), with why. */
   readonly damaged = new Map<number, string>()
-  /** Per node: the leadership (incarnation and epoch) and the highest high watermark it had. */
+  /** Per node: the leadership (process life and epoch) and the highest high watermark it had. */
   private readonly leaderWatermarks = new Map<number, {key: string; highWatermark: number}>()
 
   constructor(private readonly options: CheckerOptions = {everyInSyncReplicaHoldsCommitted: true}) {}
@@ -95,7 +96,8 @@ export class InvariantChecker {
     const logs = new Map<number, string[]>()
     for (const replica of replicas) logs.set(replica.id, await this.mirror(replica))
     const leaderReplica = replicas.find((replica) => replica.id === control.leader)
-    if (leaderReplica && this.damaged.has(leaderReplica.id) && leaderReplica.partition.role === 'leader') {
+    // Leads: acts as leader (cluster-replication.ts's guard), not merely named in a state given to an earlier process of its node.
+    if (leaderReplica && this.damaged.has(leaderReplica.id) && leaderReplica.partition.actsAsLeader) {
       this.fail(`damaged-leader: node ${leaderReplica.id} leads with a log that refuses reads (${this.damaged.get(leaderReplica.id)})`)
     }
     // A damaged replica refuses what it cannot read; it is judged by whether it leads (above), not by what it holds.
@@ -103,7 +105,7 @@ export class InvariantChecker {
     for (const replica of readable) this.checkReplica(replica, logs.get(replica.id) as string[])
     this.checkAgreement(readable, logs)
     const strict = healed || this.options.everyInSyncReplicaHoldsCommitted
-    const isrMembers = readable.filter((replica) => (strict ? healed || control.isr.includes(replica.id) : replica.id === control.leader && replica.partition.role === 'leader'))
+    const isrMembers = readable.filter((replica) => (strict ? healed || control.isr.includes(replica.id) : replica.id === control.leader && replica.partition.actsAsLeader))
     for (const replica of isrMembers) {
       const log = logs.get(replica.id) as string[]
       this.checkHolds(replica.id, log, 'acknowledged', 'lost', 'acknowledged')
@@ -165,7 +167,7 @@ export class InvariantChecker {
 
   private checkLeader(leader: ReplicaView, isrMembers: ReplicaView[]): void {
     const {partition} = leader
-    const key = `${leader.incarnation}/${partition.leaderEpoch}`
+    const key = `${leader.life}/${partition.leaderEpoch}`
     const before = this.leaderWatermarks.get(leader.id)
     if (before && before.key === key && partition.highWatermark < before.highWatermark) {
       this.fail(`high-watermark: leader ${leader.id} went back from ${before.highWatermark} to ${partition.highWatermark} at epoch ${partition.leaderEpoch}`)
@@ -183,16 +185,17 @@ export class InvariantChecker {
   /** The replica's values by offset, reading only what is new since the last step. */
   private async mirror(replica: ReplicaView): Promise<string[]> {
     let mirror = this.mirrors.get(replica.id)
-    if (!mirror || mirror.incarnation !== replica.incarnation) {
+    if (!mirror || mirror.life !== replica.life) {
       this.damaged.delete(replica.id)
-      mirror = this.newMirror(replica.incarnation)
+      mirror = this.newMirror(replica.life)
       this.mirrors.set(replica.id, mirror)
     }
     const log = (replica.partition as unknown as {log: PartitionLog}).log
+    const damageKnown = log.damageFound !== null
     const end = replica.partition.logEndOffset
     if (mirror.values.length > end) {
       const values = mirror.values.slice(0, end)
-      mirror = {...this.newMirror(replica.incarnation), values}
+      mirror = {...this.newMirror(replica.life), values}
       this.mirrors.set(replica.id, mirror)
     }
     while (mirror.values.length < end) {
@@ -203,6 +206,8 @@ export class InvariantChecker {
       } catch (error) {
         // A damaged batch (a flipped bit) is refused, never served: the replica holds nothing readable past it.
         this.damaged.set(replica.id, `${(error as Error).message}`)
+        // The checker only looks: what its read found is for the node's own reads and verification to find.
+        if (!damageKnown) (log as unknown as {firstDamageFoundByRead: unknown}).firstDamageFoundByRead = null
         break
       }
       if (read.batches.length === 0) break
@@ -219,8 +224,8 @@ export class InvariantChecker {
     return mirror.values
   }
 
-  private newMirror(incarnation: number): Mirror {
-    return {incarnation, values: [], generation: ++this.generations, distinctBelow: 0, offsets: new Map(), held: new Map()}
+  private newMirror(life: number): Mirror {
+    return {life, values: [], generation: ++this.generations, distinctBelow: 0, offsets: new Map(), held: new Map()}
   }
 
   private fail(violation: string): void {

@@ -2,7 +2,7 @@
  * Simulated time: one queue of events ordered by (time, source, per-source sequence). The
  * order never depends on the order real file I/O completes in: each source (a node's timers,
  * a link, the control plane) numbers its own events, and the sources are compared by name.
- * A node's clock tags its timers with the node's incarnation, so a crashed node's timers
+ * A node's clock tags its timers with the node's process life, so a crashed node's timers
  * never fire in its next life.
  *
  * Invariant: time only moves forward; an event runs at most once.
@@ -79,7 +79,8 @@ export class SimClock {
     return {
       nowMs: () => this.nowValue,
       schedule: (delayMs, task) => {
-        const event = this.at(delayMs, source, 'timer', () => {
+        // Whole milliseconds, as Node's timers fire (a paced wait may ask for a fraction).
+        const event = this.at(Math.ceil(delayMs), source, 'timer', () => {
           if (alive()) task()
         })
         return () => {

@@ -9,7 +9,12 @@
  *
  * A node's check passes while it renews it: a crashed node or one cut from Consul goes
  * critical a TTL after it was last heard, and a restart registers it passing again (so a node
- * back within the TTL was never seen down, as in production). The ISR write a leader sends
+ * back within the TTL was never seen down, as in production). A registration carries what
+ * node-registration.ts's does: the process's incarnation and its replicas' health (damaged,
+ * unverified); the controller's watch shows every change of it (a restart's new incarnation,
+ * a health report, as Consul's health index moves on a re-registration), and its duty reads
+ * them through the production cluster view (cluster-view.ts). A health report is a Consul call
+ * like any other: lost or slow, it is sent again at the node's next renewal. The ISR write a leader sends
  * follows TopicCatalog.writeIsr's rules: refused unless the stored leader epoch is the
  * writer's, the ISR holds the leader and only replicas; it bumps the partition epoch.
  *
@@ -21,8 +26,13 @@
  * delivers a node an older state than it already got.
  */
 import {CATALOG_RECORD_VERSION, type StoredPartitionState} from '../src/cluster/catalog-records.js'
-import {electPartitionLeaders, UNCLEAN_LEADER_ELECTION_SETTING, type ControllerTerm, type ElectionCatalog} from '../src/cluster/controller-duties.js'
+import {ClusterKeys} from '../src/cluster/cluster-keys.js'
+import {buildClusterView} from '../src/cluster/cluster-view.js'
+import type {ServiceHealth} from '../src/cluster/consul-api.js'
+import {electPartitionLeadersOfView, UNCLEAN_LEADER_ELECTION_SETTING, type ControllerTerm, type ElectionCatalog} from '../src/cluster/controller-duties.js'
 import type {ElectionInput} from '../src/cluster/leader-election.js'
+import {registrationMeta} from '../src/cluster/node-registration.js'
+import type {ReplicaHealth} from '../src/cluster/replica-health.js'
 import {LignumError} from '../src/errors.js'
 import type {LogFields, Logger} from '../src/logger.js'
 import type {PartitionState} from '../src/replication/replication-interfaces.js'
@@ -36,6 +46,15 @@ const REQUEST_TIMEOUT_MAX_MS = 5_000
 const DUTY_RETRY_MS = 200
 // The simulated controller holds one term for the whole run (controller failover is not simulated).
 const CONTROLLER_TERM: ControllerTerm = {sessionId: 'sim-controller', epoch: 1}
+// cluster-member.ts renews a node's check this many times per TTL; a registration Consul did not take is sent again with the next renewal.
+const RENEWALS_PER_TTL = 3
+const CLUSTER_KEYS = new ClusterKeys('sim')
+
+/** What a node's process registers with (node-registration.ts): which process it is, and what it knows of its replica. */
+export interface SimRegistration {
+  incarnation: string
+  health: ReplicaHealth
+}
 
 export interface ControlFaults {
   lostAnswerProbability: number
@@ -48,8 +67,8 @@ export interface ControlPlaneView {
   faults: ControlFaults
   /** A node's check goes critical this long after its last renewal reached Consul. */
   sessionTtlMs: number
-  /** Hands `state` to node `id`'s replica manager, if the node is up. */
-  deliver(id: number, state: PartitionState): void
+  /** Hands `state` to node `id`'s replica manager, if the node is up, with the incarnation its leader's leadership was given to. */
+  deliver(id: number, state: PartitionState, leaderIncarnation: string | undefined): void
   note(what: string): void
 }
 
@@ -67,10 +86,14 @@ export class SimControlPlane {
   private readonly passing = new Map<number, boolean>()
   private readonly expiries = new Map<number, SimEvent>()
   private readonly cut = new Set<number>()
+  /** Per node: the registration Consul holds, and the one its process wants there (newer while Consul has not taken it). */
+  private readonly registered = new Map<number, SimRegistration>()
+  private readonly wanted = new Map<number, SimRegistration>()
+  private readonly resendPending = new Set<number>()
   private readonly prng: Prng
   private readonly controllerPrng: Prng
-  /** The live nodes as the controller's watch last showed them. */
-  private controllerLive = new Set<string>()
+  /** The registrations as the controller's watch last showed them. */
+  private controllerServices: ServiceHealth[] = []
   private membershipVersion = 0
   private controllerSawVersion = 0
   private dutiesRunning = false
@@ -81,19 +104,19 @@ export class SimControlPlane {
   private readonly requestTimeoutMs: number
   leaderChanges = 0
 
-  constructor(private readonly view: ControlPlaneView, seed: number, private readonly topic: SimTopic, initial: {replicas: number[]; leader: number; leaderEpoch: number}) {
+  constructor(private readonly view: ControlPlaneView, seed: number, private readonly topic: SimTopic, initial: {replicas: number[]; leader: number; leaderEpoch: number; leaderIncarnation: string}) {
     const replicas = initial.replicas.map(String)
+    // As TopicCatalog.createTopic writes it: led by the first replica, in the process it runs now.
     this.stored = {
       topic: topic.name,
       partition: topic.partition,
       modifyIndex: 1,
-      state: {version: CATALOG_RECORD_VERSION, replicas, leader: String(initial.leader), leaderEpoch: initial.leaderEpoch, isr: [...replicas], epoch: CONTROLLER_TERM.epoch, partitionEpoch: 0},
+      state: {version: CATALOG_RECORD_VERSION, replicas, leader: String(initial.leader), leaderEpoch: initial.leaderEpoch, isr: [...replicas], epoch: CONTROLLER_TERM.epoch, partitionEpoch: 0, leaderIncarnation: initial.leaderIncarnation},
     }
     this.requestTimeoutMs = Math.min(REQUEST_TIMEOUT_MAX_MS, Math.max(REQUEST_TIMEOUT_MIN_MS, view.sessionTtlMs / 3))
     this.prng = Prng.forStream(seed, 'control')
     this.controllerPrng = Prng.forStream(seed, 'controller')
     for (const id of initial.replicas) this.passing.set(id, true)
-    this.controllerLive = new Set(replicas)
     this.controllerCatalog = {
       describeAllTopics: () => this.call(this.controllerPrng, 'controller', null, 'read partitions', () => this.describeAll()),
       writePartitionAsController: (term, current, next) =>
@@ -158,16 +181,61 @@ export class SimControlPlane {
     this.expiries.delete(id)
   }
 
-  /** Node `id` registered (a start) or renewed again: its check passes, and it is watching the catalog. */
-  nodeRegistered(id: number): void {
+  /**
+   * Node `id` registered (`registration`: a process started) or renewed again: its check
+   * passes, Consul holds what its process registers with, and it is watching the catalog.
+   */
+  nodeRegistered(id: number, registration?: SimRegistration): void {
+    if (registration) this.wanted.set(id, registration)
     // A node cut from Consul cannot register: it does when the cut heals.
     if (this.cut.has(id)) return
     this.cancelExpiry(id)
     this.delivered.delete(id)
     this.watchOne(id)
-    if (this.isLive(id)) return
+    const changed = this.takeRegistration(id, this.wanted.get(id))
+    if (this.isLive(id) && !changed) return
     this.passing.set(id, true)
     this.membershipChanged()
+  }
+
+  /**
+   * The replica health the process of `incarnation` reports (ReplicaVerification's report,
+   * through NodeRegistration.reportReplicaHealth): a registration sent at once, and with every
+   * renewal after until Consul has taken it. Before the process registered, its registration
+   * will carry it (the caller keeps it), as NodeRegistration's does.
+   */
+  reportHealth(id: number, incarnation: string, health: ReplicaHealth): Promise<void> {
+    if (this.wanted.get(id)?.incarnation !== incarnation) return Promise.resolve()
+    const registration = {incarnation, health}
+    this.wanted.set(id, registration)
+    return this.sendRegistration(id, registration)
+  }
+
+  private sendRegistration(id: number, registration: SimRegistration): Promise<void> {
+    const sent = this.call(this.prng, 'control', id, `register ${id} ${describeHealth(registration.health)}`, () => {
+      if (this.takeRegistration(id, registration) && this.isLive(id)) this.membershipChanged()
+    })
+    sent.catch(() => this.resendAtRenewal(id))
+    return sent
+  }
+
+  /** The node's next renewal registers again what Consul has not taken (node-registration.ts's healthUnsent). */
+  private resendAtRenewal(id: number): void {
+    if (this.resendPending.has(id)) return
+    this.resendPending.add(id)
+    this.view.clock.at(this.view.sessionTtlMs / RENEWALS_PER_TTL, 'control', `renewal ${id} re-registers`, () => {
+      this.resendPending.delete(id)
+      const wanted = this.wanted.get(id)
+      if (wanted && wanted !== this.registered.get(id)) void this.sendRegistration(id, wanted).catch(() => {})
+    })
+  }
+
+  /** Consul stores `registration` for node `id`; whether the registration changed. */
+  private takeRegistration(id: number, registration: SimRegistration | undefined): boolean {
+    if (!registration || this.registered.get(id) === registration) return false
+    const before = this.registered.get(id)
+    this.registered.set(id, registration)
+    return before === undefined || before.incarnation !== registration.incarnation || describeHealth(before.health) !== describeHealth(registration.health)
   }
 
   cutFrom(id: number): void {
@@ -190,14 +258,26 @@ export class SimControlPlane {
    * A blocking query's answers come in order: one overtaken by a newer change is never shown.
    */
   private membershipChanged(): void {
-    const live = new Set([...this.passing].filter(([, passing]) => passing).map(([id]) => String(id)))
+    const services = this.services()
+    const live = services.filter((service) => service.passing).map((service) => service.meta.nodeId)
     const version = ++this.membershipVersion
-    this.view.clock.at(this.delayMs(this.controllerPrng), 'controller', `sees live [${[...live]}] v${version}`, () => {
+    this.view.clock.at(this.delayMs(this.controllerPrng), 'controller', `sees live [${live}]${describeServices(services)} v${version}`, () => {
       if (version <= this.controllerSawVersion) return
       this.controllerSawVersion = version
-      this.controllerLive = live
+      this.controllerServices = services
       this.runDuties()
     })
+  }
+
+  /** Every node's registration in Consul now, as the health endpoint answers it. */
+  private services(): ServiceHealth[] {
+    return [...this.registered].map(([id, registration]) => ({
+      serviceId: CLUSTER_KEYS.serviceId(String(id)),
+      address: 'sim',
+      port: id,
+      meta: registrationMeta(CLUSTER_KEYS, {nodeId: String(id), advertiseAddress: `sim:${id}`, version: 'sim', incarnation: registration.incarnation}, registration.health),
+      passing: this.isLive(id),
+    }))
   }
 
   /** cluster-member.ts's loop: one run at a time, again if asked meanwhile, retried when refused. */
@@ -216,7 +296,8 @@ export class SimControlPlane {
     do {
       this.dutiesAgain = false
       try {
-        if (!(await electPartitionLeaders(this.controllerCatalog, CONTROLLER_TERM, this.controllerLive, this.controllerLogger))) this.retryDutiesSoon()
+        const view = buildClusterView(CLUSTER_KEYS, {kvEntries: [], services: this.controllerServices, consulReachable: true})
+        if (!(await electPartitionLeadersOfView(this.controllerCatalog, CONTROLLER_TERM, view, this.controllerLogger))) this.retryDutiesSoon()
       } catch {
         this.retryDutiesSoon()
       }
@@ -239,8 +320,17 @@ export class SimControlPlane {
   /** TopicCatalog.writePartitionAsController: check-and-set on the ModifyIndex read, the next partition epoch. */
   private writeAsController(term: ControllerTerm, current: StoredPartitionState, next: ElectionInput): StoredPartitionState | undefined {
     if (current.modifyIndex !== this.stored.modifyIndex) return undefined
-    if (next.leader !== this.stored.state.leader) this.leaderChanges++
-    this.publish({version: CATALOG_RECORD_VERSION, replicas: [...next.replicas], leader: next.leader, leaderEpoch: next.leaderEpoch, isr: [...next.isr], epoch: term.epoch, partitionEpoch: current.state.partitionEpoch + 1})
+    if (next.leader !== this.stored.state.leader || next.leaderEpoch !== this.stored.state.leaderEpoch) this.leaderChanges++
+    this.publish({
+      version: CATALOG_RECORD_VERSION,
+      replicas: [...next.replicas],
+      leader: next.leader,
+      leaderEpoch: next.leaderEpoch,
+      isr: [...next.isr],
+      epoch: term.epoch,
+      partitionEpoch: current.state.partitionEpoch + 1,
+      ...(next.leader !== null && next.leaderIncarnation !== undefined ? {leaderIncarnation: next.leaderIncarnation} : {}),
+    })
     return copyStored(this.stored)
   }
 
@@ -286,7 +376,7 @@ export class SimControlPlane {
     this.view.clock.at(this.delayMs(this.prng), `watch ${id}`, `state v${modifyIndex} leader ${state.leader ?? -1} e${state.leaderEpoch} isr [${state.isr}]`, () => {
       if (this.cut.has(id) || (this.delivered.get(id) ?? 0) >= this.stored.modifyIndex) return
       this.delivered.set(id, this.stored.modifyIndex)
-      this.view.deliver(id, this.state)
+      this.view.deliver(id, this.state, this.stored.state.leaderIncarnation)
     })
   }
 
@@ -294,6 +384,15 @@ export class SimControlPlane {
     const {faults} = this.view
     return prng.chance(faults.slowProbability) ? prng.int(1, faults.slowDelayMs) : prng.int(1, 10)
   }
+}
+
+function describeHealth(health: ReplicaHealth): string {
+  return `damaged [${health.damaged}] unverified [${health.unverified}]`
+}
+
+/** The registrations' incarnations and reports, for the schedule. */
+function describeServices(services: ServiceHealth[]): string {
+  return services.map((service) => ` ${service.meta.nodeId}:${service.meta.incarnation ?? '?'}${service.meta.damagedReplicas ? ` damaged` : ''}${service.meta.unverifiedReplicas ? ' unverified' : ''}`).join('')
 }
 
 function copyStored(stored: StoredPartitionState): StoredPartitionState {

@@ -35,8 +35,8 @@ export interface NetworkView {
   faults: NetworkFaults
   /** The partition node `id` serves now, or null when the node is down. */
   partitionOf(id: number): Partition | null
-  /** Whether node `id` is up and still in life `incarnation` (an answer to an earlier life goes nowhere). */
-  isLive(id: number, incarnation: number): boolean
+  /** Whether node `id` is up and still in process life `life` (an answer to an earlier life goes nowhere). */
+  isLive(id: number, life: number): boolean
   connected(a: number, b: number): boolean
   note(what: string): void
 }
@@ -50,9 +50,9 @@ export class SimLink implements LeaderClient {
     seed: number,
     private readonly from: number,
     private readonly to: number,
-    private readonly incarnation: number,
+    private readonly life: number,
   ) {
-    this.source = `link ${from}>${to}#${incarnation}`
+    this.source = `link ${from}>${to}#${life}`
     this.prng = Prng.forStream(seed, this.source)
   }
 
@@ -101,7 +101,7 @@ export class SimLink implements LeaderClient {
         void serve(leader, copy ? undefined : signal).then((answer) => {
           if (copy) return
           this.send(`answer ${what}`, () => {
-            if (this.view.isLive(this.from, this.incarnation) && this.view.connected(this.from, this.to)) finish(() => resolve(answer))
+            if (this.view.isLive(this.from, this.life) && this.view.connected(this.from, this.to)) finish(() => resolve(answer))
           })
         })
       }

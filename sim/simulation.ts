@@ -1,7 +1,9 @@
 /**
  * One seeded run: N replicas of one partition, each a real Partition on its own scratch
  * directory with a real ReplicaManager and ReplicaFetcher, wired through the simulated clock,
- * network and control plane. A driver, drawing from the seed, sends acks=all produces (each a
+ * network and control plane, each node with the production background verification of what it
+ * stored (replica-verification.ts, on the simulated clock) reporting its replica's health in its
+ * registration, under an incarnation drawn from the seed at every start. A driver, drawing from the seed, sends acks=all produces (each a
  * unique value) to the partition's leader, reads as a consumer below the high watermark, and
  * injects faults: node crashes (kill -9; on restart a torn write at the log's tail), link
  * partitions, a node cut from the control plane, a node's check going critical, lossy and slow
@@ -17,8 +19,11 @@ import path from 'node:path'
 import {threadId} from 'node:worker_threads'
 import {Partition} from '../src/broker/partition.js'
 import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../src/format/record-batch.js'
+import {leadershipOfThisProcess} from '../src/cluster/leadership-incarnation.js'
+import {HEALTHY_REPLICAS, type ReplicaHealth} from '../src/cluster/replica-health.js'
 import {PartitionDamagedError} from '../src/log/partition-log.js'
 import {silentLogger} from '../src/logger.js'
+import {initialReplicaHealth, ReplicaVerification, type StoredReplicas} from '../src/server/replica-verification.js'
 import {ReplicaFetcher} from '../src/replication/replica-fetcher.js'
 import {ReplicaManager} from '../src/replication/replica-manager.js'
 import type {LeaderClient, PartitionState} from '../src/replication/replication-interfaces.js'
@@ -27,7 +32,7 @@ import {Prng} from './prng.js'
 import {quiescent, SimClock} from './sim-clock.js'
 import {segmentHandlesOpenMax, setSegmentHandlesOpenMax} from '../src/log/segment-handles.js'
 import {flipBit, SimDisk, tearTail} from './sim-disk.js'
-import {SimControlPlane, type ControlFaults} from './sim-control-plane.js'
+import {SimControlPlane, type ControlFaults, type SimRegistration} from './sim-control-plane.js'
 import {calmNetwork, SimLink, type NetworkFaults, type NetworkView} from './sim-network.js'
 
 const TOPIC = 'sim'
@@ -43,6 +48,11 @@ const EVENTS_MAX = 200_000
 const SESSION_TTL_MS = 1_500
 const ACK_TIMEOUT_MS = 30_000
 const MIN_INSYNC_REPLICAS = 2
+// The background verification's pace, scaled to the simulated logs (a few kilobytes): a typical
+// replica (5 KB) takes about a TTL to verify, as a production replica of a few GB at 32 MB/s
+// takes a few TTLs, so a restarted node stays unverified for a while and a flip is found partway.
+const VERIFY_BYTES_PER_SECOND = 4 * 1024
+const VERIFY_CHUNK_BYTES = 1024
 
 /** Bugs planted on purpose, to show the checker catches them. */
 export type Sabotage = 'leader-high-watermark-at-own-log-end' | 'follower-skips-truncation'
@@ -77,7 +87,14 @@ export interface SimulationResult {
 
 interface SimNode {
   id: number
-  incarnation: number
+  /** Counts the node's process lives: timers and link answers of an earlier life go nowhere. */
+  life: number
+  /** The incarnation its process registers with (INCARNATION_META), new at every start. */
+  incarnation: string
+  /** Whether the catalog's last state gave this process the leadership (cluster-replication.ts's confirmation; the lease is not simulated). */
+  leadershipConfirmed: boolean
+  /** What its process knows of its replica's health: a registration not sent yet carries the newest (NodeRegistration's). */
+  health: ReplicaHealth
   up: boolean
   dir: string
   partition: Partition | null
@@ -92,6 +109,7 @@ export class Simulation {
   private readonly nodes = new Map<number, SimNode>()
   private readonly control: SimControlPlane
   private readonly driver: Prng
+  private readonly incarnations: Prng
   private readonly cutLinks = new Set<string>()
   private readonly network: NetworkFaults = {...calmNetwork}
   private readonly controlFaults: ControlFaults = {lostAnswerProbability: 0, slowProbability: 0, slowDelayMs: 0}
@@ -110,22 +128,23 @@ export class Simulation {
 
   constructor(private readonly options: SimulationOptions) {
     this.driver = Prng.forStream(options.seed, 'driver')
+    this.incarnations = Prng.forStream(options.seed, 'incarnations')
     this.checker = new InvariantChecker({everyInSyncReplicaHoldsCommitted: !options.diskFaults})
     const ids = Array.from({length: options.replicas}, (_, index) => index + 1)
-    for (const id of ids) this.nodes.set(id, {id, incarnation: 0, up: false, dir: path.join(options.root, `node-${id}`, `${TOPIC}-0`), partition: null, manager: null, disk: new SimDisk()})
+    for (const id of ids) this.nodes.set(id, {id, life: 0, incarnation: this.drawIncarnation(), leadershipConfirmed: false, health: HEALTHY_REPLICAS, up: false, dir: path.join(options.root, `node-${id}`, `${TOPIC}-0`), partition: null, manager: null, disk: new SimDisk()})
     this.view = {
       clock: this.clock,
       faults: this.network,
       partitionOf: (id) => this.upNode(id)?.partition ?? null,
-      isLive: (id, incarnation) => this.upNode(id)?.incarnation === incarnation,
+      isLive: (id, life) => this.upNode(id)?.life === life,
       connected: (a, b) => !this.cutLinks.has(linkKey(a, b)),
       note: (what) => this.note(what),
     }
     this.control = new SimControlPlane(
-      {clock: this.clock, faults: this.controlFaults, sessionTtlMs: SESSION_TTL_MS, deliver: (id, state) => this.deliver(id, state), note: (what) => this.note(what)},
+      {clock: this.clock, faults: this.controlFaults, sessionTtlMs: SESSION_TTL_MS, deliver: (id, state, leaderIncarnation) => this.deliver(id, state, leaderIncarnation), note: (what) => this.note(what)},
       options.seed,
       {name: TOPIC, partition: 0, minInsyncReplicas: MIN_INSYNC_REPLICAS, uncleanLeaderElection: false},
-      {replicas: ids, leader: 1, leaderEpoch: 1},
+      {replicas: ids, leader: 1, leaderEpoch: 1, leaderIncarnation: (this.nodes.get(1) as SimNode).incarnation},
     )
   }
 
@@ -139,8 +158,9 @@ export class Simulation {
   }
 
   private async runAll(): Promise<SimulationResult> {
-    for (const node of this.nodes.values()) await this.start(node)
-    for (const id of this.nodes.keys()) this.control.nodeRegistered(id)
+    const registrations = new Map<number, SimRegistration>()
+    for (const node of this.nodes.values()) registrations.set(node.id, await this.start(node))
+    for (const [id, registration] of registrations) this.control.nodeRegistered(id, registration)
     this.clock.at(1, 'driver', 'tick', () => this.tick())
     this.clock.at(ACTIVE_MS, 'driver', 'heal', () => this.healAll())
     const endMs = START_MS + ACTIVE_MS + HEAL_MS
@@ -175,7 +195,7 @@ export class Simulation {
 
   private async check(final: boolean): Promise<void> {
     const live = [...this.nodes.values()].filter((node) => node.up && node.partition)
-    const replicas = live.map((node) => ({id: node.id, incarnation: node.incarnation, partition: node.partition as Partition}))
+    const replicas = live.map((node) => ({id: node.id, life: node.life, partition: node.partition as Partition}))
     const state = this.control.state
     if (final) {
       // Healed and quiet: every replica must hold the leader's committed log.
@@ -193,11 +213,14 @@ export class Simulation {
     return node && node.up && node.partition ? node : null
   }
 
-  private async start(node: SimNode): Promise<void> {
-    node.incarnation++
-    const incarnation = node.incarnation
+  /** Starts the node's process: opens its replica, starts replicating and verifying; what it registers with. */
+  private async start(node: SimNode): Promise<SimRegistration> {
+    node.life++
+    const life = node.life
+    const {incarnation} = node
+    node.leadershipConfirmed = false
     const source = `node ${node.id}`
-    const clock = this.clock.nodeClock(source, () => node.up && node.incarnation === incarnation)
+    const clock = this.clock.nodeClock(source, () => node.up && node.life === life)
     await mkdir(node.dir, {recursive: true})
     const partition = await Partition.open(TOPIC, 0, node.dir, {segmentBytes: SEGMENT_BYTES, flushPolicy: 'never'}, {logger: silentLogger, clock, role: 'follower', leaderEpoch: 0, openFile: node.disk.openFile})
     if (this.options.sabotage) sabotage(partition, this.options.sabotage)
@@ -208,7 +231,7 @@ export class Simulation {
       leaderClient: (leaderId) => {
         let link = links.get(leaderId)
         if (!link) {
-          link = new SimLink(this.view, this.options.seed, node.id, leaderId, incarnation)
+          link = new SimLink(this.view, this.options.seed, node.id, leaderId, life)
           links.set(leaderId, link)
         }
         return link
@@ -218,16 +241,50 @@ export class Simulation {
       logger: silentLogger,
       config: {replicaLagMaxMs: 1000, isrCheckIntervalMs: 500, fetcher: {backoffMs: 100, fetchMaxWaitMs: 500}},
     })
+    // cluster-replication.ts's guard: leading also needs the leadership confirmed for this process.
+    partition.setLeadershipGuard(() => node.up && node.life === life && node.leadershipConfirmed)
     node.partition = partition
     node.manager = manager
     node.up = true
     manager.start()
+    const stored: StoredReplicas = {
+      localPartition: (topic, index) => (topic === TOPIC && index === 0 ? partition : undefined),
+      listTopics: () => [{name: TOPIC, partitions: [partition.describe()], settings: {}, internal: false}],
+      damagedPartitions: () => [],
+    }
+    const health = initialReplicaHealth(stored)
+    node.health = health
+    const verification = new ReplicaVerification({
+      broker: stored,
+      logger: silentLogger,
+      report: async (reported) => {
+        this.note(`node ${node.id} reports damaged [${reported.damaged}] unverified [${reported.unverified}]`)
+        node.health = reported
+        await this.control.reportHealth(node.id, incarnation, reported)
+      },
+      bytesPerSecond: VERIFY_BYTES_PER_SECOND,
+      chunkBytes: VERIFY_CHUNK_BYTES,
+      clock,
+    }, health, health)
+    verification.start()
+    return {incarnation, health}
   }
 
-  private deliver(id: number, state: PartitionState): void {
+  /** cluster-replication.ts's handling of a catalog state: applied, and a leadership acted on only when given to this process. */
+  private deliver(id: number, state: PartitionState, leaderIncarnation: string | undefined): void {
     const node = this.upNode(id)
-    if (!node) return
-    node.manager?.applyPartitionState(state).catch((error: Error) => this.note(`node ${id} refused state: ${error.message}`))
+    if (!node?.manager || !node.partition) return
+    const {life, partition} = node
+    node.manager
+      .applyPartitionState(state)
+      .then((outcome) => {
+        if (node.life !== life) return
+        const ours = leadershipOfThisProcess({leader: state.leader < 0 ? null : String(state.leader), leaderIncarnation}, String(id), node.incarnation)
+        if (!ours) this.note(`node ${id} does not act on the leadership at e${state.leaderEpoch}: given to an earlier process`)
+        node.leadershipConfirmed = outcome === 'leading' && ours
+        if (node.leadershipConfirmed) partition.leadershipResumed()
+      })
+      .catch((error: Error) => this.note(`node ${id} refused state: ${error.message}`))
   }
 
   /** kill -9: nothing more runs on the node; its files stay as they are (the page cache survives a process crash). */
@@ -243,6 +300,7 @@ export class Simulation {
     node.manager = null
     await node.disk.crashClose()
     await this.damage(node, damage)
+    node.incarnation = this.drawIncarnation()
     try {
       await this.start(node)
     } catch (error) {
@@ -252,8 +310,17 @@ export class Simulation {
       this.damagedNodes.add(node.id)
       return
     }
-    // A restart within the TTL is never seen down: the check the new process registers passes at once.
-    this.clock.at(this.driver.int(1, 50), 'control', `register ${node.id}`, () => this.control.nodeRegistered(node.id))
+    // A restart within the TTL is never seen down: the check the new process registers passes at
+    // once. A process that died meanwhile registers nothing.
+    const {life, incarnation} = node
+    this.clock.at(this.driver.int(1, 50), 'control', `register ${node.id} as ${incarnation}`, () => {
+      if (node.up && node.life === life) this.control.nodeRegistered(node.id, {incarnation, health: node.health})
+    })
+  }
+
+  /** A new process's incarnation (cluster-member.ts draws a random UUID; here the seed's stream does). */
+  private drawIncarnation(): string {
+    return this.incarnations.nextUint32().toString(16).padStart(8, '0')
   }
 
   private async damage(node: SimNode, damage: RestartDamage): Promise<void> {

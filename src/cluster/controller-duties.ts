@@ -9,6 +9,7 @@
  */
 import type {Logger} from '../logger.js'
 import type {StoredPartitionState} from './catalog-records.js'
+import type {ClusterView} from './cluster-view.js'
 import type {ClusterKeys} from './cluster-keys.js'
 import type {ConsulApi, KvEntry, ServiceHealth} from './consul-api.js'
 import {casOperation, parseNodeRecord, transactAsController, type NodeRecord} from './controller-state.js'
@@ -145,4 +146,13 @@ export async function electPartitionLeaders(
     }
   }
   return settled
+}
+
+/**
+ * The duty as the controller runs it (cluster-replication.ts): live are the nodes its view
+ * shows up, and their registrations say each one's incarnation and damaged and unverified replicas.
+ */
+export function electPartitionLeadersOfView(catalog: ElectionCatalog, term: ControllerTerm, view: Pick<ClusterView, 'nodes'>, logger: Logger): Promise<boolean> {
+  const live = new Set(view.nodes.filter((node) => node.status === 'up').map((node) => node.id))
+  return electPartitionLeaders(catalog, term, live, logger, view.nodes)
 }

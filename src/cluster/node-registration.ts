@@ -109,14 +109,7 @@ export class NodeRegistration {
       serviceName: this.keys.serviceName,
       address: host,
       port,
-      meta: {
-        nodeId: this.identity.nodeId,
-        cluster: this.keys.cluster,
-        version: this.identity.version,
-        advertiseAddress: this.identity.advertiseAddress,
-        ...replicaHealthMeta(this.health),
-        ...(this.identity.incarnation ? {[INCARNATION_META]: this.identity.incarnation} : {}),
-      },
+      meta: registrationMeta(this.keys, this.identity, this.health),
       checkId: this.checkId,
       checkTtlMs: this.checkTtlMs,
       deregisterCriticalAfterMs: DEREGISTER_CRITICAL_AFTER_MS,
@@ -148,6 +141,18 @@ export class NodeRegistration {
     if (!this.registered) return
     this.registered = false
     await this.api.deregisterService(this.keys.serviceId(this.identity.nodeId))
+  }
+}
+
+/** The metadata a node registers with: who it is, which process, and its replicas' health. */
+export function registrationMeta(keys: ClusterKeys, identity: NodeIdentity, health: ReplicaHealth): Record<string, string> {
+  return {
+    nodeId: identity.nodeId,
+    cluster: keys.cluster,
+    version: identity.version,
+    advertiseAddress: identity.advertiseAddress,
+    ...replicaHealthMeta(health),
+    ...(identity.incarnation ? {[INCARNATION_META]: identity.incarnation} : {}),
   }
 }
 

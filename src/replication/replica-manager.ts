@@ -10,7 +10,10 @@
  * of one partition apply one at a time, in order; at most one fetcher per partition, and never
  * one while the partition leads; at most one ISR write per partition in flight (the partition's
  * pending change), and a state change never waits for one: a write that returns after the
- * leadership changed is dropped.
+ * leadership changed is dropped. A write that got no answer may still land, so it is sent again
+ * (each attempt reads the state afresh and checks and sets it) until one is answered, before
+ * the change is given up: an expansion given up on and landing later would put a follower in the
+ * stored ISR that the leader's high watermark no longer waits for.
  */
 import type {Partition} from '../broker/partition.js'
 import type {Logger} from '../logger.js'
@@ -27,6 +30,13 @@ export interface ReplicaManagerConfig {
 }
 
 export const REPLICA_LAG_MAX_MS_DEFAULT = 10_000
+
+/**
+ * How many times one ISR change is sent while its attempts go unanswered (each waits out the
+ * control plane's request deadline). A refusal after an unanswered attempt is asked again too:
+ * it may be that attempt landing just before, and the next read shows it.
+ */
+const ISR_WRITE_ATTEMPTS_MAX = 5
 
 export const defaultReplicaManagerConfig: ReplicaManagerConfig = {
   replicaLagMaxMs: REPLICA_LAG_MAX_MS_DEFAULT,
@@ -146,12 +156,7 @@ export class ReplicaManager {
     if (proposed === null) return
     const leaderEpoch = partition.leaderEpoch
     partition.beginIsrChange(proposed)
-    let written = false
-    try {
-      written = await this.options.isrWriter.writeIsr(partition.topic, partition.partition, {isr: proposed, leaderEpoch})
-    } catch (error) {
-      this.options.logger.warn('could not write an ISR change', {partition: id, isr: proposed, error: (error as Error).message})
-    }
+    const written = await this.writeIsrUntilAnswered(id, partition, proposed, leaderEpoch)
     if (partition.role !== 'leader' || partition.leaderEpoch !== leaderEpoch || partition.pendingIsr === null) return
     if (!written) {
       this.options.logger.info('ISR change not written; keeping the old ISR', {partition: id, isr: partition.isr, proposed})
@@ -160,6 +165,22 @@ export class ReplicaManager {
     }
     this.options.logger.info('ISR changed', {partition: id, from: partition.isr, to: proposed, leaderEpoch})
     partition.applyIsr(proposed, leaderEpoch)
+  }
+
+  /** Whether the change was written; sent again while unanswered (see ISR_WRITE_ATTEMPTS_MAX). */
+  private async writeIsrUntilAnswered(id: string, partition: Partition, isr: number[], leaderEpoch: number): Promise<boolean> {
+    let unanswered = 0
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const written = await this.options.isrWriter.writeIsr(partition.topic, partition.partition, {isr, leaderEpoch})
+        if (written || unanswered === 0 || attempt >= ISR_WRITE_ATTEMPTS_MAX) return written
+      } catch (error) {
+        unanswered += 1
+        this.options.logger.warn('could not write an ISR change; sending it again until an attempt is answered', {partition: id, isr, attempt, error: (error as Error).message})
+        if (attempt >= ISR_WRITE_ATTEMPTS_MAX) return false
+      }
+      if (this.closed || partition.role !== 'leader' || partition.leaderEpoch !== leaderEpoch || partition.pendingIsr === null) return false
+    }
   }
 
   private proposedExpansion(partition: Partition): number[] | null {

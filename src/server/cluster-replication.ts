@@ -37,7 +37,8 @@ import {GROUP_OFFSETS_TOPIC, type CommittedOffset} from '../broker/group-offsets
 import type {TopicSettings} from '../broker/topic-store.js'
 import type {StoredPartitionState} from '../cluster/catalog-records.js'
 import type {ClusterMember} from '../cluster/cluster-member.js'
-import {electPartitionLeaders, UNCLEAN_LEADER_ELECTION_SETTING} from '../cluster/controller-duties.js'
+import {electPartitionLeadersOfView, UNCLEAN_LEADER_ELECTION_SETTING} from '../cluster/controller-duties.js'
+import {leadershipOfThisProcess} from '../cluster/leadership-incarnation.js'
 import {PartitionWatch, type CatalogEvent} from '../cluster/partition-watch.js'
 import {TopicCatalog, type TopicDescription as CatalogTopic} from '../cluster/topic-catalog.js'
 import {LignumError} from '../errors.js'
@@ -151,7 +152,7 @@ export class ClusterReplication {
     this.watch.start()
     this.verification.start()
     const {member, logger} = this.options
-    member.addDuty((term, view) => electPartitionLeaders(this.catalog, term, new Set(view.nodes.filter((node) => node.status === 'up').map((node) => node.id)), logger, view.nodes))
+    member.addDuty((term, view) => electPartitionLeadersOfView(this.catalog, term, view, logger))
     member.on('lease', () => this.onLeaseRenewed())
     member.on('session-lost', () => this.suspendLeadership('the session ended'))
   }
@@ -217,8 +218,7 @@ export class ClusterReplication {
    * A state with no incarnation recorded (written before they were) is taken as this process's.
    */
   private leadershipOfThisProcess(stored: StoredPartitionState): boolean {
-    const {leaderIncarnation, leader} = stored.state
-    if (leader !== this.options.nodeId || leaderIncarnation === undefined || leaderIncarnation === this.options.member.incarnation) return true
+    if (leadershipOfThisProcess(stored.state, this.options.nodeId, this.options.member.incarnation)) return true
     this.options.logger.info('not acting on a leadership given before this node restarted; the controller elects anew', {topic: stored.topic, partition: stored.partition, leaderEpoch: stored.state.leaderEpoch})
     return false
   }

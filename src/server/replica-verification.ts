@@ -19,15 +19,15 @@
  * verified in-sync replica is live; one found damaged is reported damaged and never elected.
  * A batch that a later read finds failing its CRC (segment.ts) is reported the same way,
  * within a poll. A partition held offline at open (damaged-partition.ts) is damaged from the
- * start.
+ * start. The pacing and the polls run on an injected clock (the system's timers by default), so
+ * the simulator (sim/simulation.ts) runs this same code in simulated time.
  *
  * Invariants: the health reported only changes when what the node knows changes; a replica
  * leaves the unverified list only after every batch stored at start below its log end read
  * whole; damage is never forgotten while the process runs (a repair needs a restart).
  */
-import {setTimeout as sleep} from 'node:timers/promises'
 import type {Broker} from '../broker/broker.js'
-import type {Partition} from '../broker/partition.js'
+import {systemClock, type Partition, type PartitionClock} from '../broker/partition.js'
 import {partitionId, type ReplicaHealth} from '../cluster/replica-health.js'
 import {LignumError} from '../errors.js'
 import {PartitionDamagedError} from '../log/partition-log.js'
@@ -40,17 +40,26 @@ export const VERIFY_BYTES_PER_SECOND = 32 * 1024 * 1024
 const VERIFY_CHUNK_BYTES = 1024 * 1024
 // How soon damage found by an ordinary read reaches the controller.
 const DAMAGE_POLL_MS = 1_000
+// The pacing reads a monotonic clock: a wall-clock step must not stall or rush the verification.
+const MONOTONIC_CLOCK: PartitionClock = {nowMs: () => performance.now(), schedule: systemClock.schedule}
+
+/** What the verification needs of a broker: its partitions, and those held offline at open. */
+export type StoredReplicas = Pick<Broker, 'localPartition' | 'listTopics' | 'damagedPartitions'>
 
 export interface ReplicaVerificationOptions {
-  broker: Broker
+  broker: StoredReplicas
   logger: Logger
   /** Sends the health to the controller (ClusterMember.reportReplicaHealth). */
   report(health: ReplicaHealth): Promise<void>
   bytesPerSecond?: number
+  /** Bytes per read (default VERIFY_CHUNK_BYTES). */
+  chunkBytes?: number
+  /** Paces the reads and the damage polls (default the system's timers): a seam for the simulator. */
+  clock?: PartitionClock
 }
 
 /** What the node knows when it opened its data directory: held-offline partitions damaged, every non-empty replica unverified. */
-export function initialReplicaHealth(broker: Broker): ReplicaHealth {
+export function initialReplicaHealth(broker: StoredReplicas): ReplicaHealth {
   const damaged = broker.damagedPartitions().map((held) => partitionId(held.topic, held.partition))
   const unverified: string[] = []
   for (const topic of broker.listTopics(true)) {
@@ -68,7 +77,7 @@ export class ReplicaVerification {
   private lastReported: string
   private stopped = false
   private loop: Promise<void> | undefined
-  private pollTimer: NodeJS.Timeout | undefined
+  private cancelPoll: (() => void) | undefined
   private reporting: Promise<void> = Promise.resolve()
 
   constructor(
@@ -89,20 +98,19 @@ export class ReplicaVerification {
   start(): void {
     this.reportIfChanged()
     this.loop = this.verifyAll()
-    this.pollTimer = setInterval(() => this.pollDamage(), DAMAGE_POLL_MS)
-    this.pollTimer.unref()
+    this.pollDamageLater()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
-    clearInterval(this.pollTimer)
+    this.cancelPoll?.()
     await this.loop
     await this.reporting
   }
 
   private async verifyAll(): Promise<void> {
     const {logger} = this.options
-    const startedMs = Date.now()
+    const startedMs = this.clock.nowMs()
     let bytes = 0
     for (const id of [...this.unverified].sort()) {
       if (this.stopped) return
@@ -116,7 +124,7 @@ export class ReplicaVerification {
       this.unverified.delete(id)
       this.reportIfChanged()
     }
-    if (!this.stopped) logger.info('stored replicas verified', {bytes, seconds: (Date.now() - startedMs) / 1000, damaged: [...this.damaged]})
+    if (!this.stopped) logger.info('stored replicas verified', {bytes, seconds: (this.clock.nowMs() - startedMs) / 1000, damaged: [...this.damaged]})
   }
 
   /** Reads every batch stored when the node started; the bytes read. */
@@ -124,13 +132,14 @@ export class ReplicaVerification {
     const partition = this.partitionOf(id)
     if (!partition) return 0
     const rate = this.options.bytesPerSecond ?? VERIFY_BYTES_PER_SECOND
+    const chunkBytes = this.options.chunkBytes ?? VERIFY_CHUNK_BYTES
     const endOffset = partition.logEndOffset
-    const startedMs = performance.now()
+    const startedMs = this.clock.nowMs()
     let offset = partition.logStartOffset
     let bytes = 0
     while (offset < endOffset && !this.stopped) {
       try {
-        const read = await partition.verifyStoredBatches(offset, VERIFY_CHUNK_BYTES)
+        const read = await partition.verifyStoredBatches(offset, chunkBytes)
         if (read.bytes === 0) break
         offset = read.nextOffset
         bytes += read.bytes
@@ -143,8 +152,8 @@ export class ReplicaVerification {
         if (error instanceof LignumError && (error.code === 'OFFSET_OUT_OF_RANGE' || error.code === 'UNAVAILABLE')) break
         throw error
       }
-      const aheadMs = (bytes / rate) * 1000 - (performance.now() - startedMs)
-      if (aheadMs > 0) await sleep(aheadMs)
+      const aheadMs = (bytes / rate) * 1000 - (this.clock.nowMs() - startedMs)
+      if (aheadMs > 0) await new Promise<void>((resolve) => this.clock.schedule(aheadMs, resolve))
     }
     return bytes
   }
@@ -152,6 +161,18 @@ export class ReplicaVerification {
   private partitionOf(id: string): Partition | undefined {
     const separator = id.lastIndexOf('-')
     return this.options.broker.localPartition(id.slice(0, separator), Number(id.slice(separator + 1)))
+  }
+
+  private get clock(): PartitionClock {
+    return this.options.clock ?? MONOTONIC_CLOCK
+  }
+
+  private pollDamageLater(): void {
+    this.cancelPoll = this.clock.schedule(DAMAGE_POLL_MS, () => {
+      if (this.stopped) return
+      this.pollDamage()
+      this.pollDamageLater()
+    })
   }
 
   private pollDamage(): void {

@@ -29,6 +29,8 @@ export class MemoryControlPlane implements IsrWriter {
   failWrites = false
   /** Writes that never answer, as a control plane that lost its quorum. */
   hangWrites = false
+  /** This many accepted writes land but their answers are lost: the writer's call fails, as at a request deadline. */
+  loseAnswers = 0
 
   constructor(public state: PartitionState) {}
 
@@ -37,6 +39,10 @@ export class MemoryControlPlane implements IsrWriter {
     const accepted = !this.failWrites && change.leaderEpoch === this.state.leaderEpoch
     this.writes.push({...change, accepted})
     if (accepted) this.state = {...this.state, isr: [...change.isr]}
+    if (accepted && this.loseAnswers > 0) {
+      this.loseAnswers -= 1
+      throw new Error('the ISR write landed but its answer was lost')
+    }
     return accepted
   }
 }

@@ -150,6 +150,26 @@ describe('replication: three replicas in one process', function () {
     expect(leader.pendingIsr).to.equal(null)
   })
 
+  it('sends an ISR expansion again when its answer is lost, so the leader never leaves out a follower the stored ISR holds', async () => {
+    // Found by the simulator (npm run simulate -- --seed 94 before this fix): an expansion given
+    // up on landed later, and the leader acknowledged records its new in-sync follower lacked.
+    replicas = await ThreeReplicas.start()
+    const leader = replicas.leader
+    await produceAll(leader, ['a']).done
+    replicas.setLink(3, false)
+    await leader.appendAsLeader(recordsBatch(['b']))
+    await advance(replicas, 12_000)
+    await eventually(() => leader.isr.length === 2, 'the ISR to shrink')
+    replicas.control.loseAnswers = 1
+    replicas.setLink(3, true)
+    const expansions = () => replicas.control.writes.filter((write) => write.isr.length === 3)
+    for (let round = 0; round < 100 && expansions().length === 0; round++) await advance(replicas, 50, 50)
+    await eventually(() => leader.pendingIsr === null, 'the expansion to settle')
+    expect(replicas.control.state.isr).to.deep.equal([1, 2, 3])
+    expect(leader.isr, 'the leader\'s ISR, against the stored one').to.deep.equal([1, 2, 3])
+    expect(expansions().length, 'the expansion sent again after its lost answer').to.equal(2)
+  })
+
   it('applies new partition state while an ISR write hangs, and drops the write\'s outcome', async () => {
     replicas = await ThreeReplicas.start()
     const leader = replicas.leader

@@ -7,6 +7,11 @@ import {simulate, type SimulationResult} from '../../sim/simulation.js'
 // explores further.
 const THREE_REPLICA_SEEDS = Array.from({length: 16}, (_, index) => index + 1)
 const FIVE_REPLICA_SEEDS = [1, 2, 3, 4]
+// With --disk-faults, seeds that failed before the simulated control plane passed incarnations
+// and replica health to the election (31, 58, 296: divergent, a leader back within the TTL at
+// its old epoch with an emptier log; 57, 66, 132: damaged-leader, a flipped bit's replica
+// leading). Registering no incarnation fails 58 again; registering every replica healthy, 66 and 132.
+const DISK_FAULT_SEEDS = [31, 57, 58, 66, 132, 296]
 
 describe('deterministic simulation of replication and failover', function () {
   // Generous: the machine may be loaded; nothing here asserts speed.
@@ -30,6 +35,20 @@ describe('deterministic simulation of replication and failover', function () {
       fiveReplicaRuns.push(result)
       expect(result.violations, `seed ${seed}: ${result.schedule.slice(-60).join('\n')}`).to.deep.equal([])
     }
+  })
+
+  it('keeps every invariant for disk-fault seeds that a restart within the TTL or a flipped bit broke before incarnations and replica health', async () => {
+    const runs: SimulationResult[] = []
+    for (const seed of DISK_FAULT_SEEDS) {
+      const result = await simulate(seed, 3, {diskFaults: true})
+      runs.push(result)
+      expect(result.violations, `seed ${seed}: ${result.schedule.slice(-60).join('\n')}`).to.deep.equal([])
+    }
+    const lines = runs.flatMap((result) => result.schedule)
+    // The mechanisms ran: a restarted leader refused its old leadership, and the election saw a replica reported unverified and one damaged.
+    expect(lines.some((line) => line.includes('does not act on the leadership'))).to.equal(true)
+    expect(lines.some((line) => /controller: sees live .* unverified/.test(line))).to.equal(true)
+    expect(lines.some((line) => /reports damaged \[sim-0\]/.test(line))).to.equal(true)
   })
 
   it('exercises failover: the fixed seeds crash nodes, change leaders and still acknowledge writes', () => {
