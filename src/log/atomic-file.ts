@@ -6,7 +6,10 @@
  * leader-epoch checkpoint, the recovery point, the high-watermark checkpoint, producer
  * snapshots, topics.json.
  *
- * Callers serialize replacements of one file: two at once would share the temporary file.
+ * Replacements of one file run one after another, in the order they were asked for (so the
+ * last one asked for is what stays): two at once would share the temporary file, and one of
+ * them would rename it away under the other. A periodic flush and close() both write the
+ * recovery point, for instance.
  */
 import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
@@ -30,7 +33,21 @@ export function useAtomicFileIo(io: AtomicFileIo): () => void {
   }
 }
 
-export async function replaceFileAtomically(file: string, contents: string | Buffer, io: AtomicFileIo = defaultIo): Promise<void> {
+/** The last replacement asked for, by file, while one runs: the next waits for it. */
+const replacing = new Map<string, Promise<void>>()
+
+export function replaceFileAtomically(file: string, contents: string | Buffer, io: AtomicFileIo = defaultIo): Promise<void> {
+  const previous = replacing.get(file) ?? Promise.resolve()
+  const replaced = previous.catch(() => {}).then(() => replaceNow(file, contents, io))
+  replacing.set(file, replaced)
+  const forget = () => {
+    if (replacing.get(file) === replaced) replacing.delete(file)
+  }
+  replaced.then(forget, forget)
+  return replaced
+}
+
+async function replaceNow(file: string, contents: string | Buffer, io: AtomicFileIo): Promise<void> {
   const temporary = `${file}.tmp`
   try {
     const handle = await io.open(temporary, 'w')

@@ -76,6 +76,15 @@ describe('replaceFileAtomically', () => {
     expect(await readdir(dir)).to.deep.equal(['checkpoint'])
   })
 
+  it('runs replacements of one file one after another: the last asked for wins, and none fails on the shared temporary file', async () => {
+    // A periodic flush and close() both write the recovery point; at once they shared its .tmp file.
+    const file = path.join(dir, 'checkpoint')
+    const contents = Array.from({length: 8}, (_, index) => `contents ${index}\n`)
+    await Promise.all(contents.map((text) => replaceFileAtomically(file, text)))
+    expect(await readFile(file, 'utf8')).to.equal(contents.at(-1))
+    expect(await readdir(dir)).to.deep.equal(['checkpoint'])
+  })
+
   it('is what the leader-epoch checkpoint, the recovery point and topics.json are written with', async () => {
     const {io, events} = recordingIo()
     const restore = useAtomicFileIo(io)
