@@ -30,12 +30,13 @@ import {ClusterKeys} from '../src/cluster/cluster-keys.js'
 import {buildClusterView} from '../src/cluster/cluster-view.js'
 import type {ServiceHealth} from '../src/cluster/consul-api.js'
 import {electPartitionLeadersOfView, UNCLEAN_LEADER_ELECTION_SETTING, type ControllerTerm, type ElectionCatalog} from '../src/cluster/controller-duties.js'
+import {incarnationsAfterIsrChange, incarnationsOfIsr} from '../src/cluster/isr-incarnations.js'
 import type {ElectionInput} from '../src/cluster/leader-election.js'
 import {registrationMeta} from '../src/cluster/node-registration.js'
 import type {ReplicaHealth} from '../src/cluster/replica-health.js'
 import {LignumError} from '../src/errors.js'
 import type {LogFields, Logger} from '../src/logger.js'
-import type {PartitionState} from '../src/replication/replication-interfaces.js'
+import type {IsrChangeRequest, PartitionState} from '../src/replication/replication-interfaces.js'
 import {Prng} from './prng.js'
 import type {SimClock, SimEvent} from './sim-clock.js'
 
@@ -104,14 +105,14 @@ export class SimControlPlane {
   private readonly requestTimeoutMs: number
   leaderChanges = 0
 
-  constructor(private readonly view: ControlPlaneView, seed: number, private readonly topic: SimTopic, initial: {replicas: number[]; leader: number; leaderEpoch: number; leaderIncarnation: string}) {
+  constructor(private readonly view: ControlPlaneView, seed: number, private readonly topic: SimTopic, initial: {replicas: number[]; leader: number; leaderEpoch: number; leaderIncarnation: string; isrIncarnations: Record<string, string>}) {
     const replicas = initial.replicas.map(String)
-    // As TopicCatalog.createTopic writes it: led by the first replica, in the process it runs now.
+    // As TopicCatalog.createTopic writes it: led by the first replica, in the process it runs now, every replica in the ISR as the process it runs now.
     this.stored = {
       topic: topic.name,
       partition: topic.partition,
       modifyIndex: 1,
-      state: {version: CATALOG_RECORD_VERSION, replicas, leader: String(initial.leader), leaderEpoch: initial.leaderEpoch, isr: [...replicas], epoch: CONTROLLER_TERM.epoch, partitionEpoch: 0, leaderIncarnation: initial.leaderIncarnation},
+      state: {version: CATALOG_RECORD_VERSION, replicas, leader: String(initial.leader), leaderEpoch: initial.leaderEpoch, isr: [...replicas], epoch: CONTROLLER_TERM.epoch, partitionEpoch: 0, leaderIncarnation: initial.leaderIncarnation, isrIncarnations: {...initial.isrIncarnations}},
     }
     this.requestTimeoutMs = Math.min(REQUEST_TIMEOUT_MAX_MS, Math.max(REQUEST_TIMEOUT_MIN_MS, view.sessionTtlMs / 3))
     this.prng = Prng.forStream(seed, 'control')
@@ -144,19 +145,22 @@ export class SimControlPlane {
    * partition state, then TopicCatalog.writeIsr checks it and writes with check-and-set on the
    * ModifyIndex read — two Consul calls, so a write delayed past a newer one is refused.
    */
-  async writeIsr(from: number, change: {isr: number[]; leaderEpoch: number}): Promise<boolean> {
+  async writeIsr(from: number, change: IsrChangeRequest): Promise<boolean> {
     const read = await this.call(this.prng, 'control', from, `isr read ${from}`, () => copyStored(this.stored))
     if (read.state.leaderEpoch !== change.leaderEpoch) return false
     return this.call(this.prng, 'control', from, `isr write ${from} [${change.isr}] e${change.leaderEpoch}`, () => this.applyIsrWrite(read, change))
   }
 
-  private applyIsrWrite(read: StoredPartitionState, change: {isr: number[]; leaderEpoch: number}): boolean {
+  private applyIsrWrite(read: StoredPartitionState, change: IsrChangeRequest): boolean {
     if (read.modifyIndex !== this.stored.modifyIndex) return false
     const {state} = this.stored
     const isr = change.isr.map(String)
     const valid = isr.every((node) => state.replicas.includes(node)) && new Set(isr).size === isr.length && (state.leader === null || isr.includes(state.leader))
     if (!valid) return false
-    this.publish({...state, isr, partitionEpoch: state.partitionEpoch + 1})
+    const added = Object.fromEntries(Object.entries(change.addedIncarnations ?? {}).map(([id, incarnation]) => [String(id), incarnation]))
+    const {isrIncarnations: _before, ...rest} = state
+    const isrIncarnations = incarnationsAfterIsrChange(state, isr, added)
+    this.publish({...rest, isr, partitionEpoch: state.partitionEpoch + 1, ...(isrIncarnations ? {isrIncarnations} : {})})
     return true
   }
 
@@ -330,6 +334,7 @@ export class SimControlPlane {
       epoch: term.epoch,
       partitionEpoch: current.state.partitionEpoch + 1,
       ...(next.leader !== null && next.leaderIncarnation !== undefined ? {leaderIncarnation: next.leaderIncarnation} : {}),
+      ...isrIncarnationsField(incarnationsOfIsr(next.isrIncarnations, next.isr)),
     })
     return copyStored(this.stored)
   }
@@ -395,6 +400,10 @@ function describeServices(services: ServiceHealth[]): string {
   return services.map((service) => ` ${service.meta.nodeId}:${service.meta.incarnation ?? '?'}${service.meta.damagedReplicas ? ` damaged` : ''}${service.meta.unverifiedReplicas ? ' unverified' : ''}`).join('')
 }
 
+function isrIncarnationsField(isrIncarnations: Record<string, string> | undefined): {isrIncarnations?: Record<string, string>} {
+  return isrIncarnations === undefined ? {} : {isrIncarnations}
+}
+
 function copyStored(stored: StoredPartitionState): StoredPartitionState {
   return {...stored, state: {...stored.state, replicas: [...stored.state.replicas], isr: [...stored.state.isr]}}
 }
@@ -408,6 +417,7 @@ function toDataPlane(stored: StoredPartitionState, minInsyncReplicas: number): P
     leader: state.leader === null ? -1 : Number(state.leader),
     leaderEpoch: state.leaderEpoch,
     isr: state.isr.map(Number),
+    ...(state.isrIncarnations ? {isrIncarnations: Object.fromEntries(Object.entries(state.isrIncarnations).map(([node, incarnation]) => [Number(node), incarnation]))} : {}),
     minInsyncReplicas,
   }
 }

@@ -69,7 +69,7 @@ export class SimLink implements LeaderClient {
   fetch(params: ReplicaFetchParams, signal?: AbortSignal): Promise<ReplicaFetchAnswer> {
     return this.call(`fetch ${params.fetchOffset}/${params.logEndOffset ?? params.fetchOffset} e${params.leaderEpoch}`, params.maxWaitMs + FETCH_DEADLINE_MARGIN_MS, signal, async (leader, served) => {
       try {
-        const result = await leader.fetchForReplica({...params, replicaLogEndOffset: params.logEndOffset}, served)
+        const result = await leader.fetchForReplica({...params, replicaLogEndOffset: params.logEndOffset, replicaIncarnation: params.incarnation}, served)
         return {batches: result.batches, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset, logEndOffset: result.logEndOffset}
       } catch (error) {
         return {batches: Buffer.alloc(0), highWatermark: -1, logStartOffset: leader.logStartOffset, logEndOffset: -1, error: asLignumError(error)}

@@ -144,7 +144,7 @@ export class Simulation {
       {clock: this.clock, faults: this.controlFaults, sessionTtlMs: SESSION_TTL_MS, deliver: (id, state, leaderIncarnation) => this.deliver(id, state, leaderIncarnation), note: (what) => this.note(what)},
       options.seed,
       {name: TOPIC, partition: 0, minInsyncReplicas: MIN_INSYNC_REPLICAS, uncleanLeaderElection: false},
-      {replicas: ids, leader: 1, leaderEpoch: 1, leaderIncarnation: (this.nodes.get(1) as SimNode).incarnation},
+      {replicas: ids, leader: 1, leaderEpoch: 1, leaderIncarnation: (this.nodes.get(1) as SimNode).incarnation, isrIncarnations: Object.fromEntries(ids.map((id) => [String(id), (this.nodes.get(id) as SimNode).incarnation]))},
     )
   }
 
@@ -227,6 +227,8 @@ export class Simulation {
     const links = new Map<number, LeaderClient>()
     const manager = new ReplicaManager({
       replicaId: node.id,
+      // Its fetches carry the process's incarnation, as cluster-replication.ts's do.
+      incarnation,
       partitions: (topic, index) => (topic === TOPIC && index === 0 ? partition : undefined),
       leaderClient: (leaderId) => {
         let link = links.get(leaderId)

@@ -5,6 +5,11 @@
  * caller passes the leader's log end offset, high watermark and the time, so the decisions can
  * be tested, and simulated, without a log, a clock or a network.
  *
+ * Each follower's process incarnation is remembered (from its fetches, or as the control plane
+ * recorded it when it joined the ISR): a fetch at another incarnation is a restarted follower,
+ * which may have lost its unsynced tail, so nothing its earlier process proved counts any more
+ * (Kafka's KIP-903 broker epoch): it is a new replica that must catch up to rejoin.
+ *
  * Invariants: the leader is in the ISR; at most one ISR change is pending; a proposed change
  * is never acted on until `apply` (the control plane's check-and-set write succeeded).
  */
@@ -16,6 +21,8 @@ export interface LeaderReplicationState {
   replicas: number[]
   /** The ISR as the control plane holds it; the leader is in it. */
   isr: number[]
+  /** The incarnation the control plane recorded for each ISR member, where it did. */
+  isrIncarnations?: Readonly<Record<number, string>>
   minInsyncReplicas: number
 }
 
@@ -28,6 +35,8 @@ export interface FollowerState {
   lastFetchTimeMs: number
   /** The leader's log end offset at that follower's previous fetch. */
   lastFetchLeaderLogEndOffset: number
+  /** The process it last fetched with (or was recorded in the ISR with); undefined until known. */
+  incarnation?: string
 }
 
 export class InSyncReplicas {
@@ -83,6 +92,17 @@ export class InSyncReplicas {
       this.followers.set(id, newFollower(id, inSync ? nowMs : 0))
     }
     this.isrIds = replication ? [...replication.isr] : [this.localId]
+    this.learnIncarnations(replication?.isrIncarnations)
+  }
+
+  /** The control plane's record of who joined the ISR as which process, for followers not heard from yet. */
+  private learnIncarnations(recorded: Readonly<Record<number, string>> | undefined): void {
+    if (!recorded) return
+    for (const id of this.isrIds) {
+      const state = this.followers.get(id)
+      const incarnation = recorded[id]
+      if (state && state.incarnation === undefined && incarnation !== undefined) state.incarnation = incarnation
+    }
   }
 
   /** No longer leading: nothing is known of followers, no change is pending. */
@@ -99,15 +119,17 @@ export class InSyncReplicas {
   /**
    * A follower fetched at `fetchOffset`: it holds everything below. It counts as caught up now
    * if it reached the log end, or as of its previous fetch if it reached the log end the
-   * leader had then (under steady appends a follower is never exactly at the end).
+   * leader had then (under steady appends a follower is never exactly at the end). A fetch at
+   * another `incarnation` than the one known starts the follower over: never caught up yet.
    */
-  recordFetch(replicaId: number, fetchOffset: number, leaderLogEndOffset: number, nowMs: number): void {
+  recordFetch(replicaId: number, fetchOffset: number, leaderLogEndOffset: number, nowMs: number, incarnation?: string): void {
     if (replicaId === this.localId) return
     let state = this.followers.get(replicaId)
-    if (!state) {
+    if (!state || (incarnation !== undefined && state.incarnation !== undefined && incarnation !== state.incarnation)) {
       state = newFollower(replicaId, 0)
       this.followers.set(replicaId, state)
     }
+    if (incarnation !== undefined) state.incarnation = incarnation
     if (fetchOffset >= leaderLogEndOffset) state.lastCaughtUpTimeMs = Math.max(state.lastCaughtUpTimeMs, nowMs)
     else if (state.lastFetchLeaderLogEndOffset >= 0 && fetchOffset >= state.lastFetchLeaderLogEndOffset) state.lastCaughtUpTimeMs = Math.max(state.lastCaughtUpTimeMs, state.lastFetchTimeMs)
     state.lastFetchLeaderLogEndOffset = leaderLogEndOffset
@@ -172,12 +194,13 @@ export class InSyncReplicas {
   }
 
   /** The control plane holds `isr`: act on it. Followers new to it get replicaLagMaxMs from `nowMs`. */
-  apply(isr: number[], nowMs: number): void {
+  apply(isr: number[], nowMs: number, isrIncarnations?: Readonly<Record<number, string>>): void {
     this.isrIds = [...isr]
     this.pendingIds = null
     for (const id of isr) {
       if (id !== this.localId && !this.followers.has(id)) this.followers.set(id, newFollower(id, nowMs))
     }
+    this.learnIncarnations(isrIncarnations)
   }
 }
 

@@ -90,6 +90,8 @@ export interface ReplicaFetchRequest {
    * the high watermark and the ISR. Absent: fetchOffset.
    */
   replicaLogEndOffset?: number
+  /** The follower's process incarnation: a new one means it restarted (InSyncReplicas.recordFetch). */
+  replicaIncarnation?: string
   /** The leader epoch the follower follows: fenced when older than this leader's, refused when newer. */
   leaderEpoch: number
   maxBytes: number
@@ -372,9 +374,9 @@ export class Partition {
   }
 
   /** A follower fetched holding everything below `logEndOffset` (see InSyncReplicas.recordFetch); the high watermark may move. */
-  recordFollowerFetch(replicaId: number, logEndOffset: number, nowMs: number): void {
+  recordFollowerFetch(replicaId: number, logEndOffset: number, nowMs: number, incarnation?: string): void {
     if (this.roleValue !== 'leader') return
-    this.inSync.recordFetch(replicaId, logEndOffset, this.log.logEndOffset, nowMs)
+    this.inSync.recordFetch(replicaId, logEndOffset, this.log.logEndOffset, nowMs, incarnation)
     this.advanceHighWatermark()
     if (this.onFollowerCaughtUp && this.proposeIsrExpand(replicaId) !== null) this.onFollowerCaughtUp(replicaId)
   }
@@ -389,6 +391,11 @@ export class Partition {
   proposeIsrExpand(replicaId: number): number[] | null {
     if (!this.actsAsLeader) return null
     return this.inSync.proposeExpand(replicaId, this.highWatermarkOffset)
+  }
+
+  /** The incarnation a follower last fetched with (or the control plane recorded for it); undefined when unknown. */
+  followerIncarnation(replicaId: number): string | undefined {
+    return this.inSync.followerState(replicaId)?.incarnation
   }
 
   /** An ISR change is being written to the control plane: no other is proposed meanwhile. */
@@ -409,11 +416,11 @@ export class Partition {
    * state says so): the leader acts on it. Refused for another epoch: a confirmation from a
    * leadership that has ended says nothing about this one.
    */
-  applyIsr(isr: number[], leaderEpoch: number): void {
+  applyIsr(isr: number[], leaderEpoch: number, isrIncarnations?: Readonly<Record<number, string>>): void {
     if (this.roleValue !== 'leader' || leaderEpoch !== this.epoch) {
       throw new LignumError('FENCED_LEADER_EPOCH', `${this.name} is at leader epoch ${this.epoch} (${this.roleValue}); an ISR for epoch ${leaderEpoch} does not apply`)
     }
-    this.inSync.apply(isr, this.clock.nowMs())
+    this.inSync.apply(isr, this.clock.nowMs(), isrIncarnations)
     this.advanceHighWatermark()
   }
 
@@ -456,7 +463,7 @@ export class Partition {
     if (!Number.isSafeInteger(replicaLogEndOffset) || replicaLogEndOffset < 0 || replicaLogEndOffset > request.fetchOffset) {
       throw new LignumError('INVALID_ARGUMENT', `replica ${request.replicaId} reports log end offset ${replicaLogEndOffset} for ${this.name} but fetches from ${request.fetchOffset}; a follower fetches at or past what it appended`)
     }
-    this.recordFollowerFetch(request.replicaId, replicaLogEndOffset, this.clock.nowMs())
+    this.recordFollowerFetch(request.replicaId, replicaLogEndOffset, this.clock.nowMs(), request.replicaIncarnation)
     if (request.fetchOffset === this.log.logEndOffset && request.maxWaitMs > 0) await this.waitForReplicaData(request.maxWaitMs, signal)
     this.checkOpen()
     this.checkReplicaEpoch(request.leaderEpoch)

@@ -64,9 +64,10 @@ export function parseTopicRecord(key: string, value: string | null, logger: Logg
 export function parsePartitionState(key: string, value: string | null, logger: Logger): PartitionState | undefined {
   const parsed = parseRecord(key, value, logger)
   if (!parsed) return undefined
-  const {replicas, leader, leaderEpoch, isr, epoch, partitionEpoch, leaderIncarnation} = parsed
+  const {replicas, leader, leaderEpoch, isr, epoch, partitionEpoch, leaderIncarnation, isrIncarnations} = parsed
   const valid =
     (leaderIncarnation === undefined || typeof leaderIncarnation === 'string') &&
+    (isrIncarnations === undefined || isStringMap(isrIncarnations)) &&
     isNodeList(replicas) &&
     replicas.length > 0 &&
     (leader === null || typeof leader === 'string') &&
@@ -75,7 +76,17 @@ export function parsePartitionState(key: string, value: string | null, logger: L
     isNatural(epoch) &&
     isNatural(partitionEpoch)
   if (!valid) return ignore(key, 'a field is missing or of the wrong type', logger)
-  return {version: CATALOG_RECORD_VERSION, replicas, leader, leaderEpoch, isr, epoch, partitionEpoch, ...(leaderIncarnation === undefined ? {} : {leaderIncarnation})}
+  return {
+    version: CATALOG_RECORD_VERSION,
+    replicas,
+    leader,
+    leaderEpoch,
+    isr,
+    epoch,
+    partitionEpoch,
+    ...(leaderIncarnation === undefined ? {} : {leaderIncarnation}),
+    ...(isrIncarnations === undefined ? {} : {isrIncarnations: {...(isrIncarnations as Record<string, string>)}}),
+  }
 }
 
 function parseRecord(key: string, value: string | null, logger: Logger): Record<string, unknown> | undefined {

@@ -1,7 +1,8 @@
 /**
  * What the controller does with its role: keep a record of every node it has seen registered
  * (`lignum/<cluster>/nodes/<id>`), so a node that crashed or left stays listed (down) and
- * partition assignments can name replicas that are not up right now; and elect a new leader
+ * partition assignments can name replicas that are not up right now; take out of every ISR the
+ * followers that restarted since they joined it (isr-incarnations.ts); and elect a new leader
  * for every partition whose leader is not live.
  *
  * Every write is fenced (controller-state.ts) and carries the epoch; a refused write is not
@@ -14,6 +15,7 @@ import type {ClusterKeys} from './cluster-keys.js'
 import type {ConsulApi, KvEntry, ServiceHealth} from './consul-api.js'
 import {casOperation, parseNodeRecord, transactAsController, type NodeRecord} from './controller-state.js'
 import {electLeader, type ElectionInput} from './leader-election.js'
+import {withoutRestartedFollowers} from './isr-incarnations.js'
 import {eligibilityOf, type NodeReplicaHealth} from './replica-health.js'
 
 export interface ControllerTerm {
@@ -112,9 +114,13 @@ function incarnationsOf(nodes: readonly NodeReplicaHealth[]): Map<string, string
 export const UNCLEAN_LEADER_ELECTION_SETTING = 'uncleanLeaderElection'
 
 /**
- * Elects a leader for every partition whose leader is not live or is reported damaged
- * (leader-election.ts's choice, from the replicas `nodes` report eligible), each written
- * fenced and checked and set. Run on every membership change and when a node
+ * Takes out of every ISR the followers whose live registration shows another incarnation than
+ * the one they joined it with (isr-incarnations.ts: restarted, maybe without their unsynced
+ * tail), then elects a leader for every partition whose leader is not live or is reported
+ * damaged (leader-election.ts's choice, from the replicas `nodes` report eligible) over the ISR
+ * that leaves, both in one write, fenced and checked and set on the state read (the next
+ * partition epoch). Run on every membership change (a restart within the TTL is one: its new
+ * incarnation re-registers) and when a node
  * becomes controller, so a leader that died while there was no controller is replaced too.
  * Resolves false when a write was refused (a concurrent ISR change, a lost lock): run again.
  */
@@ -131,14 +137,18 @@ export async function electPartitionLeaders(
     const uncleanAllowed = topic.settings[UNCLEAN_LEADER_ELECTION_SETTING] === 'true'
     for (const stored of partitions) {
       const eligibility = eligibilityOf(nodes.filter((node) => live.has(node.id)), topic.name, stored.partition)
-      const decision = electLeader(stored.state, live, uncleanAllowed, eligibility, incarnations)
-      if (decision.kind === 'unchanged') continue
-      const outcome = await writeUntilKnown(catalog, term, stored, decision.next, logger)
+      const removal = withoutRestartedFollowers(stored.state, incarnations)
+      const decision = electLeader(removal?.next ?? stored.state, live, uncleanAllowed, eligibility, incarnations)
+      const next = decision.kind === 'unchanged' ? removal?.next : decision.next
+      if (next === undefined) continue
+      const outcome = await writeUntilKnown(catalog, term, stored, next, logger)
       if (outcome === 'refused') {
         settled = false
         continue
       }
-      const fields = {topic: topic.name, partition: stored.partition, from: stored.state.leader, to: decision.next.leader, leaderEpoch: decision.next.leaderEpoch, isr: decision.next.isr, controllerEpoch: term.epoch, damaged: [...eligibility.damaged], unverified: [...eligibility.unverified]}
+      const fields = {topic: topic.name, partition: stored.partition, from: stored.state.leader, to: next.leader, leaderEpoch: next.leaderEpoch, isr: next.isr, controllerEpoch: term.epoch, damaged: [...eligibility.damaged], unverified: [...eligibility.unverified]}
+      if (removal) logger.info('restarted followers removed from the ISR: they rejoin once caught up under their new incarnation', {...fields, removed: removal.removed})
+      if (decision.kind === 'unchanged') continue
       if (decision.kind === 'offline') logger.error('partition offline: no live in-sync replica to lead it', {...fields, fix: 'restart one of its in-sync replicas; unclean election (--unclean-leader-election) would lose acknowledged writes'})
       else if (decision.kind === 'recorded') logger.info('partition leader incarnation recorded', fields)
       else if (decision.unclean) logger.warn('unclean leader elected: acknowledged writes beyond its log are lost', fields)

@@ -45,6 +45,11 @@ export interface PartitionAssignment {
    * Absent in states written before it was recorded.
    */
   leaderIncarnation?: string
+  /**
+   * For ISR members, the incarnation each joined the ISR with (isr-incarnations.ts); a member
+   * without one (or a state without the map, written before they were recorded) is not checked.
+   */
+  isrIncarnations?: Record<string, string>
 }
 
 /** Remembers the highest controller epoch seen and refuses anything older. */

@@ -26,7 +26,7 @@
  */
 import type {PartitionAssignment} from './controller-state.js'
 
-export type ElectionInput = Pick<PartitionAssignment, 'replicas' | 'leader' | 'leaderEpoch' | 'isr' | 'leaderIncarnation'>
+export type ElectionInput = Pick<PartitionAssignment, 'replicas' | 'leader' | 'leaderEpoch' | 'isr' | 'leaderIncarnation' | 'isrIncarnations'>
 
 export type ElectionDecision =
   | {kind: 'unchanged'}

@@ -7,7 +7,9 @@
  *   and set (writeAsController's rules), and refuses to overwrite a record a newer
  *   controller epoch wrote (it is a deposed controller that has not noticed yet);
  * - a partition's leader changes its ISR (writeIsr, Kafka's AlterPartition): check-and-set on
- *   the partition key, refused when its leader epoch or the partition epoch it read is stale.
+ *   the partition key, refused when its leader epoch or the partition epoch it read is stale;
+ *   it records the incarnation of each member it adds (isr-incarnations.ts), never another
+ *   for a member that stays, so the controller can tell a member that restarted since it joined.
  *
  * Readers refuse a topic record written under an older controller epoch than one they have
  * read for that topic (EpochGuard, as partition-watch.ts does for partition states): a deposed
@@ -43,6 +45,7 @@ import {
   transactAsController,
   TXN_OPERATIONS_MAX,
 } from './controller-state.js'
+import {incarnationsAfterIsrChange, incarnationsOfIsr, type IsrIncarnations} from './isr-incarnations.js'
 import {assignReplicas, defaultReplication, randomStart, validateReplication, type AssignmentStart} from './replica-assignment.js'
 
 export type {PartitionState, StoredPartitionState, TopicRecord}
@@ -72,6 +75,8 @@ export interface IsrChange {
   leaderEpoch: number
   /** The partition epoch of the state the change is based on. */
   expectedPartitionEpoch: number
+  /** For members the change adds: the incarnation whose fetches caught each up (isr-incarnations.ts). */
+  addedIncarnations?: IsrIncarnations
 }
 
 export type IsrWriteResult =
@@ -120,7 +125,7 @@ export class TopicCatalog {
     // Encoded first: a record Consul would refuse is refused before any partition is written.
     const topicWrite = casOperation(topicKey, topic, 0)
     const assignment = assignReplicas({...settings, nodes, start: start ?? randomStart(nodes.length)})
-    const states = assignment.map((replicas, partition) => ({partition, state: initialState(replicas, term.epoch, incarnations.get(replicas[0] ?? ''))}))
+    const states = assignment.map((replicas, partition) => ({partition, state: initialState(replicas, term.epoch, incarnations)}))
     for (const chunk of chunked(this.partitionWrites(request.name, states, leftovers.data), WRITES_PER_TRANSACTION)) {
       if (!(await transactAsController(this.api, this.keys, term, chunk))) {
         throw notController(term, `writing the partitions of topic ${request.name}`)
@@ -244,7 +249,7 @@ export class TopicCatalog {
   async writePartitionAsController(
     term: ControllerTerm,
     current: StoredPartitionState,
-    next: Pick<PartitionState, 'replicas' | 'leader' | 'leaderEpoch' | 'isr' | 'leaderIncarnation'>,
+    next: Pick<PartitionState, 'replicas' | 'leader' | 'leaderEpoch' | 'isr' | 'leaderIncarnation' | 'isrIncarnations'>,
   ): Promise<StoredPartitionState | undefined> {
     const {topic, partition} = current
     if (current.state.epoch > term.epoch) {
@@ -262,6 +267,7 @@ export class TopicCatalog {
       epoch: term.epoch,
       partitionEpoch: current.state.partitionEpoch + 1,
       ...(next.leader !== null && next.leaderIncarnation !== undefined ? {leaderIncarnation: next.leaderIncarnation} : {}),
+      ...withIsrIncarnations(incarnationsOfIsr(next.isrIncarnations, next.isr)),
     }
     const key = this.keys.partition(topic, partition)
     if (!(await transactAsController(this.api, this.keys, term, [casOperation(key, state, current.modifyIndex)]))) return undefined
@@ -280,7 +286,8 @@ export class TopicCatalog {
     if (current.state.leaderEpoch !== change.leaderEpoch) return {ok: false, reason: 'fenced-leader-epoch', current}
     if (current.state.partitionEpoch !== change.expectedPartitionEpoch) return {ok: false, reason: 'stale-partition-epoch', current}
     validateIsr(topic, partition, change.isr, current.state)
-    const state: PartitionState = {...current.state, isr: [...change.isr], partitionEpoch: current.state.partitionEpoch + 1}
+    const {isrIncarnations: _before, ...rest} = current.state
+    const state: PartitionState = {...rest, isr: [...change.isr], partitionEpoch: current.state.partitionEpoch + 1, ...withIsrIncarnations(incarnationsAfterIsrChange(current.state, change.isr, change.addedIncarnations))}
     const key = this.keys.partition(topic, partition)
     const result = await this.api.transaction([casOperation(key, state, current.modifyIndex)])
     if (!result.ok) return {ok: false, reason: 'concurrent-change'}
@@ -342,8 +349,13 @@ export class TopicCatalog {
   }
 }
 
-/** A new partition: led by its first replica (in the incarnation it runs now, when known), every replica in sync (all logs are empty). */
-function initialState(replicas: string[], controllerEpoch: number, leaderIncarnation: string | undefined): PartitionState {
+/**
+ * A new partition: led by its first replica (in the incarnation it runs now, when known), every
+ * replica in sync (all logs are empty), each recorded in the ISR as the process it runs now.
+ */
+function initialState(replicas: string[], controllerEpoch: number, incarnations: ReadonlyMap<string, string>): PartitionState {
+  const leaderIncarnation = incarnations.get(replicas[0] ?? '')
+  const isrIncarnations = incarnationsOfIsr(Object.fromEntries(incarnations), replicas)
   return {
     version: CATALOG_RECORD_VERSION,
     replicas,
@@ -353,7 +365,12 @@ function initialState(replicas: string[], controllerEpoch: number, leaderIncarna
     epoch: controllerEpoch,
     partitionEpoch: 0,
     ...(leaderIncarnation === undefined ? {} : {leaderIncarnation}),
+    ...withIsrIncarnations(isrIncarnations),
   }
+}
+
+function withIsrIncarnations(isrIncarnations: Record<string, string> | undefined): {isrIncarnations?: Record<string, string>} {
+  return isrIncarnations === undefined ? {} : {isrIncarnations}
 }
 
 function validateIsr(topic: string, partition: number, isr: string[], state: PartitionState): void {

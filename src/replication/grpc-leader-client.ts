@@ -75,6 +75,7 @@ export class GrpcLeaderClient implements LeaderClient {
         maxBytes: params.maxBytes,
         maxWaitMs: params.maxWaitMs,
         replicaLogEndOffset: params.logEndOffset === undefined ? undefined : BigInt(params.logEndOffset),
+        replicaIncarnation: params.incarnation,
       }
       const call = this.grpc.replicaFetch(request, new Metadata(), {deadline: Date.now() + params.maxWaitMs + FETCH_DEADLINE_MARGIN_MS}, (error, response) => {
         signal?.removeEventListener('abort', cancel)

@@ -29,7 +29,7 @@ export class InProcessLeaderClient implements LeaderClient {
   async fetch(params: ReplicaFetchParams, signal?: AbortSignal): Promise<ReplicaFetchAnswer> {
     const leader = this.partitionOrThrow(params.topic, params.partition)
     try {
-      const result = await leader.fetchForReplica({...params, replicaLogEndOffset: params.logEndOffset}, signal)
+      const result = await leader.fetchForReplica({...params, replicaLogEndOffset: params.logEndOffset, replicaIncarnation: params.incarnation}, signal)
       this.checkReachable()
       return {batches: result.batches, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset, logEndOffset: result.logEndOffset}
     } catch (error) {

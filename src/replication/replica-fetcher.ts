@@ -61,6 +61,8 @@ export interface ReplicaFetcherOptions {
   partition: Partition
   /** This node's replica id, sent with every fetch. */
   replicaId: number
+  /** This node's process incarnation, sent with every fetch so the leader sees a restart. */
+  incarnation?: string
   leaderId: number
   /** The epoch this fetcher follows; the partition must already follow it. */
   leaderEpoch: number
@@ -218,7 +220,7 @@ export class ReplicaFetcher {
    * answer's append starts only once the request is out, so the two overlap.
    */
   private async fetchOnce(): Promise<'truncating' | 'fetching'> {
-    const {partition, client, leaderEpoch, replicaId} = this.options
+    const {partition, client, leaderEpoch, replicaId, incarnation} = this.options
     const unappended = this.unappended
     this.unappended = null
     const logEndOffset = partition.logEndOffset
@@ -226,7 +228,7 @@ export class ReplicaFetcher {
     if (unappended) this.pipelinedFetches++
     this.fetches++
     const fetched = client.fetch(
-      {topic: partition.topic, partition: partition.partition, fetchOffset, logEndOffset, leaderEpoch, replicaId, maxBytes: this.fetchBytes, maxWaitMs: this.config.fetchMaxWaitMs},
+      {topic: partition.topic, partition: partition.partition, fetchOffset, logEndOffset, leaderEpoch, replicaId, incarnation, maxBytes: this.fetchBytes, maxWaitMs: this.config.fetchMaxWaitMs},
       this.abort.signal,
     )
     if (unappended) this.pending = this.append(unappended.answer)

@@ -19,7 +19,7 @@ import type {Partition} from '../broker/partition.js'
 import type {Logger} from '../logger.js'
 import type {PartitionLookup} from './in-process-leader-client.js'
 import {ReplicaFetcher, type ReplicaFetcherConfig} from './replica-fetcher.js'
-import type {IsrWriter, LeaderClient, PartitionState, ReplicationClock} from './replication-interfaces.js'
+import type {IsrChangeRequest, IsrWriter, LeaderClient, PartitionState, ReplicationClock} from './replication-interfaces.js'
 
 export interface ReplicaManagerConfig {
   /** Kafka's replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
@@ -47,6 +47,8 @@ export const defaultReplicaManagerConfig: ReplicaManagerConfig = {
 export interface ReplicaManagerOptions {
   /** This node's replica id. */
   replicaId: number
+  /** This node's process incarnation (cluster-member.ts's), carried by its fetches. */
+  incarnation?: string
   partitions: PartitionLookup
   /** The link to a leader node, by its replica id. */
   leaderClient: (leaderId: number) => LeaderClient
@@ -104,9 +106,9 @@ export class ReplicaManager {
       await this.stopFetcher(id)
       if (partition.role === 'leader' && partition.leaderEpoch === state.leaderEpoch && partition.pendingIsr === null) {
         // The same leadership: the control plane's ISR is the confirmed one.
-        partition.applyIsr(state.isr, state.leaderEpoch)
+        partition.applyIsr(state.isr, state.leaderEpoch, state.isrIncarnations)
       } else {
-        partition.becomeLeader(state.leaderEpoch, {replicaId, replicas: state.replicas, isr: state.isr, minInsyncReplicas: state.minInsyncReplicas})
+        partition.becomeLeader(state.leaderEpoch, {replicaId, replicas: state.replicas, isr: state.isr, isrIncarnations: state.isrIncarnations, minInsyncReplicas: state.minInsyncReplicas})
       }
       partition.onFollowerCaughtUp = () => void this.checkIsrOf(id, partition)
       this.led.set(id, partition)
@@ -122,6 +124,7 @@ export class ReplicaManager {
     const fetcher = new ReplicaFetcher({
       partition,
       replicaId,
+      incarnation: this.options.incarnation,
       leaderId: state.leader,
       leaderEpoch: state.leaderEpoch,
       client: this.options.leaderClient(state.leader),
@@ -155,8 +158,9 @@ export class ReplicaManager {
     const proposed = partition.proposeIsrShrink(this.options.clock.nowMs(), this.config.replicaLagMaxMs) ?? this.proposedExpansion(partition)
     if (proposed === null) return
     const leaderEpoch = partition.leaderEpoch
+    const change: IsrChangeRequest = {isr: proposed, leaderEpoch, addedIncarnations: addedIncarnations(partition, proposed)}
     partition.beginIsrChange(proposed)
-    const written = await this.writeIsrUntilAnswered(id, partition, proposed, leaderEpoch)
+    const written = await this.writeIsrUntilAnswered(id, partition, change)
     if (partition.role !== 'leader' || partition.leaderEpoch !== leaderEpoch || partition.pendingIsr === null) return
     if (!written) {
       this.options.logger.info('ISR change not written; keeping the old ISR', {partition: id, isr: partition.isr, proposed})
@@ -168,11 +172,12 @@ export class ReplicaManager {
   }
 
   /** Whether the change was written; sent again while unanswered (see ISR_WRITE_ATTEMPTS_MAX). */
-  private async writeIsrUntilAnswered(id: string, partition: Partition, isr: number[], leaderEpoch: number): Promise<boolean> {
+  private async writeIsrUntilAnswered(id: string, partition: Partition, change: IsrChangeRequest): Promise<boolean> {
+    const {isr, leaderEpoch} = change
     let unanswered = 0
     for (let attempt = 1; ; attempt++) {
       try {
-        const written = await this.options.isrWriter.writeIsr(partition.topic, partition.partition, {isr, leaderEpoch})
+        const written = await this.options.isrWriter.writeIsr(partition.topic, partition.partition, change)
         if (written || unanswered === 0 || attempt >= ISR_WRITE_ATTEMPTS_MAX) return written
       } catch (error) {
         unanswered += 1
@@ -229,6 +234,20 @@ export class ReplicaManager {
     await Promise.all([...this.fetchers.keys()].map((id) => this.stopFetcher(id)))
     this.led.clear()
   }
+}
+
+/**
+ * The incarnation each member `proposed` adds fetched with, taken in the turn the expansion is
+ * proposed: the process whose fetches caught it up. A restart after this leaves the recorded
+ * incarnation behind, and the controller removes the member again (isr-incarnations.ts).
+ */
+function addedIncarnations(partition: Partition, proposed: number[]): Record<number, string> | undefined {
+  const added: Record<number, string> = {}
+  for (const id of proposed) {
+    const incarnation = partition.isr.includes(id) ? undefined : partition.followerIncarnation(id)
+    if (incarnation !== undefined) added[id] = incarnation
+  }
+  return Object.keys(added).length > 0 ? added : undefined
 }
 
 function key(topic: string, partition: number): string {

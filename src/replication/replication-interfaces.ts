@@ -28,6 +28,8 @@ export interface ReplicaFetchParams {
   /** The leader epoch the follower follows. */
   leaderEpoch: number
   replicaId: number
+  /** The follower's process (cluster-member.ts's incarnation); absent from a node that has none. */
+  incarnation?: string
   maxBytes: number
   /** How long the leader may hold the request open at its log end (long poll). */
   maxWaitMs: number
@@ -67,7 +69,16 @@ export interface PartitionState {
   leader: number
   leaderEpoch: number
   isr: number[]
+  /** The incarnation each ISR member joined it with, where recorded (isr-incarnations.ts). */
+  isrIncarnations?: Readonly<Record<number, string>>
   minInsyncReplicas: number
+}
+
+export interface IsrChangeRequest {
+  isr: number[]
+  leaderEpoch: number
+  /** For each member the change adds, the incarnation whose fetches caught it up (when known). */
+  addedIncarnations?: Readonly<Record<number, string>>
 }
 
 /** The control plane's ISR write (Kafka's AlterPartition). */
@@ -76,5 +87,5 @@ export interface IsrWriter {
    * Writes `isr` with check-and-set, only if the stored leader epoch is still `leaderEpoch`.
    * True once the write is durable; false when it lost (another writer, a newer epoch) or failed.
    */
-  writeIsr(topic: string, partition: number, change: {isr: number[]; leaderEpoch: number}): Promise<boolean>
+  writeIsr(topic: string, partition: number, change: IsrChangeRequest): Promise<boolean>
 }

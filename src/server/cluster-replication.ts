@@ -51,7 +51,7 @@ import type {CatalogPartition} from './partition-status.js'
 import {GrpcLeaderClients} from '../replication/grpc-leader-client.js'
 import {ReplicaManager} from '../replication/replica-manager.js'
 import {initialReplicaHealth, ReplicaVerification} from './replica-verification.js'
-import type {LeaderClient, PartitionState} from '../replication/replication-interfaces.js'
+import type {IsrChangeRequest, LeaderClient, PartitionState} from '../replication/replication-interfaces.js'
 
 // A forwarded CreateTopic gets this long to reach the controller and be written.
 const FORWARD_CONNECT_TIMEOUT_MS = 5_000
@@ -126,6 +126,7 @@ export class ClusterReplication {
     this.catalog = new TopicCatalog(member.consulApi, member.clusterKeys, logger)
     this.manager = new ReplicaManager({
       replicaId: replicaIdOf(options.nodeId),
+      incarnation: member.incarnation,
       partitions: (topic, partition) => options.broker.localPartition(topic, partition),
       leaderClient: (leaderId) => this.leaderClientOf(leaderId),
       isrWriter: {writeIsr: (topic, partition, change) => this.writeIsr(topic, partition, change)},
@@ -607,13 +608,18 @@ export class ClusterReplication {
   }
 
   /** The leader's ISR change, by replica id, as the catalog's change by node id. */
-  private async writeIsr(topic: string, partition: number, change: {isr: number[]; leaderEpoch: number}): Promise<boolean> {
+  private async writeIsr(topic: string, partition: number, change: IsrChangeRequest): Promise<boolean> {
     const current = await this.catalog.readPartitionState(topic, partition)
     if (!current) return false
     const byReplicaId = new Map(current.state.replicas.map((node) => [replicaIdOf(node), node]))
     const isr = change.isr.map((id) => byReplicaId.get(id))
     if (isr.some((node) => node === undefined)) return false
-    const result = await this.catalog.writeIsr(topic, partition, {isr: isr as string[], leaderEpoch: change.leaderEpoch, expectedPartitionEpoch: current.state.partitionEpoch})
+    const addedIncarnations: Record<string, string> = {}
+    for (const [id, incarnation] of Object.entries(change.addedIncarnations ?? {})) {
+      const node = byReplicaId.get(Number(id))
+      if (node !== undefined) addedIncarnations[node] = incarnation
+    }
+    const result = await this.catalog.writeIsr(topic, partition, {isr: isr as string[], leaderEpoch: change.leaderEpoch, expectedPartitionEpoch: current.state.partitionEpoch, addedIncarnations})
     return result.ok
   }
 }
@@ -632,6 +638,7 @@ function toDataPlaneState(stored: StoredPartitionState, minInsyncReplicas: numbe
     leader: state.leader === null ? -1 : replicaIdOf(state.leader),
     leaderEpoch: state.leaderEpoch,
     isr: state.isr.map(replicaIdOf),
+    ...(state.isrIncarnations ? {isrIncarnations: Object.fromEntries(Object.entries(state.isrIncarnations).map(([node, incarnation]) => [replicaIdOf(node), incarnation]))} : {}),
     minInsyncReplicas,
   }
 }

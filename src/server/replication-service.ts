@@ -78,6 +78,7 @@ async function replicaFetch(context: ServingContext, request: ReplicaFetchReques
         maxBytes: Math.min(request.maxBytes || REPLICA_FETCH_BYTES_DEFAULT, REPLICA_FETCH_BYTES_MAX),
         maxWaitMs: Math.min(request.maxWaitMs, REPLICA_FETCH_WAIT_MS_MAX),
         replicaLogEndOffset: request.replicaLogEndOffset === undefined ? undefined : toSafeNumber(request.replicaLogEndOffset, 'replica_log_end_offset'),
+        replicaIncarnation: request.replicaIncarnation || undefined,
       },
       signal,
     )

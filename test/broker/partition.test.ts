@@ -551,6 +551,38 @@ describe('Partition as a replicated leader', () => {
     expect(partition.proposeIsrExpand(2), 'already in the ISR').to.equal(null)
   })
 
+  it('does not count a restarted follower caught up on its earlier process\'s fetches: a fetch at a new incarnation starts it over (KIP-903)', async () => {
+    const partition = await leaderOf()
+    await partition.appendAsLeader(plainBatch(['a', 'b', 'c', 'd']))
+    partition.recordFollowerFetch(2, 4, clock.nowMs(), 'two-first')
+    partition.recordFollowerFetch(3, 4, clock.nowMs(), 'three-first')
+    expect(partition.followerIncarnation(2)).to.equal('two-first')
+    await partition.appendAsLeader(plainBatch(['e']))
+    clock.advance(LAG_MAX_MS / 2)
+    // Power loss on follower 2: its new process fetches from where its synced log ends.
+    partition.recordFollowerFetch(2, 1, clock.nowMs(), 'two-second')
+    partition.recordFollowerFetch(3, 5, clock.nowMs(), 'three-first')
+    expect(partition.followerIncarnation(2)).to.equal('two-second')
+    expect(partition.followerState(2)).to.deep.include({logEndOffset: 1, lastCaughtUpTimeMs: 0})
+    // Its first process caught up half a lag bound ago; that says nothing about this one.
+    expect(partition.proposeIsrShrink(clock.nowMs(), LAG_MAX_MS)).to.deep.equal([1, 3])
+    // The same process fetching again is not a restart.
+    partition.recordFollowerFetch(3, 5, clock.nowMs(), 'three-first')
+    expect(partition.followerState(3)?.lastCaughtUpTimeMs).to.equal(clock.nowMs())
+  })
+
+  it('takes the incarnations the control plane recorded for its ISR as known, so a follower restarted before this leadership is seen as restarted', async () => {
+    const partition = await Partition.open('orders', 0, path.join(root, 'orders-9'), {flushPolicy: 'never'}, {logger: recordingLogger(), clock, role: 'follower', leaderEpoch: 0})
+    opened.push(partition)
+    partition.becomeLeader(1, {replicaId: 1, replicas: [1, 2, 3], isr: [1, 2, 3], isrIncarnations: {2: 'two-first', 3: 'three-first'}, minInsyncReplicas: 2})
+    await partition.appendAsLeader(plainBatch(['a', 'b']))
+    expect(partition.followerIncarnation(2)).to.equal('two-first')
+    partition.recordFollowerFetch(2, 0, clock.nowMs(), 'two-second')
+    partition.recordFollowerFetch(3, 0, clock.nowMs(), 'three-first')
+    // Follower 3 keeps the lag bound the new leadership gave it; follower 2's restart took it away.
+    expect(partition.proposeIsrShrink(clock.nowMs(), LAG_MAX_MS)).to.deep.equal([1, 3])
+  })
+
   it('acts on an ISR change only once applied; an aborted change keeps the old ISR; an apply for another epoch is refused', async () => {
     const partition = await leaderOf()
     partition.beginIsrChange([1, 2])

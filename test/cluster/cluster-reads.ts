@@ -14,6 +14,8 @@ export interface StoredState {
   isr: string[]
   /** The process (cluster-member.ts's incarnation) the leadership was given to. */
   leaderIncarnation?: string
+  /** The process each ISR member joined the ISR as (isr-incarnations.ts). */
+  isrIncarnations?: Record<string, string>
 }
 
 export interface DumpedBatch {

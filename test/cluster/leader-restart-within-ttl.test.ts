@@ -188,6 +188,15 @@ describe('a leader restarted within its session TTL (real nodes, real Consul, ki
         }
         return true
       }, SETTLE_MS)
+      // Recorded at creation, then again when the new leader took the restarted node back into
+      // the ISR: under the incarnation its fetches carried over gRPC, not the one it joined as.
+      const joinedAs = before.isrIncarnations?.[restarted.nodeId]
+      expect(joinedAs, 'the ISR records the process each member joined as').to.be.a('string')
+      await eventually('the restarted node back in the ISR under its new incarnation', async () => {
+        const state = await stateOf(cluster, partition)
+        const now = state.isrIncarnations?.[restarted.nodeId]
+        return state.isr.includes(restarted.nodeId) && now !== undefined && now !== joinedAs ? true : undefined
+      }, SETTLE_MS)
     } finally {
       client.close()
     }

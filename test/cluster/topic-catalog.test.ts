@@ -113,6 +113,23 @@ describe('topic catalog in Consul KV (real Consul)', function () {
     await api.destroySession(term.sessionId)
   })
 
+  it('records each replica\'s incarnation in the ISR at creation; an ISR change keeps what is recorded for members that stay and records an added member as its leader saw it', async function () {
+    const keys = new ClusterKeys('isr-incarnations')
+    const catalog = new TopicCatalog(api, keys, recordingLogger())
+    const term = await takeControl(api, keys, 'n1')
+    const incarnations = new Map([['n1', 'n1-a'], ['n2', 'n2-a'], ['n3', 'n3-a']])
+    await catalog.createTopic(term, {name: 'members', partitions: 1, replicationFactor: 3}, NODES, START, incarnations)
+    const created = (await catalog.readPartitionState('members', 0))!
+    expect(created.state).to.deep.include({leader: 'n1', leaderIncarnation: 'n1-a', isrIncarnations: {n1: 'n1-a', n2: 'n2-a', n3: 'n3-a'}})
+    const shrunk = await catalog.writeIsr('members', 0, {isr: ['n1', 'n2'], leaderEpoch: 0, expectedPartitionEpoch: 0})
+    expect(shrunk.ok && shrunk.state.state.isrIncarnations).to.deep.equal({n1: 'n1-a', n2: 'n2-a'})
+    // n3 caught up again under a new process; the leader's newer word on n2 does not replace the record.
+    const expanded = await catalog.writeIsr('members', 0, {isr: ['n1', 'n2', 'n3'], leaderEpoch: 0, expectedPartitionEpoch: 1, addedIncarnations: {n2: 'n2-b', n3: 'n3-b'}})
+    expect(expanded.ok).to.equal(true)
+    expect((await catalog.readPartitionState('members', 0))!.state.isrIncarnations).to.deep.equal({n1: 'n1-a', n2: 'n2-a', n3: 'n3-b'})
+    await api.destroySession(term.sessionId)
+  })
+
   it('refuses writes from a session that does not hold the controller lock, and writes nothing', async function () {
     const keys = new ClusterKeys('lockless')
     const catalog = new TopicCatalog(api, keys, recordingLogger())

@@ -13,7 +13,7 @@ import {encodeRecordBatch} from '../../src/format/record-batch.js'
 import {inspectDataDir} from '../../src/log/log-inspector.js'
 import {InProcessLeaderClient} from '../../src/replication/in-process-leader-client.js'
 import {ReplicaManager, type ReplicaManagerConfig} from '../../src/replication/replica-manager.js'
-import type {IsrWriter, PartitionState} from '../../src/replication/replication-interfaces.js'
+import type {IsrChangeRequest, IsrWriter, PartitionState} from '../../src/replication/replication-interfaces.js'
 import {ManualClock, recordingLogger} from '../helpers/manual-clock.js'
 
 export const TOPIC = 'orders'
@@ -24,8 +24,13 @@ export function recordsBatch(values: string[]): Buffer {
 }
 
 /** The control plane's copy of the partition state; writeIsr is a check-and-set on the leader epoch. */
+/** The process incarnation node `id` runs as in these tests. */
+export function incarnationOf(id: number): string {
+  return `node-${id}-first`
+}
+
 export class MemoryControlPlane implements IsrWriter {
-  writes: {isr: number[]; leaderEpoch: number; accepted: boolean}[] = []
+  writes: (IsrChangeRequest & {accepted: boolean})[] = []
   failWrites = false
   /** Writes that never answer, as a control plane that lost its quorum. */
   hangWrites = false
@@ -34,7 +39,7 @@ export class MemoryControlPlane implements IsrWriter {
 
   constructor(public state: PartitionState) {}
 
-  async writeIsr(_topic: string, _partition: number, change: {isr: number[]; leaderEpoch: number}): Promise<boolean> {
+  async writeIsr(_topic: string, _partition: number, change: IsrChangeRequest): Promise<boolean> {
     if (this.hangWrites) return new Promise<boolean>(() => {})
     const accepted = !this.failWrites && change.leaderEpoch === this.state.leaderEpoch
     this.writes.push({...change, accepted})
@@ -79,6 +84,7 @@ export class ThreeReplicas {
     const links = new Map<number, InProcessLeaderClient>()
     const manager = new ReplicaManager({
       replicaId: id,
+      incarnation: incarnationOf(id),
       partitions: (topic, index) => (topic === TOPIC && index === 0 ? partition : undefined),
       leaderClient: (leaderId) => {
         let link = links.get(leaderId)

@@ -3,7 +3,7 @@ import type {Partition} from '../../src/broker/partition.js'
 import {LignumError} from '../../src/errors.js'
 import {batchPositions, setBaseOffset, setPartitionLeaderEpoch} from '../../src/format/record-batch.js'
 import {InProcessLeaderClient} from '../../src/replication/in-process-leader-client.js'
-import {eventually, quiet, recordsBatch, ThreeReplicas, TOPIC} from './replicas.js'
+import {eventually, incarnationOf, quiet, recordsBatch, ThreeReplicas, TOPIC} from './replicas.js'
 
 async function rejection(promise: Promise<unknown>): Promise<LignumError> {
   const error = await promise.then(() => undefined, (caught: unknown) => caught)
@@ -168,6 +168,22 @@ describe('replication: three replicas in one process', function () {
     expect(replicas.control.state.isr).to.deep.equal([1, 2, 3])
     expect(leader.isr, 'the leader\'s ISR, against the stored one').to.deep.equal([1, 2, 3])
     expect(expansions().length, 'the expansion sent again after its lost answer').to.equal(2)
+  })
+
+  it('names, in an ISR expansion, the incarnation the added follower fetched with, so the controller can tell a later restart', async () => {
+    replicas = await ThreeReplicas.start()
+    const leader = replicas.leader
+    await produceAll(leader, ['a']).done
+    expect(leader.followerIncarnation(3), 'carried by the follower\'s fetches').to.equal(incarnationOf(3))
+    replicas.setLink(3, false)
+    await leader.appendAsLeader(recordsBatch(['b']))
+    await advance(replicas, 12_000)
+    await eventually(() => leader.isr.length === 2, 'the ISR to shrink')
+    expect(replicas.control.writes.at(-1)?.addedIncarnations, 'a shrink adds nobody').to.equal(undefined)
+    replicas.setLink(3, true)
+    const expansions = () => replicas.control.writes.filter((write) => write.isr.length === 3)
+    for (let round = 0; round < 100 && expansions().length === 0; round++) await advance(replicas, 50, 50)
+    expect(expansions()[0]?.addedIncarnations).to.deep.equal({3: incarnationOf(3)})
   })
 
   it('applies new partition state while an ISR write hangs, and drops the write\'s outcome', async () => {
