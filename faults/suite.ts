@@ -121,7 +121,8 @@ export async function runScenario(consul: Consul, scenario: Scenario, seed: numb
     // The ISR changes the nodes logged show that the faults took effect (a follower dropped and rejoined).
     const isrChanges = NODE_IDS.flatMap((id) => cluster.logs(id).filter((line) => line.msg === 'ISR changed').map((line) => `[${(line.from as string[]).join(',')}] → [${(line.to as string[]).join(',')}]`))
     notes.push(`ISR changes logged: ${isrChanges.join(' ') || 'none'}`)
-    if (expectationsFailed.length > 0) notes.push(`node logs in ${await keepLogs(cluster, `${scenario.name}-${seed}`)}`)
+    // Where the logs were kept goes to the terminal only: a scratch path has no place in the committed results.
+    if (expectationsFailed.length > 0) log(`${scenario.name} seed ${seed}: node logs kept in ${await keepLogs(cluster, `${scenario.name}-${seed}`)}`)
     const replicas = await cluster.readReplicas(finalLeader)
     notes.push(`consumer saw ${consumer.records.length}; replicas hold ${replicas.map((replica) => `${replica.node} ${replica.records.length}`).join(', ')}`)
     if (scenario.expectsFailover && !context.leadershipMoved) expectationsFailed.push('leadership never moved: no other node led the partition while its leader was away')
