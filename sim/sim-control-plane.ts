@@ -30,8 +30,9 @@ import {ClusterKeys} from '../src/cluster/cluster-keys.js'
 import {buildClusterView} from '../src/cluster/cluster-view.js'
 import type {ServiceHealth} from '../src/cluster/consul-api.js'
 import {electPartitionLeadersOfView, UNCLEAN_LEADER_ELECTION_SETTING, type ControllerTerm, type ElectionCatalog} from '../src/cluster/controller-duties.js'
-import {incarnationsAfterIsrChange, incarnationsOfIsr} from '../src/cluster/isr-incarnations.js'
+import {incarnationsAfterIsrChange} from '../src/cluster/isr-incarnations.js'
 import type {ElectionInput} from '../src/cluster/leader-election.js'
+import {controllerPartitionState} from '../src/cluster/topic-catalog.js'
 import {registrationMeta} from '../src/cluster/node-registration.js'
 import type {ReplicaHealth} from '../src/cluster/replica-health.js'
 import {LignumError} from '../src/errors.js'
@@ -325,17 +326,7 @@ export class SimControlPlane {
   private writeAsController(term: ControllerTerm, current: StoredPartitionState, next: ElectionInput): StoredPartitionState | undefined {
     if (current.modifyIndex !== this.stored.modifyIndex) return undefined
     if (next.leader !== this.stored.state.leader || next.leaderEpoch !== this.stored.state.leaderEpoch) this.leaderChanges++
-    this.publish({
-      version: CATALOG_RECORD_VERSION,
-      replicas: [...next.replicas],
-      leader: next.leader,
-      leaderEpoch: next.leaderEpoch,
-      isr: [...next.isr],
-      epoch: term.epoch,
-      partitionEpoch: current.state.partitionEpoch + 1,
-      ...(next.leader !== null && next.leaderIncarnation !== undefined ? {leaderIncarnation: next.leaderIncarnation} : {}),
-      ...isrIncarnationsField(incarnationsOfIsr(next.isrIncarnations, next.isr)),
-    })
+    this.publish(controllerPartitionState(term, current.state, next))
     return copyStored(this.stored)
   }
 
@@ -398,10 +389,6 @@ function describeHealth(health: ReplicaHealth): string {
 /** The registrations' incarnations and reports, for the schedule. */
 function describeServices(services: ServiceHealth[]): string {
   return services.map((service) => ` ${service.meta.nodeId}:${service.meta.incarnation ?? '?'}${service.meta.damagedReplicas ? ` damaged` : ''}${service.meta.unverifiedReplicas ? ' unverified' : ''}`).join('')
-}
-
-function isrIncarnationsField(isrIncarnations: Record<string, string> | undefined): {isrIncarnations?: Record<string, string>} {
-  return isrIncarnations === undefined ? {} : {isrIncarnations}
 }
 
 function copyStored(stored: StoredPartitionState): StoredPartitionState {

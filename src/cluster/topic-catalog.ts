@@ -48,6 +48,9 @@ import {
 import {incarnationsAfterIsrChange, incarnationsOfIsr, type IsrIncarnations} from './isr-incarnations.js'
 import {assignReplicas, defaultReplication, randomStart, validateReplication, type AssignmentStart} from './replica-assignment.js'
 
+/** What the controller may change in a partition's state. */
+export type ControllerPartitionChange = Pick<PartitionState, 'replicas' | 'leader' | 'leaderEpoch' | 'isr' | 'leaderIncarnation' | 'isrIncarnations'>
+
 export type {PartitionState, StoredPartitionState, TopicRecord}
 
 // Two operations of every controller transaction are its checks (lock, epoch); the rest carry writes.
@@ -249,7 +252,7 @@ export class TopicCatalog {
   async writePartitionAsController(
     term: ControllerTerm,
     current: StoredPartitionState,
-    next: Pick<PartitionState, 'replicas' | 'leader' | 'leaderEpoch' | 'isr' | 'leaderIncarnation' | 'isrIncarnations'>,
+    next: ControllerPartitionChange,
   ): Promise<StoredPartitionState | undefined> {
     const {topic, partition} = current
     if (current.state.epoch > term.epoch) {
@@ -258,17 +261,7 @@ export class TopicCatalog {
         `refusing to write partition ${topic}-${partition} under controller epoch ${term.epoch}: epoch ${current.state.epoch} has written it, this node is no longer the controller`,
       )
     }
-    const state: PartitionState = {
-      version: CATALOG_RECORD_VERSION,
-      replicas: [...next.replicas],
-      leader: next.leader,
-      leaderEpoch: next.leaderEpoch,
-      isr: [...next.isr],
-      epoch: term.epoch,
-      partitionEpoch: current.state.partitionEpoch + 1,
-      ...(next.leader !== null && next.leaderIncarnation !== undefined ? {leaderIncarnation: next.leaderIncarnation} : {}),
-      ...withIsrIncarnations(incarnationsOfIsr(next.isrIncarnations, next.isr)),
-    }
+    const state = controllerPartitionState(term, current.state, next)
     const key = this.keys.partition(topic, partition)
     if (!(await transactAsController(this.api, this.keys, term, [casOperation(key, state, current.modifyIndex)]))) return undefined
     return this.readPartitionState(topic, partition)
@@ -366,6 +359,21 @@ function initialState(replicas: string[], controllerEpoch: number, incarnations:
     partitionEpoch: 0,
     ...(leaderIncarnation === undefined ? {} : {leaderIncarnation}),
     ...withIsrIncarnations(isrIncarnations),
+  }
+}
+
+/** What a controller's change of a partition writes: stamped with its term's epoch and the next partition epoch. */
+export function controllerPartitionState(term: ControllerTerm, current: PartitionState, next: ControllerPartitionChange): PartitionState {
+  return {
+    version: CATALOG_RECORD_VERSION,
+    replicas: [...next.replicas],
+    leader: next.leader,
+    leaderEpoch: next.leaderEpoch,
+    isr: [...next.isr],
+    epoch: term.epoch,
+    partitionEpoch: current.partitionEpoch + 1,
+    ...(next.leader !== null && next.leaderIncarnation !== undefined ? {leaderIncarnation: next.leaderIncarnation} : {}),
+    ...withIsrIncarnations(incarnationsOfIsr(next.isrIncarnations, next.isr)),
   }
 }
 
