@@ -23,7 +23,7 @@ export const NODE_IDS = ['n1', 'n2', 'n3']
 export const TOPIC = 'faults'
 export const PARTITION = 0
 const REPLICATION_FACTOR = 3
-const MIN_INSYNC_REPLICAS = 2
+export const MIN_INSYNC_REPLICAS = 2
 // The replication tests' settings: short enough that a failure shows within seconds.
 export const SESSION_TTL_MS = 3_000
 export const LOCK_DELAY_MS = 1_000

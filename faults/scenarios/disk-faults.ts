@@ -5,6 +5,7 @@
  * replicas hold them.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
+import {MIN_INSYNC_REPLICAS} from '../cluster.js'
 import {awaitFailover, DOWN_MS_MIN, FAILOVER_TIMEOUT_MS, pollFor, DOWN_MS_MAX, TORN_BYTES_MAX, watchLeadership, type Scenario, type ScenarioContext} from '../scenario.js'
 
 // Rolls a segment every second or two under the steady load, so closed segments exist within seconds.
@@ -72,11 +73,20 @@ export const diskFaults: Scenario[] = [
       const killedAtMs = Date.now()
       await cluster.killHard(roles.leader)
       const leaders = await leadersSeen(context, LEADER_DOWN_MS, [roles.leader])
+      // The damaged replica may have left the ISR (its fetches stopped at the damage): then the
+      // candidate alone is in sync, below min ISR, and acks=all rightly waits for the killed
+      // leader's return. The failover is then measured up to the first ack after that return.
+      const inSyncLive = (await cluster.partitionState([roles.leader]))?.isr.filter((node) => node !== roles.leader) ?? []
+      const waitsForReturn = inSyncLive.length < MIN_INSYNC_REPLICAS
+      if (waitsForReturn) {
+        context.note(`the ISR without ${roles.leader} is [${inSyncLive.join(', ')}], below min ISR ${MIN_INSYNC_REPLICAS}: acks=all waits for its return`)
+        await cluster.restart(roles.leader)
+      }
       const leaderAfter = await awaitFailover(context, [roles.leader], killedAtMs)
       if (leaderAfter && leaders.at(-1) !== leaderAfter) leaders.push(leaderAfter)
       context.note(`kill -9 leader ${roles.leader}; leaders seen while it was down: ${leaders.join(', ') || 'none'}`)
       if (leaders.includes(damaged)) context.expectationFailed(`the damaged replica ${damaged} was elected leader (leaders seen: ${leaders.join(', ')})`)
-      await cluster.restart(roles.leader)
+      if (!waitsForReturn) await cluster.restart(roles.leader)
       // Back in the ISR before the damaged replica stops for its repair: else the ISR falls below
       // min ISR and writes are refused meanwhile. Not a healthy cluster: the damaged replica may
       // have left the ISR, and only its repair brings it back.
