@@ -10,12 +10,14 @@
 import {open, readdir, readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {runCli} from '../test/helpers/cli.js'
+import {flipBitAt} from '../test/helpers/segment-damage.js'
 import {eventually} from '../test/cluster/member-process.js'
 import {ServeProcess} from '../test/cluster/serve-process.js'
 import type {ClusterStatusPartition} from '../src/ui/cluster-status-table.js'
 import {ClusterKeys} from '../src/cluster/cluster-keys.js'
 import {replicaHealthFromMeta} from '../src/cluster/replica-health.js'
 import {readRecoveryPoint} from '../src/log/recovery.js'
+import {batchPositions} from '../src/format/record-batch.js'
 import type {ReplicaLog} from './checker.js'
 import type {Random} from './scenario.js'
 
@@ -188,15 +190,7 @@ export class FaultCluster {
     const batch = random.pick(batches)
     // A batch ends with its last record's value and then a one-byte header count (0).
     const position = batch.position + batch.bytes - 2
-    const handle = await open(file, 'r+')
-    try {
-      const byte = Buffer.alloc(1)
-      await handle.read(byte, 0, 1, position)
-      byte[0]! ^= 1
-      await handle.write(byte, 0, 1, position)
-    } finally {
-      await handle.close()
-    }
+    await flipBitAt(file, position)
     return {file: path.basename(file), position, offset: batch.baseOffset}
   }
 
@@ -314,16 +308,9 @@ export class FaultCluster {
 }
 
 /** The whole batches of a segment's bytes (a torn last one left out): where each starts, its size, its base offset. */
+/** The whole batches of a segment file's contents, in order (a torn last one left out). */
 function batchesOf(contents: Buffer): {position: number; bytes: number; baseOffset: number}[] {
-  const batches: {position: number; bytes: number; baseOffset: number}[] = []
-  // A batch: base offset (8 bytes), length of the rest (4), the rest.
-  for (let position = 0; position + 12 <= contents.length;) {
-    const bytes = 12 + contents.readInt32BE(position + 8)
-    if (position + bytes > contents.length) break
-    batches.push({position, bytes, baseOffset: Number(contents.readBigInt64BE(position))})
-    position += bytes
-  }
-  return batches
+  return [...batchPositions(contents)].map(({position, header}) => ({position, bytes: header.sizeBytes, baseOffset: header.baseOffset}))
 }
 
 interface DumpedRecord {

@@ -1,9 +1,10 @@
 /**
  * What cluster tests read back from a real cluster: the partition states the controller wrote
  * in Consul, the batches a node's data directory holds (by `segments inspect --dump --json`),
- * and the nodes' last log lines when a test failed.
+ * every value a node serves, and the nodes' last log lines when a test failed.
  */
 import {expect} from 'chai'
+import {LignumClient} from '../../src/client/index.js'
 import {runCli} from '../helpers/cli.js'
 import type {ServeProcess} from './serve-process.js'
 
@@ -42,6 +43,19 @@ export async function batchesIn(node: ServeProcess, topic: string, partition: nu
   expect(inspected.code, inspected.stderr).to.equal(0)
   const report = JSON.parse(inspected.stdout) as {partitions: {segments: {batches: DumpedBatch[]}[]}[]}
   return report.partitions.flatMap((stored) => stored.segments.flatMap((segment) => segment.batches)).map(({baseOffset, lastOffset, crc, partitionLeaderEpoch}) => ({baseOffset, lastOffset, crc, partitionLeaderEpoch}))
+}
+
+/** Every value of `topic` a node serves, read from the beginning to its end (of one partition, or of all). */
+export async function valuesServedBy(node: ServeProcess, topic: string, partition?: number): Promise<string[]> {
+  const reader = await LignumClient.connect({brokers: node.address})
+  try {
+    const values: string[] = []
+    const partitions = partition === undefined ? undefined : [partition]
+    for await (const record of reader.consume({topic, partitions, from: 'beginning', stopAtEnd: true})) values.push(record.value?.toString() ?? '')
+    return values
+  } finally {
+    reader.close()
+  }
 }
 
 /** Prints each node's last log lines, so a failure in CI shows what the nodes did. */

@@ -13,14 +13,10 @@ import {GROUP_OFFSETS_PARTITIONS, OFFSET_COMMIT_TIMEOUT_MS} from '../../src/serv
 import {runCli} from '../helpers/cli.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
-import {ServeProcess} from './serve-process.js'
+import type {ServeProcess} from './serve-process.js'
+import {REPLICA_LAG_MAX_MS, SETTLE_MS, controllerWithAllUp, startThreeNodes} from './three-nodes.js'
 import {batchesIn as batchesOfPartition, partitionStatesIn, printLogs, type DumpedBatch, type StoredState} from './cluster-reads.js'
 
-const SESSION_TTL_MS = 3_000
-const LOCK_DELAY_MS = 1_000
-const REPLICA_LAG_MAX_MS = 2_000
-// Room on a loaded 2-core machine for processes to start and Consul to answer.
-const SETTLE_MS = 60_000
 const TOPIC = 'orders'
 const OFFSETS_TOPIC = '__consumer_offsets'
 const PARTITIONS = 3
@@ -64,20 +60,7 @@ describe('consumer group offsets in cluster mode (three real nodes, real Consul)
   }
 
   async function startNodes(cluster: string, replicaLagMaxMs = REPLICA_LAG_MAX_MS): Promise<void> {
-    nodes = await Promise.all(
-      ['n1', 'n2', 'n3'].map((nodeId) =>
-        ServeProcess.start({consulUrl: consul.url, cluster, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(replicaLagMaxMs)}}),
-      ),
-    )
-    await allUp()
-  }
-
-  async function allUp(): Promise<string> {
-    return eventually('a controller with all three nodes up', async () => {
-      const status = await nodes[0]!.status()
-      const up = status.nodes.filter((node) => node.status === 'up').length
-      return status.controller !== null && up === 3 ? status.controller : undefined
-    }, SETTLE_MS)
+    nodes = await startThreeNodes(consul.url, cluster, 'n', {replicaLagMaxMs})
   }
 
   /** Every node took the role the catalog gives it for every partition of `topic`. */
@@ -174,7 +157,7 @@ describe('consumer group offsets in cluster mode (three real nodes, real Consul)
     // A clean restart of every node: each coordinator reads its table from the replicated log.
     await Promise.all(nodes.map((node) => node.stop()))
     nodes = await Promise.all(nodes.map((node) => node.restart()))
-    await allUp()
+    await controllerWithAllUp(nodes)
     for (const node of nodes) {
       for (const [index, group] of GROUPS.entries()) expect(await offsetsThrough(node, group), `group ${group} through ${node.nodeId} after the restart`).to.deep.equal(committedFor(index))
       expect(await offsetsThrough(node, CLI_GROUP), `the CLI's group through ${node.nodeId} after the restart`).to.deep.equal([{partition: 0, offset: RECORDS}])

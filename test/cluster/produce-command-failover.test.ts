@@ -11,13 +11,12 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
 import {errorTable} from '../../src/errors.js'
 import {lignumBin, repoRoot, runCli} from '../helpers/cli.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
-import {partitionStatesIn, printLogs} from './cluster-reads.js'
+import {partitionStatesIn, printLogs, valuesServedBy} from './cluster-reads.js'
 import {nodeNamed, replicatedTopic, SETTLE_MS, startThreeNodes} from './three-nodes.js'
 
 const TOPIC = 'lines'
@@ -52,17 +51,6 @@ function startProduce(args: string[]): {feed: (text: string) => Promise<void>; e
   }))
   const feed = (text: string) => new Promise<void>((resolve) => (child.stdin.write(text) ? resolve() : child.stdin.once('drain', () => resolve())))
   return {feed, end: () => child.stdin.end(), exited}
-}
-
-async function valuesIn(node: ServeProcess): Promise<string[]> {
-  const client = await LignumClient.connect({brokers: node.address})
-  const values: string[] = []
-  try {
-    for await (const record of client.consume({topic: TOPIC, partitions: [0], from: 'beginning', stopAtEnd: true})) values.push(record.value!.toString())
-  } finally {
-    client.close()
-  }
-  return values
 }
 
 describe('lignum produce --acks all across a leader failover (three real nodes, real Consul)', function () {
@@ -118,7 +106,7 @@ describe('lignum produce --acks all across a leader failover (three real nodes, 
     const after = (await partitionStatesIn(consul.url, cluster, TOPIC)).get(0)!
     expect(after.leader, 'another leader').to.not.be.oneOf([null, leader.nodeId])
     expect(after.leaderEpoch).to.be.greaterThan(before.leaderEpoch)
-    expect(await valuesIn(nodeNamed(nodes, after.leader)), 'each line once, in order').to.deep.equal(lines)
+    expect(await valuesServedBy(nodeNamed(nodes, after.leader), TOPIC, 0), 'each line once, in order').to.deep.equal(lines)
   })
 
   it(`cannot succeed with two of three nodes killed (min ISR 2): exits ${errorTable.NOT_ENOUGH_REPLICAS.exitCode} with one line naming how many lines were not acknowledged`, async () => {

@@ -14,7 +14,7 @@ import {LignumClient, type Producer} from '../../src/client/index.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
-import {partitionStatesIn, printLogs} from './cluster-reads.js'
+import {partitionStatesIn, printLogs, valuesServedBy} from './cluster-reads.js'
 import {nodeNamed, replicatedTopic, SETTLE_MS, startThreeNodes} from './three-nodes.js'
 
 const CLUSTER = 'producer-failover'
@@ -59,17 +59,6 @@ async function produceAcrossFault(producer: Producer, values: string[], fault: (
     waited = setTimeout(() => reject(new Error(`${values.length - acknowledged} records still unacknowledged ${waitMs} ms after the fault`)), waitMs)
   })
   return Promise.race([Promise.all([...around, ...after]), gaveUp]).finally(() => clearTimeout(waited))
-}
-
-async function readAllFrom(node: ServeProcess): Promise<string[]> {
-  const reader = await LignumClient.connect({brokers: node.address})
-  try {
-    const read: string[] = []
-    for await (const record of reader.consume({topic: TOPIC, stopAtEnd: true})) read.push(record.value?.toString() ?? '')
-    return read
-  } finally {
-    reader.close()
-  }
 }
 
 describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of the leader)', function () {
@@ -131,7 +120,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
       expect(producer.producerId, 'the same producer id throughout').to.equal(producerId)
       expect(producer.stats.recordsFailed).to.equal(0)
       // The heir acknowledged the records sent after the kill, so its high watermark covers all.
-      expect(await readAllFrom(heir), 'the new leader holds every record once, in order').to.deep.equal(values)
+      expect(await valuesServedBy(heir, TOPIC), 'the new leader holds every record once, in order').to.deep.equal(values)
     } finally {
       client.close()
     }
@@ -165,7 +154,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
       expect(producer.producerId, 'the same producer id throughout').to.equal(producerId)
       expect(producer.stats.recordsFailed).to.equal(0)
       await producer.close()
-      expect(await readAllFrom(nodeNamed(members, after.leader)), 'the new leader holds every record once, in order').to.deep.equal(values)
+      expect(await valuesServedBy(nodeNamed(members, after.leader), TOPIC), 'the new leader holds every record once, in order').to.deep.equal(values)
     } finally {
       client.close()
       frozen.signal('SIGCONT')

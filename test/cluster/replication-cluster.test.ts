@@ -14,14 +14,10 @@ import type {LignumError} from '../../src/errors.js'
 import {runCli} from '../helpers/cli.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
-import {ServeProcess} from './serve-process.js'
+import type {ServeProcess} from './serve-process.js'
+import {REPLICA_LAG_MAX_MS, SETTLE_MS, controllerWithAllUp, startThreeNodes} from './three-nodes.js'
 import {batchesIn as batchesOfPartition, partitionStatesIn, printLogs, type DumpedBatch, type StoredState} from './cluster-reads.js'
 
-const SESSION_TTL_MS = 3_000
-const LOCK_DELAY_MS = 1_000
-const REPLICA_LAG_MAX_MS = 2_000
-// Room on a loaded 2-core machine for processes to start and Consul to answer.
-const SETTLE_MS = 60_000
 const TOPIC = 'replicated'
 const PARTITIONS = 3
 const RECORDS_PER_PARTITION = 2_000
@@ -70,16 +66,8 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
 
   /** Three nodes, a topic of 3 partitions (RF 3, min ISR 2) created through a node that is not the controller, every replica in its role. */
   async function replicatedTopic(cluster: string): Promise<Map<number, StoredState>> {
-    nodes = await Promise.all(
-      ['n1', 'n2', 'n3'].map((nodeId) =>
-        ServeProcess.start({consulUrl: consul.url, cluster, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
-      ),
-    )
-    const controller = await eventually('a controller with all three nodes up', async () => {
-      const status = await nodes[0]!.status()
-      const up = status.nodes.filter((node) => node.status === 'up').length
-      return status.controller !== null && up === 3 ? status.controller : undefined
-    }, SETTLE_MS)
+    nodes = await startThreeNodes(consul.url, cluster, 'n')
+    const controller = await controllerWithAllUp(nodes)
     const notController = nodes.find((node) => node.nodeId !== controller)!
 
     const created = await runCli(['topics', 'create', TOPIC, '--partitions', String(PARTITIONS), '--replication-factor', '3', '--min-insync-replicas', '2', '--brokers', notController.address, '--json'])

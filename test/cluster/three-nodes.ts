@@ -20,20 +20,27 @@ export const SETTLE_MS = 60_000
 export interface LeaseTiming {
   sessionTtlMs?: number
   lockDelayMs?: number
+  /** A lag bound other than REPLICA_LAG_MAX_MS, for a test that must keep a slow follower in the ISR. */
+  replicaLagMaxMs?: number
 }
 
 export async function startThreeNodes(consulUrl: string, cluster: string, prefix: string, timing: LeaseTiming = {}): Promise<ServeProcess[]> {
-  const {sessionTtlMs = SESSION_TTL_MS, lockDelayMs = LOCK_DELAY_MS} = timing
+  const {sessionTtlMs = SESSION_TTL_MS, lockDelayMs = LOCK_DELAY_MS, replicaLagMaxMs = REPLICA_LAG_MAX_MS} = timing
   const nodes = await Promise.all(
     [1, 2, 3].map((index) =>
-      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs, lockDelayMs, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
+      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs, lockDelayMs, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(replicaLagMaxMs)}}),
     ),
   )
-  await eventually('a controller with all three nodes up', async () => {
-    const status = await nodes[0]!.status()
-    return status.controller !== null && status.nodes.filter((node) => node.status === 'up').length === 3 ? true : undefined
-  }, SETTLE_MS)
+  await controllerWithAllUp(nodes)
   return nodes
+}
+
+/** Waits until the first node sees a controller and all three nodes up; the controller's id. */
+export function controllerWithAllUp(nodes: ServeProcess[]): Promise<string> {
+  return eventually('a controller with all three nodes up', async () => {
+    const status = await nodes[0]!.status()
+    return status.controller !== null && status.nodes.filter((node) => node.status === 'up').length === 3 ? status.controller : undefined
+  }, SETTLE_MS)
 }
 
 /** Creates a one-partition topic replicated on all three nodes; its state once all are in sync. */

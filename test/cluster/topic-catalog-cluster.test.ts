@@ -10,13 +10,10 @@ import {LignumClient} from '../../src/client/index.js'
 import {runCli} from '../helpers/cli.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
-import {ServeProcess} from './serve-process.js'
+import type {ServeProcess} from './serve-process.js'
+import {SETTLE_MS, controllerWithAllUp, startThreeNodes} from './three-nodes.js'
 import {printLogs} from './cluster-reads.js'
 
-const SESSION_TTL_MS = 3_000
-const LOCK_DELAY_MS = 1_000
-// Room on a loaded 2-core machine for processes to start and Consul to answer.
-const SETTLE_MS = 60_000
 const CLUSTER = 'topic-catalog-1'
 const SETTLED = 'settled'
 const LONELY = 'lonely'
@@ -67,11 +64,8 @@ describe('topics from the catalog in cluster mode (three real nodes, real Consul
   }
 
   it('stores topic settings in the catalog and every replica applies them; list and describe answer alike on every node, holding a replica or not; a node that is not the controller creates and deletes', async () => {
-    nodes = await Promise.all(['n1', 'n2', 'n3'].map((nodeId) => ServeProcess.start({consulUrl: consul.url, cluster: CLUSTER, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS})))
-    const controller = await eventually('a controller with all three nodes up', async () => {
-      const status = await nodes[0]!.status()
-      return status.controller !== null && status.nodes.every((node) => node.status === 'up') && status.nodes.length === 3 ? status.controller : undefined
-    }, SETTLE_MS)
+    nodes = await startThreeNodes(consul.url, CLUSTER, 'n')
+    const controller = await controllerWithAllUp(nodes)
     const notController = nodes.find((node) => node.nodeId !== controller)!
 
     await cli(['topics', 'create', SETTLED, '--partitions', '1', '--replication-factor', '3', '--segment-bytes', String(SEGMENT_BYTES), '--retention-ms', String(RETENTION_MS), '--flush-policy', 'always', '--brokers', notController.address])
