@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only NAME[,NAME]] [-- --peers] [-- --replicated] [-- --failover]`: runs the benchmark parts in order and
+ * `npm run bench [-- --only NAME[,NAME]] [-- --peers] [-- --replicated] [-- --failover] [-- --tls]`: runs the benchmark parts in order and
  * prints one JSON document on stdout ({machine, date, parts: {name: result}}); progress goes
  * to stderr. Each part lives in its own file and exports `run(options)`. Targets are checked
  * here and reported as data, never as test failures: absolute times drift on shared machines.
@@ -31,6 +31,7 @@ const parts: BenchPart[] = [
   {name: 'peers', optIn: '--peers', load: () => import('./peers.js')},
   {name: 'replicated', optIn: '--replicated', load: () => import('./replicated.js')},
   {name: 'failover', optIn: '--failover', load: () => import('./failover.js')},
+  {name: 'tls', optIn: '--tls', load: () => import('./tls.js')},
 ]
 
 async function main(): Promise<void> {

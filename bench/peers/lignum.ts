@@ -5,7 +5,8 @@
  * processes (rates over the whole process, start-up included), and the Node client library
  * directly (drivers/lignum-client.ts, rates over first send to last acknowledgement) to
  * separate the CLI's cost from the broker's. Input files (one record per line) are written
- * once per benchmark in the shared scratch directory.
+ * once per benchmark in the shared scratch directory. Started with `tls` (startLignum), the server
+ * serves (mutual) TLS and every client (CLI and library) connects with the given CA and certificate.
  */
 import {createWriteStream} from 'node:fs'
 import {access, readdir, readFile, rm} from 'node:fs/promises'
@@ -26,6 +27,14 @@ const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
 /** Lines are written to the input file in chunks of about this size. */
 const inputChunkBytes = 1 << 20
 const inputFilePrefix = 'lignum-input-'
+
+/** The files of a TLS server and of its clients (see ../tls.ts). */
+export interface LignumTls {
+  /** Flags added to `lignum serve` (--tls-cert-file, …, --tls-client-auth). */
+  serveArgs: string[]
+  /** What every client passes: the CA, and a certificate for mutual TLS. */
+  client: {caFile: string; certFile?: string; keyFile?: string}
+}
 
 /**
  * `cpuProfileDir`: when set, `lignum serve` runs under `node --cpu-prof` and writes a
@@ -69,12 +78,13 @@ export function flushPolicy(durability: Durability): string {
   return durability.name === 'fsync' ? 'always' : 'never'
 }
 
-async function startLignum(build: LignumBuild, scratchDir: string, dataDir: string, durability: Durability, cpuProfileDir?: string): Promise<RunningSystem> {
+/** `lignum serve` from `build` on `dataDir`; with `tls` it serves TLS and its clients connect with `tls.client`. */
+export async function startLignum(build: LignumBuild, scratchDir: string, dataDir: string, durability: Durability, cpuProfileDir?: string, tls?: LignumTls): Promise<RunningSystem> {
   const grpcPort = await freePort()
   const httpPort = await freePort()
   const env = {...process.env, LIGNUM_FLUSH_POLICY: flushPolicy(durability), LOG_LEVEL: 'warn', NO_COLOR: '1'}
   const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : []
-  const server = startServer('lignum serve', process.execPath, [...profile, build.bin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
+  const server = startServer('lignum serve', process.execPath, [...profile, build.bin, 'serve', '--data-dir', path.join(dataDir, 'data'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort), ...(tls?.serveArgs ?? [])], {
     env, logPath: path.join(dataDir, 'lignum-serve.log'), deadlineMs: serverDeadlineMs,
   })
   try {
@@ -83,9 +93,10 @@ async function startLignum(build: LignumBuild, scratchDir: string, dataDir: stri
     await stopServer(server)
     throw error
   }
-  const context = {build, scratchDir, broker: `127.0.0.1:${grpcPort}`}
+  const context = {build, scratchDir, broker: `127.0.0.1:${grpcPort}`, tls: tls?.client}
   return {
     pid: server.pid,
+    address: context.broker,
     run: (workload, meter) => runLignumWorkload(context, workload, meter),
     stop: () => stopServer(server),
   }
@@ -95,6 +106,15 @@ export interface LignumContext {
   build: LignumBuild
   scratchDir: string
   broker: string
+  /** The client side of a TLS server; plaintext when absent. */
+  tls?: LignumTls['client']
+}
+
+/** The CLI's TLS flags for `context` (none in plaintext). */
+function tlsFlags(context: LignumContext): string[] {
+  const tls = context.tls
+  if (!tls) return []
+  return ['--tls-ca', tls.caFile, ...(tls.certFile && tls.keyFile ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : [])]
 }
 
 async function runLignumWorkload(context: LignumContext, workload: Workload, meter: ServerMeter): Promise<void> {
@@ -168,7 +188,7 @@ async function cliStartupSeconds(build: LignumBuild, command: string): Promise<n
 export async function produceWithCli(context: LignumContext, workload: ProduceWorkload): Promise<Measurement> {
   const file = await ensureInputFile(context.scratchDir, workload.records, workload.recordBytes)
   const startupSeconds = await cliStartupSeconds(context.build, 'produce')
-  const result = await cli(context.build, ['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker])
+  const result = await cli(context.build, ['produce', '-t', workload.topic, '--acks', workload.acks, '--file', file, '--brokers', context.broker, ...tlsFlags(context)])
   assertToolSucceeded('lignum produce', result)
   return {
     workload: workload.name, driver: 'lignum produce --file (CLI)', records: workload.records, bytes: workload.records * workload.recordBytes,
@@ -178,7 +198,7 @@ export async function produceWithCli(context: LignumContext, workload: ProduceWo
 
 async function consumeWithCli(context: LignumContext, workload: ConsumeWorkload): Promise<Measurement> {
   const startupSeconds = await cliStartupSeconds(context.build, 'consume')
-  const result = await cli(context.build, ['consume', '-t', workload.topic, '--from', 'beginning', '-e', '--brokers', context.broker], 'count-lines')
+  const result = await cli(context.build, ['consume', '-t', workload.topic, '--from', 'beginning', '-e', '--brokers', context.broker, ...tlsFlags(context)], 'count-lines')
   assertToolSucceeded('lignum consume', result)
   if (result.stdoutLines !== workload.records) throw new Error(`lignum consume printed ${result.stdoutLines} lines, expected ${workload.records}`)
   return {
@@ -192,6 +212,7 @@ export async function runClientDriver(context: LignumContext, workload: Workload
     mode, clientModule: context.build.clientModule, broker: context.broker, topic, recordBytes: workload.recordBytes, records: workload.records,
     acks: workload.kind === 'consume' ? '1' : workload.acks,
     ratePerSecond: workload.kind === 'latency' ? workload.ratePerSecond : undefined,
+    tls: context.tls,
   }
   const result = await runTool(process.execPath, ['--import', 'tsx', clientDriver, JSON.stringify(args)], {timeoutMs: toolTimeoutMs, cwd: repoRoot})
   assertToolSucceeded(`lignum client library (${mode})`, result)

@@ -17,6 +17,8 @@ export type ServerMeter = (workloadName: string, drive: () => Promise<Measuremen
 export interface RunningSystem {
   /** The server process whose CPU and peak RSS are reported. */
   pid: number
+  /** host:port of the server's client port, where the adapter knows it. */
+  address?: string
   /** Runs every measurement of `workload`, each inside `meter`. */
   run(workload: Workload, meter: ServerMeter): Promise<void>
   stop(): Promise<void>

@@ -5,7 +5,6 @@
 import {LignumClient, type ClientTlsOptions} from '../client/index.js'
 import type {LignumConfig} from '../config/schema.js'
 import {createLogger} from '../logger.js'
-import {quietIpServerNameWarning} from '../tls/ip-server-name.js'
 import {LignumCommand} from './lignum-command.js'
 
 /** TLS when any of the client's TLS settings is given (a certificate alone trusts the system's roots). */
@@ -20,7 +19,6 @@ export abstract class ClientCommand extends LignumCommand {
   protected async connect(flags: {brokers?: string; config?: string; 'tls-ca'?: string; 'tls-cert'?: string; 'tls-key'?: string}): Promise<LignumClient> {
     const config = await this.resolveConfig({brokers: flags.brokers, tlsCa: flags['tls-ca'], tlsCert: flags['tls-cert'], tlsKey: flags['tls-key']}, flags.config)
     // The CLI owns its process: it takes the faster framing, and hears if it is unavailable.
-    quietIpServerNameWarning()
     this.client = await LignumClient.connect({brokers: config.brokers, tls: tlsOptionsOf(config), zeroCopy: true, logger: createLogger({level: config.logLevel})})
     return this.client
   }

@@ -6,6 +6,7 @@
  */
 import {credentials, type ChannelCredentials} from '@grpc/grpc-js'
 import {checkPem, readPem, type PemMaterial} from '../tls/pem-files.js'
+import {TlsChannelCredentials} from './tls-channel-credentials.js'
 
 export interface ClientTlsOptions {
   /** PEM of the CA the nodes' certificates are signed by, or `caFile` for its path. */
@@ -30,9 +31,10 @@ export async function readClientTls(tls: ClientTlsOptions | undefined): Promise<
   return {ca, cert, key}
 }
 
+/** Plaintext without material; otherwise TLS that puts no IP address into SNI (tls-channel-credentials.ts). */
 export function channelCredentialsOf(material: PemMaterial | undefined): ChannelCredentials {
   if (!material) return credentials.createInsecure()
-  return credentials.createSsl(material.ca ?? null, material.key ?? null, material.cert ?? null)
+  return new TlsChannelCredentials(material)
 }
 
 async function pemOf(bytes: string | Buffer | undefined, file: string | undefined, source: string): Promise<Buffer | undefined> {

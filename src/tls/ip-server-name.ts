@@ -1,8 +1,10 @@
 /**
  * grpc-js sends a TLS client's target host as the server name (SNI) even when it is an IP
  * address, which RFC 6066 does not allow, and Node warns (DEP0123) on the first such
- * connection. Nothing a user does changes it (verification against the certificate's IP SAN is
- * right), so processes that own their stderr (the CLI, a node) drop that one warning.
+ * connection. The client library's credentials send none (client/tls-channel-credentials.ts);
+ * a node's own channels to other nodes follow its rotating certificates through grpc-js's
+ * certificate-provider credentials, which still do, so `serve`, which owns its stderr, drops
+ * that one warning.
  */
 const IP_SERVER_NAME_WARNING = 'DEP0123'
 

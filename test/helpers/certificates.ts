@@ -23,10 +23,14 @@ export interface TestCa {
   /** The CA's certificate, to trust by. */
   cert: string
   key: string
-  /** A certificate with subject CN=`commonName` signed by this CA; `days` below 0 makes it expired. */
-  issue(commonName: string, options?: {days?: number; file?: string}): Promise<CertificateFiles>
+  /**
+   * A certificate with subject CN=`commonName` signed by this CA; `days` below 0 makes it
+   * expired; `subjectAltName` (openssl's syntax, e.g. `IP:10.0.0.9`) replaces the loopback names.
+   */
+  issue(commonName: string, options?: {days?: number; file?: string; subjectAltName?: string}): Promise<CertificateFiles>
 }
 
+const LOOPBACK_NAMES = 'IP:127.0.0.1,DNS:localhost'
 const KEY_OPTIONS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
 
 export async function makeCa(name: string, dir?: string): Promise<TestCa> {
@@ -43,7 +47,7 @@ export async function makeCa(name: string, dir?: string): Promise<TestCa> {
     async issue(commonName, options = {}) {
       const stem = path.join(base, options.file ?? `${commonName}-${serial}`)
       const extensions = `${stem}.ext`
-      await writeFile(extensions, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n')
+      await writeFile(extensions, `subjectAltName=${options.subjectAltName ?? LOOPBACK_NAMES}\nextendedKeyUsage=serverAuth,clientAuth\n`)
       await run('openssl', ['req', ...KEY_OPTIONS, '-keyout', `${stem}-key.pem`, '-out', `${stem}.csr`, '-subj', `/CN=${commonName}`])
       await run('openssl', ['x509', '-req', '-in', `${stem}.csr`, '-CA', cert, '-CAkey', key, '-set_serial', String(serial++), '-days', String(options.days ?? 2), '-extfile', extensions, '-out', `${stem}.pem`])
       return {cert: `${stem}.pem`, key: `${stem}-key.pem`}

@@ -6,7 +6,7 @@
  *   consume: from the beginning to the end of the topic;
  *   latency: fixed rate, open loop (see ../fixed-rate.ts).
  * Prints one JSON line: {records, seconds, p50Ms?, p99Ms?}.
- * Usage: lignum-client.ts '{"mode","broker","topic","records","recordBytes","acks","ratePerSecond"?}'
+ * Usage: lignum-client.ts '{"mode","broker","topic","records","recordBytes","acks","ratePerSecond"?,"tls"?}'
  */
 import type {LignumClient as LignumClientType} from '../../../src/client/index.js'
 import {pathToFileURL} from 'node:url'
@@ -22,12 +22,14 @@ interface Arguments {
   recordBytes: number
   acks: '1' | 'all'
   ratePerSecond?: number
+  /** CA and client certificate files for a TLS node; plaintext when absent. */
+  tls?: {caFile: string; certFile?: string; keyFile?: string}
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Arguments
 const {LignumClient} = (await import(args.clientModule ? pathToFileURL(args.clientModule).href : '../../../src/client/index.js')) as {LignumClient: typeof LignumClientType}
 // `broker` may list several nodes (host:port,host:port), as --brokers does.
-const client = await LignumClient.connect({brokers: args.broker, zeroCopy: true})
+const client = await LignumClient.connect({brokers: args.broker, zeroCopy: true, ...(args.tls ? {tls: args.tls} : {})})
 try {
   const result = await runMode(args)
   process.stdout.write(JSON.stringify(result) + '\n')
