@@ -6,7 +6,10 @@
  * KV tree and on its service's health, and the election riding on them. A heartbeat loop
  * renews the check every third of the TTL, makes sure the session
  * still exists, and repairs whatever Consul lost (a restarted Consul, a session ended while
- * the node was frozen). None of this ever gives up: while Consul is unreachable the node
+ * the node was frozen). A renewal Consul refuses (it lost the check, so the session tied to
+ * it) ends whatever the session held at once, before registering again; an answer that
+ * suggests as much (its own check missing or critical in the health watch, Consul's index
+ * gone backwards) runs the heartbeat at once. None of this ever gives up: while Consul is unreachable the node
  * keeps serving its local data, says so in its logs and in `ready()`, and heals by itself
  * when Consul returns.
  *
@@ -111,7 +114,7 @@ export class ClusterMember extends EventEmitter {
     // too, and an ISR change must not ship every partition state to every node.
     this.controllerWatch = new BlockingWatch({
       fetch: (index, waitMs, signal) => this.countedKvTree(this.keys.controllerKeysPrefix, index, waitMs, signal),
-      onData: (entries, index) => this.onControllerKeys(entries, index),
+      onData: (entries, index, newHistory) => this.onControllerKeys(entries, index, newHistory),
       onError: (error) => this.onConsulError(error),
     })
     this.nodesWatch = new BlockingWatch({
@@ -262,11 +265,15 @@ export class ClusterMember extends EventEmitter {
   /** Renews the check, makes sure the session exists; true when all of it succeeded. */
   private async heartbeatOnce(): Promise<boolean> {
     try {
-      await this.registration.renew()
+      if ((await this.registration.renew()) === 'check-gone') {
+        const lostSessionId = this.session.id
+        this.onSessionGone('Consul no longer knows this node\'s check, so neither the session tied to it; registering again')
+        // Ended in Consul too, should the refusal have had another cause: it may hold the lock.
+        if (lostSessionId) await this.api.destroySession(lostSessionId)
+        await this.registration.register()
+      }
       if (this.session.id && !(await this.session.stillValid())) {
-        this.options.logger.warn('Consul ended this node\'s session; creating a new one', {nodeId: this.options.nodeId})
-        this.election.onSessionLost()
-        this.emit('session-lost')
+        this.onSessionGone('Consul ended this node\'s session; creating a new one')
       }
       const sessionId = await this.session.ensure()
       if (!this.earlierSessionsEnded) await this.endEarlierSessions()
@@ -283,6 +290,14 @@ export class ClusterMember extends EventEmitter {
       this.onConsulError(error)
       return false
     }
+  }
+
+  /** Whatever the session held is lost: stop acting on it at once, before any further round trip. */
+  private onSessionGone(message: string): void {
+    this.options.logger.warn(message, {nodeId: this.options.nodeId})
+    this.session.forget()
+    this.election.onSessionLost()
+    this.emit('session-lost')
   }
 
   /**
@@ -322,11 +337,13 @@ export class ClusterMember extends EventEmitter {
     return [...this.controllerEntries, ...this.nodeEntries]
   }
 
-  private onControllerKeys(entries: KvEntry[], index: number): void {
+  private onControllerKeys(entries: KvEntry[], index: number, newHistory: boolean): void {
     this.controllerEntries = entries
     this.onConsulAnswered()
     if (this.stopped) return
-    this.election.observe(entries, index)
+    this.election.observe(entries, index, newHistory)
+    // A rebuilt Consul has likely lost the check and the session too: find out now, not at the next renewal.
+    if (newHistory) this.wakeHeartbeat?.()
     this.runDuties()
   }
 
@@ -340,7 +357,16 @@ export class ClusterMember extends EventEmitter {
   private onServices(services: ServiceHealth[]): void {
     this.services = services
     this.onConsulAnswered()
+    // Its check gone or critical means Consul ended its session: the heartbeat makes sure now.
+    if (this.ownCheckLooksGone(services)) this.wakeHeartbeat?.()
     this.runDuties()
+  }
+
+  /** Whether this answer shows this node's check missing or not passing while it holds a session. */
+  private ownCheckLooksGone(services: ServiceHealth[]): boolean {
+    if (this.stopped || !this.session.id || !this.registration.isRegistered()) return false
+    const own = services.find((service) => service.serviceId === this.keys.serviceId(this.options.nodeId))
+    return !own?.passing
   }
 
   private onControllerChange(isController: boolean): void {

@@ -21,7 +21,7 @@ export class ConsulSession {
     private readonly api: ConsulApi,
     private readonly name: string,
     private readonly checkId: string,
-    private readonly lockDelayMs: number,
+    readonly lockDelayMs: number,
   ) {}
 
   get id(): string | undefined {

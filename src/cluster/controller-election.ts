@@ -9,8 +9,17 @@
  * valid (node-registration.ts: Consul cannot have ended its session yet). It stops at once,
  * synchronously, when `isController()` finds the lease overdue, when a timer set for the
  * lease's end fires, when the KV watch shows the lock held by another session (or by none),
- * or when its session is found gone. It never waits for Consul to tell it; the lock-delay is
+ * or when its session is found gone (a renewal finding the check gone counts: cluster-member.ts
+ * calls onSessionLost before registering again). It never waits for Consul to tell it; the lock-delay is
  * only a margin on top.
+ *
+ * A Consul whose index went backwards (rebuilt from scratch, or restored) is a new history:
+ * its indexes are not comparable with the term's, so the term holds only if the new history's
+ * lock names this term's session. A rebuilt Consul also forgot the sessions it would have kept
+ * for up to a TTL and their lock-delay, the time in which another node's lease may still let
+ * it act; so after a new history no node takes the lock before that much time has passed
+ * (the check's TTL plus the lock-delay, counted from the moment it saw the new history, which
+ * comes after the old Consul's last renewal of anyone's check).
  *
  * A lock held by an earlier process of this node (killed and restarted within its TTL) is
  * freed when the new process ends that process's session at start (cluster-member.ts); its
@@ -48,6 +57,8 @@ export class ControllerElection extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined
   private lastEntries: KvEntry[] = []
   private lastIndex = 0
+  /** Monotonic time before which this node does not take the lock (after a new history). */
+  private acquireNotBeforeMs = -Infinity
 
   constructor(
     private readonly api: ConsulApi,
@@ -87,18 +98,23 @@ export class ControllerElection extends EventEmitter {
     return this.term?.epochModifyIndex
   }
 
-  /** A new snapshot of the cluster's KV tree at Consul index `index`. */
-  observe(entries: KvEntry[], index: number): void {
+  /**
+   * A new snapshot of the cluster's KV tree at Consul index `index`; `newHistory` when the
+   * index went backwards since the previous one (blocking-watch.ts).
+   */
+  observe(entries: KvEntry[], index: number, newHistory = false): void {
     this.lastEntries = entries
     this.lastIndex = index
     const byKey = new Map(entries.map((entry) => [entry.key, entry]))
     const lock = byKey.get(this.keys.controller)
     this.epochs.observe(parseEpochCounter(byKey.get(this.keys.controllerEpoch)?.value ?? null))
     this.epochs.observe(parseControllerRecord(lock?.value ?? null)?.epoch ?? 0)
-    if (this.term && index >= this.term.lockModifyIndex && lock?.session !== this.term.sessionId) {
+    // The lease first: a term that already ran out ended at the lease's end, not now.
+    this.isController()
+    if (newHistory) this.onNewHistory(lock)
+    else if (this.term && index >= this.term.lockModifyIndex && lock?.session !== this.term.sessionId) {
       this.stepDown(lock?.session ? 'the lock is held by another session' : 'the lock was released', Date.now())
     }
-    this.isController()
     if (!this.term && this.lockLooksFree(lock)) void this.tryAcquire()
   }
 
@@ -127,6 +143,25 @@ export class ControllerElection extends EventEmitter {
     await this.api.transaction([{KV: {Verb: 'unlock', Key: this.keys.controller, Session: sessionId}}])
   }
 
+  /** Consul's index went backwards: trust nothing seen before, and give the old terms time to end. */
+  private onNewHistory(lock: KvEntry | undefined): void {
+    const waitMs = this.registration.checkTtlMs + this.session.lockDelayMs
+    this.acquireNotBeforeMs = performance.now() + waitMs
+    this.logger.warn('Consul\'s index went backwards (rebuilt or restored): what it said before is not trusted', {
+      nodeId: this.identity.nodeId,
+      lockSession: lock?.session ?? null,
+      noLockTakenForMs: waitMs,
+    })
+    const term = this.term
+    if (!term) return
+    if (lock?.session !== term.sessionId) {
+      this.stepDown('Consul\'s index went backwards and its lock is not held by this term\'s session', Date.now())
+      return
+    }
+    // Still ours in the new history: later snapshots are compared with its index there.
+    term.lockModifyIndex = lock.modifyIndex
+  }
+
   private lockLooksFree(lock: KvEntry | undefined): boolean {
     return !lock?.session || lock.session === this.session.id
   }
@@ -134,6 +169,11 @@ export class ControllerElection extends EventEmitter {
   private async tryAcquire(): Promise<void> {
     const sessionId = this.session.id
     if (this.stopped || this.acquiring || this.term || !sessionId || !this.registration.leaseValid()) return
+    const waitMs = this.acquireNotBeforeMs - performance.now()
+    if (waitMs > 0) {
+      this.scheduleRetry(waitMs)
+      return
+    }
     this.acquiring = true
     const leaseGeneration = this.registration.leaseGeneration
     try {
@@ -201,12 +241,12 @@ export class ControllerElection extends EventEmitter {
     this.leaseTimer.unref()
   }
 
-  private scheduleRetry(): void {
+  private scheduleRetry(delayMs = ACQUIRE_RETRY_MS): void {
     if (this.stopped || this.retryTimer) return
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       if (!this.term) this.observe(this.lastEntries, this.lastIndex)
-    }, ACQUIRE_RETRY_MS)
+    }, delayMs)
     this.retryTimer.unref()
   }
 

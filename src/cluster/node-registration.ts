@@ -25,6 +25,9 @@ const DEREGISTER_CRITICAL_AFTER_MS = 60 * 60 * 1000
 // timer lateness and a slow event loop between checking the lease and acting on it.
 const LEASE_MARGIN_FRACTION = 0.2
 
+/** What a renewal found: the check renewed (or registered), or gone from Consul. */
+export type RenewalOutcome = 'renewed' | 'check-gone'
+
 export interface NodeIdentity {
   nodeId: string
   advertiseAddress: string
@@ -120,19 +123,25 @@ export class NodeRegistration {
   }
 
   /**
-   * Renews the TTL check. When Consul answers but refuses (it lost the check: restarted
-   * without its data, or the registration was removed), registers again.
+   * Renews the TTL check (registers instead while not registered, or with a health change
+   * unsent). 'check-gone' when Consul answers but refuses: it lost the check (rebuilt without
+   * its data, or the registration was removed), so it has ended the session tied to it too.
+   * The caller acts on that before registering again: register() is a round trip more.
    */
-  async renew(): Promise<void> {
-    if (!this.registered || this.healthUnsent) return this.register()
+  async renew(): Promise<RenewalOutcome> {
+    if (!this.registered || this.healthUnsent) {
+      await this.register()
+      return 'renewed'
+    }
     const sentAtMs = performance.now()
     try {
       await this.api.passCheck(this.checkId)
       this.extendLease(sentAtMs)
+      return 'renewed'
     } catch (error) {
       if (!consulAnswered(error)) throw error
       this.registered = false
-      await this.register()
+      return 'check-gone'
     }
   }
 

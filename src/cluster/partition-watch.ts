@@ -51,7 +51,7 @@ export interface WatchTraffic {
 
 interface TopicFollow {
   watch: BlockingWatch<KvEntry[]>
-  /** The ModifyIndex last looked at per partition, accepted or not (each value is judged once). */
+  /** The ModifyIndex last looked at per partition, accepted or not (each value is judged once per history). */
   lookedAt: Map<number, number>
   /** The replicas of the last accepted state per partition. */
   replicas: Map<number, string[]>
@@ -125,7 +125,11 @@ export class PartitionWatch {
           this.countPartitionAnswer(answer.data)
           return answer
         },
-        onData: (entries) => this.onPartitionStates(topic, follow, entries),
+        onData: (entries, _index, newHistory) => {
+          // A ModifyIndex seen in the old history may recur with another value: judge each again.
+          if (newHistory) follow.lookedAt.clear()
+          this.onPartitionStates(topic, follow, entries)
+        },
         onError: (error) => this.onError(`partitions of ${topic}`, error),
       }),
       lookedAt: new Map(),

@@ -7,10 +7,9 @@ import type {LogLine} from './member-process.js'
 
 /**
  * From the members' logs: each term runs from "became controller" (sinceMs) to "stepped down"
- * (untilMs: when it stopped acting, its lease's end for a frozen node). No two may overlap,
- * unless `overlapMsMax` allows it (only where Consul itself forgot the lock-delay).
+ * (untilMs: when it stopped acting, its lease's end for a frozen node). No two may overlap.
  */
-export function expectNoOverlappingTerms(from: {nodeId: string; logged(message: string): LogLine[]}[], overlapMsMax = 0): void {
+export function expectNoOverlappingTerms(from: {nodeId: string; logged(message: string): LogLine[]}[]): void {
   const terms = from.flatMap((member) => {
     const ends = new Map(member.logged('stepped down as controller').map((line) => [Number(line.epoch), Number(line.untilMs)]))
     return member.logged('became controller').map((line) => ({
@@ -25,6 +24,6 @@ export function expectNoOverlappingTerms(from: {nodeId: string; logged(message: 
     const previous = terms[index - 1]!
     const current = terms[index]!
     expect(current.epoch, `epochs in the order terms began: ${JSON.stringify(terms)}`).to.be.greaterThan(previous.epoch)
-    expect(previous.untilMs, `terms overlap: ${JSON.stringify(terms)}`).to.be.at.most(current.sinceMs + overlapMsMax)
+    expect(previous.untilMs, `terms overlap: ${JSON.stringify(terms)}`).to.be.at.most(current.sinceMs)
   }
 }
