@@ -25,6 +25,7 @@ import {BlockingWatch} from './blocking-watch.js'
 import {assertNodeId, ClusterKeys} from './cluster-keys.js'
 import type {ReplicaHealth} from './replica-health.js'
 import {buildClusterView, type ClusterNodeView, type ClusterView} from './cluster-view.js'
+import type {ConsulAccess} from './consul-access.js'
 import {ConsulApi, parseConsulUrl, type KvEntry, type ServiceHealth} from './consul-api.js'
 import {ConsulSession} from './consul-session.js'
 import {recordRegisteredNodes, type ControllerTerm} from './controller-duties.js'
@@ -38,6 +39,8 @@ export type ControllerDuty = (term: ControllerTerm, view: ClusterView) => Promis
 
 export interface ClusterMemberOptions {
   consulUrl: string
+  /** The ACL token and TLS material for Consul (consul-access.ts); none when not given. */
+  consulAccess?: ConsulAccess
   cluster: string
   nodeId: string
   /** host:port of this node's gRPC server, as other nodes and clients reach it. */
@@ -100,7 +103,7 @@ export class ClusterMember extends EventEmitter {
     super()
     validateOptions(options)
     const requestTimeoutMs = clamp(options.sessionTtlMs / RENEWALS_PER_TTL, REQUEST_TIMEOUT_MIN_MS, REQUEST_TIMEOUT_MAX_MS)
-    this.api = new ConsulApi(options.consulUrl, requestTimeoutMs)
+    this.api = new ConsulApi(options.consulUrl, requestTimeoutMs, options.consulAccess)
     this.keys = new ClusterKeys(options.cluster)
     const identity = {nodeId: options.nodeId, advertiseAddress: options.advertiseAddress, version: options.version, incarnation: this.incarnation}
     this.registration = new NodeRegistration(this.api, this.keys, identity, options.sessionTtlMs, options.replicaHealth)
@@ -401,8 +404,14 @@ export class ClusterMember extends EventEmitter {
     if (this.stopped) return
     const message = (error as Error).message
     if (consulAnswered(error)) {
-      // The same refusal repeats with every retry: say it once.
-      if (message !== this.lastRefusal) this.options.logger.warn('Consul refused a request; retrying', {error: message})
+      // The same refusal repeats with every retry: say it once. One by the ACLs (a token
+      // revoked or narrowed while the node runs) needs an operator: the lease it stops renewing
+      // makes the node unready, and it heals by itself once the token is allowed again.
+      const denied = error instanceof LignumError && error.code === 'CONSUL_PERMISSION_DENIED'
+      if (message !== this.lastRefusal) {
+        if (denied) this.options.logger.error('Consul\'s ACLs refused a request; the node is unready until its token is allowed again', {error: message})
+        else this.options.logger.warn('Consul refused a request; retrying', {error: message})
+      }
       this.lastRefusal = message
       return
     }
