@@ -82,6 +82,8 @@ export class ClusterMember extends EventEmitter {
   private consulReachable = false
   private consulState: 'unknown' | 'reachable' | 'unreachable' = 'unknown'
   private lastRefusal: string | undefined
+  /** Refusals by Consul's ACLs since the lease was last renewed (each logged once): not ready meanwhile. */
+  private readonly deniedSinceRenewal = new Set<string>()
   private joined = false
   private earlierSessionsEnded = false
   private stopped = false
@@ -214,6 +216,7 @@ export class ClusterMember extends EventEmitter {
     return (
       !this.stopped &&
       this.consulReachable &&
+      this.deniedSinceRenewal.size === 0 &&
       this.registration.isRegistered() &&
       this.session.id !== undefined &&
       this.registration.leaseValid()
@@ -279,6 +282,7 @@ export class ClusterMember extends EventEmitter {
         const {consulUrl, cluster, nodeId} = this.options
         this.options.logger.info('joined the cluster', {consul: consulUrl, cluster, nodeId, session: sessionId})
       }
+      this.deniedSinceRenewal.clear()
       this.election.onLeaseRenewed()
       this.emit('lease')
       return true
@@ -405,13 +409,15 @@ export class ClusterMember extends EventEmitter {
     const message = (error as Error).message
     if (consulAnswered(error)) {
       // The same refusal repeats with every retry: say it once. One by the ACLs (a token
-      // revoked or narrowed while the node runs) needs an operator: the lease it stops renewing
-      // makes the node unready, and it heals by itself once the token is allowed again.
-      const denied = error instanceof LignumError && error.code === 'CONSUL_PERMISSION_DENIED'
-      if (message !== this.lastRefusal) {
-        if (denied) this.options.logger.error('Consul\'s ACLs refused a request; the node is unready until its token is allowed again', {error: message})
-        else this.options.logger.warn('Consul refused a request; retrying', {error: message})
+      // revoked or narrowed while the node runs) needs an operator: the node is unready from
+      // then on, and heals by itself once the token is allowed again and its lease renewed.
+      if (error instanceof LignumError && error.code === 'CONSUL_PERMISSION_DENIED') {
+        // Watches answered meanwhile clear lastRefusal; only a renewed lease clears these.
+        if (!this.deniedSinceRenewal.has(message)) this.options.logger.error('Consul\'s ACLs refused a request; the node is unready until its token is allowed again', {error: message})
+        this.deniedSinceRenewal.add(message)
+        return
       }
+      if (message !== this.lastRefusal) this.options.logger.warn('Consul refused a request; retrying', {error: message})
       this.lastRefusal = message
       return
     }
