@@ -27,6 +27,9 @@ describe('lignum serve', function () {
       expect(result.stdout + result.stderr).not.to.contain(secret)
       expect(JSON.parse(result.stdout)).to.include({consul: 'http://127.0.0.1:8500', consulToken: 'REDACTED'})
     }
+    const flagged = await runCli(['serve', '--print-config', '--consul-token-file', '/run/token', '--consul-ca-file', '/ca.pem', '--consul-cert-file', '/c.pem', '--consul-key-file', '/k.pem'], {cwd: dir, env: {CONSUL_CACERT: '/from-env.pem'}})
+    expect(flagged.code, flagged.stderr).to.equal(0)
+    expect(JSON.parse(flagged.stdout)).to.include({consulTokenFile: '/run/token', consulCaFile: '/ca.pem', consulCertFile: '/c.pem', consulKeyFile: '/k.pem'})
   })
 
   it('refuses an invalid configuration at start, naming the key', async () => {
