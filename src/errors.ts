@@ -13,6 +13,8 @@ export const errorTable = {
   CONFIG: {retriable: false, grpcStatus: 3, exitCode: 2},
   // Internal topics (`__*`) belong to the node: refused whatever is retried.
   PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 2},
+  // Consul's ACLs refused a call of this node's: retrying with the same token cannot help.
+  CONSUL_PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 2},
   // The node refused the client's certificate (none, another CA's, expired) in the TLS handshake.
   UNAUTHENTICATED: {retriable: false, grpcStatus: 16, exitCode: 9},
   UNKNOWN_TOPIC: {retriable: false, grpcStatus: 5, exitCode: 3},

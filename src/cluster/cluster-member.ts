@@ -28,6 +28,7 @@ import {BlockingWatch} from './blocking-watch.js'
 import {assertNodeId, ClusterKeys} from './cluster-keys.js'
 import type {ReplicaHealth} from './replica-health.js'
 import {buildClusterView, type ClusterNodeView, type ClusterView} from './cluster-view.js'
+import type {ConsulAccess} from './consul-access.js'
 import {ConsulApi, parseConsulUrl, type KvEntry, type ServiceHealth} from './consul-api.js'
 import {ConsulSession} from './consul-session.js'
 import {recordRegisteredNodes, type ControllerTerm} from './controller-duties.js'
@@ -41,6 +42,8 @@ export type ControllerDuty = (term: ControllerTerm, view: ClusterView) => Promis
 
 export interface ClusterMemberOptions {
   consulUrl: string
+  /** The ACL token and TLS material for Consul (consul-access.ts); none when not given. */
+  consulAccess?: ConsulAccess
   cluster: string
   nodeId: string
   /** host:port of this node's gRPC server, as other nodes and clients reach it. */
@@ -82,6 +85,8 @@ export class ClusterMember extends EventEmitter {
   private consulReachable = false
   private consulState: 'unknown' | 'reachable' | 'unreachable' = 'unknown'
   private lastRefusal: string | undefined
+  /** Refusals by Consul's ACLs since the lease was last renewed (each logged once): not ready meanwhile. */
+  private readonly deniedSinceRenewal = new Set<string>()
   private joined = false
   private earlierSessionsEnded = false
   private stopped = false
@@ -103,7 +108,7 @@ export class ClusterMember extends EventEmitter {
     super()
     validateOptions(options)
     const requestTimeoutMs = clamp(options.sessionTtlMs / RENEWALS_PER_TTL, REQUEST_TIMEOUT_MIN_MS, REQUEST_TIMEOUT_MAX_MS)
-    this.api = new ConsulApi(options.consulUrl, requestTimeoutMs)
+    this.api = new ConsulApi(options.consulUrl, requestTimeoutMs, options.consulAccess)
     this.keys = new ClusterKeys(options.cluster)
     const identity = {nodeId: options.nodeId, advertiseAddress: options.advertiseAddress, version: options.version, incarnation: this.incarnation}
     this.registration = new NodeRegistration(this.api, this.keys, identity, options.sessionTtlMs, options.replicaHealth)
@@ -214,6 +219,7 @@ export class ClusterMember extends EventEmitter {
     return (
       !this.stopped &&
       this.consulReachable &&
+      this.deniedSinceRenewal.size === 0 &&
       this.registration.isRegistered() &&
       this.session.id !== undefined &&
       this.registration.leaseValid()
@@ -283,6 +289,7 @@ export class ClusterMember extends EventEmitter {
         const {consulUrl, cluster, nodeId} = this.options
         this.options.logger.info('joined the cluster', {consul: consulUrl, cluster, nodeId, session: sessionId})
       }
+      this.deniedSinceRenewal.clear()
       this.election.onLeaseRenewed()
       this.emit('lease')
       return true
@@ -427,7 +434,15 @@ export class ClusterMember extends EventEmitter {
     if (this.stopped) return
     const message = (error as Error).message
     if (consulAnswered(error)) {
-      // The same refusal repeats with every retry: say it once.
+      // The same refusal repeats with every retry: say it once. One by the ACLs (a token
+      // revoked or narrowed while the node runs) needs an operator: the node is unready from
+      // then on, and heals by itself once the token is allowed again and its lease renewed.
+      if (error instanceof LignumError && error.code === 'CONSUL_PERMISSION_DENIED') {
+        // Watches answered meanwhile clear lastRefusal; only a renewed lease clears these.
+        if (!this.deniedSinceRenewal.has(message)) this.options.logger.error('Consul\'s ACLs refused a request; the node is unready until its token is allowed again', {error: message})
+        this.deniedSinceRenewal.add(message)
+        return
+      }
       if (message !== this.lastRefusal) this.options.logger.warn('Consul refused a request; retrying', {error: message})
       this.lastRefusal = message
       return

@@ -2,13 +2,20 @@
  * The few Consul HTTP calls the cluster layer makes, typed, over the npm `consul` client.
  *
  * Every call has a deadline (a hung Consul must not hang a node) and can be cancelled by
- * `close()` (so stop() never waits out a blocking query). Every failure to reach Consul, or
- * an answer Consul gives with a 5xx, becomes a retriable LignumError('UNAVAILABLE') with the
- * original error as cause; callers decide whether to retry.
+ * `close()` (so stop() never waits out a blocking query). Every call carries the ACL token
+ * (X-Consul-Token) when one is configured, and goes over HTTPS with the configured CA and
+ * client certificate when the address is https://. Every failure to reach Consul, or an
+ * answer Consul gives with a 5xx, becomes a retriable LignumError('UNAVAILABLE') with the
+ * original error as cause; callers decide whether to retry. A refusal by Consul's ACLs (403,
+ * or a transaction's "Permission denied") is CONSUL_PERMISSION_DENIED, not retriable: retrying
+ * with the same token cannot help, and the message names the call and the rule it needs.
  */
 import {EventEmitter} from 'node:events'
+import https from 'node:https'
 import Consul from 'consul'
 import {LignumError} from '../errors.js'
+import type {ConsulAccess} from './consul-access.js'
+import {consulFailureMessage, permissionDenial, tokenFix} from './consul-failures.js'
 
 /** One KV entry as Consul returns it, with the value already decoded to text. */
 export interface KvEntry {
@@ -75,6 +82,8 @@ export function encodeValue(text: string): string {
 type Call = (options: object) => Promise<unknown>
 interface LooseConsul {
   agent: {service: {register: Call; deregister: Call}; check: {pass: Call}}
+  status: {leader: Call}
+  _post: (request: object, next: (request: {err?: Error; res?: ResponseLike}, next: (stop: boolean, error?: Error, result?: unknown) => void) => void) => Promise<unknown>
   session: {create: Call; info: Call; destroy: Call; list: Call}
   kv: {get: Call; keys: Call}
   health: {service: Call}
@@ -90,11 +99,48 @@ export class ConsulApi {
   constructor(
     readonly consulUrl: string,
     private readonly requestTimeoutMs: number,
+    private readonly access: ConsulAccess = {},
   ) {
     const url = parseConsulUrl(consulUrl)
     const port = Number(url.port || defaultPort(url))
-    this.client = new Consul({host: url.hostname, port, secure: url.protocol === 'https:'}) as unknown as LooseConsul
+    const secure = url.protocol === 'https:'
+    // Without a CA file Node's own trust store applies, as for Consul's CLI without CONSUL_CACERT.
+    const agent = secure ? new https.Agent({keepAlive: true, ca: access.tls?.ca, cert: access.tls?.cert, key: access.tls?.key}) : undefined
+    this.client = new Consul({host: url.hostname, port, secure, ...(agent ? {agent} : {})}) as unknown as LooseConsul
     this.cancel.setMaxListeners(0)
+  }
+
+  /** Whether a token is configured (never the token itself), for messages. */
+  get hasToken(): boolean {
+    return this.access.token !== undefined
+  }
+
+  /** The Raft leader's address: needs no ACL, so it tells reaching Consul apart from being allowed. */
+  async leader(): Promise<string> {
+    const {body} = await this.call<string | undefined>('status.leader', (options) => this.client.status.leader({...options}))
+    return body ?? ''
+  }
+
+  /**
+   * Asks Consul whether this token may do each of `checks`, without doing any of them
+   * (Consul's /v1/internal/acl/authorize, which its UI uses; present since 1.7). Undefined when
+   * this Consul does not offer it (404) or has no ACLs (401), so a caller can skip the question.
+   */
+  async authorize(checks: AuthorizationCheck[]): Promise<boolean[] | undefined> {
+    try {
+      const {body} = await this.call<{Allow: boolean}[]>('acl.authorize', (options) =>
+        this.client._post({name: 'acl.authorize', path: '/internal/acl/authorize', type: 'json', body: checks, ...requestOptionsOf(options)}, (request, next) => {
+          if (request.err) return next(false, request.err)
+          next(false, undefined, [request.res, request.res?.body])
+        }),
+      )
+      return body.map((answer) => answer.Allow === true)
+    } catch (error) {
+      const status = ((error as LignumError).cause as ConsulError | undefined)?.response?.statusCode
+      // 404: no such endpoint here; 401 "ACL support disabled": nothing to ask, all is allowed.
+      if (status === 404 || status === 401) return undefined
+      throw error
+    }
   }
 
   /** Aborts every call in flight and refuses new ones. */
@@ -134,17 +180,26 @@ export class ConsulApi {
     await this.call('agent.check.pass', (options) => this.client.agent.check.pass({...options, id: checkId}))
   }
 
-  async createSession(session: {name: string; checkIds: string[]; lockDelayMs: number}): Promise<string> {
+  /** A session tied to `checkIds`; with `ttlMs`, one Consul also ends on its own (and then deletes its locks' keys). */
+  async createSession(session: {name: string; checkIds: string[]; lockDelayMs: number; ttlMs?: number}): Promise<string> {
     const {body} = await this.call<{ID: string}>('session.create', (options) =>
       this.client.session.create({
         ...options,
         name: session.name,
         checks: session.checkIds,
         lockdelay: `${session.lockDelayMs}ms`,
-        behavior: 'release',
+        ...(session.ttlMs === undefined ? {behavior: 'release'} : {behavior: 'delete', ttl: `${Math.ceil(session.ttlMs / 1000)}s`}),
       }),
     )
     return body.ID
+  }
+
+  /** The Consul node (agent) a session belongs to, or undefined when Consul no longer holds it. */
+  async sessionNode(sessionId: string): Promise<string | undefined> {
+    const {body} = await this.call<{ID?: string; Node?: string} | undefined>('session.info', (options) =>
+      this.client.session.info({...options, id: sessionId}),
+    )
+    return body?.ID === sessionId ? body.Node : undefined
   }
 
   /** Whether Consul still holds the session (a session tied to a check dies when the check fails). */
@@ -229,7 +284,11 @@ export class ConsulApi {
       const response = ((error as LignumError).cause as ConsulError | undefined)?.response
       if (response?.statusCode === 409) {
         const body = response.body as RawTxnBody | undefined
-        return {ok: false, errors: (body?.Errors ?? []).map((entry) => entry.What)}
+        const errors = (body?.Errors ?? []).map((entry) => entry.What)
+        // A refusal by the ACLs rolls the transaction back too, but it is no lost race: retrying cannot win it.
+        const refusal = errors.find((what) => permissionDenial(what) !== undefined)
+        if (refusal !== undefined) throw this.permissionError('txn', refusal, error)
+        return {ok: false, errors}
       }
       throw error
     }
@@ -252,6 +311,7 @@ export class ConsulApi {
     this.cancel.once('cancel', forwardCancel)
     blocking?.signal?.addEventListener('abort', forwardCancel, {once: true})
     const options: Record<string, unknown> = {ctx, timeout: this.requestTimeoutMs}
+    if (this.access.token !== undefined) options.token = this.access.token
     if (blocking) {
       options.timeout = blocking.waitMs + BLOCKING_DEADLINE_MARGIN_MS + this.requestTimeoutMs
       if (blocking.index > 0) Object.assign(options, {index: String(blocking.index), wait: `${blocking.waitMs}ms`})
@@ -260,14 +320,26 @@ export class ConsulApi {
       const [response, body] = (await request(options)) as [ResponseLike, T]
       return {response, body}
     } catch (error) {
-      throw new LignumError('UNAVAILABLE', `Consul at ${this.consulUrl} failed ${name}: ${(error as Error).message}`, {
-        cause: error,
-      })
+      const response = (error as ConsulError).response
+      if (response?.statusCode === 403) throw this.permissionError(name, textOf(response.body), error)
+      throw new LignumError('UNAVAILABLE', consulFailureMessage(this.consulUrl, name, error), {cause: error})
     } finally {
       this.cancel.removeListener('cancel', forwardCancel)
       blocking?.signal?.removeEventListener('abort', forwardCancel)
     }
   }
+
+  /** The one line for an ACL refusal; the original error stays its cause (the response, for consulAnswered). */
+  private permissionError(name: string, consulMessage: string, cause: unknown): LignumError {
+    return new LignumError('CONSUL_PERMISSION_DENIED', permissionDeniedMessage(name, consulMessage, this.hasToken), {cause})
+  }
+}
+
+/** One question to Consul's authorize endpoint: may this token `access` `resource` `segment`? */
+export interface AuthorizationCheck {
+  Resource: 'key' | 'service' | 'session' | 'node' | 'agent'
+  Segment: string
+  Access: 'read' | 'write'
 }
 
 interface RawKvEntry {
@@ -285,6 +357,24 @@ interface RawServiceEntry {
 interface RawTxnBody {
   Results?: {KV: {Key: string; ModifyIndex: number}}[] | null
   Errors?: {OpIndex: number; What: string}[] | null
+}
+
+/** What papi takes from a call's options: the context, deadline and token the other methods pass through. */
+function requestOptionsOf(options: object): object {
+  const {ctx, timeout, token} = options as {ctx?: unknown; timeout?: number; token?: string}
+  return {ctx, timeout, ...(token === undefined ? {} : {headers: {'x-consul-token': token}})}
+}
+
+function textOf(body: unknown): string {
+  if (Buffer.isBuffer(body)) return body.toString('utf8').trim()
+  return typeof body === 'string' ? body.trim() : JSON.stringify(body)
+}
+
+function permissionDeniedMessage(name: string, consulMessage: string, hasToken: boolean): string {
+  const denial = permissionDenial(consulMessage)
+  if (denial?.unknownToken) return `Consul does not know the ACL token (it answered "${consulMessage}" to ${name}); set consulToken, consulTokenFile or CONSUL_HTTP_TOKEN to a token it holds`
+  const what = denial ? `${denial.resource} ${denial.access} on ${denial.segment}: the token lacks ${denial.rule}` : `${name}: ${consulMessage}`
+  return `Consul refused ${what} (${name}); ${tokenFix(hasToken)}`
 }
 
 function toKvEntry(raw: RawKvEntry): KvEntry {

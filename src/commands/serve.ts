@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {routeGrpcLogs} from '../cli/grpc-logging.js'
 import {LignumCommand} from '../cli/lignum-command.js'
+import {redactSecrets} from '../config/schema.js'
 import {createLogger} from '../logger.js'
 import {LignumNode} from '../server/node.js'
 import {quietIpServerNameWarning} from '../tls/ip-server-name.js'
@@ -17,6 +18,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     '<%= config.bin %> serve --data-dir /var/lib/lignum --grpc-port 50051 --http-port 8080',
     '<%= config.bin %> serve --consul http://127.0.0.1:8500 --node-id n1 --advertise-address 10.0.0.5:50051',
     'LIGNUM_FLUSH_POLICY=always <%= config.bin %> serve --print-config',
+    'CONSUL_HTTP_TOKEN=… <%= config.bin %> serve --consul https://127.0.0.1:8501 --consul-ca-file consul-ca.pem',
     '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required',
   ]
 
@@ -28,7 +30,12 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     host: Flags.string({description: 'address to listen on [default: 0.0.0.0]'}),
     'node-id': Flags.string({description: 'this node\'s id [default: kept in the data directory]'}),
     'flush-policy': Flags.string({description: '"always", "never", or fdatasync every N ms [default: 1000]'}),
-    consul: Flags.string({description: 'Consul HTTP address, e.g. http://127.0.0.1:8500; joins a cluster'}),
+    consul: Flags.string({description: 'Consul HTTP address, e.g. http://127.0.0.1:8500 or https://127.0.0.1:8501; joins a cluster'}),
+    // No --consul-token: a flag's value shows in `ps` to every user of the machine.
+    'consul-token-file': Flags.string({description: 'file holding the Consul ACL token [or CONSUL_HTTP_TOKEN_FILE; the token itself: CONSUL_HTTP_TOKEN or consul.token]', helpGroup: 'CONSUL'}),
+    'consul-ca-file': Flags.string({description: 'PEM CA to trust Consul\'s HTTPS certificate by [or CONSUL_CACERT]', helpGroup: 'CONSUL'}),
+    'consul-cert-file': Flags.string({description: 'PEM client certificate to present to Consul [or CONSUL_CLIENT_CERT]', helpGroup: 'CONSUL'}),
+    'consul-key-file': Flags.string({description: 'PEM private key of --consul-cert-file [or CONSUL_CLIENT_KEY]', helpGroup: 'CONSUL'}),
     cluster: Flags.string({description: 'cluster name [default: lignum]'}),
     'advertise-address': Flags.string({description: 'host:port where others reach this node\'s gRPC'}),
     'log-level': Flags.string({description: 'debug, info, warn or error [default: info]'}),
@@ -50,6 +57,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
         nodeId: flags['node-id'],
         flushPolicy: flags['flush-policy'],
         consul: flags.consul,
+        consulTokenFile: flags['consul-token-file'],
+        consulCaFile: flags['consul-ca-file'],
+        consulCertFile: flags['consul-cert-file'],
+        consulKeyFile: flags['consul-key-file'],
         cluster: flags.cluster,
         advertiseAddress: flags['advertise-address'],
         logLevel: flags['log-level'] ?? process.env.LOG_LEVEL,
@@ -61,7 +72,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
       flags.config,
     )
     if (flags['print-config']) {
-      this.log(JSON.stringify(config, null, 2))
+      this.log(JSON.stringify(redactSecrets(config), null, 2))
       return
     }
     const logger = createLogger({level: config.logLevel})

@@ -8,7 +8,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {stripVTControlCharacters} from 'node:util'
 import {LignumError} from '../errors.js'
-import {coerceSetting, defaults, environmentName, SETTING_GROUPS, settings, type LignumConfig} from './schema.js'
+import {coerceSetting, defaults, environmentName, GROUP_ALIASES, SETTING_GROUPS, settings, type LignumConfig} from './schema.js'
 
 // cosmiconfig's defaults lack lignum.config.{json,yaml}; this is the documented list, in order.
 const CONFIG_FILE_NAMES = [
@@ -121,16 +121,19 @@ function isSettingGroup(key: string): boolean {
   return (SETTING_GROUPS as readonly string[]).includes(key)
 }
 
-/** `tls` and `certFile` name the setting `tlsCertFile`. */
+/** `tls` and `certFile` name the setting `tlsCertFile`; `consul` and `address` name `consul`. */
 function groupedKey(group: string, member: string): string {
-  return group + member.charAt(0).toUpperCase() + member.slice(1)
+  const key = group + member.charAt(0).toUpperCase() + member.slice(1)
+  return GROUP_ALIASES[key] ?? key
 }
 
+/** Another tool's variable (CONSUL_HTTP_TOKEN) first, then LIGNUM_*, which wins. */
 function applyEnvironment(config: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  for (const key of Object.keys(settings)) {
-    const name = environmentName(key)
-    const raw = env[name]
-    if (raw !== undefined && raw !== '') config[key] = coerceSetting(key, raw, `environment variable ${name}`)
+  for (const [key, setting] of Object.entries(settings)) {
+    for (const name of [...(setting.foreignEnvironment ?? []), environmentName(key)]) {
+      const raw = env[name]
+      if (raw !== undefined && raw !== '') config[key] = coerceSetting(key, raw, `environment variable ${name}`)
+    }
   }
 }
 

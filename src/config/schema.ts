@@ -31,6 +31,11 @@ export interface LignumConfig {
   requestBytesMax: number
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   consul: string | undefined
+  consulToken: string | undefined
+  consulTokenFile: string | undefined
+  consulCaFile: string | undefined
+  consulCertFile: string | undefined
+  consulKeyFile: string | undefined
   cluster: string
   advertiseAddress: string | undefined
   sessionTtlMs: number
@@ -54,6 +59,13 @@ interface Setting {
   kind: Kind
   default: unknown
   description: string
+  /** A secret: shown as REDACTED by --print-config, never logged. */
+  secret?: boolean
+  /**
+   * The variables another tool reads the same setting from (Consul's CLI: CONSUL_HTTP_TOKEN…),
+   * honoured below LIGNUM_* so one environment serves both.
+   */
+  foreignEnvironment?: string[]
 }
 
 const MiB = 1024 * 1024
@@ -88,7 +100,13 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   // Bounds the memory one request can pin in the server before it is validated.
   requestBytesMax: {kind: 'bytes', default: 64 * MiB, description: 'largest request accepted'},
   logLevel: {kind: 'level', default: 'info', description: 'debug, info, warn or error'},
-  consul: {kind: 'optional-string', default: undefined, description: 'Consul HTTP address; joins a cluster when set'},
+  consul: {kind: 'optional-string', default: undefined, description: 'Consul HTTP address (http:// or https://); joins a cluster when set'},
+  // The ACL token is the one secret a configuration may hold: --print-config shows REDACTED.
+  consulToken: {kind: 'optional-string', default: undefined, secret: true, foreignEnvironment: ['CONSUL_HTTP_TOKEN'], description: 'Consul ACL token, sent as X-Consul-Token on every call'},
+  consulTokenFile: {kind: 'optional-string', default: undefined, foreignEnvironment: ['CONSUL_HTTP_TOKEN_FILE'], description: 'file holding the Consul ACL token (used when consulToken is not set)'},
+  consulCaFile: {kind: 'optional-string', default: undefined, foreignEnvironment: ['CONSUL_CACERT'], description: 'PEM CA to trust Consul\'s HTTPS certificate by'},
+  consulCertFile: {kind: 'optional-string', default: undefined, foreignEnvironment: ['CONSUL_CLIENT_CERT'], description: 'PEM client certificate to present to Consul (verify_incoming)'},
+  consulKeyFile: {kind: 'optional-string', default: undefined, foreignEnvironment: ['CONSUL_CLIENT_KEY'], description: 'PEM private key of consulCertFile'},
   cluster: {kind: 'string', default: 'lignum', description: 'cluster name (Consul KV prefix)'},
   advertiseAddress: {kind: 'optional-string', default: undefined, description: 'host:port other nodes and clients reach this node\'s gRPC at'},
   sessionTtlMs: {kind: 'ms', default: 10_000, description: 'Consul session TTL'},
@@ -105,8 +123,24 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   tlsKey: {kind: 'optional-string', default: undefined, description: 'client: PEM private key of tlsCert'},
 }
 
-/** Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`. */
-export const SETTING_GROUPS = ['tls'] as const
+/**
+ * Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`. `consul`
+ * is also a setting of its own (the address): `{"consul": "http://…"}` stays valid, and in the
+ * group form the address is `consul.address`.
+ */
+export const SETTING_GROUPS = ['tls', 'consul'] as const
+
+/** Members of a group that name a setting other than group + Member. */
+export const GROUP_ALIASES: Record<string, keyof LignumConfig> = {consulAddress: 'consul'}
+
+/** The configuration as it may be shown: every secret replaced by REDACTED (or left undefined). */
+export function redactSecrets(config: LignumConfig): LignumConfig {
+  const shown: Record<string, unknown> = {...config}
+  for (const [key, setting] of Object.entries(settings)) {
+    if (setting.secret && shown[key] !== undefined) shown[key] = 'REDACTED'
+  }
+  return shown as unknown as LignumConfig
+}
 
 export function defaults(): LignumConfig {
   return Object.fromEntries(Object.entries(settings).map(([key, setting]) => [key, setting.default])) as unknown as LignumConfig
@@ -126,7 +160,8 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
     throw new LignumError('CONFIG', `unknown setting "${key}" in ${source}; known settings: ${Object.keys(settings).join(', ')}`)
   }
   const fail = (allowed: string): never => {
-    throw new LignumError('CONFIG', `invalid ${key}=${JSON.stringify(raw)} in ${source}: expected ${allowed}`)
+    const shown = setting.secret ? '(a secret, not shown)' : JSON.stringify(raw)
+    throw new LignumError('CONFIG', `invalid ${key}=${shown} in ${source}: expected ${allowed}`)
   }
   switch (setting.kind) {
     case 'string':

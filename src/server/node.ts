@@ -9,6 +9,7 @@ import {Server, type ChannelCredentials} from '@grpc/grpc-js'
 import type http from 'node:http'
 import type https from 'node:https'
 import type {ServerHttp2Session} from 'node:http2'
+import type {ConsulAccess} from '../cluster/consul-access.js'
 import {mkdir} from 'node:fs/promises'
 import {Broker} from '../broker/broker.js'
 import type {LignumConfig} from '../config/schema.js'
@@ -68,6 +69,7 @@ export class LignumNode {
   private cluster: ClusterMembership | undefined
   private replication: ClusterReplication | undefined
   private producerIdConsul: {close(): void} | undefined
+  private consulAccess: ConsulAccess | undefined
   private broker: Broker | undefined
   private lock: DataDirLock | undefined
   private accepting = false
@@ -98,6 +100,8 @@ export class LignumNode {
     // First: a bad certificate file stops the start with nothing to undo.
     this.tls = await listenerTlsOf(config, this.logger)
     this.peerCredentials = peerChannelCredentialsOf(this.tls)
+    // Then Consul's TLS and ACL token: a refusal stops the start before the data directory is touched.
+    if (config.consul) this.consulAccess = await this.checkConsul(config.consul)
     await mkdir(config.dataDir, {recursive: true}).catch((error: NodeJS.ErrnoException) => {
       const reason = error.code === 'EEXIST' || error.code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message)
       throw new LignumError('DATA_DIR', `cannot use ${config.dataDir} as the data directory: ${reason}; choose a writable --data-dir`)
@@ -210,10 +214,17 @@ export class LignumNode {
     return replication
   }
 
+  private async checkConsul(consulUrl: string) {
+    const [{consulAccessOf}, {checkConsulAccess}] = await Promise.all([import('../cluster/consul-access.js'), import('../cluster/consul-access-check.js')])
+    const access = await consulAccessOf(this.config)
+    await checkConsulAccess({consulUrl, access, cluster: this.config.cluster, logger: this.logger})
+    return access
+  }
+
   /** Cluster mode: producer ids come from blocks this node reserves in Consul, so no two nodes hand out the same one. */
   private async producerIdBlocks(consulUrl: string) {
     const [{ConsulApi}, {ClusterKeys}, {ProducerIdBlocks, producerIdBlockKey}] = await Promise.all([import('../cluster/consul-api.js'), import('../cluster/cluster-keys.js'), import('../cluster/producer-id-blocks.js')])
-    const api = new ConsulApi(consulUrl, PRODUCER_ID_CONSUL_TIMEOUT_MS)
+    const api = new ConsulApi(consulUrl, PRODUCER_ID_CONSUL_TIMEOUT_MS, this.consulAccess)
     this.producerIdConsul = api
     return new ProducerIdBlocks(api, producerIdBlockKey(new ClusterKeys(this.config.cluster)))
   }
@@ -222,6 +233,7 @@ export class LignumNode {
     const {ClusterMember} = await import('../cluster/cluster-member.js')
     return ClusterMember.start({
       consulUrl,
+      consulAccess: this.consulAccess,
       cluster: this.config.cluster,
       nodeId: this.nodeId,
       advertiseAddress: this.advertisedAddress,

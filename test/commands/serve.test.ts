@@ -17,6 +17,21 @@ describe('lignum serve', function () {
     expect(config).to.include({grpcPort: 3333, httpPort: 4444, segmentBytes: 4096, dataDir: './lignum-data'})
   })
 
+  it('prints the Consul token as REDACTED, from a file and from CONSUL_HTTP_TOKEN', async () => {
+    const secret = 'f3b2c1d0-0000-4000-8000-5ec12e7c0de5'
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-serve-config-'))
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({consul: {address: 'http://127.0.0.1:8500', token: secret}}))
+    for (const env of [{}, {CONSUL_HTTP_TOKEN: secret}] as Record<string, string>[]) {
+      const result = await runCli(['serve', '--print-config'], {cwd: dir, env})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stdout + result.stderr).not.to.contain(secret)
+      expect(JSON.parse(result.stdout)).to.include({consul: 'http://127.0.0.1:8500', consulToken: 'REDACTED'})
+    }
+    const flagged = await runCli(['serve', '--print-config', '--consul-token-file', '/run/token', '--consul-ca-file', '/ca.pem', '--consul-cert-file', '/c.pem', '--consul-key-file', '/k.pem'], {cwd: dir, env: {CONSUL_CACERT: '/from-env.pem'}})
+    expect(flagged.code, flagged.stderr).to.equal(0)
+    expect(JSON.parse(flagged.stdout)).to.include({consulTokenFile: '/run/token', consulCaFile: '/ca.pem', consulCertFile: '/c.pem', consulKeyFile: '/k.pem'})
+  })
+
   it('refuses an invalid configuration at start, naming the key', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-serve-config-'))
     await writeFile(path.join(dir, '.lignumrc'), '{"flushPolicy": "sometimes"}')

@@ -26,6 +26,25 @@ describe('configuration', () => {
     expect(config.dataDir).to.equal('/from-file')
   })
 
+  it('reads the Consul settings grouped under "consul" (address included), and Consul\'s own CONSUL_* names below LIGNUM_*', async () => {
+    await writeFile(path.join(dir, 'lignum.config.yaml'), 'consul:\n  address: https://consul:8501\n  tokenFile: /etc/lignum/consul-token\n  caFile: /etc/consul/ca.pem\n')
+    const fromFile = await loadConfig({cwd: dir, env: {}})
+    expect(fromFile.config).to.include({consul: 'https://consul:8501', consulTokenFile: '/etc/lignum/consul-token', consulCaFile: '/etc/consul/ca.pem', consulToken: undefined})
+    const env = {CONSUL_HTTP_TOKEN: 'from-consul-env', CONSUL_CLIENT_CERT: '/c.pem', CONSUL_CLIENT_KEY: '/k.pem', CONSUL_CACERT: '/ca-env.pem', LIGNUM_CONSUL_CA_FILE: '/ca-lignum.pem'}
+    const {config} = await loadConfig({cwd: dir, env})
+    expect(config).to.include({consulToken: 'from-consul-env', consulCertFile: '/c.pem', consulKeyFile: '/k.pem', consulCaFile: '/ca-lignum.pem'})
+    // The plain form of the address stays valid.
+    await writeFile(path.join(dir, 'lignum.config.yaml'), 'consul: http://127.0.0.1:8500\n')
+    expect((await loadConfig({cwd: dir, env: {}})).config.consul).to.equal('http://127.0.0.1:8500')
+  })
+
+  it('never shows the Consul token in a configuration error', async () => {
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({consul: {token: 12345678}}))
+    const error = await loadConfig({cwd: dir, env: {}}).then(() => undefined, (caught: unknown) => caught)
+    expect(error).to.be.instanceOf(LignumError)
+    expect((error as Error).message).to.contain('consulToken').and.not.contain('12345678')
+  })
+
   it('reads the TLS settings grouped under "tls" in a file, and from LIGNUM_TLS_* and flags', async () => {
     await writeFile(path.join(dir, 'lignum.config.yaml'), 'tls:\n  certFile: /etc/lignum/node.pem\n  keyFile: /etc/lignum/node-key.pem\n  caFile: /etc/lignum/ca.pem\n  clientAuth: required\n  ca: /etc/lignum/ca.pem\n')
     const {config} = await loadConfig({cwd: dir, env: {LIGNUM_TLS_KEY_FILE: '/env/key.pem'}, flags: {tlsCaFile: '/flag/ca.pem'}})

@@ -5,7 +5,9 @@
  * ports and directory.
  *
  * Two kinds: `dev` (state in memory, gone on restart) and `persistent` (a single server with
- * a data directory, `-server -bootstrap-expect=1`, whose state survives a restart).
+ * a data directory, `-server -bootstrap-expect=1`, whose state survives a restart). Either can
+ * take more configuration (`hcl`: ACLs, a `tls` block) and an HTTPS port beside the HTTP one;
+ * with ACLs the helper's own reads send `managementToken`.
  *
  * The binary comes from scripts/ensure-consul, which builds it on a fresh machine. When
  * neither a consul binary nor Go exists, `requireConsulBinary` fails the suite saying what to install:
@@ -69,6 +71,15 @@ export interface ConsulPorts {
   serfWan: number
 }
 
+export interface ConsulExtras {
+  /** More agent configuration, in HCL (e.g. an `acl` and a `tls` block). */
+  hcl?: string
+  /** Opens an HTTPS port too (the `tls` block in `hcl` says with which certificates). */
+  https?: boolean
+  /** The token the helper's own reads send, when `hcl` turns ACLs on with default deny. */
+  managementToken?: string
+}
+
 export class ConsulAgent {
   private child: ChildProcess | undefined
   private output = ''
@@ -76,26 +87,33 @@ export class ConsulAgent {
   private constructor(
     private readonly binary: string,
     readonly kind: 'dev' | 'persistent',
-    readonly ports: ConsulPorts,
+    readonly ports: ConsulPorts & {https?: number},
     readonly dataDir: string,
+    private readonly extras: ConsulExtras,
   ) {}
 
   /** Starts an agent; `ports` fixes some ports (a test that points a node at Consul before it runs). */
-  static async start(binary: string, kind: 'dev' | 'persistent' = 'dev', fixedPorts: Partial<ConsulPorts> = {}): Promise<ConsulAgent> {
+  static async start(binary: string, kind: 'dev' | 'persistent' = 'dev', fixedPorts: Partial<ConsulPorts> = {}, extras: ConsulExtras = {}): Promise<ConsulAgent> {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lignum-consul-'))
     const ports = {
       http: fixedPorts.http ?? (await freePort()),
       server: fixedPorts.server ?? (await freePort()),
       serfLan: fixedPorts.serfLan ?? (await freePort()),
       serfWan: fixedPorts.serfWan ?? (await freePort()),
+      ...(extras.https ? {https: await freePort()} : {}),
     }
-    const agent = new ConsulAgent(binary, kind, ports, dataDir)
+    const agent = new ConsulAgent(binary, kind, ports, dataDir, extras)
     await agent.launch()
     return agent
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.ports.http}`
+  }
+
+  get httpsUrl(): string {
+    if (this.ports.https === undefined) throw new Error('this agent was started without an HTTPS port')
+    return `https://127.0.0.1:${this.ports.https}`
   }
 
   /** What the agent printed, for a failing test's message. */
@@ -128,8 +146,10 @@ export class ConsulAgent {
   }
 
   private arguments(): string[] {
-    const ports = `ports { dns = -1, grpc = -1, grpc_tls = -1, http = ${this.ports.http}, server = ${this.ports.server}, serf_lan = ${this.ports.serfLan}, serf_wan = ${this.ports.serfWan} }`
-    const common = ['-node', NODE_NAME, '-bind', '127.0.0.1', '-client', '127.0.0.1', '-hcl', ports, '-log-level', 'warn']
+    const https = this.ports.https === undefined ? '' : `, https = ${this.ports.https}`
+    const ports = `ports { dns = -1, grpc = -1, grpc_tls = -1, http = ${this.ports.http}${https}, server = ${this.ports.server}, serf_lan = ${this.ports.serfLan}, serf_wan = ${this.ports.serfWan} }`
+    const extra = this.extras.hcl === undefined ? [] : ['-hcl', this.extras.hcl]
+    const common = ['-node', NODE_NAME, '-bind', '127.0.0.1', '-client', '127.0.0.1', '-hcl', ports, ...extra, '-log-level', 'warn']
     const kind =
       this.kind === 'dev'
         ? ['-dev']
@@ -172,7 +192,8 @@ export class ConsulAgent {
   /** GETs a Consul HTTP path, answering undefined while Consul is not up. */
   async getJson(pathAndQuery: string): Promise<unknown> {
     try {
-      const response = await fetch(`${this.url}${pathAndQuery}`, {signal: AbortSignal.timeout(5_000)})
+      const headers: Record<string, string> = this.extras.managementToken === undefined ? {} : {'X-Consul-Token': this.extras.managementToken}
+      const response = await fetch(`${this.url}${pathAndQuery}`, {headers, signal: AbortSignal.timeout(5_000)})
       if (!response.ok) return undefined
       return await response.json()
     } catch {
