@@ -20,6 +20,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     'LIGNUM_FLUSH_POLICY=always <%= config.bin %> serve --print-config',
     'CONSUL_HTTP_TOKEN=… <%= config.bin %> serve --consul https://127.0.0.1:8501 --consul-ca-file consul-ca.pem',
     '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required',
+    '<%= config.bin %> serve --http-tokens-file /etc/lignum/http-tokens --http-metrics-access authenticated',
   ]
 
   static override flags = {
@@ -43,6 +44,8 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     'tls-key-file': Flags.string({description: 'PEM private key of --tls-cert-file', helpGroup: 'TLS'}),
     'tls-ca-file': Flags.string({description: 'PEM CA that signs client and node certificates', helpGroup: 'TLS'}),
     'tls-client-auth': Flags.string({description: 'none, requested or required (mutual TLS) [default: none]', helpGroup: 'TLS'}),
+    'http-tokens-file': Flags.string({description: 'file of principal:sha256:<hash> lines (lignum http-token create makes them); HTTP requests may send Authorization: Bearer <token>', helpGroup: 'HTTP'}),
+    'http-metrics-access': Flags.string({description: 'who may read /metrics: open or authenticated (a client certificate or a bearer token) [default: open]', helpGroup: 'HTTP'}),
     'print-config': Flags.boolean({description: 'print the resolved configuration as JSON and exit'}),
   }
 
@@ -68,6 +71,8 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
         tlsKeyFile: flags['tls-key-file'],
         tlsCaFile: flags['tls-ca-file'],
         tlsClientAuth: flags['tls-client-auth'],
+        httpTokensFile: flags['http-tokens-file'],
+        httpMetricsAccess: flags['http-metrics-access'],
       },
       flags.config,
     )

@@ -48,12 +48,17 @@ export interface LignumConfig {
   tlsCa: string | undefined
   tlsCert: string | undefined
   tlsKey: string | undefined
+  httpTokensFile: string | undefined
+  httpMetricsAccess: MetricsAccessSetting
 }
 
 /** Whether a TLS listener asks clients for a certificate (Kafka's ssl.client.auth). */
 export type ClientAuthSetting = 'none' | 'requested' | 'required'
 
-type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth'
+/** Who may read /metrics: anyone, or a request with a principal (a client certificate or a bearer token). */
+export type MetricsAccessSetting = 'open' | 'authenticated'
+
+type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access'
 
 interface Setting {
   kind: Kind
@@ -121,14 +126,18 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   tlsCa: {kind: 'optional-string', default: undefined, description: 'client: PEM CA to trust the nodes\' certificates by; turns TLS on'},
   tlsCert: {kind: 'optional-string', default: undefined, description: 'client: PEM certificate to present to nodes (mutual TLS)'},
   tlsKey: {kind: 'optional-string', default: undefined, description: 'client: PEM private key of tlsCert'},
+  // A path too: the file holds SHA-256 hashes of tokens, never a token.
+  httpTokensFile: {kind: 'optional-string', default: undefined, description: 'serve: file of principal:sha256:<hash> lines; HTTP requests may then send Authorization: Bearer <token>'},
+  httpMetricsAccess: {kind: 'metrics-access', default: 'open', description: 'serve: who may read /metrics: open or authenticated (a client certificate or a bearer token)'},
 }
 
 /**
- * Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`. `consul`
+ * Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`,
+ * `{"http": {"tokensFile": …}}` is `httpTokensFile`. `consul`
  * is also a setting of its own (the address): `{"consul": "http://…"}` stays valid, and in the
  * group form the address is `consul.address`.
  */
-export const SETTING_GROUPS = ['tls', 'consul'] as const
+export const SETTING_GROUPS = ['tls', 'consul', 'http'] as const
 
 /** Members of a group that name a setting other than group + Member. */
 export const GROUP_ALIASES: Record<string, keyof LignumConfig> = {consulAddress: 'consul'}
@@ -179,6 +188,9 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
     case 'client-auth':
       if (raw === 'none' || raw === 'requested' || raw === 'required') return raw
       return fail('one of none, requested, required')
+    case 'metrics-access':
+      if (raw === 'open' || raw === 'authenticated') return raw
+      return fail('one of open, authenticated')
     case 'level':
       if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw
       return fail('one of debug, info, warn, error')

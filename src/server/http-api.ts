@@ -7,6 +7,10 @@
  * and beside it /healthz, /readyz and /metrics (Prometheus text). Errors answer
  * {"error":{"code","message"}} with a status from the error table's meaning.
  *
+ * Every request but /healthz and /readyz has its principal found first (http-principal.ts): a
+ * bad bearer token is a 401 with `WWW-Authenticate: Bearer` before the body is read, and so is
+ * /metrics without a principal when http.metricsAccess is `authenticated`.
+ *
  * /readyz answers 200 while the node serves, even with partitions offline because their files
  * are damaged: it lists them in `damagedPartitions`. Readiness decides whether the node gets
  * traffic at all; a 503 for one damaged partition would take every healthy partition out of
@@ -20,6 +24,8 @@ import {batchPositions, decodeRecordBatch} from '../format/record-batch.js'
 import {asLignumError} from './grpc-errors.js'
 import {throwIfAnyFailed} from '../broker/broker.js'
 import type {ServingContext} from './serving-context.js'
+import {OPEN_HTTP_ACCESS, type HttpAccess} from './http-access.js'
+import {httpPrincipalOf, type BearerError} from './http-principal.js'
 
 // One GET answers at most this many messages: bounds the response a client can ask for.
 const GET_MESSAGES_MAX = 10_000
@@ -37,36 +43,41 @@ const httpStatusOfCode: Partial<Record<ErrorCode, number>> = {
   ALREADY_EXISTS: 409,
   OFFSET_OUT_OF_RANGE: 416,
   UNAVAILABLE: 503,
+  UNAUTHENTICATED: 401,
   NOT_LEADER: 503,
   NOT_ENOUGH_REPLICAS: 503,
   TIMEOUT: 504,
 }
 
+// Names the protection space in WWW-Authenticate (RFC 6750 section 3).
+const AUTHENTICATION_REALM = 'lignum'
+
 /** Plaintext, or HTTPS with `tls` (the node's secure context and client certificate policy). */
-export function createHttpServer(context: ServingContext, tls?: https.ServerOptions): http.Server | https.Server {
+export function createHttpServer(context: ServingContext, tls?: https.ServerOptions, access: HttpAccess = OPEN_HTTP_ACCESS): http.Server | https.Server {
   const listener = (request: http.IncomingMessage, response: http.ServerResponse) => {
-    handle(context, request, response).catch((error) => sendError(context, response, error))
+    handle(context, access, request, response).catch((error) => sendError(context, response, error))
   }
   return tls ? https.createServer(tls, listener) : http.createServer(listener)
 }
 
-async function handle(context: ServingContext, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+async function handle(context: ServingContext, access: HttpAccess, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost')
   const route = `${request.method} ${url.pathname}`
+  if (isProbe(route)) return handleProbe(context, route, response)
+  const identity = httpPrincipalOf(request, access.tokens)
+  if (identity.refusal) return refuseUnauthenticated(context, response, route, identity.refusal)
+  const {principal} = identity
+  // Who did what is for debug logs only, as for gRPC calls (principal.ts).
+  if (principal !== undefined) context.logger.debug('http request', {route, principal})
   switch (route) {
     case 'POST /api/message':
       return postMessage(context, await readJsonBody(context, request, true), response)
     case 'GET /api/message':
       return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, response)
-    case 'GET /healthz':
-      return sendJson(response, 200, {status: 'ok'})
-    case 'GET /readyz': {
-      const damagedPartitions = context.broker.damagedPartitions()
-      return context.ready()
-        ? sendJson(response, 200, {status: 'ready', cluster: context.clusterView().mode, damagedPartitions})
-        : sendJson(response, 503, {status: 'not ready', consulReachable: context.clusterView().consulReachable, damagedPartitions})
-    }
     case 'GET /metrics': {
+      if (access.metricsAccess === 'authenticated' && principal === undefined) {
+        return refuseUnauthenticated(context, response, route, {message: '/metrics on this node needs a principal (http.metricsAccess authenticated); send "Authorization: Bearer <token>" or a client certificate the CA signed'})
+      }
       const text = await context.metrics.registry.metrics()
       response.writeHead(200, {'content-type': context.metrics.registry.contentType})
       response.end(text)
@@ -75,6 +86,35 @@ async function handle(context: ServingContext, request: http.IncomingMessage, re
     default:
       throw new LignumError('NOT_FOUND', `no route ${route}; the API has POST and GET /api/message, /healthz, /readyz and /metrics`)
   }
+}
+
+/** /healthz and /readyz: open to anyone, whatever credentials a request carries. */
+function isProbe(route: string): boolean {
+  return route === 'GET /healthz' || route === 'GET /readyz'
+}
+
+function handleProbe(context: ServingContext, route: string, response: http.ServerResponse): void {
+  switch (route) {
+    case 'GET /healthz':
+      return sendJson(response, 200, {status: 'ok'})
+    case 'GET /readyz': {
+      const damagedPartitions = context.broker.damagedPartitions()
+      return context.ready()
+        ? sendJson(response, 200, {status: 'ready', cluster: context.clusterView().mode, damagedPartitions})
+        : sendJson(response, 503, {status: 'not ready', consulReachable: context.clusterView().consulReachable, damagedPartitions})
+    }
+  }
+}
+
+/**
+ * 401 with RFC 6750's challenge: no `error` when no credentials came, else the reason's code.
+ * The body is never read: node:http discards it, and the connection stays open for the next request.
+ */
+function refuseUnauthenticated(context: ServingContext, response: http.ServerResponse, route: string, refusal: {message: string; bearerError?: BearerError}): void {
+  context.logger.debug('http request refused', {route, reason: refusal.message})
+  const challenge = `Bearer realm="${AUTHENTICATION_REALM}"` + (refusal.bearerError ? `, error="${refusal.bearerError}"` : '')
+  response.setHeader('www-authenticate', challenge)
+  sendJson(response, 401, {error: {code: 'UNAUTHENTICATED', message: refusal.message}})
 }
 
 async function postMessage(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {

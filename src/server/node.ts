@@ -1,6 +1,6 @@
 /**
- * A Lignum node: everything `lignum serve` runs, built in ordered steps (read the TLS files,
- * lock the data directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
+ * A Lignum node: everything `lignum serve` runs, built in ordered steps (read the TLS files and
+ * the HTTP tokens file, lock the data directory, open the broker, start gRPC, start HTTP, join the cluster) and stopped in reverse
  * by a shutdown that is safe to call twice: stop accepting, stop acting as leader, leave the
  * cluster and wait (bounded) for the controller to elect other leaders, let in-flight requests
  * finish, flush and close the logs, release the lock.
@@ -21,6 +21,8 @@ import {setSegmentHandlesOpenMax} from '../log/segment-handles.js'
 import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {createHealthService} from './health-service.js'
 import {createHttpServer} from './http-api.js'
+import {httpAccessOf, type HttpAccess} from './http-access.js'
+import type {TokenFileWatch} from '../tokens/token-file-watch.js'
 import {Metrics} from './metrics.js'
 import {resolveNodeId} from './node-identity.js'
 import {refuseUnparseableRequests, withUnparseableRequestsMarked} from './request-parsing.js'
@@ -64,6 +66,8 @@ export class LignumNode {
   private grpcServer: Server | undefined
   private httpServer: http.Server | https.Server | undefined
   private tls: ListenerTls | undefined
+  private httpAccess: HttpAccess | undefined
+  private tokenFileWatch: TokenFileWatch | undefined
   /** The node's own channels to other nodes: TLS with its certificate when its listeners use TLS. */
   private peerCredentials: ChannelCredentials | undefined
   private cluster: ClusterMembership | undefined
@@ -100,6 +104,9 @@ export class LignumNode {
     // First: a bad certificate file stops the start with nothing to undo.
     this.tls = await listenerTlsOf(config, this.logger)
     this.peerCredentials = peerChannelCredentialsOf(this.tls)
+    const {access, watch} = await httpAccessOf(config, this.logger)
+    this.httpAccess = access
+    this.tokenFileWatch = watch
     // Then Consul's TLS and ACL token: a refusal stops the start before the data directory is touched.
     if (config.consul) this.consulAccess = await this.checkConsul(config.consul)
     await mkdir(config.dataDir, {recursive: true}).catch((error: NodeJS.ErrnoException) => {
@@ -123,7 +130,7 @@ export class LignumNode {
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     this.accepting = true
-    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off'})
+    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess})
   }
 
   get advertisedAddress(): string {
@@ -191,7 +198,7 @@ export class LignumNode {
 
   private async startHttp(context: ServingContext): Promise<number> {
     const tls = this.tls
-    const server = createHttpServer(context, tls && httpsOptionsOf(tls))
+    const server = createHttpServer(context, tls && httpsOptionsOf(tls), this.httpAccess)
     this.httpServer = server
     if (tls) {
       tls.watch.onChange((material) => (server as https.Server).setSecureContext(secureContextOf(material)))
@@ -264,6 +271,7 @@ export class LignumNode {
     this.producerIdConsul?.close()
     await this.broker?.close()
     this.tls?.watch.stop()
+    this.tokenFileWatch?.stop()
     await this.lock?.release()
     if (this.nodeId) this.logger.info('node stopped', {nodeId: this.nodeId})
   }
