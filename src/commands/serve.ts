@@ -18,6 +18,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     '<%= config.bin %> serve --consul http://127.0.0.1:8500 --node-id n1 --advertise-address 10.0.0.5:50051',
     'LIGNUM_FLUSH_POLICY=always <%= config.bin %> serve --print-config',
     '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required',
+    '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required --acl-enabled --acl-rules-file acl.json --acl-super-users node-1,admin',
   ]
 
   static override flags = {
@@ -36,6 +37,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     'tls-key-file': Flags.string({description: 'PEM private key of --tls-cert-file', helpGroup: 'TLS'}),
     'tls-ca-file': Flags.string({description: 'PEM CA that signs client and node certificates', helpGroup: 'TLS'}),
     'tls-client-auth': Flags.string({description: 'none, requested or required (mutual TLS) [default: none]', helpGroup: 'TLS'}),
+    'acl-enabled': Flags.boolean({description: 'check every request against authorization rules; no matching rule: denied [default: false]', allowNo: true, helpGroup: 'AUTHORIZATION'}),
+    'acl-rules-file': Flags.string({description: 'JSON file of the rules (acl store file), reloaded on change', helpGroup: 'AUTHORIZATION'}),
+    'acl-super-users': Flags.string({description: 'comma-separated principals allowed everything (the nodes\' own, operators)', helpGroup: 'AUTHORIZATION'}),
+    'acl-store': Flags.string({description: 'file, or consul: one key of the cluster, the same rules on every node [default: file]', helpGroup: 'AUTHORIZATION'}),
     'print-config': Flags.boolean({description: 'print the resolved configuration as JSON and exit'}),
   }
 
@@ -57,6 +62,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
         tlsKeyFile: flags['tls-key-file'],
         tlsCaFile: flags['tls-ca-file'],
         tlsClientAuth: flags['tls-client-auth'],
+        aclEnabled: flags['acl-enabled'],
+        aclRulesFile: flags['acl-rules-file'],
+        aclSuperUsers: flags['acl-super-users'],
+        aclStore: flags['acl-store'],
       },
       flags.config,
     )

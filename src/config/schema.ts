@@ -43,12 +43,19 @@ export interface LignumConfig {
   tlsCa: string | undefined
   tlsCert: string | undefined
   tlsKey: string | undefined
+  aclEnabled: boolean
+  aclRulesFile: string | undefined
+  aclSuperUsers: string[]
+  aclStore: AclStoreSetting
 }
+
+/** Where authorization rules are kept: a file of the node's, or one Consul key the cluster shares. */
+export type AclStoreSetting = 'file' | 'consul'
 
 /** Whether a TLS listener asks clients for a certificate (Kafka's ssl.client.auth). */
 export type ClientAuthSetting = 'none' | 'requested' | 'required'
 
-type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth'
+type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'acl-store' | 'list'
 
 interface Setting {
   kind: Kind
@@ -103,10 +110,15 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   tlsCa: {kind: 'optional-string', default: undefined, description: 'client: PEM CA to trust the nodes\' certificates by; turns TLS on'},
   tlsCert: {kind: 'optional-string', default: undefined, description: 'client: PEM certificate to present to nodes (mutual TLS)'},
   tlsKey: {kind: 'optional-string', default: undefined, description: 'client: PEM private key of tlsCert'},
+  // Off by default: a node without rules serves everyone, as before authorization existed.
+  aclEnabled: {kind: 'boolean', default: false, description: 'serve: check every request against the authorization rules (deny when none matches)'},
+  aclRulesFile: {kind: 'optional-string', default: undefined, description: 'serve: JSON file of authorization rules (acl.store file), reloaded on change'},
+  aclSuperUsers: {kind: 'list', default: [], description: 'serve: principals allowed everything (comma-separated), e.g. the nodes\' own'},
+  aclStore: {kind: 'acl-store', default: 'file', description: 'serve: file (acl.rulesFile) or consul (one key of the cluster, the same on every node)'},
 }
 
 /** Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`. */
-export const SETTING_GROUPS = ['tls'] as const
+export const SETTING_GROUPS = ['tls', 'acl'] as const
 
 export function defaults(): LignumConfig {
   return Object.fromEntries(Object.entries(settings).map(([key, setting]) => [key, setting.default])) as unknown as LignumConfig
@@ -144,6 +156,11 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
     case 'client-auth':
       if (raw === 'none' || raw === 'requested' || raw === 'required') return raw
       return fail('one of none, requested, required')
+    case 'acl-store':
+      if (raw === 'file' || raw === 'consul') return raw
+      return fail('one of file, consul')
+    case 'list':
+      return principalList(raw) ?? fail('a list of names (a YAML/JSON list, or comma-separated)')
     case 'level':
       if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw
       return fail('one of debug, info, warn, error')
@@ -161,6 +178,13 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
     case 'limit':
       return integerIn(raw, -1, Number.MAX_SAFE_INTEGER) ?? fail('-1 (no limit) or a positive whole number')
   }
+}
+
+/** A list from a file (an array) or from the environment or a flag ("a,b"); empty entries dropped. */
+function principalList(raw: unknown): string[] | undefined {
+  const entries = typeof raw === 'string' ? raw.split(',') : raw
+  if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) return undefined
+  return entries.map((entry) => entry.trim()).filter((entry) => entry !== '')
 }
 
 function integerIn(raw: unknown, minimum: number, maximum: number): number | undefined {

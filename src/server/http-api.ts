@@ -12,6 +12,10 @@
  * traffic at all; a 503 for one damaged partition would take every healthy partition out of
  * service (and, in a StatefulSet rolling update, stall the rollout), and no restart repairs
  * a file. Alert on `lignum_partition_damaged` or the detail instead.
+ *
+ * With authorization on, POST /api/message needs produce on the topic (and create when it
+ * does not exist yet, standalone), GET needs consume; the principal is the HTTPS client
+ * certificate's (http-principal.ts). /healthz and /readyz stay open: probes carry no identity.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -20,6 +24,8 @@ import {batchPositions, decodeRecordBatch} from '../format/record-batch.js'
 import {asLignumError} from './grpc-errors.js'
 import {throwIfAnyFailed} from '../broker/broker.js'
 import type {ServingContext} from './serving-context.js'
+import {requireAllowed, requireProduce, topicResource} from './authorization.js'
+import {principalOfRequest} from './http-principal.js'
 
 // One GET answers at most this many messages: bounds the response a client can ask for.
 const GET_MESSAGES_MAX = 10_000
@@ -30,6 +36,7 @@ const httpStatusOfCode: Partial<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   INVALID_TOPIC: 400,
   CONFIG: 400,
+  PERMISSION_DENIED: 403,
   RECORD_TOO_LARGE: 413,
   REQUEST_TOO_LARGE: 413,
   UNKNOWN_TOPIC: 404,
@@ -55,9 +62,9 @@ async function handle(context: ServingContext, request: http.IncomingMessage, re
   const route = `${request.method} ${url.pathname}`
   switch (route) {
     case 'POST /api/message':
-      return postMessage(context, await readJsonBody(context, request, true), response)
+      return postMessage(context, await readJsonBody(context, request, true), principalOfRequest(request), response)
     case 'GET /api/message':
-      return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, response)
+      return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, principalOfRequest(request), response)
     case 'GET /healthz':
       return sendJson(response, 200, {status: 'ok'})
     case 'GET /readyz': {
@@ -77,8 +84,9 @@ async function handle(context: ServingContext, request: http.IncomingMessage, re
   }
 }
 
-async function postMessage(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {
+async function postMessage(context: ServingContext, body: Record<string, unknown>, principal: string, response: http.ServerResponse): Promise<void> {
   const topic = requireString(body, 'topic')
+  requireProduce(context, principal, topic)
   if (!('message' in body) || body.message === undefined || body.message === null) {
     throw new LignumError('INVALID_ARGUMENT', 'the body needs a "message" field, e.g. {"topic":"t","message":"hello"}')
   }
@@ -87,8 +95,9 @@ async function postMessage(context: ServingContext, body: Record<string, unknown
   sendJson(response, 200, {status: 'message commited', data: body.message})
 }
 
-async function getMessages(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {
+async function getMessages(context: ServingContext, body: Record<string, unknown>, principal: string, response: http.ServerResponse): Promise<void> {
   const topic = requireString(body, 'topic')
+  requireAllowed(context.access, principal, 'consume', topicResource(topic))
   const partition = optionalInteger(body, 'partition') ?? 0
   const from = optionalInteger(body, 'from') ?? 0
   const to = optionalInteger(body, 'to')
