@@ -11,8 +11,10 @@ export const errorTable = {
   RECORD_TOO_LARGE: {retriable: false, grpcStatus: 8, exitCode: 2},
   REQUEST_TOO_LARGE: {retriable: false, grpcStatus: 8, exitCode: 2},
   CONFIG: {retriable: false, grpcStatus: 3, exitCode: 2},
-  // Internal topics (`__*`) belong to the node: refused whatever is retried.
-  PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 2},
+  // Authenticated but not allowed (no rule allows it, or a deny rule matches: src/acl), and
+  // internal topics (`__*`), which belong to the node whatever the rules say. Its own exit code:
+  // a script tells "not allowed" from a usage error (2) and a refused certificate (9).
+  PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 10},
   // Consul's ACLs refused a call of this node's: retrying with the same token cannot help.
   CONSUL_PERMISSION_DENIED: {retriable: false, grpcStatus: 7, exitCode: 2},
   // The node refused the client's certificate (none, another CA's, expired) in the TLS handshake.

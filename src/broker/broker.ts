@@ -322,6 +322,11 @@ export class Broker {
       .sort((a, b) => a.name.localeCompare(b.name))
   }
 
+  /** Whether this node holds the topic now (a produce to one it does not hold may create it). */
+  hasTopic(name: string): boolean {
+    return this.topics.has(name)
+  }
+
   describeTopic(name: string): TopicDescription {
     return describe(this.topicOrThrow(name))
   }

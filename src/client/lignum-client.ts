@@ -8,7 +8,7 @@
  */
 import type {ChannelCredentials} from '@grpc/grpc-js'
 import {LignumError} from '../errors.js'
-import type {ClusterStatusResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import type {AclRule, ChangeAclResponse, ClusterStatusResponse, ListAclsResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import {ClusterRoutes} from './cluster-routes.js'
 import {Connection, parseBrokers} from './connection.js'
 import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
@@ -112,6 +112,21 @@ export class LignumClient {
 
   async clusterStatus(): Promise<ClusterStatusResponse> {
     return this.connection.call(this.connection.grpc.clusterStatus, {localOnly: false})
+  }
+
+  /** The node's authorization rules (needs describe on the cluster). */
+  async listAcls(): Promise<ListAclsResponse> {
+    return this.connection.call(this.connection.grpc.listAcls, {})
+  }
+
+  /** Adds a rule (needs alter on the cluster); `changed` is false when it was there already. */
+  async addAcl(rule: AclRule): Promise<ChangeAclResponse> {
+    return this.connection.call(this.connection.grpc.addAcl, {rule})
+  }
+
+  /** Removes a rule (needs alter on the cluster); `changed` is false when there was no such rule. */
+  async removeAcl(rule: AclRule): Promise<ChangeAclResponse> {
+    return this.connection.call(this.connection.grpc.removeAcl, {rule})
   }
 
   /** The topic's partition count; creates the topic first when the node auto-creates topics. */

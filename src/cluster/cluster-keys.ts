@@ -14,6 +14,8 @@
  *   lignum/<cluster>/partitions/<t>/<p>             a partition's state: {version, replicas,
  *                                                   leader, leaderEpoch, isr, epoch,
  *                                                   partitionEpoch}
+ *   lignum/<cluster>/acl-rules                      the authorization rules (acl.store consul):
+ *                                                   a JSON array, written with check-and-set
  *
  * Values are JSON (the epoch counter is a bare number). Every value a controller writes
  * carries the epoch it was written under. Topics and partitions live under separate prefixes
@@ -63,6 +65,11 @@ export class ClusterKeys {
 
   get controllerEpoch(): string {
     return `${this.prefix}controller-epoch`
+  }
+
+  /** The authorization rules every node enforces when acl.store is consul. */
+  get aclRules(): string {
+    return `${this.prefix}acl-rules`
   }
 
   get nodesPrefix(): string {

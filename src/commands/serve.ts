@@ -21,6 +21,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     'CONSUL_HTTP_TOKEN=… <%= config.bin %> serve --consul https://127.0.0.1:8501 --consul-ca-file consul-ca.pem',
     '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required',
     '<%= config.bin %> serve --http-tokens-file /etc/lignum/http-tokens --http-metrics-access authenticated',
+    '<%= config.bin %> serve --tls-cert-file node.pem --tls-key-file node-key.pem --tls-ca-file ca.pem --tls-client-auth required --acl-enabled --acl-rules-file acl.json --acl-super-users node-1,admin',
   ]
 
   static override flags = {
@@ -46,6 +47,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     'tls-client-auth': Flags.string({description: 'none, requested or required (mutual TLS) [default: none]', helpGroup: 'TLS'}),
     'http-tokens-file': Flags.string({description: 'file of principal:sha256:<hash> lines (lignum http-token create makes them); HTTP requests may send Authorization: Bearer <token>', helpGroup: 'HTTP'}),
     'http-metrics-access': Flags.string({description: 'who may read /metrics: open or authenticated (a client certificate or a bearer token) [default: open]', helpGroup: 'HTTP'}),
+    'acl-enabled': Flags.boolean({description: 'check every request against authorization rules; no matching rule: denied [default: false]', allowNo: true, helpGroup: 'AUTHORIZATION'}),
+    'acl-rules-file': Flags.string({description: 'JSON file of the rules (acl store file), reloaded on change', helpGroup: 'AUTHORIZATION'}),
+    'acl-super-users': Flags.string({description: 'comma-separated principals allowed everything (the nodes\' own, operators)', helpGroup: 'AUTHORIZATION'}),
+    'acl-store': Flags.string({description: 'file, or consul: one key of the cluster, the same rules on every node [default: file]', helpGroup: 'AUTHORIZATION'}),
     'print-config': Flags.boolean({description: 'print the resolved configuration as JSON and exit'}),
   }
 
@@ -73,6 +78,10 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
         tlsClientAuth: flags['tls-client-auth'],
         httpTokensFile: flags['http-tokens-file'],
         httpMetricsAccess: flags['http-metrics-access'],
+        aclEnabled: flags['acl-enabled'],
+        aclRulesFile: flags['acl-rules-file'],
+        aclSuperUsers: flags['acl-super-users'],
+        aclStore: flags['acl-store'],
       },
       flags.config,
     )

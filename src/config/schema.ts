@@ -50,7 +50,14 @@ export interface LignumConfig {
   tlsKey: string | undefined
   httpTokensFile: string | undefined
   httpMetricsAccess: MetricsAccessSetting
+  aclEnabled: boolean
+  aclRulesFile: string | undefined
+  aclSuperUsers: string[]
+  aclStore: AclStoreSetting
 }
+
+/** Where authorization rules are kept: a file of the node's, or one Consul key the cluster shares. */
+export type AclStoreSetting = 'file' | 'consul'
 
 /** Whether a TLS listener asks clients for a certificate (Kafka's ssl.client.auth). */
 export type ClientAuthSetting = 'none' | 'requested' | 'required'
@@ -58,7 +65,7 @@ export type ClientAuthSetting = 'none' | 'requested' | 'required'
 /** Who may read /metrics: anyone, or a request with a principal (a client certificate or a bearer token). */
 export type MetricsAccessSetting = 'open' | 'authenticated'
 
-type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access'
+type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access' | 'acl-store' | 'list'
 
 interface Setting {
   kind: Kind
@@ -129,15 +136,21 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   // A path too: the file holds SHA-256 hashes of tokens, never a token.
   httpTokensFile: {kind: 'optional-string', default: undefined, description: 'serve: file of principal:sha256:<hash> lines; HTTP requests may then send Authorization: Bearer <token>'},
   httpMetricsAccess: {kind: 'metrics-access', default: 'open', description: 'serve: who may read /metrics: open or authenticated (a client certificate or a bearer token)'},
+  // Off by default: a node without rules serves everyone, as before authorization existed.
+  aclEnabled: {kind: 'boolean', default: false, description: 'serve: check every request against the authorization rules (deny when none matches)'},
+  aclRulesFile: {kind: 'optional-string', default: undefined, description: 'serve: JSON file of authorization rules (acl.store file), reloaded on change'},
+  aclSuperUsers: {kind: 'list', default: [], description: 'serve: principals allowed everything (comma-separated), e.g. the nodes\' own'},
+  aclStore: {kind: 'acl-store', default: 'file', description: 'serve: file (acl.rulesFile) or consul (one key of the cluster, the same on every node)'},
 }
 
 /**
  * Settings a file may group in an object: `{"tls": {"certFile": …}}` is `tlsCertFile`,
- * `{"http": {"tokensFile": …}}` is `httpTokensFile`. `consul`
+ * `{"http": {"tokensFile": …}}` is `httpTokensFile`, `{"acl": {"enabled": …}}` is
+ * `aclEnabled`. `consul`
  * is also a setting of its own (the address): `{"consul": "http://…"}` stays valid, and in the
  * group form the address is `consul.address`.
  */
-export const SETTING_GROUPS = ['tls', 'consul', 'http'] as const
+export const SETTING_GROUPS = ['tls', 'consul', 'http', 'acl'] as const
 
 /** Members of a group that name a setting other than group + Member. */
 export const GROUP_ALIASES: Record<string, keyof LignumConfig> = {consulAddress: 'consul'}
@@ -191,6 +204,11 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
     case 'metrics-access':
       if (raw === 'open' || raw === 'authenticated') return raw
       return fail('one of open, authenticated')
+    case 'acl-store':
+      if (raw === 'file' || raw === 'consul') return raw
+      return fail('one of file, consul')
+    case 'list':
+      return principalList(raw) ?? fail('a list of names (a YAML/JSON list, or comma-separated)')
     case 'level':
       if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw
       return fail('one of debug, info, warn, error')
@@ -208,6 +226,13 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
     case 'limit':
       return integerIn(raw, -1, Number.MAX_SAFE_INTEGER) ?? fail('-1 (no limit) or a positive whole number')
   }
+}
+
+/** A list from a file (an array) or from the environment or a flag ("a,b"); empty entries dropped. */
+function principalList(raw: unknown): string[] | undefined {
+  const entries = typeof raw === 'string' ? raw.split(',') : raw
+  if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) return undefined
+  return entries.map((entry) => entry.trim()).filter((entry) => entry !== '')
 }
 
 function integerIn(raw: unknown, minimum: number, maximum: number): number | undefined {

@@ -1,7 +1,8 @@
 /**
  * The Lignum gRPC service: each handler converts the request, calls the broker, converts the
  * answer. Streaming handlers are loops that respect backpressure and stop when the caller
- * cancels. Errors go through the one error table (grpc-errors.ts).
+ * cancels. Errors go through the one error table (grpc-errors.ts). Every handler checks the
+ * caller's authorization first (authorization.ts); a produce checks each topic it names.
  */
 import type {Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream} from '@grpc/grpc-js'
 import type {Acks as BrokerAcks, ProduceResult} from '../broker/broker.js'
@@ -20,6 +21,7 @@ import {
   type ProduceResponse,
   ReadReplica,
   type SubscribeRequest,
+  type TopicDescription,
 } from '../generated/lignum/v1/lignum.js'
 import {nodeToWire, settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
 import {clusterStatusAnswer} from './cluster-status.js'
@@ -27,6 +29,9 @@ import {encodeFetchResponse} from './fetch-response-codec.js'
 import {FORWARDED_BY_METADATA_KEY} from './group-coordinator.js'
 import {decodeProduceRequest} from './produce-request-codec.js'
 import {asLignumError, toServiceError} from './grpc-errors.js'
+import {callPrincipal, groupResource, mayCreateTopic, mayProduceNowhere, requireAllowed, requireCreateTopic, requireProduce, topicResource} from './authorization.js'
+import {clusterResource} from '../acl/acl-rule.js'
+import {aclHandlers} from './acl-handlers.js'
 import {ResponseQueue} from './response-queue.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -61,9 +66,10 @@ export function createLignumService(context: ServingContext): LignumServer {
 
   return {
     // Per-partition results, errors included: one partition failing does not hide the others' offsets.
-    produce: unary((request: ProduceRequest) => produceAll(context, request)),
+    produce: unary((request: ProduceRequest, call) => produceAll(context, request, callPrincipal(call))),
 
     produceStream(call) {
+      const principal = callPrincipal(call)
       let pending = 0
       let ended = false
       let finished = false
@@ -83,7 +89,7 @@ export function createLignumService(context: ServingContext): LignumServer {
       call.on('data', (request: ProduceRequest) => {
         if (context.shutdownSignal.aborted) return
         pending++
-        produceAll(context, request).then(
+        produceAll(context, request, principal).then(
           (response) => {
             if (request.acks !== Acks.ACKS_NONE) call.write(response)
           },
@@ -107,6 +113,7 @@ export function createLignumService(context: ServingContext): LignumServer {
     },
 
     fetch: unary(async (request, call) => {
+      requireAllowed(context.access, callPrincipal(call), 'consume', topicResource(request.topic))
       const stop = context.metrics.fetchLatency.startTimer()
       const abort = abortOnCancel(call, context.shutdownSignal)
       try {
@@ -123,18 +130,24 @@ export function createLignumService(context: ServingContext): LignumServer {
     }),
 
     subscribe(call) {
-      void subscribeLoop(context, call).catch((error) => {
-        // An 'error' event is how a grpc-js server stream ends with a status (destroy() would
-        // tear the stream down without one, leaving the client to wait for its deadline).
-        if (!call.cancelled) call.emit('error', toServiceError(error, context.logger))
-      })
+      void Promise.resolve()
+        .then(() => requireAllowed(context.access, callPrincipal(call), 'consume', topicResource(call.request.topic)))
+        .then(() => subscribeLoop(context, call))
+        .catch((error) => {
+          // An 'error' event is how a grpc-js server stream ends with a status (destroy() would
+          // tear the stream down without one, leaving the client to wait for its deadline).
+          if (!call.cancelled) call.emit('error', toServiceError(error, context.logger))
+        })
     },
 
-    listOffsets: unary(async (request) => ({
-      offset: BigInt(await broker.listOffset(request.topic, readPartition(request.partition), toSafeNumber(request.timestamp, 'timestamp'))),
-    })),
+    // Kafka's ListOffsets needs describe; consume implies it.
+    listOffsets: unary(async (request, call) => {
+      requireAllowed(context.access, callPrincipal(call), 'describe', topicResource(request.topic))
+      return {offset: BigInt(await broker.listOffset(request.topic, readPartition(request.partition), toSafeNumber(request.timestamp, 'timestamp')))}
+    }),
 
-    createTopic: unary(async (request) => {
+    createTopic: unary(async (request, call) => {
+      requireCreateTopic(context.access, callPrincipal(call), request.name)
       if (context.clusterTopics) {
         return context.clusterTopics.createTopic({
           name: request.name,
@@ -148,31 +161,42 @@ export function createLignumService(context: ServingContext): LignumServer {
       return topicToWire(broker.describeTopic(request.name), context.nodeId)
     }),
 
-    deleteTopic: unary(async (request) => {
+    deleteTopic: unary(async (request, call) => {
+      requireAllowed(context.access, callPrincipal(call), 'delete', topicResource(request.name))
       if (context.clusterTopics) await context.clusterTopics.deleteTopic(request.name)
       else await broker.deleteTopic(request.name)
       return {}
     }),
 
     // Cluster mode: from the catalog, so every node answers alike, holding a replica or not.
-    listTopics: unary(async () => ({
-      topics: context.clusterTopics ? await context.clusterTopics.listTopics() : broker.listTopics().map((topic) => topicToWire(topic, context.nodeId)),
+    // Topics the caller may not describe are left out, as Kafka does.
+    listTopics: unary(async (request, call) => ({
+      topics: describable(context, callPrincipal(call), context.clusterTopics ? await context.clusterTopics.listTopics() : broker.listTopics().map((topic) => topicToWire(topic, context.nodeId))),
     })),
 
-    describeTopic: unary((request) => (context.clusterTopics ? context.clusterTopics.describeTopic(request.name) : topicToWire(broker.describeTopic(request.name), context.nodeId))),
+    describeTopic: unary((request, call) => {
+      requireAllowed(context.access, callPrincipal(call), 'describe', topicResource(request.name))
+      return context.clusterTopics ? context.clusterTopics.describeTopic(request.name) : topicToWire(broker.describeTopic(request.name), context.nodeId)
+    }),
 
-    metadata: unary(async (request) => {
+    metadata: unary(async (request, call) => {
       const view = context.clusterView()
+      const principal = callPrincipal(call)
+      for (const name of request.topics) requireAllowed(context.access, principal, 'describe', topicResource(name))
+      // Auto-creation is creation: without that right a missing topic is answered as missing.
+      const autoCreate = request.allowAutoTopicCreation && request.topics.every((name) => mayCreateTopic(context.access, principal, name))
+      const topics = context.clusterTopics ? await context.clusterTopics.metadataTopics(request.topics, autoCreate) : await standaloneMetadataTopics(context, request.topics, autoCreate)
       return {
         cluster: view.cluster,
         controller: view.controller ?? '',
         nodes: view.nodes.map(nodeToWire),
-        topics: context.clusterTopics ? await context.clusterTopics.metadataTopics(request.topics, request.allowAutoTopicCreation) : await standaloneMetadataTopics(context, request.topics, request.allowAutoTopicCreation),
+        topics: describable(context, principal, topics),
         node: context.nodeId,
       }
     }),
 
     commitOffsets: unary(async (request, call) => {
+      requireGroupAccess(context, call, request.group, request.offsets.map((entry) => entry.topic))
       const offsets = request.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: toSafeNumber(entry.offset, 'offset'), metadata: entry.metadata}))
       if (context.clusterOffsets) await context.clusterOffsets.commitOffsets(request.group, offsets, forwardedBy(call))
       else await broker.commitOffsets(request.group, offsets)
@@ -181,17 +205,47 @@ export function createLignumService(context: ServingContext): LignumServer {
 
     fetchOffsets: unary(async (request, call) => {
       const topic = request.topic || undefined
+      requireGroupAccess(context, call, request.group, topic === undefined ? [] : [topic])
       const offsets = context.clusterOffsets ? await context.clusterOffsets.fetchOffsets(request.group, topic, forwardedBy(call)) : broker.fetchOffsets(request.group, topic)
-      return {offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset)}))}
+      // A group's offsets of topics the caller may not describe stay hidden (Kafka's OffsetFetch).
+      const principal = callPrincipal(call)
+      const visible = offsets.filter((entry) => !context.access || context.access.allows(principal, 'describe', topicResource(entry.topic)))
+      return {offsets: visible.map((entry) => ({...entry, offset: BigInt(entry.offset)}))}
     }),
 
-    clusterStatus: unary((request) => clusterStatusAnswer(context, request.localOnly)),
+    clusterStatus: unary((request, call) => {
+      requireAllowed(context.access, callPrincipal(call), 'describe', clusterResource())
+      return clusterStatusAnswer(context, request.localOnly)
+    }),
 
-    initProducerId: unary(async () => {
+    // Kafka 3: an idempotent producer's id is for whoever may produce to some topic; each produce is checked still.
+    initProducerId: unary(async (request, call) => {
+      const principal = callPrincipal(call)
+      if (context.access && !context.access.allowsSomewhere(principal, 'produce', 'topic')) throw mayProduceNowhere(principal)
       if (!context.producerIds) return {producerId: -1n, producerEpoch: -1}
       return {producerId: BigInt(await context.producerIds.nextId()), producerEpoch: 0}
     }),
+
+    ...aclHandlers(context, unary),
   }
+}
+
+/** The topics `principal` may describe, of those found. */
+function describable(context: ServingContext, principal: string, topics: TopicDescription[]): TopicDescription[] {
+  const {access} = context
+  return access ? topics.filter((topic) => access.allows(principal, 'describe', topicResource(topic.name))) : topics
+}
+
+/**
+ * A group's offsets: consume on the group (and on each topic committed, as Kafka's
+ * OffsetCommit reads both). A request another node forwarded was checked there: the forwarder
+ * needs admin on the cluster (Kafka's ClusterAction), which node principals have as super users.
+ */
+function requireGroupAccess(context: ServingContext, call: ServerUnaryCall<unknown, unknown>, group: string, topics: string[]): void {
+  const principal = callPrincipal(call)
+  if (forwardedBy(call) !== undefined) return requireAllowed(context.access, principal, 'admin', clusterResource())
+  requireAllowed(context.access, principal, 'consume', groupResource(group))
+  for (const topic of new Set(topics)) requireAllowed(context.access, principal, 'consume', topicResource(topic))
 }
 
 async function standaloneMetadataTopics(context: ServingContext, names: string[], allowAutoTopicCreation: boolean) {
@@ -220,14 +274,14 @@ function acksOf(acks: Acks): BrokerAcks {
  * still append. The broker applies acks and the timeout; with acks=0 it answers before the
  * append is done, so the received batches are left to the collector, not recycled.
  */
-async function produceAll(context: ServingContext, request: ProduceRequest): Promise<ProduceResponse> {
+async function produceAll(context: ServingContext, request: ProduceRequest, principal: string): Promise<ProduceResponse> {
   const stop = context.metrics.produceLatency.startTimer()
   const acks = acksOf(request.acks)
   if (request.partitions.length === 0) {
     stop()
     throw new LignumError('INVALID_ARGUMENT', 'the produce request names no topic-partition; add at least one with records')
   }
-  const settled = await Promise.all(request.partitions.map((entry) => producePartition(context, entry, acks, request.timeoutMs)))
+  const settled = await Promise.all(request.partitions.map((entry) => producePartition(context, entry, acks, request.timeoutMs, principal)))
   stop()
   const results = settled.flat()
   if (acks !== 0 && results.every((result) => !result.error)) recycleReceivedBatches(request)
@@ -250,9 +304,10 @@ function recycleReceivedBatches(request: ProduceRequest): void {
   if (batches) recycleBuffer(batches)
 }
 
-async function producePartition(context: ServingContext, entry: ProducePartition, acks: BrokerAcks, timeoutMs: number): Promise<ProducePartitionResult[]> {
+async function producePartition(context: ServingContext, entry: ProducePartition, acks: BrokerAcks, timeoutMs: number, principal: string): Promise<ProducePartitionResult[]> {
   try {
     if (!entry.topic) throw new LignumError('INVALID_ARGUMENT', 'the produce request has no topic; set "topic"')
+    requireProduce(context, principal, entry.topic)
     const records: RecordInput[] = entry.records.map((record) => ({
       key: record.key ?? null,
       value: record.value ?? null,

@@ -16,6 +16,10 @@
  * traffic at all; a 503 for one damaged partition would take every healthy partition out of
  * service (and, in a StatefulSet rolling update, stall the rollout), and no restart repairs
  * a file. Alert on `lignum_partition_damaged` or the detail instead.
+ *
+ * With authorization on, POST /api/message needs produce on the topic (and create when it
+ * does not exist yet, standalone), GET needs consume; the principal is the HTTPS client
+ * certificate's (http-principal.ts). /healthz and /readyz stay open: probes carry no identity.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -26,6 +30,8 @@ import {throwIfAnyFailed} from '../broker/broker.js'
 import type {ServingContext} from './serving-context.js'
 import {OPEN_HTTP_ACCESS, type HttpAccess} from './http-access.js'
 import {httpPrincipalOf, type BearerError} from './http-principal.js'
+import {requireAllowed, requireProduce, topicResource} from './authorization.js'
+import {ANONYMOUS_PRINCIPAL} from '../acl/acl-rule.js'
 
 // One GET answers at most this many messages: bounds the response a client can ask for.
 const GET_MESSAGES_MAX = 10_000
@@ -36,6 +42,7 @@ const httpStatusOfCode: Partial<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   INVALID_TOPIC: 400,
   CONFIG: 400,
+  PERMISSION_DENIED: 403,
   RECORD_TOO_LARGE: 413,
   REQUEST_TOO_LARGE: 413,
   UNKNOWN_TOPIC: 404,
@@ -71,9 +78,9 @@ async function handle(context: ServingContext, access: HttpAccess, request: http
   if (principal !== undefined) context.logger.debug('http request', {route, principal})
   switch (route) {
     case 'POST /api/message':
-      return postMessage(context, await readJsonBody(context, request, true), response)
+      return postMessage(context, await readJsonBody(context, request, true), principal ?? ANONYMOUS_PRINCIPAL, response)
     case 'GET /api/message':
-      return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, response)
+      return getMessages(context, {...queryObject(url), ...(await readJsonBody(context, request, false))}, principal ?? ANONYMOUS_PRINCIPAL, response)
     case 'GET /metrics': {
       if (access.metricsAccess === 'authenticated' && principal === undefined) {
         return refuseUnauthenticated(context, response, route, {message: '/metrics on this node needs a principal (http.metricsAccess authenticated); send "Authorization: Bearer <token>" or a client certificate the CA signed'})
@@ -117,8 +124,9 @@ function refuseUnauthenticated(context: ServingContext, response: http.ServerRes
   sendJson(response, 401, {error: {code: 'UNAUTHENTICATED', message: refusal.message}})
 }
 
-async function postMessage(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {
+async function postMessage(context: ServingContext, body: Record<string, unknown>, principal: string, response: http.ServerResponse): Promise<void> {
   const topic = requireString(body, 'topic')
+  requireProduce(context, principal, topic)
   if (!('message' in body) || body.message === undefined || body.message === null) {
     throw new LignumError('INVALID_ARGUMENT', 'the body needs a "message" field, e.g. {"topic":"t","message":"hello"}')
   }
@@ -127,8 +135,9 @@ async function postMessage(context: ServingContext, body: Record<string, unknown
   sendJson(response, 200, {status: 'message commited', data: body.message})
 }
 
-async function getMessages(context: ServingContext, body: Record<string, unknown>, response: http.ServerResponse): Promise<void> {
+async function getMessages(context: ServingContext, body: Record<string, unknown>, principal: string, response: http.ServerResponse): Promise<void> {
   const topic = requireString(body, 'topic')
+  requireAllowed(context.access, principal, 'consume', topicResource(topic))
   const partition = optionalInteger(body, 'partition') ?? 0
   const from = optionalInteger(body, 'from') ?? 0
   const to = optionalInteger(body, 'to')

@@ -33,6 +33,7 @@ import type {ClusterReplication} from './cluster-replication.js'
 import {initialReplicaHealth} from './replica-verification.js'
 import {partitionId} from '../cluster/replica-health.js'
 import {logPrincipals} from './principal.js'
+import type {AccessControl} from '../acl/access-control.js'
 import {grpcServerCredentialsOf, http2ServersOf, httpsOptionsOf, listenerTlsOf, peerChannelCredentialsOf, refuseUntrustedCertificates, secureContextOf, type ListenerTls} from './tls-listeners.js'
 
 // In-flight requests get this long to finish at shutdown before connections are cut.
@@ -47,6 +48,8 @@ const GRPC_MESSAGE_BYTES_HEADROOM = 1024 * 1024
 // A producer id block reservation is two Consul calls at start-up of a producer: a Consul that
 // does not answer in this long fails the producer's InitProducerId, which it retries.
 const PRODUCER_ID_CONSUL_TIMEOUT_MS = 5_000
+// Reading or changing the rules in Consul: a Consul that does not answer in this long fails the start or the `lignum acl` call.
+const ACL_CONSUL_TIMEOUT_MS = 5_000
 
 /** The part of a cluster membership the node uses (src/cluster implements it). */
 interface ClusterMembership {
@@ -74,6 +77,8 @@ export class LignumNode {
   private replication: ClusterReplication | undefined
   private producerIdConsul: {close(): void} | undefined
   private consulAccess: ConsulAccess | undefined
+  private access: AccessControl | undefined
+  private aclConsul: {close(): void} | undefined
   private broker: Broker | undefined
   private lock: DataDirLock | undefined
   private accepting = false
@@ -115,6 +120,8 @@ export class LignumNode {
     })
     this.lock = await lockDataDir(config.dataDir)
     this.nodeId = await resolveNodeId(config.dataDir, config.nodeId)
+    // Before any listener: a node never serves a request unchecked while its rules load.
+    this.access = await this.startAccessControl()
     setSegmentHandlesOpenMax(config.segmentHandlesOpenMax)
     this.broker = await Broker.open(config.dataDir, brokerConfigOf(config), this.logger)
     const metrics = new Metrics(this.broker)
@@ -130,7 +137,7 @@ export class LignumNode {
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     this.accepting = true
-    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess})
+    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess, acl: this.access ? this.access.where : 'off'})
   }
 
   get advertisedAddress(): string {
@@ -148,6 +155,7 @@ export class LignumNode {
       requestBytesMax: this.config.requestBytesMax,
       shutdownSignal: this.shutdown.signal,
       peerCredentials: this.peerCredentials,
+      access: this.access,
       get advertisedAddress() {
         return node.advertisedAddress
       },
@@ -236,6 +244,32 @@ export class LignumNode {
     return new ProducerIdBlocks(api, producerIdBlockKey(new ClusterKeys(this.config.cluster)))
   }
 
+  /** acl.enabled: the rule store the configuration names, read once before serving (a bad store stops the start). */
+  private async startAccessControl(): Promise<AccessControl | undefined> {
+    const {aclEnabled, aclStore, aclRulesFile, aclSuperUsers} = this.config
+    if (!aclEnabled) {
+      if (aclRulesFile !== undefined || aclStore !== 'file' || aclSuperUsers.length > 0) throw new LignumError('CONFIG', 'acl.rulesFile, acl.store and acl.superUsers need authorization on: set acl.enabled true (--acl-enabled) too')
+      return undefined
+    }
+    const logger = this.logger.child({component: 'acl'})
+    const {AccessControl} = await import('../acl/access-control.js')
+    return AccessControl.start(await this.aclRuleStore(logger), aclSuperUsers, logger)
+  }
+
+  private async aclRuleStore(logger: Logger) {
+    const {aclStore, aclRulesFile, consul, cluster} = this.config
+    if (aclStore === 'consul') {
+      if (consul === undefined) throw new LignumError('CONFIG', 'acl.store consul keeps the rules in the cluster\'s Consul: set consul (--consul) too, or use acl.store file with acl.rulesFile')
+      const [{ConsulApi}, {ClusterKeys}, {ConsulRuleStore}] = await Promise.all([import('../cluster/consul-api.js'), import('../cluster/cluster-keys.js'), import('../acl/consul-rule-store.js')])
+      const api = new ConsulApi(consul, ACL_CONSUL_TIMEOUT_MS)
+      this.aclConsul = api
+      return new ConsulRuleStore(api, new ClusterKeys(cluster).aclRules, logger)
+    }
+    if (aclRulesFile === undefined) throw new LignumError('CONFIG', 'acl.enabled with acl.store file needs acl.rulesFile (--acl-rules-file): the JSON file the rules are kept in (it may not exist yet)')
+    const {FileRuleStore} = await import('../acl/file-rule-store.js')
+    return new FileRuleStore(aclRulesFile, logger)
+  }
+
   private async joinCluster(consulUrl: string) {
     const {ClusterMember} = await import('../cluster/cluster-member.js')
     return ClusterMember.start({
@@ -269,6 +303,8 @@ export class LignumNode {
     await this.replication?.stop().catch((error) => this.logger.error('stopping replication failed', {error}))
     await this.cluster?.stop().catch((error) => this.logger.error('leaving the cluster failed', {error}))
     this.producerIdConsul?.close()
+    await this.access?.stop().catch((error) => this.logger.error('stopping the authorization rules failed', {error}))
+    this.aclConsul?.close()
     await this.broker?.close()
     this.tls?.watch.stop()
     this.tokenFileWatch?.stop()

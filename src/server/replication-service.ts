@@ -14,6 +14,10 @@
  * multiplexes the polls of all partitions a follower copies from one leader over one
  * connection (grpc-leader-client.ts).
  *
+ * Both calls are node to node: with authorization on they need admin on the cluster (Kafka's
+ * ClusterAction), which nodes have by being super users; a refusal is a gRPC status, not an
+ * answer, as the request itself was refused.
+ *
  * Batches go out as the log read them: the response is framed in the read's headroom
  * (replica-fetch-response-codec.ts), no copy.
  */
@@ -31,6 +35,8 @@ import {
 import {toSafeNumber} from './convert.js'
 import {abortOnCancel} from './grpc-service.js'
 import {asLignumError, toServiceError} from './grpc-errors.js'
+import {callPrincipal, requireAllowed} from './authorization.js'
+import {clusterResource} from '../acl/acl-rule.js'
 import {encodeReplicaFetchResponse} from '../wire/replica-fetch-response-codec.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -50,6 +56,12 @@ export const replicationServiceDefinition = {
 export function createReplicationService(context: ServingContext): ReplicationServer {
   return {
     replicaFetch(call: ServerUnaryCall<ReplicaFetchRequest, ReplicaFetchResponse>, callback: sendUnaryData<ReplicaFetchResponse>) {
+      try {
+        requireAllowed(context.access, callPrincipal(call), 'admin', clusterResource())
+      } catch (error) {
+        callback(toServiceError(error, context.logger), null)
+        return
+      }
       const abort = abortOnCancel(call, context.shutdownSignal)
       replicaFetch(context, call.request, abort.signal)
         .then((response) => callback(null, response), (error) => callback(toServiceError(error, context.logger), null))
@@ -58,6 +70,7 @@ export function createReplicationService(context: ServingContext): ReplicationSe
 
     offsetsForLeaderEpoch(call: ServerUnaryCall<OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse>, callback: sendUnaryData<OffsetsForLeaderEpochResponse>) {
       try {
+        requireAllowed(context.access, callPrincipal(call), 'admin', clusterResource())
         callback(null, offsetsForLeaderEpoch(context, call.request))
       } catch (error) {
         callback(toServiceError(error, context.logger), null)

@@ -4,6 +4,7 @@
  * depend on an interface, not on how the node is wired.
  */
 import type {ChannelCredentials} from '@grpc/grpc-js'
+import type {AccessControl} from '../acl/access-control.js'
 import type {Broker} from '../broker/broker.js'
 import type {CommittedOffset} from '../broker/group-offsets.js'
 import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
@@ -43,6 +44,8 @@ export interface ServingContext {
   requestBytesMax: number
   /** The node's channels to other nodes (cluster status): TLS with its own certificate, or plaintext when undefined. */
   peerCredentials?: ChannelCredentials
+  /** Authorization (acl.enabled): undefined when off, and then every request is allowed. */
+  access?: AccessControl
   /** Aborted when the node begins to stop: long polls and subscriptions end early. */
   shutdownSignal: AbortSignal
   clusterView(): ClusterStatusView

@@ -3,6 +3,7 @@ import {expect} from 'chai'
 import {mkdtemp} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {errorTable} from '../../src/errors.js'
 import {encodeRecordBatch} from '../../src/format/record-batch.js'
 import {PartitionLog} from '../../src/log/partition-log.js'
 import {silentLogger} from '../../src/logger.js'
@@ -16,11 +17,12 @@ describe('internal topics (against lignum serve)', function () {
     const server = await startServer()
     const brokers = ['--brokers', server.grpcAddress]
     const produced = await runCli(['produce', '-t', '__consumer_offsets', '-k', 'boom', ...brokers], {input: 'x\n'})
-    expect(produced.code).to.not.equal(0)
+    // PERMISSION_DENIED's own code, as for a refusal by an authorization rule: not a usage error's 2.
+    expect(produced.code).to.equal(errorTable.PERMISSION_DENIED.exitCode).and.to.equal(10)
     expect(produced.stderr).to.match(/belong to the node/)
     expect(produced.stderr).to.match(/lignum consume --group/)
     const deleted = await runCli(['topics', 'delete', '__consumer_offsets', ...brokers])
-    expect(deleted.code).to.not.equal(0)
+    expect(deleted.code).to.equal(errorTable.PERMISSION_DENIED.exitCode)
     expect(deleted.stderr).to.match(/belong to the node/)
     expect(await server.stop()).to.equal(0)
     const again = await startServer({dataDir: server.dataDir})

@@ -99,3 +99,24 @@ describe('configuration', () => {
     expect(fromEnv.message).to.match(/invalid flushPolicy="sometimes" in environment variable LIGNUM_FLUSH_POLICY/)
   })
 })
+
+describe('the acl settings', () => {
+  it('come from an acl group in a file, from LIGNUM_ACL_* and from flags, super users as a list or comma-separated', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lignum-acl-config-'))
+    await writeFile(path.join(dir, 'lignum.config.json'), JSON.stringify({acl: {enabled: true, rulesFile: '/etc/lignum/acl.json', superUsers: ['node-1', 'admin'], store: 'consul'}}))
+    const fromFile = (await loadConfig({cwd: dir, env: {}})).config
+    expect(fromFile).to.include({aclEnabled: true, aclRulesFile: '/etc/lignum/acl.json', aclStore: 'consul'})
+    expect(fromFile.aclSuperUsers).to.deep.equal(['node-1', 'admin'])
+    const fromEnv = (await loadConfig({cwd: dir, env: {LIGNUM_ACL_SUPER_USERS: 'a, b,', LIGNUM_ACL_STORE: 'file'}})).config
+    expect(fromEnv.aclSuperUsers).to.deep.equal(['a', 'b'])
+    expect(fromEnv.aclStore).to.equal('file')
+    await expectRejection(loadConfig({cwd: dir, env: {LIGNUM_ACL_STORE: 'etcd'}}), /invalid aclStore="etcd" in environment variable LIGNUM_ACL_STORE: expected one of file, consul/)
+    expect((await loadConfig({env: {}})).config).to.include({aclEnabled: false, aclStore: 'file'})
+  })
+})
+
+async function expectRejection(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  const error = await promise.then(() => undefined, (reason: unknown) => reason)
+  expect(error).to.be.instanceOf(LignumError)
+  expect((error as LignumError).message).to.match(message)
+}
