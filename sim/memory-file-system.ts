@@ -363,5 +363,10 @@ export class MemoryFileSystem implements FileSystem {
 }
 
 function parts(file: string): string[] {
-  return path.resolve(file).split('/').filter((part) => part !== '')
+  // The log's paths are absolute and normalized (path.join): only others need resolving.
+  const normalized = file.startsWith('/') && !file.includes('/.') && !file.includes('//') ? file : path.resolve(file)
+  const names = normalized.split('/')
+  names.shift()
+  if (names.at(-1) === '') names.pop()
+  return names
 }
