@@ -46,9 +46,13 @@ interface Mirror {
 
 /** Two mirrors agreed below `agreedBelow` when they had these generations. */
 interface Agreement {
-  generations: string
+  generationOne: number
+  generationTwo: number
   agreedBelow: number
 }
+
+// Node ids are small: a pair's key is one number, no string built per pair per step.
+const PAIR_KEY_BASE = 1024
 
 export interface CheckerOptions {
   /**
@@ -67,7 +71,7 @@ export class InvariantChecker {
   readonly seen = new Map<number, string>()
   /** The same entries in the order they arrived, so a replica is checked only against new ones. */
   private readonly expected = {acknowledged: [] as [number, string][], seen: [] as [number, string][]}
-  private readonly agreements = new Map<string, Agreement>()
+  private readonly agreements = new Map<number, Agreement>()
   private generations = 0
   private readonly mirrors = new Map<number, Mirror>()
   /** Replicas whose log refused a read (damage detected), with why. */
@@ -133,20 +137,27 @@ export class InvariantChecker {
   private checkAgreement(replicas: ReplicaView[], logs: Map<number, string[]>): void {
     for (let a = 0; a < replicas.length; a++) {
       for (let b = a + 1; b < replicas.length; b++) {
-        const [one, two] = [replicas[a], replicas[b]]
+        const one = replicas[a]
+        const two = replicas[b]
         const below = Math.min(one.partition.highWatermark, two.partition.highWatermark)
-        const [logOne, logTwo] = [logs.get(one.id) as string[], logs.get(two.id) as string[]]
-        const pair = `${one.id}-${two.id}`
-        const generations = `${this.mirrors.get(one.id)?.generation}/${this.mirrors.get(two.id)?.generation}`
-        const known = this.agreements.get(pair)
-        let offset = known?.generations === generations ? known.agreedBelow : 0
+        const logOne = logs.get(one.id) as string[]
+        const logTwo = logs.get(two.id) as string[]
+        const pair = one.id * PAIR_KEY_BASE + two.id
+        const generationOne = (this.mirrors.get(one.id) as Mirror).generation
+        const generationTwo = (this.mirrors.get(two.id) as Mirror).generation
+        let known = this.agreements.get(pair)
+        if (!known || known.generationOne !== generationOne || known.generationTwo !== generationTwo) {
+          known = {generationOne, generationTwo, agreedBelow: 0}
+          this.agreements.set(pair, known)
+        }
+        let offset = known.agreedBelow
         for (; offset < below; offset++) {
           if (logOne[offset] !== logTwo[offset]) {
             this.fail(`divergent: nodes ${one.id} and ${two.id} differ at offset ${offset} (${logOne[offset]} / ${logTwo[offset]}) below high watermarks ${one.partition.highWatermark}/${two.partition.highWatermark}`)
             break
           }
         }
-        this.agreements.set(pair, {generations, agreedBelow: Math.max(offset, known?.generations === generations ? known.agreedBelow : 0)})
+        known.agreedBelow = Math.max(offset, known.agreedBelow)
       }
     }
   }

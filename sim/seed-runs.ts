@@ -35,9 +35,8 @@ export async function runJob(job: SeedJob): Promise<SeedOutcome> {
 }
 
 export function digestOf(schedule: readonly string[]): string {
-  const hash = createHash('sha256')
-  for (const line of schedule) hash.update(line).update('\n')
-  return hash.digest('hex').slice(0, 16)
+  // One update of every line and its newline: the same digest as a line at a time, in one call.
+  return createHash('sha256').update(schedule.length === 0 ? '' : `${schedule.join('\n')}\n`).digest('hex').slice(0, 16)
 }
 
 export interface SeedRunsOptions {

@@ -99,15 +99,15 @@ function compare(a: SimEvent, b: SimEvent): number {
 
 /**
  * Waits until every promise chain and every file operation started so far has finished: the
- * simulator runs one event to quiescence before the next, so real I/O takes no simulated time.
+ * simulator runs one event to quiescence before the next, so I/O takes no simulated time.
+ * The replicas' files are in memory (memory-file-system.ts), so an event's work is promise
+ * chains only, all run by the time one immediate fires (the microtask queue drains first);
+ * a turn that still finds real file I/O in flight (FSReq, or a FileHandle closing on the
+ * thread pool) waits another.
  */
 export async function quiescent(): Promise<void> {
-  let idleTurns = 0
-  // Two idle turns in a row: a completion seen in one turn may queue I/O seen in the next.
-  while (idleTurns < 2) {
+  for (;;) {
     await new Promise((resolve) => setImmediate(resolve))
-    // FileHandleCloseReq too: a segment handle the LRU closes finishes on the thread pool.
-    const busy = process.getActiveResourcesInfo().some((resource) => resource.startsWith('FSReq') || resource.endsWith('CloseReq'))
-    idleTurns = busy ? 0 : idleTurns + 1
+    if (!process.getActiveResourcesInfo().some((resource) => resource.startsWith('FSReq') || resource.endsWith('CloseReq'))) return
   }
 }

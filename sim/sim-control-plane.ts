@@ -84,6 +84,9 @@ export interface SimTopic {
 
 export class SimControlPlane {
   private stored: StoredPartitionState
+  /** The data plane's view of `stored`, made when `stored` last changed. */
+  private stateOf: StoredPartitionState | null = null
+  private stateValue: PartitionState | null = null
   private readonly delivered = new Map<number, number>()
   private readonly passing = new Map<number, boolean>()
   private readonly expiries = new Map<number, SimEvent>()
@@ -128,7 +131,20 @@ export class SimControlPlane {
   }
 
   /** The partition state as the data plane takes it (replica ids as numbers, no leader as -1). */
+  /**
+   * The partition state as the data plane sees it. The same object until the stored state
+   * changes (`stored` is replaced, never changed in place): the driver and the checker read it
+   * after every event. Read-only; a delivery to a node gets a copy of its own (`deliverable`).
+   */
   get state(): PartitionState {
+    if (this.stateOf !== this.stored) {
+      this.stateValue = toDataPlane(this.stored, this.topic.minInsyncReplicas)
+      this.stateOf = this.stored
+    }
+    return this.stateValue as PartitionState
+  }
+
+  private get deliverable(): PartitionState {
     return toDataPlane(this.stored, this.topic.minInsyncReplicas)
   }
 
@@ -372,7 +388,7 @@ export class SimControlPlane {
     this.view.clock.at(this.delayMs(this.prng), `watch ${id}`, `state v${modifyIndex} leader ${state.leader ?? -1} e${state.leaderEpoch} isr [${state.isr}]`, () => {
       if (this.cut.has(id) || (this.delivered.get(id) ?? 0) >= this.stored.modifyIndex) return
       this.delivered.set(id, this.stored.modifyIndex)
-      this.view.deliver(id, this.state, this.stored.state.leaderIncarnation)
+      this.view.deliver(id, this.deliverable, this.stored.state.leaderIncarnation)
     })
   }
 

@@ -1,28 +1,30 @@
 /**
- * The simulated disk under a replica's segment files (Partition's `openFile` seam): real files
- * on scratch storage, with every handle's datasync noted, so a power loss can drop what was
+ * The simulated disk under a replica's segment files (Partition's `openFile` seam): files of
+ * the in-memory file system (memory-file-system.ts), with every handle's datasync noted, so a power loss can drop what was
  * never synced — each segment file cut back to its size at its last datasync (a file never
  * synced keeps nothing). Beside it, the two crash faults on the files: a torn write (a partial
  * batch after the last whole one) and a flipped bit in a closed segment.
  *
  * Invariant: a file's synced size is never more than what was written to it when it was synced.
  */
-import {open, readdir, stat, truncate} from 'node:fs/promises'
 import path from 'node:path'
-import type {FileHandle} from 'node:fs/promises'
 import type {OpenFile} from '../src/log/segment-handles.js'
+import type {MemoryFileHandle, MemoryFileSystem} from './memory-file-system.js'
 import type {Prng} from './prng.js'
 
 export class SimDisk {
   /** File path -> bytes known to be on disk (its size at its last datasync). */
   private readonly synced = new Map<string, number>()
   /** Every handle opened since the last crash, so a crash can close them without a flush. */
-  private readonly handles = new Set<FileHandle>()
+  private readonly handles = new Set<MemoryFileHandle>()
+
+  constructor(private readonly files: MemoryFileSystem) {}
 
   readonly openFile: OpenFile = async (file, flags) => {
-    const handle = await open(file, flags)
+    const handle = await this.files.open(file, flags)
     this.handles.add(handle)
-    return this.instrument(file, handle)
+    handle.onSynced = (sizeBytes) => this.synced.set(file, sizeBytes)
+    return handle
   }
 
   /** kill -9: the process's file handles close with nothing flushed or trimmed. */
@@ -35,59 +37,45 @@ export class SimDisk {
   /** Power loss: every segment file loses what was written since its last datasync. */
   async loseUnsynced(dir: string): Promise<string[]> {
     const cut: string[] = []
-    for (const name of (await readdir(dir)).filter((entry) => entry.endsWith('.log')).sort()) {
+    for (const name of (await this.files.readdir(dir)).filter((entry) => entry.endsWith('.log')).sort()) {
       const file = path.join(dir, name)
-      const size = (await stat(file)).size
+      const size = (await this.files.stat(file)).size
       const keep = Math.min(this.synced.get(file) ?? 0, size)
       if (keep < size) {
-        await truncate(file, keep)
+        const handle = await this.files.open(file, 'r+')
+        await handle.truncate(keep)
+        await handle.close()
         cut.push(`${name} ${size}->${keep}`)
       }
     }
     this.synced.clear()
     return cut
   }
-
-  private instrument(file: string, handle: FileHandle): FileHandle {
-    const synced = this.synced
-    return new Proxy(handle, {
-      get(target, property) {
-        if (property === 'datasync' || property === 'sync') {
-          return async () => {
-            await target[property]()
-            synced.set(file, (await target.stat()).size)
-          }
-        }
-        const value = Reflect.get(target, property, target) as unknown
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
-  }
 }
 
 /** A write cut short by the crash: random bytes after the last whole batch of the active segment. */
-export async function tearTail(dir: string, bytes: number, prng: Prng): Promise<void> {
-  const active = (await segmentFiles(dir)).at(-1)
+export async function tearTail(files: MemoryFileSystem, dir: string, bytes: number, prng: Prng): Promise<void> {
+  const active = (await segmentFiles(files, dir)).at(-1)
   if (!active) return
   const junk = Buffer.alloc(bytes)
   for (let index = 0; index < bytes; index++) junk[index] = prng.int(0, 255)
-  const handle = await open(active, 'a')
+  const handle = await files.open(active, 'a')
   try {
-    await handle.write(junk)
+    await handle.write(junk, 0, junk.length)
   } finally {
     await handle.close()
   }
 }
 
 /** Flips one bit somewhere in a closed (not the newest) segment; returns which, or null when there is none. */
-export async function flipBit(dir: string, prng: Prng): Promise<string | null> {
-  const closed = (await segmentFiles(dir)).slice(0, -1).filter(Boolean)
+export async function flipBit(files: MemoryFileSystem, dir: string, prng: Prng): Promise<string | null> {
+  const closed = (await segmentFiles(files, dir)).slice(0, -1).filter(Boolean)
   if (closed.length === 0) return null
   const file = prng.pick(closed)
-  const size = (await stat(file)).size
+  const size = (await files.stat(file)).size
   if (size === 0) return null
   const position = prng.int(0, size - 1)
-  const handle = await open(file, 'r+')
+  const handle = await files.open(file, 'r+')
   try {
     const byte = Buffer.alloc(1)
     await handle.read(byte, 0, 1, position)
@@ -99,6 +87,6 @@ export async function flipBit(dir: string, prng: Prng): Promise<string | null> {
   return `${path.basename(file)} byte ${position}`
 }
 
-async function segmentFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => name.endsWith('.log')).sort().map((name) => path.join(dir, name))
+async function segmentFiles(files: MemoryFileSystem, dir: string): Promise<string[]> {
+  return (await files.readdir(dir)).filter((name) => name.endsWith('.log')).sort().map((name) => path.join(dir, name))
 }

@@ -1,8 +1,8 @@
 /**
  * One worker thread of `npm run simulate`: runs the seeds the main thread hands it, one at a
  * time, and answers each with its result. A worker has its own module instances (its own
- * segment handle cache), so seeds in different workers share nothing but the scratch
- * directory's parent, and a seed's run is the same in a worker as inline.
+ * segment handle cache, its own installed file system), so seeds in different workers share
+ * nothing, and a seed's run is the same in a worker as inline.
  */
 import {parentPort} from 'node:worker_threads'
 import {runJob, type SeedJob} from './seed-runs.js'

@@ -1,6 +1,6 @@
 /**
- * One seeded run: N replicas of one partition, each a real Partition on its own scratch
- * directory with a real ReplicaManager and ReplicaFetcher, wired through the simulated clock,
+ * One seeded run: N replicas of one partition, each a real Partition on its own directory of
+ * the run's in-memory file system (memory-file-system.ts), with a real ReplicaManager and ReplicaFetcher, wired through the simulated clock,
  * network and control plane, each node with the production background verification of what it
  * stored (replica-verification.ts, on the simulated clock) reporting its replica's health in its
  * registration, under an incarnation drawn from the seed at every start. A driver, drawing from the seed, sends acks=all produces (each a
@@ -13,10 +13,7 @@
  * Every event runs to quiescence (all its file I/O done) before the next, and each event
  * source numbers its own events, so a seed replays the same schedule exactly.
  */
-import {mkdir, readdir, rm} from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import {threadId} from 'node:worker_threads'
 import {Partition} from '../src/broker/partition.js'
 import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../src/format/record-batch.js'
 import {leadershipOfThisProcess} from '../src/cluster/leadership-incarnation.js'
@@ -28,6 +25,8 @@ import {ReplicaFetcher} from '../src/replication/replica-fetcher.js'
 import {ReplicaManager} from '../src/replication/replica-manager.js'
 import type {LeaderClient, PartitionState} from '../src/replication/replication-interfaces.js'
 import {InvariantChecker} from './invariants.js'
+import {MemoryFileSystem} from './memory-file-system.js'
+import {useFileSystem} from '../src/log/file-system.js'
 import {Prng} from './prng.js'
 import {quiescent, SimClock} from './sim-clock.js'
 import {segmentHandlesOpenMax, setSegmentHandlesOpenMax} from '../src/log/segment-handles.js'
@@ -60,8 +59,10 @@ export type Sabotage = 'leader-high-watermark-at-own-log-end' | 'follower-skips-
 export interface SimulationOptions {
   seed: number
   replicas: 3 | 5
-  /** Scratch directory for the replicas' files (tmpfs when there is one). */
+  /** Directory of the replicas' files, on `files`. */
   root: string
+  /** The in-memory file system every replica's files live on (installed as the log's for the run). */
+  files: MemoryFileSystem
   /** For checking the checker: a fault planted in the simulated system (see sabotage). */
   sabotage?: Sabotage
   /**
@@ -131,7 +132,7 @@ export class Simulation {
     this.incarnations = Prng.forStream(options.seed, 'incarnations')
     this.checker = new InvariantChecker({everyInSyncReplicaHoldsCommitted: !options.diskFaults})
     const ids = Array.from({length: options.replicas}, (_, index) => index + 1)
-    for (const id of ids) this.nodes.set(id, {id, life: 0, incarnation: this.drawIncarnation(), leadershipConfirmed: false, health: HEALTHY_REPLICAS, up: false, dir: path.join(options.root, `node-${id}`, `${TOPIC}-0`), partition: null, manager: null, disk: new SimDisk()})
+    for (const id of ids) this.nodes.set(id, {id, life: 0, incarnation: this.drawIncarnation(), leadershipConfirmed: false, health: HEALTHY_REPLICAS, up: false, dir: path.join(options.root, `node-${id}`, `${TOPIC}-0`), partition: null, manager: null, disk: new SimDisk(options.files)})
     this.view = {
       clock: this.clock,
       faults: this.network,
@@ -221,7 +222,7 @@ export class Simulation {
     node.leadershipConfirmed = false
     const source = `node ${node.id}`
     const clock = this.clock.nodeClock(source, () => node.up && node.life === life)
-    await mkdir(node.dir, {recursive: true})
+    await this.options.files.mkdirRecursive(node.dir)
     const partition = await Partition.open(TOPIC, 0, node.dir, {segmentBytes: SEGMENT_BYTES, flushPolicy: 'never'}, {logger: silentLogger, clock, role: 'follower', leaderEpoch: 0, openFile: node.disk.openFile})
     if (this.options.sabotage) sabotage(partition, this.options.sabotage)
     const links = new Map<number, LeaderClient>()
@@ -326,9 +327,9 @@ export class Simulation {
   }
 
   private async damage(node: SimNode, damage: RestartDamage): Promise<void> {
-    if (damage.kind === 'torn') await tearTail(node.dir, damage.bytes, this.driver)
+    if (damage.kind === 'torn') await tearTail(this.options.files, node.dir, damage.bytes, this.driver)
     if (damage.kind === 'power-loss') this.note(`node ${node.id} lost unsynced data: ${(await node.disk.loseUnsynced(node.dir)).join(', ') || 'none'}`)
-    if (damage.kind === 'bit-flip') this.note(`node ${node.id} flipped a bit: ${(await flipBit(node.dir, this.driver)) ?? 'no closed segment'}`)
+    if (damage.kind === 'bit-flip') this.note(`node ${node.id} flipped a bit: ${(await flipBit(this.options.files, node.dir, this.driver)) ?? 'no closed segment'}`)
   }
 
   private async closeAll(): Promise<void> {
@@ -338,7 +339,7 @@ export class Simulation {
       void node.manager?.close().catch(() => {})
       await node.disk.crashClose()
     }
-    await rm(this.options.root, {recursive: true, force: true})
+    await this.options.files.removeRecursive(this.options.root)
   }
 
   // ---- the driver ----
@@ -502,34 +503,19 @@ function skipTruncation(): () => void {
   }
 }
 
-/** A scratch root for one run: on tmpfs when the machine has one, so file I/O stays cheap. */
-export async function scratchRoot(seed: number): Promise<string> {
-  const base = process.env.LIGNUM_SIM_DIR ?? ((await isDirectory('/dev/shm')) ? '/dev/shm' : os.tmpdir())
-  // The thread too: worker threads of one process may run the same seed at once (replays).
-  const root = path.join(base, `lignum-sim-${process.pid}-${threadId}-${seed}`)
-  await rm(root, {recursive: true, force: true})
-  return root
-}
-
-async function isDirectory(dir: string): Promise<boolean> {
-  try {
-    await readdir(dir)
-    return true
-  } catch {
-    return false
-  }
-}
-
 export async function simulate(seed: number, replicas: 3 | 5 = 3, options: Pick<SimulationOptions, 'sabotage' | 'diskFaults'> = {}): Promise<SimulationResult> {
-  const root = await scratchRoot(seed)
+  // Each run on a file system of its own: nothing on disk, nothing shared with another run.
+  const files = new MemoryFileSystem()
+  const restoreFileSystem = useFileSystem(files)
   // The segment handle cache is process-wide: handles other work left open would make it
   // evict (and reopen through the simulated disk) at points that differ from run to run.
   const handlesOpenMax = segmentHandlesOpenMax()
   setSegmentHandlesOpenMax(SIMULATION_HANDLES_OPEN_MAX)
   try {
-    return await new Simulation({seed, replicas, root, ...options}).run()
+    return await new Simulation({seed, replicas, root: `/lignum-sim/seed-${seed}`, files, ...options}).run()
   } finally {
     setSegmentHandlesOpenMax(handlesOpenMax)
+    restoreFileSystem()
   }
 }
 

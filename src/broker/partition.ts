@@ -24,11 +24,11 @@
  * from the newest snapshot not past the log end, then the batches after it; without a usable
  * snapshot, from the whole log (logged).
  */
-import {rm} from 'node:fs/promises'
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {batchPositions, isBatchCrcValid, type BatchHeader} from '../format/record-batch.js'
 import {readHighWatermarkCheckpoint, writeHighWatermarkCheckpoint} from '../log/high-watermark-checkpoint.js'
+import {fileSystem} from '../log/file-system.js'
 import {InSyncReplicas, type FollowerState, type LeaderReplicationState} from './in-sync-replicas.js'
 import {PartitionDamagedError, PartitionLog, type AppendInfo, type PartitionDamage, type PartitionLogConfig, type ReadResult, type TruncateOptions} from '../log/partition-log.js'
 import type {OpenFile} from '../log/segment-handles.js'
@@ -740,7 +740,7 @@ export class Partition {
   /** Closes and removes the partition's directory (its topic was deleted). */
   async deleteFiles(): Promise<void> {
     await this.close()
-    await rm(this.dir, {recursive: true, force: true})
+    await fileSystem().removeRecursive(this.dir)
   }
 
   private checkOpen(): void {

@@ -22,9 +22,9 @@
  * parse or fails its CRC is refused (CORRUPT_RECORD) and the caller replays the log instead.
  */
 import {crc32c} from '@node-rs/crc32'
-import {readdir, readFile, unlink} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
+import {fileSystem} from '../log/file-system.js'
 import {replaceFileAtomically} from '../log/atomic-file.js'
 import {SEQUENCE_MODULUS, type WrittenProducerBatch} from './producer-state.js'
 
@@ -42,7 +42,7 @@ export function snapshotFileName(offset: number): string {
 /** The offsets of the snapshots in `dir`, oldest first. */
 export async function listSnapshotOffsets(dir: string): Promise<number[]> {
   const offsets: number[] = []
-  for (const name of await readdir(dir)) {
+  for (const name of await fileSystem().readdir(dir)) {
     const match = SNAPSHOT_NAME.exec(name)
     if (match) offsets.push(Number(match[1]))
   }
@@ -103,11 +103,11 @@ export async function writeProducerSnapshot(dir: string, offset: number, batches
 
 export async function readProducerSnapshot(dir: string, offset: number): Promise<WrittenProducerBatch[]> {
   const file = path.join(dir, snapshotFileName(offset))
-  return decodeProducerSnapshot(await readFile(file), file)
+  return decodeProducerSnapshot(await fileSystem().readFile(file), file)
 }
 
 export async function deleteProducerSnapshot(dir: string, offset: number): Promise<void> {
-  await unlink(path.join(dir, snapshotFileName(offset))).catch((error: NodeJS.ErrnoException) => {
+  await fileSystem().unlink(path.join(dir, snapshotFileName(offset))).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error
   })
 }

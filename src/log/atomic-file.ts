@@ -11,17 +11,22 @@
  * them would rename it away under the other. A periodic flush and close() both write the
  * recovery point, for instance.
  */
-import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
+import {fileSystem, type LogFileHandle} from './file-system.js'
 
 /** The file operations used, replaceable in tests to count syncs or make a write fail. */
 export interface AtomicFileIo {
-  open(file: string, flags: string): Promise<FileHandle>
+  open(file: string, flags: string): Promise<LogFileHandle>
   rename(from: string, to: string): Promise<void>
   unlink(file: string): Promise<void>
 }
 
-export const nodeAtomicFileIo: AtomicFileIo = {open, rename, unlink}
+/** The installed file system's (node:fs unless the simulator installed its own). */
+export const nodeAtomicFileIo: AtomicFileIo = {
+  open: (file, flags) => fileSystem().open(file, flags),
+  rename: (from, to) => fileSystem().rename(from, to),
+  unlink: (file) => fileSystem().unlink(file),
+}
 
 let defaultIo = nodeAtomicFileIo
 

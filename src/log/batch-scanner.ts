@@ -5,9 +5,9 @@
  * whose CRC fails, and says why: recovery truncates there, readers stop there, verify reports it.
  * Reads are synchronous: scans run while a log opens, before it serves anything.
  */
-import {readSync} from 'node:fs'
 import {LignumError} from '../errors.js'
 import {BATCH_HEADER_BYTES, isBatchCrcValid, readBatchHeader, type BatchHeader} from '../format/record-batch.js'
+import {fileSystem} from './file-system.js'
 
 /** Header-only scans read small windows: most of each batch is skipped. */
 const HEADER_WINDOW_BYTES = 16 * 1024
@@ -69,8 +69,9 @@ class Window {
 
 function readFully(fd: number, buffer: Buffer, length: number, position: number): number {
   let done = 0
+  const files = fileSystem()
   while (done < length) {
-    const read = readSync(fd, buffer, done, length - done, position + done)
+    const read = files.readSync(fd, buffer, done, length - done, position + done)
     if (read === 0) break
     done += read
   }

@@ -10,9 +10,9 @@
  * missing file reads as null; a damaged one too, and the caller says so (a low high
  * watermark is safe: it only rises again as the leader's advances).
  */
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {replaceFileAtomically} from './atomic-file.js'
+import {fileSystem} from './file-system.js'
 
 export const HIGH_WATERMARK_CHECKPOINT_FILE = 'high-watermark-checkpoint'
 const CHECKPOINT_VERSION = '0'
@@ -22,7 +22,7 @@ export type HighWatermarkRead = {highWatermark: number} | {highWatermark: null; 
 export async function readHighWatermarkCheckpoint(dir: string): Promise<HighWatermarkRead> {
   let text: string
   try {
-    text = await readFile(path.join(dir, HIGH_WATERMARK_CHECKPOINT_FILE), 'utf8')
+    text = await fileSystem().readTextFile(path.join(dir, HIGH_WATERMARK_CHECKPOINT_FILE))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {highWatermark: null, damaged: null}
     throw error

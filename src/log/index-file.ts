@@ -6,8 +6,8 @@
  *
  * Invariant: `bytes.subarray(0, count * entryBytes)` is what the file holds after a flush.
  */
-import {open, type FileHandle} from 'node:fs/promises'
 import {assert} from '../assert.js'
+import {fileSystem, type LogFileHandle} from './file-system.js'
 
 const INITIAL_CAPACITY_ENTRIES = 64
 
@@ -92,7 +92,7 @@ export class IndexFile {
     const tail = Buffer.from(this.bytes.subarray(rewrite ? 0 : this.persistedEntries * this.entryBytes, count * this.entryBytes))
     this.persistedEntries = count
     this.rewriteNeeded = false
-    const handle: FileHandle = await open(this.path, rewrite ? 'w' : 'a')
+    const handle: LogFileHandle = await fileSystem().open(this.path, rewrite ? 'w' : 'a')
     try {
       if (tail.length > 0) await handle.write(tail, 0, tail.length)
       if (sync) await handle.datasync()

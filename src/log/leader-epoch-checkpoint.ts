@@ -12,11 +12,11 @@
  * The file is replaced atomically (temporary file, fsync, rename, fsync of the directory) on every change; a reader
  * (readOnly) never writes it.
  */
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
 import {assert, assertOffset} from '../assert.js'
 import {replaceFileAtomically} from './atomic-file.js'
+import {fileSystem} from './file-system.js'
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint'
 const CHECKPOINT_VERSION = 0
@@ -50,7 +50,7 @@ export class LeaderEpochCheckpoint {
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
     let text: string | null = null
     try {
-      text = await readFile(file, 'utf8')
+      text = await fileSystem().readTextFile(file)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }

@@ -33,7 +33,6 @@
  * extra when no truncation runs, and truncations (replication's rare divergence repair) never
  * wait for reads.
  */
-import {mkdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {LignumError} from '../errors.js'
 import {assert, assertOffset, OFFSET_MAX} from '../assert.js'
@@ -44,6 +43,7 @@ import {defaultPartitionLogConfig, validateConfig, type PartitionLogConfig} from
 import {batchPositions, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader} from '../format/record-batch.js'
 import {syncDirectory} from './atomic-file.js'
 import {PartitionDamagedError, repairCommandFor, type PartitionDamage} from './damage.js'
+import {fileSystem} from './file-system.js'
 import {loadSegments, writeRecoveryPoint, type LogFault, type LogLogger} from './recovery.js'
 import {Segment} from './segment.js'
 import {nodeOpenFile, type OpenFile} from './segment-handles.js'
@@ -941,10 +941,10 @@ export class PartitionLog {
 
 async function prepareDirectory(dir: string, readOnly: boolean): Promise<void> {
   if (!readOnly) {
-    await mkdir(dir, {recursive: true})
+    await fileSystem().mkdirRecursive(dir)
     return
   }
-  const info = await stat(dir).catch(() => null)
+  const info = await fileSystem().stat(dir).catch(() => null)
   if (info === null || !info.isDirectory()) {
     throw new LignumError('DATA_DIR', `${dir} does not exist or is not a directory; give the path of a partition directory`)
   }

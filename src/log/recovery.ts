@@ -35,10 +35,10 @@
  *   0          version
  *   1500       every offset below this was fdatasync'd
  */
-import {readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {replaceFileAtomically} from './atomic-file.js'
 import {PartitionDamagedError, type PartitionDamage} from './damage.js'
+import {fileSystem} from './file-system.js'
 import {parseSegmentFileName, Segment, segmentFileName} from './segment.js'
 import type {OpenFile} from './segment-handles.js'
 import {parsePartitionDirName} from './topic-name.js'
@@ -79,7 +79,7 @@ export interface LoadedSegments {
 }
 
 export async function listSegmentBaseOffsets(dir: string): Promise<number[]> {
-  const names = await readdir(dir)
+  const names = await fileSystem().readdir(dir)
   const offsets: number[] = []
   for (const name of names) {
     const offset = parseSegmentFileName(name)
@@ -90,7 +90,7 @@ export async function listSegmentBaseOffsets(dir: string): Promise<number[]> {
 
 export async function readRecoveryPoint(dir: string): Promise<number> {
   try {
-    const lines = (await readFile(path.join(dir, RECOVERY_POINT_FILE), 'utf8')).split('\n')
+    const lines = (await fileSystem().readTextFile(path.join(dir, RECOVERY_POINT_FILE))).split('\n')
     const offset = Number(lines[1])
     // A missing or unreadable checkpoint only costs a full CRC scan: start from zero.
     return lines[0] === '0' && Number.isSafeInteger(offset) && offset >= 0 ? offset : 0

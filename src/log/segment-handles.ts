@@ -9,9 +9,9 @@
  * A pinned handle is never closed under its user. A retired handle (its files unlinked) closes
  * once its last pin goes; while pinned it stays open, so reads in flight finish.
  */
-import {open, type FileHandle} from 'node:fs/promises'
 import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
+import {fileSystem, type LogFileHandle} from './file-system.js'
 
 /**
  * Idle handles of non-active segments kept open at most. Active segments hold theirs outside
@@ -20,7 +20,7 @@ import {LignumError} from '../errors.js'
  */
 export const SEGMENT_HANDLES_OPEN_MAX = 256
 
-export type OpenFile = (file: string, flags: string) => Promise<FileHandle>
+export type OpenFile = (file: string, flags: string) => Promise<LogFileHandle>
 
 let openMax = SEGMENT_HANDLES_OPEN_MAX
 /** Open handles that are not permanently pinned (closed segments), pinned or idle. */
@@ -52,8 +52,8 @@ function evictIdle(): void {
 }
 
 export class SegmentHandle {
-  private handle: FileHandle | null
-  private opening: Promise<FileHandle> | null = null
+  private handle: LogFileHandle | null
+  private opening: Promise<LogFileHandle> | null = null
   private pins = 0
   private permanent = false
   private retired = false
@@ -64,7 +64,7 @@ export class SegmentHandle {
     readonly file: string,
     private readonly flags: string,
     private readonly openFile: OpenFile,
-    opened: FileHandle,
+    opened: LogFileHandle,
   ) {
     this.handle = opened
     this.permanent = true
@@ -98,7 +98,7 @@ export class SegmentHandle {
   }
 
   /** The open handle of a pinned segment, opening it if the cache closed it. */
-  async acquire(): Promise<FileHandle> {
+  async acquire(): Promise<LogFileHandle> {
     assert(this.pins > 0 || this.permanent, `segment ${this.file} is pinned while used`)
     if (this.handle !== null) return this.handle
     if (this.closing !== null) throw new LignumError('UNAVAILABLE', `segment ${this.file} is closed`)
@@ -107,7 +107,7 @@ export class SegmentHandle {
   }
 
   /** Pins, runs `use` with the open handle, unpins. */
-  async use<T>(use: (handle: FileHandle) => Promise<T> | T): Promise<T> {
+  async use<T>(use: (handle: LogFileHandle) => Promise<T> | T): Promise<T> {
     this.pin()
     try {
       return await use(await this.acquire())
@@ -116,7 +116,7 @@ export class SegmentHandle {
     }
   }
 
-  private async reopen(): Promise<FileHandle> {
+  private async reopen(): Promise<LogFileHandle> {
     try {
       const handle = await this.openFile(this.file, this.flags)
       this.handle = handle
@@ -197,4 +197,5 @@ export class SegmentHandle {
   }
 }
 
-export const nodeOpenFile: OpenFile = (file, flags) => open(file, flags)
+/** Opens through the installed file system (node:fs unless the simulator installed its own). */
+export const nodeOpenFile: OpenFile = (file, flags) => fileSystem().open(file, flags)

@@ -24,11 +24,11 @@
  * wrote it, or, for a segment opened below the recovery point (headers scanned only), by the
  * first read that returns it; a read never returns a batch that fails its CRC.
  */
-import {open, readFile, stat, unlink, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 import {assert} from '../assert.js'
 import {scanBatches, type ScanFault} from './batch-scanner.js'
 import {CrcCheckedRanges} from './crc-checked-ranges.js'
+import {fileSystem, type LogFileHandle} from './file-system.js'
 import {OffsetIndex} from './offset-index.js'
 import {nodeOpenFile, SegmentHandle, type OpenFile} from './segment-handles.js'
 import {borrowWithHeadroom} from '../format/headroom.js'
@@ -108,7 +108,7 @@ export class Segment {
   private constructor(
     readonly dir: string,
     readonly baseOffset: number,
-    handle: FileHandle,
+    handle: LogFileHandle,
     openFile: OpenFile,
     private readonly indexIntervalBytes: number,
     readonly readOnly: boolean,
@@ -154,7 +154,7 @@ export class Segment {
       if (await createEmptyIfMissing(segment.timeIndexPath)) created.push(segment.timeIndexPath)
     } catch (error) {
       await segment.closeHandle().catch(() => {})
-      for (const file of created) await unlink(file).catch(() => {})
+      for (const file of created) await fileSystem().unlink(file).catch(() => {})
       throw error
     }
     return segment
@@ -190,7 +190,7 @@ export class Segment {
   }
 
   /** Rebuilds every derived field from the file's batches; returns the first fault. */
-  private scan(handle: FileHandle, fileBytes: number, verifyCrc: boolean): ScanFault | null {
+  private scan(handle: LogFileHandle, fileBytes: number, verifyCrc: boolean): ScanFault | null {
     this.resetDerivedState()
     const result = scanBatches({
       fd: handle.fd,
@@ -450,7 +450,7 @@ export class Segment {
   }
 
   /** State through the batch that index entry `entry` points at, then the batches up to `endPosition`. */
-  private restoreFromIndexEntry(handle: FileHandle, entry: number, endPosition: number): void {
+  private restoreFromIndexEntry(handle: LogFileHandle, entry: number, endPosition: number): void {
     const {offset: entryLastOffset, position: entryPosition} = this.offsetIndex.entry(entry)
     this.timeIndex.truncateToOffset(entryLastOffset + 1)
     this.batchCountAtEntry.length = entry + 1
@@ -513,7 +513,7 @@ export class Segment {
     assert(!this.readOnly, 'delete files of a writable segment')
     await this.file.retire()
     this.closed = true
-    for (const file of [this.logPath, this.indexPath, this.timeIndexPath]) await unlink(file).catch(ignoreMissing)
+    for (const file of [this.logPath, this.indexPath, this.timeIndexPath]) await fileSystem().unlink(file).catch(ignoreMissing)
   }
 
   /** Closes without writing anything (the files are gone or about to be). */
@@ -525,7 +525,7 @@ export class Segment {
 }
 
 /** One write (or writev) call in the normal case; a short write continues where it stopped. */
-async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+async function writeAll(handle: LogFileHandle, buffers: Buffer[], position: number): Promise<void> {
   let remaining = buffers
   let at = position
   while (remaining.length > 0) {
@@ -547,7 +547,7 @@ function dropLeadingBytes(buffers: Buffer[], count: number): Buffer[] {
 
 async function readFileOrNull(file: string): Promise<Buffer | null> {
   try {
-    return await readFile(file)
+    return await fileSystem().readFile(file)
   } catch {
     return null
   }
@@ -556,10 +556,10 @@ async function readFileOrNull(file: string): Promise<Buffer | null> {
 /** True if it created the file. */
 async function createEmptyIfMissing(file: string): Promise<boolean> {
   try {
-    await stat(file)
+    await fileSystem().stat(file)
     return false
   } catch {
-    await (await open(file, 'a')).close()
+    await (await fileSystem().open(file, 'a')).close()
     return true
   }
 }

@@ -29,7 +29,7 @@ function recordingIo(failWriteOf?: string): {io: AtomicFileIo; events: string[]}
           }
           if (property === 'writeFile' && file === failWriteOf) {
             return async (contents: string) => {
-              await target.write(contents.slice(0, 3))
+              await target.write(Buffer.from(contents.slice(0, 3)), 0, 3)
               throw errnoError('ENOSPC', 'write')
             }
           }
