@@ -12,8 +12,8 @@ import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {BlockingWatch} from '../cluster/blocking-watch.js'
 import {encodeValue, type ConsulApi, type KvEntry} from '../cluster/consul-api.js'
-import {parseRules, sameRule, type AclRule} from './acl-rule.js'
-import {serializeRules, type AclRuleStore, type AddOutcome, type RemoveOutcome} from './rule-store.js'
+import {parseRules, type AclRule} from './acl-rule.js'
+import {serializeRules, withRuleAdded, withRuleRemoved, type AclRuleStore, type AddOutcome, type RemoveOutcome} from './rule-store.js'
 
 // Operators change rules by hand and rarely; past this many lost races in a row something keeps rewriting the key.
 const CHANGE_ATTEMPTS_MAX = 20
@@ -53,11 +53,11 @@ export class ConsulRuleStore implements AclRuleStore {
   }
 
   add(rule: AclRule): Promise<AddOutcome> {
-    return this.change((rules) => (rules.some((existing) => sameRule(existing, rule)) ? undefined : [...rules, rule]), 'added', 'exists')
+    return this.change((rules) => withRuleAdded(rules, rule), 'added', 'exists')
   }
 
   remove(rule: AclRule): Promise<RemoveOutcome> {
-    return this.change((rules) => (rules.some((existing) => sameRule(existing, rule)) ? rules.filter((existing) => !sameRule(existing, rule)) : undefined), 'removed', 'absent')
+    return this.change((rules) => withRuleRemoved(rules, rule), 'removed', 'absent')
   }
 
   async stop(): Promise<void> {

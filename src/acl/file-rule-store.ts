@@ -12,8 +12,8 @@ import {readFile} from 'node:fs/promises'
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {replaceFileAtomically} from '../log/atomic-file.js'
-import {parseRules, sameRule, type AclRule} from './acl-rule.js'
-import {serializeRules, type AclRuleStore, type AddOutcome, type RemoveOutcome} from './rule-store.js'
+import {parseRules, type AclRule} from './acl-rule.js'
+import {serializeRules, withRuleAdded, withRuleRemoved, type AclRuleStore, type AddOutcome, type RemoveOutcome} from './rule-store.js'
 
 // Polling, for the reason certificate-watch.ts gives (renames and symlink swaps); a small file a second costs nothing.
 export const RULES_POLL_MS = 1000
@@ -52,11 +52,11 @@ export class FileRuleStore implements AclRuleStore {
   }
 
   add(rule: AclRule): Promise<AddOutcome> {
-    return this.change((rules) => (rules.some((existing) => sameRule(existing, rule)) ? undefined : [...rules, rule]), 'added', 'exists')
+    return this.change((rules) => withRuleAdded(rules, rule), 'added', 'exists')
   }
 
   remove(rule: AclRule): Promise<RemoveOutcome> {
-    return this.change((rules) => (rules.some((existing) => sameRule(existing, rule)) ? rules.filter((existing) => !sameRule(existing, rule)) : undefined), 'removed', 'absent')
+    return this.change((rules) => withRuleRemoved(rules, rule), 'removed', 'absent')
   }
 
   async stop(): Promise<void> {

@@ -7,7 +7,7 @@
  * Invariant: listeners only ever see a whole, valid rule list; a bad file or value keeps the
  * rules in force.
  */
-import type {AclRule} from './acl-rule.js'
+import {sameRule, type AclRule} from './acl-rule.js'
 
 export type AddOutcome = 'added' | 'exists'
 export type RemoveOutcome = 'removed' | 'absent'
@@ -27,4 +27,14 @@ export interface AclRuleStore {
 export function serializeRules(rules: readonly AclRule[]): string {
   if (rules.length === 0) return '[]\n'
   return `[\n${rules.map((rule) => `  ${JSON.stringify(rule)}`).join(',\n')}\n]\n`
+}
+
+/** The list with `rule` added; undefined when it holds the rule already (nothing to write). */
+export function withRuleAdded(rules: readonly AclRule[], rule: AclRule): AclRule[] | undefined {
+  return rules.some((existing) => sameRule(existing, rule)) ? undefined : [...rules, rule]
+}
+
+/** The list without `rule`; undefined when it does not hold the rule (nothing to write). */
+export function withRuleRemoved(rules: readonly AclRule[], rule: AclRule): AclRule[] | undefined {
+  return rules.some((existing) => sameRule(existing, rule)) ? rules.filter((existing) => !sameRule(existing, rule)) : undefined
 }
