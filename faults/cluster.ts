@@ -7,7 +7,7 @@
  * `lignum segments inspect --dump --records --json`. Nodes are addressed by id, never by
  * position: a restarted node is a new process object in the same slot.
  */
-import {open, readdir, readFile, stat} from 'node:fs/promises'
+import {open, readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {runCli} from '../test/helpers/cli.js'
 import {flipBitAt} from '../test/helpers/segment-damage.js'
@@ -33,7 +33,9 @@ export const REPLICA_LAG_MAX_MS = 2_000
 // Processes starting and Consul answering on a loaded 2-core machine.
 const SETTLE_MS = 60_000
 // A restarted follower copies what it missed at tens of MB/s; a run's load is a few MB.
-const HEALTHY_TIMEOUT = '90s'
+const HEALTHY_TIMEOUT_MS = 90_000
+// The status command's own wait ends first: a kill of it would hide what it saw.
+const HEALTHY_COMMAND_MARGIN_MS = 15_000
 
 /** What the cluster uses of a node process: the test helper's ServeProcess, or one in a network namespace. */
 export interface ClusterNode {
@@ -255,18 +257,22 @@ export class FaultCluster {
     return line === undefined ? undefined : Number(line.split(' ').at(-1))
   }
 
-  /** Cuts `bytes` off the end of the node's active segment of the partition (the node must be down); the bytes cut. */
+  /**
+   * Cuts up to `bytes` off the end of the node's active segment of the partition (the node must
+   * be down), as a torn write after a crash: never below the first batch at or past its recovery
+   * point, since what was fsynced survives a crash (a cut there is damage, not a torn tail, and
+   * the replica would wait for a repair). The bytes cut.
+   */
   async tearTail(id: string, bytes: number): Promise<number> {
-    const directory = path.join(this.node(id).dataDir, `${TOPIC}-${PARTITION}`)
-    const segments = (await readdir(directory)).filter((file) => file.endsWith('.log')).sort()
-    const active = segments.at(-1)
+    const recoveryPoint = await readRecoveryPoint(this.partitionDir(id))
+    const active = (await this.segmentFiles(id)).at(-1)
     if (!active) return 0
-    const file = path.join(directory, active)
-    const size = (await stat(file)).size
-    const cut = Math.min(bytes, size)
-    const handle = await open(file, 'r+')
+    const contents = await readFile(active)
+    const unflushedFrom = batchesOf(contents).find((batch) => batch.baseOffset >= recoveryPoint)?.position ?? contents.length
+    const cut = Math.min(bytes, contents.length - unflushedFrom)
+    const handle = await open(active, 'r+')
     try {
-      await handle.truncate(size - cut)
+      await handle.truncate(contents.length - cut)
     } finally {
       await handle.close()
     }
@@ -275,7 +281,7 @@ export class FaultCluster {
 
   /** `lignum cluster status --wait-healthy`; throws with its output if the cluster stays unhealthy. */
   async waitHealthy(): Promise<void> {
-    const result = await runCli(['cluster', 'status', '--wait-healthy', '--timeout', HEALTHY_TIMEOUT, '--brokers', this.brokers])
+    const result = await runCli(['cluster', 'status', '--wait-healthy', '--timeout', `${HEALTHY_TIMEOUT_MS / 1000}s`, '--brokers', this.brokers], {timeoutMs: HEALTHY_TIMEOUT_MS + HEALTHY_COMMAND_MARGIN_MS})
     if (result.code !== 0) throw new Error(`the cluster did not become healthy (exit ${result.code}): ${result.stderr.trim()}\n${result.stdout}`)
   }
 

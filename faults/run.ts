@@ -6,9 +6,12 @@
  * scenario's expectation failed (a leader scenario whose leadership never moved, …).
  * A run of every scenario writes faults/results/latest.json and latest.md; a run of one
  * scenario writes them into a temporary directory it names, leaving the committed results alone.
+ * `npm run faults -- --rerun-broken [--jobs J]` runs again, on the same seeds, only the runs
+ * the committed results list as broken (a run that could not finish is not a checked run), and
+ * rewrites the results with them, naming each rerun and why it broke the first time.
  * Nodes run from dist/: `npm run build` first.
  */
-import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -34,6 +37,8 @@ interface Options {
   scenarios: Scenario[]
   seeds: number[]
   jobs: number
+  /** Only these runs, added to an earlier document's: --rerun-broken. */
+  rerun?: {earlier: ResultsDocument; runs: BrokenRun[]}
 }
 
 // Each run is four processes (three nodes, a consumer-heavy client) busy on a shared machine:
@@ -46,6 +51,10 @@ function fail(message: string): never {
 }
 
 function parseOptions(args: string[]): Options {
+  if (args[0] === '--rerun-broken') {
+    if (args.length !== 1 && (args.length !== 3 || args[1] !== '--jobs')) fail('--rerun-broken takes only --jobs J')
+    return {scenarios, seeds: [], jobs: jobsOf(args[2])}
+  }
   const value = (name: string) => {
     const index = args.indexOf(name)
     if (index < 0) return undefined
@@ -55,7 +64,7 @@ function parseOptions(args: string[]): Options {
   }
   const known = new Set(['--scenario', '--seed', '--seeds', '--jobs'])
   for (let index = 0; index < args.length; index += 2) {
-    if (!known.has(args[index]!)) fail(`unknown option ${args[index]}; use --scenario NAME, --seed S, --seeds N, --jobs J`)
+    if (!known.has(args[index]!)) fail(`unknown option ${args[index]}; use --scenario NAME, --seed S, --seeds N, --jobs J, or --rerun-broken [--jobs J] alone`)
   }
   const name = value('--scenario')
   const chosen = name === undefined ? scenarios : [scenarioNamed(name) ?? fail(`no scenario ${name}; choose from ${scenarios.map((scenario) => scenario.name).join(', ')}`)]
@@ -63,9 +72,22 @@ function parseOptions(args: string[]): Options {
   const count = Number(value('--seeds') ?? 1)
   if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a whole number, not ${value('--seed')}`)
   if (!Number.isInteger(count) || count < 1) fail(`--seeds must be a whole number of 1 or more, not ${value('--seeds')}`)
-  const jobs = Number(value('--jobs') ?? 1)
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > JOBS_MAX) fail(`--jobs must be a whole number from 1 to ${JOBS_MAX}, not ${value('--jobs')}`)
-  return {scenarios: chosen, seeds: Array.from({length: count}, (_, index) => seed + index), jobs}
+  return {scenarios: chosen, seeds: Array.from({length: count}, (_, index) => seed + index), jobs: jobsOf(value('--jobs'))}
+}
+
+function jobsOf(given = '1'): number {
+  const jobs = Number(given)
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > JOBS_MAX) fail(`--jobs must be a whole number from 1 to ${JOBS_MAX}, not ${given}`)
+  return jobs
+}
+
+/** The committed results, and their broken runs to run again. */
+async function rerunOptions(jobs: number): Promise<Options> {
+  const file = path.join(resultsDir, 'latest.json')
+  const earlier = JSON.parse(await readFile(file, 'utf8').catch(() => fail(`--rerun-broken needs ${file}: run the whole suite first`))) as ResultsDocument
+  if (earlier.broken.length === 0) fail(`no broken runs in ${file}: nothing to run again`)
+  const runs = earlier.broken.map((run) => ({...run, reason: withoutScratchPaths(run.reason)}))
+  return {scenarios, seeds: earlier.seeds, jobs, rerun: {earlier, runs}}
 }
 
 /** Runs `tasks` with at most `jobs` at once; results in the order of `tasks`. */
@@ -83,7 +105,8 @@ async function inPool<T>(tasks: (() => Promise<T>)[], jobs: number): Promise<T[]
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2))
+  const parsed = parseOptions(process.argv.slice(2))
+  const options = process.argv[2] === '--rerun-broken' ? await rerunOptions(parsed.jobs) : parsed
   const found = await findConsulBinary()
   if (!found.path) fail(`the fault suite needs Consul: ${found.missingReason}; install Go or set LIGNUM_CONSUL_BIN`)
   const consul = await ConsulAgent.start(found.path, 'dev')
@@ -94,18 +117,21 @@ async function main(): Promise<number> {
   const outDir = full ? resultsDir : await mkdtemp(path.join(os.tmpdir(), 'lignum-faults-'))
   await mkdir(outDir, {recursive: true})
   const planned = options.scenarios.length * options.seeds.length
-  const finished: RunResult[] = []
+  const finished: RunResult[] = [...(options.rerun?.earlier.runs ?? [])]
   let written = Promise.resolve()
   const broken: BrokenRun[] = []
   // Seed by seed, each seed's runs for every scenario: a run stopped early has whole seeds.
-  const tasks = options.seeds.flatMap((seed) => options.scenarios.map((scenario) => async () => {
+  const chosen = options.rerun
+    ? options.rerun.runs.map((run) => ({seed: run.seed, scenario: scenarioNamed(run.scenario) ?? fail(`the results name a scenario ${run.scenario} this suite does not have`)}))
+    : options.seeds.flatMap((seed) => options.scenarios.map((scenario) => ({seed, scenario})))
+  const tasks = chosen.map(({seed, scenario}) => async () => {
     let run: RunResult
     try {
       run = await runScenario({url: consul.url, binary: found.path!}, scenario, seed, (text) => process.stderr.write(`${text}\n`))
     } catch (error) {
       // A run that cannot finish (a cluster that never became healthy, a process that would not
       // start) fails the suite, but the other runs go on and are reported.
-      const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error)
+      const reason = withoutScratchPaths(error instanceof Error ? error.message.split('\n')[0]! : String(error))
       process.stderr.write(`${scenario.name} seed ${seed}: RUN BROKEN: ${reason}\n`)
       broken.push({scenario: scenario.name, seed, reason})
       written = written.then(() => writeResults(outDir, options, finished, broken, planned))
@@ -118,7 +144,7 @@ async function main(): Promise<number> {
     // Written after every run, so a long run stopped part way still leaves what it found.
     written = written.then(() => writeResults(outDir, options, finished, broken, planned))
     await written
-  }))
+  })
   try {
     await inPool(tasks, options.jobs)
   } finally {
@@ -131,6 +157,11 @@ async function main(): Promise<number> {
   const violations = rows.reduce((sum, row) => sum + rowViolations(row), 0) + broken.length
   if (violations > 0) process.stderr.write(`${violations} acks=all violations or failed expectations: see the table and the examples and EXPECTATION FAILED notes above\n`)
   return violations > 0 ? 1 : 0
+}
+
+/** A reason as committed results may hold it: a run's scratch directories (node data, kept logs) named, not their paths. */
+function withoutScratchPaths(reason: string): string {
+  return reason.replaceAll(new RegExp(`${os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/lignum-[A-Za-z0-9_-]+`, 'g'), '<scratch directory>')
 }
 
 /** Runs in table order: by scenario, then seed, whatever order they finished in. */
@@ -146,14 +177,32 @@ interface BrokenRun {
   reason: string
 }
 
+/** What latest.json holds. */
+interface ResultsDocument {
+  date: string
+  machine: {cpus: number; kernel: string; node: string}
+  seeds: number[]
+  runsPlanned: number
+  rows: ReturnType<typeof summarizeRuns>
+  runs: RunResult[]
+  broken: BrokenRun[]
+  /** Runs that broke in the first pass and were run again by --rerun-broken, with the first reason. */
+  reruns?: BrokenRun[]
+}
+
 async function writeResults(outDir: string, options: Options, finished: RunResult[], broken: BrokenRun[], planned: number): Promise<void> {
   const runs = ordered(finished, options)
   const rows = summarizeRuns(runs)
-  const done = runs.length + broken.length
+  const rerunsNow = options.rerun?.runs ?? []
+  const reruns = [...(options.rerun?.earlier.reruns ?? []), ...rerunsNow]
+  // A rerun not yet finished still counts as broken, with its first reason.
+  const pending = rerunsNow.filter((run) => !finished.some((done) => done.scenario === run.scenario && done.seed === run.seed) && !broken.some((again) => again.scenario === run.scenario && again.seed === run.seed))
+  const stillBroken = [...broken, ...pending]
+  const done = runs.length + stillBroken.length
   const progress = done < planned ? `, ${done} of ${planned} runs done (the run is still going or was stopped)` : ''
-  const document = {date: new Date().toISOString(), machine: {cpus: os.cpus().length, kernel: `${os.type()} ${os.release()}`, node: process.version}, seeds: options.seeds, runsPlanned: planned, rows, runs, broken}
+  const document: ResultsDocument = {date: new Date().toISOString(), machine: {cpus: os.cpus().length, kernel: `${os.type()} ${os.release()}`, node: process.version}, seeds: options.seeds, runsPlanned: planned, rows, runs, broken: stillBroken, ...(reruns.length > 0 ? {reruns} : {})}
   await writeFile(path.join(outDir, 'latest.json'), `${JSON.stringify(document, null, 2)}\n`)
-  const markdown = `# Fault suite results\n\n${document.date}, seeds ${options.seeds[0]}–${options.seeds.at(-1)}${progress}, ${document.machine.cpus} CPUs, ${document.machine.kernel}, node ${document.machine.node}.\n\n${renderMarkdown(rows)}\n\n${broken.length > 0 ? `Runs that broke before they could be checked (each fails the suite): ${broken.map((run) => `${run.scenario} seed ${run.seed}: ${run.reason}`).join('; ')}.\n\n` : ''}${LEGEND}\n\nPer run (what each seed chose):\n\n${runs.map((run) => `- ${run.scenario} seed ${run.seed}: ${run.notes.join('; ')}`).join('\n')}\n`
+  const markdown = `# Fault suite results\n\n${document.date}, seeds ${options.seeds[0]}–${options.seeds.at(-1)}${progress}, ${document.machine.cpus} CPUs, ${document.machine.kernel}, node ${document.machine.node}.\n\n${renderMarkdown(rows)}\n\n${stillBroken.length > 0 ? `Runs that broke before they could be checked (each fails the suite): ${stillBroken.map((run) => `${run.scenario} seed ${run.seed}: ${run.reason}`).join('; ')}.\n\n` : ''}${reruns.length > 0 ? `Runs that broke before they could be checked and were run again on the same seed (\`npm run faults -- --rerun-broken\`), with why they broke the first time: ${reruns.map((run) => `${run.scenario} seed ${run.seed}: ${run.reason}`).join('; ')}.\n\n` : ''}${LEGEND}\n\nPer run (what each seed chose):\n\n${runs.map((run) => `- ${run.scenario} seed ${run.seed}: ${run.notes.join('; ')}`).join('\n')}\n`
   await writeFile(path.join(outDir, 'latest.md'), markdown)
 }
 
