@@ -35,7 +35,13 @@ export type MappingRule =
 
 export interface PrincipalMapping {
   rules: MappingRule[]
+  /** What each certificate (by its SHA-256 fingerprint) maps to: the answer depends on nothing else. */
+  mapped?: Map<string, MappedPrincipal>
 }
+
+// Parsing a certificate costs about 0.3 ms, on every call otherwise; clients are few next to
+// this, and a flood of distinct certificates (each signed by the CA) only evicts the oldest.
+export const MAPPED_CERTIFICATES_MAX = 1024
 
 /** What a rule can be applied to: the certificate's subject and subject alternative names. */
 export interface CertificateNames {
@@ -76,7 +82,7 @@ export function splitMappingRules(text: string): string[] {
 /** Parses the rules; a bad one is a CONFIG error naming it and the syntax. */
 export function parsePrincipalMapping(texts: string[]): PrincipalMapping {
   if (texts.length === 0) return DEFAULT_PRINCIPAL_MAPPING
-  return {rules: texts.map(parseRule)}
+  return {rules: texts.map(parseRule), mapped: new Map()}
 }
 
 function parseRule(text: string): MappingRule {
@@ -101,10 +107,17 @@ function parseRule(text: string): MappingRule {
 export function principalOfPeerCertificate(mapping: PrincipalMapping, peer: PeerCertificate): MappedPrincipal {
   const commonName = commonNameOf(peer.subject as unknown as Record<string, string | string[] | undefined>)
   if (mapping === DEFAULT_PRINCIPAL_MAPPING) return {principal: commonName}
+  const {mapped: cache} = mapping
+  if (cache?.has(peer.fingerprint256)) return cache.get(peer.fingerprint256)
   // The subject object of getPeerCertificate() merges repeated fields (OU=eng, OU=ops) and loses
   // their order; X509Certificate.subject keeps both, one field a line, escaped as RFC 2253.
   const subjectFields = new X509Certificate(peer.raw).subject.split('\n')
-  return mapPrincipal(mapping, {subjectFields, sans: subjectAlternativeNamesOf(peer.subjectaltname), commonName})
+  const mapped = mapPrincipal(mapping, {subjectFields, sans: subjectAlternativeNamesOf(peer.subjectaltname), commonName})
+  if (cache) {
+    if (cache.size >= MAPPED_CERTIFICATES_MAX) cache.delete(cache.keys().next().value!)
+    cache.set(peer.fingerprint256, mapped)
+  }
+  return mapped
 }
 
 /** The subject DN in RFC 2253 form: most specific first, so the certificate's fields reversed. */

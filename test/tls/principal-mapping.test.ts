@@ -1,9 +1,10 @@
 import {expect} from 'chai'
 import {X509Certificate} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
+import type {PeerCertificate} from 'node:tls'
 import {LignumError} from '../../src/errors.js'
 import {coerceSetting} from '../../src/config/schema.js'
-import {distinguishedNameOf, mapPrincipal, parsePrincipalMapping, splitMappingRules, subjectAlternativeNamesOf, type CertificateNames} from '../../src/tls/principal-mapping.js'
+import {distinguishedNameOf, MAPPED_CERTIFICATES_MAX, mapPrincipal, parsePrincipalMapping, principalOfPeerCertificate, splitMappingRules, subjectAlternativeNamesOf, type CertificateNames} from '../../src/tls/principal-mapping.js'
 import {makeCa} from '../helpers/certificates.js'
 
 function namesOf(dn: string, sans: CertificateNames['sans'] = []): CertificateNames {
@@ -54,6 +55,22 @@ describe('principal mapping rules (Kafka ssl.principal.mapping.rules)', () => {
     const files = await ca.issue('alice', {subject: '/C=US/O=Acme/OU=eng/OU=ops/CN=alice, jr'})
     const subjectFields = new X509Certificate(await readFile(files.cert)).subject.split('\n')
     expect(distinguishedNameOf(subjectFields)).to.equal('CN=alice\\, jr,OU=ops,OU=eng,O=Acme,C=US')
+  })
+
+  it('maps each peer certificate by its own names, and keeps at most MAPPED_CERTIFICATES_MAX answers', async () => {
+    const ca = await makeCa('cache-ca')
+    const peerOf = async (commonName: string, subject: string, subjectAltName: string) =>
+      new X509Certificate(await readFile((await ca.issue(commonName, {subject, subjectAltName})).cert)).toLegacyObject() as unknown as PeerCertificate
+    const alice = await peerOf('alice', '/O=Acme/OU=Eng/CN=alice', 'DNS:alice.acme.test')
+    const bob = await peerOf('bob', '/O=Acme/CN=bob', String.raw`URI:spiffe://acme/ns/billing/sa/bob`)
+    const mapping = parsePrincipalMapping(splitMappingRules(String.raw`RULE:^CN=([^,]*),OU=([^,]*),O=Acme$/$2-$1/L,SAN:URI:^spiffe:\/\/acme\/ns\/([^\/]+)\/sa\/([^\/]+)$/$1-$2/`))
+    for (let round = 0; round < 2; round++) {
+      expect(principalOfPeerCertificate(mapping, alice)).to.deep.equal({principal: 'eng-alice'})
+      expect(principalOfPeerCertificate(mapping, bob)).to.deep.equal({principal: 'billing-bob'})
+    }
+    for (let index = 0; index < MAPPED_CERTIFICATES_MAX + 10; index++) principalOfPeerCertificate(mapping, {...alice, fingerprint256: `fake-${index}`})
+    expect(mapping.mapped!.size).to.equal(MAPPED_CERTIFICATES_MAX)
+    expect(principalOfPeerCertificate(mapping, bob)).to.deep.equal({principal: 'billing-bob'})
   })
 
   it('refuses a bad rule with one line naming it and the syntax', () => {
