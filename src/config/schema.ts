@@ -6,6 +6,7 @@
  */
 import {LignumError} from '../errors.js'
 import {SEGMENT_HANDLES_OPEN_MAX} from '../log/segment-handles.js'
+import {splitMappingRules} from '../tls/principal-mapping.js'
 
 export type FlushPolicySetting = 'always' | 'never' | number
 
@@ -45,6 +46,7 @@ export interface LignumConfig {
   tlsKeyFile: string | undefined
   tlsCaFile: string | undefined
   tlsClientAuth: ClientAuthSetting
+  tlsPrincipalMappingRules: string[]
   tlsCa: string | undefined
   tlsCert: string | undefined
   tlsKey: string | undefined
@@ -65,7 +67,7 @@ export type ClientAuthSetting = 'none' | 'requested' | 'required'
 /** Who may read /metrics: anyone, or a request with a principal (a client certificate or a bearer token). */
 export type MetricsAccessSetting = 'open' | 'authenticated'
 
-type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access' | 'acl-store' | 'list'
+type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access' | 'acl-store' | 'list' | 'mapping-rules'
 
 interface Setting {
   kind: Kind
@@ -130,6 +132,8 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   tlsKeyFile: {kind: 'optional-string', default: undefined, description: 'serve: PEM private key of tlsCertFile'},
   tlsCaFile: {kind: 'optional-string', default: undefined, description: 'serve: PEM CA that signs client and node certificates'},
   tlsClientAuth: {kind: 'client-auth', default: 'none', description: 'serve: none, requested or required (mutual TLS) client certificates'},
+  // Empty: DEFAULT, the CN, the principal before mapping rules existed. Checked at start (node.ts).
+  tlsPrincipalMappingRules: {kind: 'mapping-rules', default: [], description: 'serve: Kafka\'s ssl.principal.mapping.rules (RULE:<regex>/<replacement>/[L|U], SAN:<DNS|URI|IP|EMAIL>:…, DEFAULT), comma-separated'},
   tlsCa: {kind: 'optional-string', default: undefined, description: 'client: PEM CA to trust the nodes\' certificates by; turns TLS on'},
   tlsCert: {kind: 'optional-string', default: undefined, description: 'client: PEM certificate to present to nodes (mutual TLS)'},
   tlsKey: {kind: 'optional-string', default: undefined, description: 'client: PEM private key of tlsCert'},
@@ -209,6 +213,8 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
       return fail('one of file, consul')
     case 'list':
       return principalList(raw) ?? fail('a list of names (a YAML/JSON list, or comma-separated)')
+    case 'mapping-rules':
+      return mappingRuleList(raw) ?? fail('rules (a YAML/JSON list, or comma-separated) of DEFAULT, RULE:<regex>/<replacement>/[L|U] or SAN:<DNS|URI|IP|EMAIL>:<regex>/<replacement>/[L|U]')
     case 'level':
       if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw
       return fail('one of debug, info, warn, error')
@@ -233,6 +239,14 @@ function principalList(raw: unknown): string[] | undefined {
   const entries = typeof raw === 'string' ? raw.split(',') : raw
   if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) return undefined
   return entries.map((entry) => entry.trim()).filter((entry) => entry !== '')
+}
+
+/** Rules as written, split Kafka's way (a regex keeps its commas); checked when the node starts. */
+function mappingRuleList(raw: unknown): string[] | undefined {
+  if (raw === undefined || raw === null) return []
+  const entries = typeof raw === 'string' ? [raw] : raw
+  if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) return undefined
+  return entries.flatMap(splitMappingRules)
 }
 
 function integerIn(raw: unknown, minimum: number, maximum: number): number | undefined {

@@ -18,20 +18,20 @@ export function aclHandlers(context: ServingContext, unary: Unary) {
   return {
     listAcls: unary((_request: ListAclsRequest, call): ListAclsResponse => {
       const access = accessOrRefuse(context)
-      requireAllowed(access, callPrincipal(call), 'describe', clusterResource())
+      requireAllowed(access, callPrincipal(call, context.principalMapping), 'describe', clusterResource())
       return {rules: access.rules.map(ruleToWire), store: access.where}
     }),
 
     addAcl: unary(async (request: ChangeAclRequest, call): Promise<ChangeAclResponse> => {
       const access = accessOrRefuse(context)
-      const principal = callPrincipal(call)
+      const principal = callPrincipal(call, context.principalMapping)
       requireAllowed(access, principal, 'alter', clusterResource())
       return {changed: (await access.add(ruleFromWire(request), principal)) === 'added', store: access.where}
     }),
 
     removeAcl: unary(async (request: ChangeAclRequest, call): Promise<ChangeAclResponse> => {
       const access = accessOrRefuse(context)
-      const principal = callPrincipal(call)
+      const principal = callPrincipal(call, context.principalMapping)
       requireAllowed(access, principal, 'alter', clusterResource())
       return {changed: (await access.remove(ruleFromWire(request), principal)) === 'removed', store: access.where}
     }),

@@ -13,12 +13,13 @@
 import {LignumError} from '../errors.js'
 import type {AccessControl} from '../acl/access-control.js'
 import {ANONYMOUS_PRINCIPAL, clusterResource, describeResource, ruleFlags, type Operation, type Resource} from '../acl/acl-rule.js'
+import type {PrincipalMapping} from '../tls/principal-mapping.js'
 import {principalOf} from './principal.js'
 import type {ServingContext} from './serving-context.js'
 
-/** Who a call comes from: its certificate's principal, or ANONYMOUS (plaintext, or TLS without a certificate). */
-export function callPrincipal(call: {getAuthContext: Parameters<typeof principalOf>[0]['getAuthContext']}): string {
-  return principalOf(call) ?? ANONYMOUS_PRINCIPAL
+/** Who a call comes from: its certificate's principal, or ANONYMOUS (plaintext, or TLS without a certificate); UNAUTHENTICATED for a certificate no rule maps. */
+export function callPrincipal(call: {getAuthContext: Parameters<typeof principalOf>[0]['getAuthContext']}, mapping?: PrincipalMapping): string {
+  return principalOf(call, mapping) ?? ANONYMOUS_PRINCIPAL
 }
 
 // How a refusal reads: "alice may not produce to topic orders".

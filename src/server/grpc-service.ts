@@ -66,10 +66,10 @@ export function createLignumService(context: ServingContext): LignumServer {
 
   return {
     // Per-partition results, errors included: one partition failing does not hide the others' offsets.
-    produce: unary((request: ProduceRequest, call) => produceAll(context, request, callPrincipal(call))),
+    produce: unary((request: ProduceRequest, call) => produceAll(context, request, callPrincipal(call, context.principalMapping))),
 
     produceStream(call) {
-      const principal = callPrincipal(call)
+      const principal = callPrincipal(call, context.principalMapping)
       let pending = 0
       let ended = false
       let finished = false
@@ -113,7 +113,7 @@ export function createLignumService(context: ServingContext): LignumServer {
     },
 
     fetch: unary(async (request, call) => {
-      requireAllowed(context.access, callPrincipal(call), 'consume', topicResource(request.topic))
+      requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'consume', topicResource(request.topic))
       const stop = context.metrics.fetchLatency.startTimer()
       const abort = abortOnCancel(call, context.shutdownSignal)
       try {
@@ -131,7 +131,7 @@ export function createLignumService(context: ServingContext): LignumServer {
 
     subscribe(call) {
       void Promise.resolve()
-        .then(() => requireAllowed(context.access, callPrincipal(call), 'consume', topicResource(call.request.topic)))
+        .then(() => requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'consume', topicResource(call.request.topic)))
         .then(() => subscribeLoop(context, call))
         .catch((error) => {
           // An 'error' event is how a grpc-js server stream ends with a status (destroy() would
@@ -142,12 +142,12 @@ export function createLignumService(context: ServingContext): LignumServer {
 
     // Kafka's ListOffsets needs describe; consume implies it.
     listOffsets: unary(async (request, call) => {
-      requireAllowed(context.access, callPrincipal(call), 'describe', topicResource(request.topic))
+      requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'describe', topicResource(request.topic))
       return {offset: BigInt(await broker.listOffset(request.topic, readPartition(request.partition), toSafeNumber(request.timestamp, 'timestamp')))}
     }),
 
     createTopic: unary(async (request, call) => {
-      requireCreateTopic(context.access, callPrincipal(call), request.name)
+      requireCreateTopic(context.access, callPrincipal(call, context.principalMapping), request.name)
       if (context.clusterTopics) {
         return context.clusterTopics.createTopic({
           name: request.name,
@@ -162,7 +162,7 @@ export function createLignumService(context: ServingContext): LignumServer {
     }),
 
     deleteTopic: unary(async (request, call) => {
-      requireAllowed(context.access, callPrincipal(call), 'delete', topicResource(request.name))
+      requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'delete', topicResource(request.name))
       if (context.clusterTopics) await context.clusterTopics.deleteTopic(request.name)
       else await broker.deleteTopic(request.name)
       return {}
@@ -171,17 +171,17 @@ export function createLignumService(context: ServingContext): LignumServer {
     // Cluster mode: from the catalog, so every node answers alike, holding a replica or not.
     // Topics the caller may not describe are left out, as Kafka does.
     listTopics: unary(async (request, call) => ({
-      topics: describable(context, callPrincipal(call), context.clusterTopics ? await context.clusterTopics.listTopics() : broker.listTopics().map((topic) => topicToWire(topic, context.nodeId))),
+      topics: describable(context, callPrincipal(call, context.principalMapping), context.clusterTopics ? await context.clusterTopics.listTopics() : broker.listTopics().map((topic) => topicToWire(topic, context.nodeId))),
     })),
 
     describeTopic: unary((request, call) => {
-      requireAllowed(context.access, callPrincipal(call), 'describe', topicResource(request.name))
+      requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'describe', topicResource(request.name))
       return context.clusterTopics ? context.clusterTopics.describeTopic(request.name) : topicToWire(broker.describeTopic(request.name), context.nodeId)
     }),
 
     metadata: unary(async (request, call) => {
       const view = context.clusterView()
-      const principal = callPrincipal(call)
+      const principal = callPrincipal(call, context.principalMapping)
       for (const name of request.topics) requireAllowed(context.access, principal, 'describe', topicResource(name))
       // Auto-creation is creation: without that right a missing topic is answered as missing.
       const autoCreate = request.allowAutoTopicCreation && request.topics.every((name) => mayCreateTopic(context.access, principal, name))
@@ -208,19 +208,19 @@ export function createLignumService(context: ServingContext): LignumServer {
       requireGroupAccess(context, call, request.group, topic === undefined ? [] : [topic])
       const offsets = context.clusterOffsets ? await context.clusterOffsets.fetchOffsets(request.group, topic, forwardedBy(call)) : broker.fetchOffsets(request.group, topic)
       // A group's offsets of topics the caller may not describe stay hidden (Kafka's OffsetFetch).
-      const principal = callPrincipal(call)
+      const principal = callPrincipal(call, context.principalMapping)
       const visible = offsets.filter((entry) => !context.access || context.access.allows(principal, 'describe', topicResource(entry.topic)))
       return {offsets: visible.map((entry) => ({...entry, offset: BigInt(entry.offset)}))}
     }),
 
     clusterStatus: unary((request, call) => {
-      requireAllowed(context.access, callPrincipal(call), 'describe', clusterResource())
+      requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'describe', clusterResource())
       return clusterStatusAnswer(context, request.localOnly)
     }),
 
     // Kafka 3: an idempotent producer's id is for whoever may produce to some topic; each produce is checked still.
     initProducerId: unary(async (request, call) => {
-      const principal = callPrincipal(call)
+      const principal = callPrincipal(call, context.principalMapping)
       if (context.access && !context.access.allowsSomewhere(principal, 'produce', 'topic')) throw mayProduceNowhere(principal)
       if (!context.producerIds) return {producerId: -1n, producerEpoch: -1}
       return {producerId: BigInt(await context.producerIds.nextId()), producerEpoch: 0}
@@ -242,7 +242,7 @@ function describable(context: ServingContext, principal: string, topics: TopicDe
  * needs admin on the cluster (Kafka's ClusterAction), which node principals have as super users.
  */
 function requireGroupAccess(context: ServingContext, call: ServerUnaryCall<unknown, unknown>, group: string, topics: string[]): void {
-  const principal = callPrincipal(call)
+  const principal = callPrincipal(call, context.principalMapping)
   if (forwardedBy(call) !== undefined) return requireAllowed(context.access, principal, 'admin', clusterResource())
   requireAllowed(context.access, principal, 'consume', groupResource(group))
   for (const topic of new Set(topics)) requireAllowed(context.access, principal, 'consume', topicResource(topic))

@@ -9,10 +9,13 @@
 import type {LignumConfig, MetricsAccessSetting} from '../config/schema.js'
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
+import type {PrincipalMapping} from '../tls/principal-mapping.js'
 import {TokenFileWatch, type BearerTokens} from '../tokens/token-file-watch.js'
 
 export interface HttpAccess {
   tokens?: BearerTokens
+  /** How a client certificate names its principal (tls.principalMappingRules); the CN when undefined. */
+  principalMapping?: PrincipalMapping
   metricsAccess: MetricsAccessSetting
 }
 

@@ -71,7 +71,7 @@ async function handle(context: ServingContext, access: HttpAccess, request: http
   const url = new URL(request.url ?? '/', 'http://localhost')
   const route = `${request.method} ${url.pathname}`
   if (isProbe(route)) return handleProbe(context, route, response)
-  const identity = httpPrincipalOf(request, access.tokens)
+  const identity = httpPrincipalOf(request, access.tokens, access.principalMapping)
   if (identity.refusal) return refuseUnauthenticated(context, response, route, identity.refusal)
   const {principal} = identity
   // Who did what is for debug logs only, as for gRPC calls (principal.ts).

@@ -110,7 +110,7 @@ export class LignumNode {
     this.tls = await listenerTlsOf(config, this.logger)
     this.peerCredentials = peerChannelCredentialsOf(this.tls)
     const {access, watch} = await httpAccessOf(config, this.logger)
-    this.httpAccess = access
+    this.httpAccess = {...access, principalMapping: this.tls?.principalMapping}
     this.tokenFileWatch = watch
     // Then Consul's TLS and ACL token: a refusal stops the start before the data directory is touched.
     if (config.consul) this.consulAccess = await this.checkConsul(config.consul)
@@ -156,6 +156,7 @@ export class LignumNode {
       shutdownSignal: this.shutdown.signal,
       peerCredentials: this.peerCredentials,
       access: this.access,
+      principalMapping: this.tls?.principalMapping,
       get advertisedAddress() {
         return node.advertisedAddress
       },
@@ -186,7 +187,7 @@ export class LignumNode {
     const server = new Server({
       'grpc.max_receive_message_length': this.config.requestBytesMax,
       'grpc.max_send_message_length': this.config.requestBytesMax + GRPC_MESSAGE_BYTES_HEADROOM,
-      interceptors: [refuseUnparseableRequests, logPrincipals(this.logger)],
+      interceptors: [refuseUnparseableRequests, logPrincipals(this.logger, this.tls?.principalMapping)],
     })
     server.addService(withUnparseableRequestsMarked(lignumServiceDefinition), createLignumService(context))
     server.addService(withUnparseableRequestsMarked(replicationServiceDefinition), createReplicationService(context))

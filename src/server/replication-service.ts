@@ -57,7 +57,7 @@ export function createReplicationService(context: ServingContext): ReplicationSe
   return {
     replicaFetch(call: ServerUnaryCall<ReplicaFetchRequest, ReplicaFetchResponse>, callback: sendUnaryData<ReplicaFetchResponse>) {
       try {
-        requireAllowed(context.access, callPrincipal(call), 'admin', clusterResource())
+        requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'admin', clusterResource())
       } catch (error) {
         callback(toServiceError(error, context.logger), null)
         return
@@ -70,7 +70,7 @@ export function createReplicationService(context: ServingContext): ReplicationSe
 
     offsetsForLeaderEpoch(call: ServerUnaryCall<OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse>, callback: sendUnaryData<OffsetsForLeaderEpochResponse>) {
       try {
-        requireAllowed(context.access, callPrincipal(call), 'admin', clusterResource())
+        requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'admin', clusterResource())
         callback(null, offsetsForLeaderEpoch(context, call.request))
       } catch (error) {
         callback(toServiceError(error, context.logger), null)

@@ -9,6 +9,7 @@ import type {Broker} from '../broker/broker.js'
 import type {CommittedOffset} from '../broker/group-offsets.js'
 import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import type {Logger} from '../logger.js'
+import type {PrincipalMapping} from '../tls/principal-mapping.js'
 import type {PartitionRoles} from './convert.js'
 import type {Metrics} from './metrics.js'
 import type {CatalogPartition} from './partition-status.js'
@@ -44,6 +45,8 @@ export interface ServingContext {
   requestBytesMax: number
   /** The node's channels to other nodes (cluster status): TLS with its own certificate, or plaintext when undefined. */
   peerCredentials?: ChannelCredentials
+  /** How a client certificate names its principal (tls.principalMappingRules); the CN when undefined. */
+  principalMapping?: PrincipalMapping
   /** Authorization (acl.enabled): undefined when off, and then every request is allowed. */
   access?: AccessControl
   /** Aborted when the node begins to stop: long polls and subscriptions end early. */

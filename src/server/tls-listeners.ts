@@ -8,6 +8,8 @@
  * clientAuth: `none` asks for no certificate; `requested` asks and accepts a client without one,
  * but refuses one whose certificate the CA did not sign (as Java's wantClientAuth); `required`
  * refuses, in the handshake, any client without a certificate the CA signed.
+ * tls.principalMappingRules says how a verified certificate names its principal (principal-mapping.ts);
+ * they are parsed here, so a bad rule stops the start before the data directory is touched.
  */
 import {credentials, experimental, ServerCredentials, type ChannelCredentials} from '@grpc/grpc-js'
 import type {Http2Server} from 'node:http2'
@@ -17,15 +19,21 @@ import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {CertificateWatch} from '../tls/certificate-watch.js'
 import type {PemMaterial} from '../tls/pem-files.js'
+import {parsePrincipalMapping, type PrincipalMapping} from '../tls/principal-mapping.js'
 
 export interface ListenerTls {
   watch: CertificateWatch
   clientAuth: ClientAuthSetting
+  principalMapping: PrincipalMapping
 }
 
 /** The node's TLS, or undefined when it serves plaintext; a setting missing its partner is a CONFIG error. */
 export async function listenerTlsOf(config: LignumConfig, logger: Logger): Promise<ListenerTls | undefined> {
   const {tlsCertFile: certFile, tlsKeyFile: keyFile, tlsCaFile: caFile, tlsClientAuth: clientAuth} = config
+  const principalMapping = parsePrincipalMapping(config.tlsPrincipalMappingRules)
+  if (config.tlsPrincipalMappingRules.length > 0 && (clientAuth === 'none' || certFile === undefined)) {
+    throw new LignumError('CONFIG', 'tls.principalMappingRules map client certificates, which a node only reads with TLS on and tls.clientAuth requested or required: set those (--tls-client-auth) or drop the rules')
+  }
   if (certFile === undefined && keyFile === undefined) {
     if (caFile !== undefined || clientAuth !== 'none') throw new LignumError('CONFIG', 'tls.caFile and tls.clientAuth need TLS on: set tls.certFile and tls.keyFile (--tls-cert-file, --tls-key-file) too')
     return undefined
@@ -34,7 +42,7 @@ export async function listenerTlsOf(config: LignumConfig, logger: Logger): Promi
   if (clientAuth !== 'none' && caFile === undefined) throw new LignumError('CONFIG', `tls.clientAuth ${clientAuth} needs tls.caFile (--tls-ca-file): the CA client certificates must be signed by`)
   const watch = new CertificateWatch({certFile, keyFile, caFile}, logger.child({component: 'tls'}))
   await watch.start()
-  return {watch, clientAuth}
+  return {watch, clientAuth, principalMapping}
 }
 
 export function grpcServerCredentialsOf(tls: ListenerTls | undefined): ServerCredentials {

@@ -25,9 +25,10 @@ export interface TestCa {
   key: string
   /**
    * A certificate with subject CN=`commonName` signed by this CA; `days` below 0 makes it
-   * expired; `subjectAltName` (openssl's syntax, e.g. `IP:10.0.0.9`) replaces the loopback names.
+   * expired; `subjectAltName` (openssl's syntax, e.g. `IP:10.0.0.9`) replaces the loopback names;
+   * `subject` (openssl's -subj, e.g. `/C=US/O=Acme/CN=alice`) replaces /CN=`commonName`.
    */
-  issue(commonName: string, options?: {days?: number; file?: string; subjectAltName?: string}): Promise<CertificateFiles>
+  issue(commonName: string, options?: {days?: number; file?: string; subjectAltName?: string; subject?: string}): Promise<CertificateFiles>
 }
 
 const LOOPBACK_NAMES = 'IP:127.0.0.1,DNS:localhost'
@@ -48,7 +49,7 @@ export async function makeCa(name: string, dir?: string): Promise<TestCa> {
       const stem = path.join(base, options.file ?? `${commonName}-${serial}`)
       const extensions = `${stem}.ext`
       await writeFile(extensions, `subjectAltName=${options.subjectAltName ?? LOOPBACK_NAMES}\nextendedKeyUsage=serverAuth,clientAuth\n`)
-      await run('openssl', ['req', ...KEY_OPTIONS, '-keyout', `${stem}-key.pem`, '-out', `${stem}.csr`, '-subj', `/CN=${commonName}`])
+      await run('openssl', ['req', ...KEY_OPTIONS, '-keyout', `${stem}-key.pem`, '-out', `${stem}.csr`, '-subj', options.subject ?? `/CN=${commonName}`])
       await run('openssl', ['x509', '-req', '-in', `${stem}.csr`, '-CA', cert, '-CAkey', key, '-set_serial', String(serial++), '-days', String(options.days ?? 2), '-extfile', extensions, '-out', `${stem}.pem`])
       return {cert: `${stem}.pem`, key: `${stem}-key.pem`}
     },

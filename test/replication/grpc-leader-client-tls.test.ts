@@ -11,6 +11,7 @@ import {LignumError} from '../../src/errors.js'
 import {GrpcLeaderClient} from '../../src/replication/grpc-leader-client.js'
 import {peerChannelCredentialsOf} from '../../src/server/tls-listeners.js'
 import {CertificateWatch} from '../../src/tls/certificate-watch.js'
+import {DEFAULT_PRINCIPAL_MAPPING} from '../../src/tls/principal-mapping.js'
 import {makeCa, type CertificateFiles, type TestCa} from '../helpers/certificates.js'
 import {runCli} from '../helpers/cli.js'
 import {recordingLogger} from '../helpers/manual-clock.js'
@@ -43,7 +44,7 @@ describe('replica fetches over mutual TLS (a real lignum serve as the leader)', 
     const watch = new CertificateWatch({certFile: files.cert, keyFile: files.key, caFile: trustedCa}, recordingLogger())
     await watch.start()
     watches.push(watch)
-    return new GrpcLeaderClient(leader.grpcAddress, peerChannelCredentialsOf({watch, clientAuth: 'required'}))
+    return new GrpcLeaderClient(leader.grpcAddress, peerChannelCredentialsOf({watch, clientAuth: 'required', principalMapping: DEFAULT_PRINCIPAL_MAPPING}))
   }
 
   function fetchAll(client: GrpcLeaderClient) {
