@@ -10,7 +10,6 @@
  */
 import {readFile} from 'node:fs/promises'
 import {LignumError} from '../errors.js'
-import type {LignumConfig} from '../config/schema.js'
 import {checkPem, readPem, type PemMaterial} from '../tls/pem-files.js'
 import {parseConsulUrl} from './consul-api.js'
 
@@ -24,7 +23,15 @@ export interface ConsulAccess {
 // Consul's CLI reads the token file the same way: the whole file, surrounding whitespace trimmed.
 const TOKEN_FILE_BYTES_MAX = 4096
 
-type ConsulSettings = Pick<LignumConfig, 'consul' | 'consulToken' | 'consulTokenFile' | 'consulCaFile' | 'consulCertFile' | 'consulKeyFile'>
+/** The settings this reads, as the configuration names them (declared here: the cluster layer does not import the configuration's). */
+export interface ConsulSettings {
+  consul: string | undefined
+  consulToken: string | undefined
+  consulTokenFile: string | undefined
+  consulCaFile: string | undefined
+  consulCertFile: string | undefined
+  consulKeyFile: string | undefined
+}
 
 export async function consulAccessOf(config: ConsulSettings): Promise<ConsulAccess> {
   const url = parseConsulUrl(config.consul ?? '')
