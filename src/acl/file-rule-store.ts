@@ -21,6 +21,8 @@ export const RULES_POLL_MS = 1000
 export class FileRuleStore implements AclRuleStore {
   private rules: AclRule[] = []
   private lastText: string | undefined
+  /** Rule lists taken so far (polls and changes): a poll whose read overlapped a change drops what it read. */
+  private acceptedCount = 0
   private lastRefused: string | undefined
   private timer: NodeJS.Timeout | undefined
   private polling: Promise<void> | undefined
@@ -99,9 +101,12 @@ export class FileRuleStore implements AclRuleStore {
   private async reload(): Promise<void> {
     let text: string | undefined
     let rules: AclRule[]
+    // A change accepted while this read was under way is newer than what it read: taking the
+    // read would put the old rules back until the next poll.
+    const acceptedBefore = this.acceptedCount
     try {
       text = await this.readText()
-      if (text === this.lastText) return
+      if (text === this.lastText || this.acceptedCount !== acceptedBefore) return
       rules = this.parse(text)
     } catch (error) {
       const reason = error instanceof LignumError ? error.message : String(error)
@@ -114,6 +119,7 @@ export class FileRuleStore implements AclRuleStore {
   }
 
   private accept(rules: AclRule[], text: string | undefined): void {
+    this.acceptedCount++
     this.rules = rules
     this.lastText = text
     this.lastRefused = undefined
