@@ -1,0 +1,91 @@
+/**
+ * A real `lignum cluster up` for tests: the compiled CLI spawned as a user would, its stdout
+ * and stderr collected, the summary it prints once healthy (with --json: one JSON object)
+ * awaited. `forceKill` cleans up after a failing test: SIGKILL by pid to the command and to
+ * every child it reported, so a broken test leaves no process behind.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {lignumBin, repoRoot} from '../../helpers/cli.js'
+
+// Consul, then three nodes, then a controller: about 20 s on a loaded 2-core machine.
+export const UP_TIMEOUT_MS = 150_000
+
+export interface PlaygroundJson {
+  brokers: string
+  cluster: string
+  controller: string
+  dataDir: string
+  dataDirKept: boolean
+  resumed: boolean
+  consul: {url: string; dataDir: string; pid: number}
+  nodes: {name: string; grpc: string; http: string; metrics: string; dataDir: string; pid: number}[]
+}
+
+export class PlaygroundProcess {
+  stdout = ''
+  stderr = ''
+  readonly exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>
+  private readonly child: ChildProcess
+  private info: PlaygroundJson | undefined
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [lignumBin, 'cluster', 'up', ...args], {cwd: repoRoot, env: {...process.env, NO_COLOR: '', ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')))
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')))
+    this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({code, signal})))
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  /** The --json summary, once printed; fails if the command exits first. */
+  async summary(timeoutMs = UP_TIMEOUT_MS): Promise<PlaygroundJson> {
+    const deadlineMs = Date.now() + timeoutMs
+    let exited = false
+    void this.exited.then(() => (exited = true))
+    while (Date.now() < deadlineMs) {
+      const line = this.stdout.split('\n').find((candidate) => candidate.startsWith('{'))
+      if (line) {
+        this.info = JSON.parse(line) as PlaygroundJson
+        return this.info
+      }
+      if (exited) throw new Error(`cluster up exited before it was up: ${JSON.stringify(await this.exited)}\n${this.stderr.slice(-3000)}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw new Error(`cluster up was not up within ${timeoutMs} ms:\n${this.stderr.slice(-3000)}`)
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal)
+  }
+
+  /** Every pid the summary named, and the command's own. */
+  pids(): number[] {
+    return [this.pid, ...(this.info ? [this.info.consul.pid, ...this.info.nodes.map((node) => node.pid)] : [])]
+  }
+
+  forceKill(): void {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Gone already: what a passing test leaves.
+      }
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The last non-empty line of `text`. */
+export function lastLine(text: string): string {
+  return text.trimEnd().split('\n').at(-1) ?? ''
+}
