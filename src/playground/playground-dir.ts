@@ -1,8 +1,8 @@
 /**
  * The playground's directory: `consul/` (Consul's state, so a kept playground's topics
  * survive), one folder per node (`n1/`, `n2/`, …) and `playground.json`, which records the
- * node count and the ports used so a second `up` on the same directory resumes the same
- * cluster (Consul's Raft state names its own address, so its ports must not change).
+ * node count and the ports used, so a second `up` on the same directory resumes the same
+ * cluster on the same addresses when those ports are still free.
  *
  * Without --data-dir it is a fresh temporary directory, removed when the playground stops;
  * given one, it is kept. Either way it is locked (`.lock`, holding the pid, as a node's own

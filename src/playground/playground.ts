@@ -70,6 +70,11 @@ export interface UnexpectedExit {
   exit: ProcessExit
 }
 
+async function allFree(ports: readonly number[]): Promise<boolean> {
+  for (const port of ports) if (!(await portFree(port))) return false
+  return true
+}
+
 export function nodeNames(nodeCount: number): string[] {
   return Array.from({length: nodeCount}, (_, index) => `n${index + 1}`)
 }
@@ -181,24 +186,19 @@ export class Playground {
     })
   }
 
-  /** The recorded ports of a resumed playground (Consul's Raft state names them), else free ones. */
+  /** A resumed playground's Consul ports when they are all still free (its URL stays the same), else fresh ones. */
   private async consulPorts(): Promise<ConsulPorts> {
     const recorded = this.dir.previous?.consulPorts
-    if (!recorded) return {http: await freePort(), server: await freePort(), serfLan: await freePort(), serfWan: await freePort()}
-    for (const [listener, port] of Object.entries(recorded)) {
-      if (!(await portFree(port))) {
-        throw new LignumError('UNAVAILABLE', `port ${port} (Consul ${listener}), recorded in ${this.dir.root} for this playground, is in use by another process; stop that process, or choose another --data-dir`)
-      }
-    }
-    return recorded
+    if (recorded && (await allFree(Object.values(recorded)))) return recorded
+    return {http: await freePort(), server: await freePort(), serfLan: await freePort(), serfWan: await freePort()}
   }
 
-  /** A resumed node asks for the ports it had, when they are still free, so --brokers stays the same. */
+  /** A resumed node asks for the ports it had when they are still free, so --brokers stays the same; else the node picks. */
   private async nodePortsToRequest(): Promise<Map<string, NodePorts>> {
     const requested = new Map<string, NodePorts>()
     for (const name of nodeNames(this.nodeCount)) {
       const recorded = this.dir.previous?.nodePorts[name]
-      const reusable = recorded !== undefined && (await portFree(recorded.grpc)) && (await portFree(recorded.http))
+      const reusable = recorded !== undefined && (await allFree([recorded.grpc, recorded.http]))
       requested.set(name, reusable ? recorded : {grpc: 0, http: 0})
     }
     return requested

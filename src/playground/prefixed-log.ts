@@ -26,7 +26,8 @@ export function colourWanted(stream: Writable, env: NodeJS.ProcessEnv = process.
 
 export function prefixedLog(output: Writable, names: readonly string[], colour: boolean): PrefixedLog {
   const width = Math.max(...names.map((name) => name.length))
-  const prefixes = new Map(names.map((name, index) => [name, prefixOf(name, width, colour ? colourOf(name, index) : undefined)]))
+  const nodeNames = names.filter((name) => name !== 'consul')
+  const prefixes = new Map(names.map((name) => [name, prefixOf(name, width, colour ? colourOf(name, nodeNames.indexOf(name)) : undefined)]))
   const prefix = (name: string) => prefixes.get(name) ?? prefixOf(name, width, undefined)
   return {
     follow(name, input) {

@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {runCli} from '../../helpers/cli.js'
 import {requireConsulBinary} from '../../helpers/consul.js'
+import {runOnTerminal} from '../../helpers/terminal.js'
 import {eventually} from '../../cluster/member-process.js'
 import {isAlive, lastLine, PlaygroundProcess, UP_TIMEOUT_MS} from './playground-process.js'
 
@@ -109,7 +110,8 @@ describe('lignum cluster up', function () {
 
     const resumed = up(['--json', '--data-dir', dataDir])
     const again = await resumed.summary()
-    expect(again).to.include({resumed: true, dataDir})
+    // The ports were free again, so the addresses are the ones printed the first time.
+    expect(again).to.deep.include({resumed: true, dataDir, brokers: info.brokers, consul: {...info.consul, pid: again.consul.pid}})
     expect(again.nodes).to.have.length(3)
     expect(resumed.stderr).to.include(`resuming the playground in ${dataDir}`)
     const records = await eventually('the kept records read back', async () => {
@@ -130,6 +132,31 @@ describe('lignum cluster up', function () {
     expect(lastLine(playground.stderr)).to.equal('Error: n2 exited on its own with signal SIGKILL, so the playground stopped; its lines above say why')
     expect(playground.pids().filter((pid) => isAlive(pid))).to.deep.equal([])
     expect(existsSync(info.dataDir)).to.equal(false)
+  })
+
+  it('on a terminal colours each name, and Ctrl-C reaches the playground alone, which stops the node, then Consul, and exits 130', async () => {
+    const saved = {NO_COLOR: process.env.NO_COLOR, LIGNUM_CONSUL_BIN: process.env.LIGNUM_CONSUL_BIN}
+    delete process.env.NO_COLOR
+    process.env.LIGNUM_CONSUL_BIN = consulBin
+    let pids: number[] = []
+    try {
+      const session = runOnTerminal(['cluster', 'up', '--nodes', '1'])
+      await session.waitFor(/Ctrl-C stops the nodes/, UP_TIMEOUT_MS)
+      pids = [...session.screen().matchAll(/ pid (\d+)/g)].map((match) => Number(match[1]))
+      expect(pids, 'the node\'s and Consul\'s pids').to.have.length(2)
+      expect(session.screen()).to.include('\u001B[36mn1     |\u001B[0m ').and.include('\u001B[90mconsul |\u001B[0m ')
+      session.type('\u0003')
+      expect(await session.exited).to.equal(130)
+      expect(pids.filter((pid) => isAlive(pid))).to.deep.equal([])
+      // The node heard of the stop from the playground, not from the terminal: it is in a process group of its own.
+      expect(session.screen()).to.match(/n1 .*shutting down signal=SIGTERM/).and.not.match(/signal=SIGINT/)
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      for (const pid of pids.filter((candidate) => isAlive(candidate))) process.kill(pid, 'SIGKILL')
+    }
   })
 
   describe('refuses in one line', () => {
