@@ -31,7 +31,7 @@ export interface ConsulStartOptions {
 
 export class PlaygroundConsul {
   private constructor(
-    readonly process: SupervisedProcess,
+    readonly child: SupervisedProcess,
     readonly ports: ConsulPorts,
     private readonly binary: string,
     private readonly lastLines: readonly string[],
@@ -44,7 +44,7 @@ export class PlaygroundConsul {
   /** Spawns Consul at once, so the caller can stop it from now on; `untilReady` waits for it. */
   static spawn(options: ConsulStartOptions): PlaygroundConsul {
     const lastLines: string[] = []
-    const process = new SupervisedProcess({
+    const child = new SupervisedProcess({
       name: 'consul',
       command: options.binary,
       args: agentArguments(options),
@@ -54,15 +54,15 @@ export class PlaygroundConsul {
         if (lastLines.length > LAST_LINES_KEPT) lastLines.shift()
       },
     })
-    return new PlaygroundConsul(process, options.ports, options.binary, lastLines)
+    return new PlaygroundConsul(child, options.ports, options.binary, lastLines)
   }
 
   /** Resolves once Consul is ready; one line on why if it exits first or takes too long. */
   async untilReady(aborted: () => boolean): Promise<void> {
     const deadlineMs = Date.now() + READY_TIMEOUT_MS
     while (!(await this.ready())) {
-      if (this.process.hasExited) {
-        throw new LignumError('UNAVAILABLE', `Consul (${this.binary}) did not start, it exited with ${describeExit(await this.process.exited)}${reasonIn(this.lastLines)}; fix that, or set LIGNUM_CONSUL_BIN to another consul`)
+      if (this.child.hasExited) {
+        throw new LignumError('UNAVAILABLE', `Consul (${this.binary}) did not start, it exited with ${describeExit(await this.child.exited)}${reasonIn(this.lastLines)}; fix that, or set LIGNUM_CONSUL_BIN to another consul`)
       }
       if (aborted()) return
       if (Date.now() > deadlineMs) {

@@ -9,6 +9,7 @@
  * data directory is) for as long as the playground runs, so a second `up` on it refuses.
  * A directory with other files and no playground.json is refused: it is not a playground's.
  */
+import {rmSync, unlinkSync} from 'node:fs'
 import {mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,6 +17,8 @@ import {LignumError} from '../errors.js'
 import {lockDataDir, type DataDirLock} from '../server/data-dir-lock.js'
 
 const STATE_FILE = 'playground.json'
+// The lock file lockDataDir takes, as every node's data directory has.
+const LOCK_FILE = '.lock'
 const STATE_VERSION = 1
 
 export interface ConsulPorts {
@@ -68,6 +71,19 @@ export class PlaygroundDir {
 
   async record(state: Omit<PlaygroundState, 'version'>): Promise<void> {
     await writeFile(path.join(this.root, STATE_FILE), JSON.stringify({version: STATE_VERSION, ...state}, null, 2) + '\n')
+  }
+
+  /** As `close`, synchronously: for a process 'exit' handler. */
+  closeNow(): void {
+    if (this.kept) {
+      try {
+        unlinkSync(path.join(this.root, LOCK_FILE))
+      } catch {
+        // Released already.
+      }
+    } else {
+      rmSync(this.root, {recursive: true, force: true})
+    }
   }
 
   /** Unlocks the directory, and removes it unless it is kept. Safe to call twice. */

@@ -26,7 +26,7 @@ export class PlaygroundNode {
   private constructor(
     readonly name: string,
     readonly dataDir: string,
-    readonly process: SupervisedProcess,
+    readonly child: SupervisedProcess,
     readonly ports: NodePorts,
   ) {}
 
@@ -42,25 +42,25 @@ export class PlaygroundNode {
    * Spawns the node at once (so the caller can stop it from now on) and gives, as `started`,
    * the node with its ports once it logged that it started.
    */
-  static spawn(options: NodeStartOptions): {process: SupervisedProcess; started: Promise<PlaygroundNode>} {
+  static spawn(options: NodeStartOptions): {child: SupervisedProcess; started: Promise<PlaygroundNode>} {
     let reportPorts: (ports: NodePorts) => void = () => {}
     const reported = new Promise<NodePorts>((resolve) => (reportPorts = resolve))
-    const process = new SupervisedProcess({
+    const child = new SupervisedProcess({
       name: options.name,
-      command: globalThis.process.execPath,
-      args: [...globalThis.process.execArgv, cliEntryPoint(), ...serveArguments(options)],
-      env: {...globalThis.process.env, LOG_LEVEL: options.logLevel},
+      command: process.execPath,
+      args: [...process.execArgv, cliEntryPoint(), ...serveArguments(options)],
+      env: {...process.env, LOG_LEVEL: options.logLevel},
       log: options.log,
       onLine: (line) => {
         const ports = portsInStartedLine(line)
         if (ports) reportPorts(ports)
       },
     })
-    const started = Promise.race([reported, process.exited]).then((outcome) => {
-      if ('grpc' in outcome) return new PlaygroundNode(options.name, options.dataDir, process, outcome)
+    const started = Promise.race([reported, child.exited]).then((outcome) => {
+      if ('grpc' in outcome) return new PlaygroundNode(options.name, options.dataDir, child, outcome)
       throw new LignumError('UNAVAILABLE', `node ${options.name} exited with ${describeExit(outcome)} before it started; its log lines above say why`)
     })
-    return {process, started}
+    return {child, started}
   }
 }
 
@@ -78,7 +78,7 @@ function serveArguments(options: NodeStartOptions): string[] {
 
 /** The script this process runs (bin/run.js, or bin/dev.js with its tsx loader in execArgv). */
 function cliEntryPoint(): string {
-  const entry = globalThis.process.argv[1]
+  const entry = process.argv[1]
   if (entry === undefined) throw new LignumError('INTERNAL', 'cannot tell which lignum script is running, so cannot start nodes with it')
   return entry
 }

@@ -8,7 +8,9 @@
  * Invariants: every child is registered the moment it is spawned and none is spawned once a
  * stop began, so `stop` and `kill` reach every child there is; `stop` is idempotent and
  * resolves only once every child has exited; a child that exits without being asked to is
- * reported by `unexpectedExit`.
+ * reported by `unexpectedExit`; and if this process exits by any other path (an uncaught
+ * error, a closed stdout), its 'exit' handler SIGKILLs every child still running and closes
+ * the directory. Only a SIGKILL of this process itself can leave children behind.
  */
 import {LignumClient} from '../client/index.js'
 import {LignumError} from '../errors.js'
@@ -85,6 +87,7 @@ export class Playground {
   private nodes: PlaygroundNode[] = []
   private health = {controller: '', cluster: ''}
   private stopping: Promise<void> | undefined
+  private stopped = false
   private readonly unexpected: Promise<UnexpectedExit>
   private reportUnexpected: (exit: UnexpectedExit) => void = () => {}
 
@@ -94,6 +97,10 @@ export class Playground {
     readonly nodeCount: number,
   ) {
     this.unexpected = new Promise((resolve) => (this.reportUnexpected = resolve))
+    process.once('exit', () => {
+      for (const child of this.children) if (!child.hasExited) child.killNow()
+      if (!this.stopped) this.dir.closeNow()
+    })
   }
 
   /** Opens (and locks) the directory; `launch` starts the children. */
@@ -119,13 +126,13 @@ export class Playground {
     if (this.stopping) return
     const consul = PlaygroundConsul.spawn({binary: this.options.consulBinary, ports: consulPorts, dataDir: this.dir.consulDir(), logLevel: this.options.logLevel === 'debug' ? 'debug' : 'warn', log: this.options.log})
     this.consul = consul
-    this.supervise(consul.process)
+    this.supervise(consul.child)
     await consul.untilReady(() => this.stopping !== undefined)
     if (this.stopping) return
     const requestedPorts = await this.nodePortsToRequest()
     const spawned = nodeNames(this.nodeCount).map((name) => {
       const node = PlaygroundNode.spawn({name, dataDir: this.dir.nodeDir(name), consulUrl: consul.url, ports: requestedPorts.get(name)!, logLevel: this.options.logLevel, log: this.options.log})
-      this.supervise(node.process)
+      this.supervise(node.child)
       return node.started
     })
     this.nodes = await this.unlessOneExits(Promise.all(spawned))
@@ -144,8 +151,8 @@ export class Playground {
       dataDir: this.dir.root,
       dataDirKept: this.dir.kept,
       resumed: this.dir.previous !== undefined,
-      consul: {url: consul.url, dataDir: this.dir.consulDir(), pid: consul.process.pid},
-      nodes: this.nodes.map((node) => ({name: node.name, grpc: node.grpcAddress, http: node.httpUrl, metrics: `${node.httpUrl}/metrics`, dataDir: node.dataDir, pid: node.process.pid})),
+      consul: {url: consul.url, dataDir: this.dir.consulDir(), pid: consul.child.pid},
+      nodes: this.nodes.map((node) => ({name: node.name, grpc: node.grpcAddress, http: node.httpUrl, metrics: `${node.httpUrl}/metrics`, dataDir: node.dataDir, pid: node.child.pid})),
     }
   }
 
@@ -160,15 +167,17 @@ export class Playground {
     this.stopping ??= Promise.resolve()
     await Promise.all(this.children.map((child) => child.kill()))
     await this.dir.close()
+    this.stopped = true
   }
 
   private async stopInOrder(): Promise<void> {
-    const consul = this.consul?.process
+    const consul = this.consul?.child
     await Promise.all(this.children.filter((child) => child !== consul).map((child) => child.stop('SIGTERM', NODE_STOP_TIMEOUT_MS)))
     this.options.log.line('up', 'nodes stopped; stopping Consul')
     // A single Consul server on SIGTERM shuts down without leaving its own Raft peer set.
     await consul?.stop('SIGTERM', CONSUL_STOP_TIMEOUT_MS)
     await this.dir.close()
+    this.stopped = true
   }
 
   /** `step`, or the failure of the first child to exit on its own while it runs. */

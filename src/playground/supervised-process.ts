@@ -80,6 +80,12 @@ export class SupervisedProcess {
     return this.exited
   }
 
+  /** SIGKILL without waiting: for a process 'exit' handler, where nothing asynchronous runs. */
+  killNow(): void {
+    this.stopRequested = true
+    this.send('SIGKILL')
+  }
+
   private send(signal: NodeJS.Signals): void {
     if (this.exit || this.child.pid === undefined) return
     try {

@@ -10,8 +10,9 @@ import {colourWanted, prefixedLog, type PrefixedLog} from '../../playground/pref
 // One machine runs every node, each a Node.js process of about 100 MB resident, and topics
 // take at most 3 replicas by default: past 9 a playground only slows the machine down.
 const NODES_MAX = 9
-// 128 + the signal's number: the shell's convention for "ended by this signal".
-const EXIT_CODE_OF_SIGNAL = {SIGINT: 130, SIGTERM: 143} as const
+// 128 + the signal's number: the shell's convention for "ended by this signal". SIGHUP is a
+// closed terminal: the children, in process groups of their own, would not hear it themselves.
+const EXIT_CODE_OF_SIGNAL = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143} as const
 type StopSignal = keyof typeof EXIT_CODE_OF_SIGNAL
 
 export default class ClusterUp extends LignumCommand {
@@ -44,6 +45,8 @@ Without --data-dir everything lives in a fresh temporary directory removed on ex
     const playground = await Playground.open({nodeCount, dataDir: flags['data-dir'], consulBinary, logLevel: flags['log-level'], log})
     log.line('up', startNote(playground))
     const signalled = firstStopSignal(playground)
+    // A hung-up terminal fails every later write with EIO: the stop must go on regardless.
+    process.stderr.on('error', () => {})
     const launched = playground.launch()
     // Whichever comes second must not surface as an unhandled rejection.
     launched.catch(() => {})
@@ -90,7 +93,7 @@ function startNote(playground: Playground): string {
 }
 
 /**
- * The first SIGINT or SIGTERM; a second one kills every child at once and exits. The
+ * The first SIGINT, SIGTERM or SIGHUP; a second one kills every child at once and exits. The
  * listeners stay for the life of the process (process.on, never once), so no signal ever
  * falls through to Node's default of dying without stopping the children.
  */
@@ -105,7 +108,6 @@ function firstStopSignal(playground: Playground): Promise<StopSignal> {
       }
       void playground.kill().finally(() => process.exit(EXIT_CODE_OF_SIGNAL[first!]))
     }
-    process.on('SIGINT', listener)
-    process.on('SIGTERM', listener)
+    for (const signal of Object.keys(EXIT_CODE_OF_SIGNAL) as StopSignal[]) process.on(signal, listener)
   })
 }

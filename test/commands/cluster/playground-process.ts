@@ -2,9 +2,11 @@
  * A real `lignum cluster up` for tests: the compiled CLI spawned as a user would, its stdout
  * and stderr collected, the summary it prints once healthy (with --json: one JSON object)
  * awaited. `forceKill` cleans up after a failing test: SIGKILL by pid to the command and to
- * every child it reported, so a broken test leaves no process behind.
+ * every child it reported (or, before it reported any, every process naming its directory),
+ * so a broken test leaves no process behind.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
+import {readdirSync, readFileSync} from 'node:fs'
 import {lignumBin, repoRoot} from '../../helpers/cli.js'
 
 // Consul, then three nodes, then a controller: about 20 s on a loaded 2-core machine.
@@ -56,13 +58,20 @@ export class PlaygroundProcess {
     throw new Error(`cluster up was not up within ${timeoutMs} ms:\n${this.stderr.slice(-3000)}`)
   }
 
+  /** Closes the reading end of stdout, as `| head -1` does once it has its line. */
+  closeStdout(): void {
+    this.child.stdout!.destroy()
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal)
   }
 
-  /** Every pid the summary named, and the command's own. */
+  /** Every pid the summary named (before it: every process naming the playground's directory), and the command's own. */
   pids(): number[] {
-    return [this.pid, ...(this.info ? [this.info.consul.pid, ...this.info.nodes.map((node) => node.pid)] : [])]
+    if (this.info) return [this.pid, this.info.consul.pid, ...this.info.nodes.map((node) => node.pid)]
+    const dataDir = /starting a playground in (\S+)/.exec(this.stderr)?.[1]
+    return [this.pid, ...(dataDir === undefined ? [] : processesMentioning(dataDir))]
   }
 
   forceKill(): void {
@@ -88,4 +97,15 @@ export function isAlive(pid: number): boolean {
 /** The last non-empty line of `text`. */
 export function lastLine(text: string): string {
   return text.trimEnd().split('\n').at(-1) ?? ''
+}
+
+/** Pids of live processes whose command line names `text` (a playground's directory). */
+export function processesMentioning(text: string): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)
+    } catch {
+      return false
+    }
+  }).map(Number)
 }

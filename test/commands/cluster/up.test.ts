@@ -7,7 +7,7 @@ import {runCli} from '../../helpers/cli.js'
 import {requireConsulBinary} from '../../helpers/consul.js'
 import {runOnTerminal} from '../../helpers/terminal.js'
 import {eventually} from '../../cluster/member-process.js'
-import {isAlive, lastLine, PlaygroundProcess, UP_TIMEOUT_MS} from './playground-process.js'
+import {isAlive, lastLine, PlaygroundProcess, processesMentioning, UP_TIMEOUT_MS} from './playground-process.js'
 
 // Nodes drain for up to 10 s when the whole cluster stops at once, then Consul stops.
 const STOP_TIMEOUT_MS = 60_000
@@ -157,6 +157,23 @@ describe('lignum cluster up', function () {
       }
       for (const pid of pids.filter((candidate) => isAlive(candidate))) process.kill(pid, 'SIGKILL')
     }
+  })
+
+  it('stops every child on SIGHUP (a closed terminal) too, and exits 129', async () => {
+    const playground = up(['--json', '--nodes', '1'])
+    await playground.summary()
+    expect(await stopWith(playground, 'SIGHUP', playground.pids())).to.equal(129)
+  })
+
+  it('leaves no child running when it ends another way: a reader that closed stdout', async () => {
+    const playground = up(['--json', '--nodes', '1'])
+    playground.closeStdout()
+    const {code} = await playground.exited
+    const dataDir = /starting a playground in (\S+)/.exec(playground.stderr)?.[1]
+    expect(dataDir, playground.stderr).to.be.a('string')
+    expect(code, playground.stderr.slice(-2000)).to.equal(0)
+    expect(processesMentioning(dataDir!)).to.deep.equal([])
+    expect(existsSync(dataDir!), 'temporary directory removed').to.equal(false)
   })
 
   describe('refuses in one line', () => {
