@@ -5,7 +5,7 @@ import {Flags} from '@oclif/core'
 import {ClientCommand} from '../cli/client-command.js'
 import {parseDelimiter} from '../cli/delimiter.js'
 import {readInputRecords, type InputOptions} from '../cli/input-records.js'
-import {onInterrupt} from '../cli/interrupt.js'
+import {INTERRUPTED_EXIT_CODE, onInterrupt} from '../cli/interrupt.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {producedOffsetsPrinter} from '../cli/produced-offsets.js'
 import {assert} from '../assert.js'
@@ -25,8 +25,6 @@ interface ProduceSummary {
   interrupted?: boolean
 }
 
-// 128 + SIGINT, the shell's convention for "interrupted".
-const INTERRUPTED_EXIT_CODE = 130
 const INPUT_CHUNK_BYTES = 256 * 1024
 
 /** What reading the input came to: counts, and why it stopped early if it did. */
