@@ -9,7 +9,7 @@
  */
 
 // 128 + SIGINT, the shell's convention for "interrupted".
-const INTERRUPTED_EXIT_CODE = 130
+export const INTERRUPTED_EXIT_CODE = 130
 
 export function onInterrupt(handler: () => void): () => void {
   let interrupted = false

@@ -7,11 +7,15 @@
 import type {RecordChunk} from '../client/index.js'
 import type {LogRecord} from '../format/record-batch.js'
 import {OUTPUT_CHUNK_BYTES, OutputWriter} from '../ui/output-writer.js'
-import {compileTemplate, formatJsonLine, type RecordLocation} from '../ui/record-format.js'
+import {compileDelimited, compileTemplate, formatJsonLine, type RecordLocation} from '../ui/record-format.js'
 
 export interface PrintOptions {
   json?: boolean
   format?: string
+  /** -K: print the key, this delimiter, then the value. */
+  keyDelimiter?: Buffer
+  /** -D: after each record instead of the newline. */
+  recordDelimiter?: Buffer
 }
 
 const NEWLINE = 0x0a
@@ -21,6 +25,8 @@ const SPARE_BUFFERS_MAX = 4
 export class RecordPrinter {
   private readonly writer = new OutputWriter(process.stdout)
   private readonly render: ((record: LogRecord, location: RecordLocation) => Buffer | string) | undefined
+  /** The byte after each value on the hot path: a newline, or a one-byte -D. */
+  private readonly separator: number = NEWLINE
   private buffer: Buffer = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
   private used = 0
   /** Output buffers the writer has finished with, reused rather than allocated per chunk. */
@@ -29,6 +35,9 @@ export class RecordPrinter {
   constructor(options: PrintOptions) {
     if (options.json) this.render = formatJsonLine
     else if (options.format !== undefined) this.render = compileTemplate(options.format)
+    else if (options.keyDelimiter !== undefined || (options.recordDelimiter !== undefined && options.recordDelimiter.length > 1)) {
+      this.render = compileDelimited(options.keyDelimiter, options.recordDelimiter ?? Buffer.from([NEWLINE]))
+    } else if (options.recordDelimiter !== undefined) this.separator = options.recordDelimiter[0]
   }
 
   get closed(): boolean {
@@ -51,7 +60,7 @@ export class RecordPrinter {
   private async printValues(chunk: RecordChunk, count: number): Promise<number> {
     let index = 0
     while (index < count) {
-      const written = chunk.writeValueLines(index, count, this.buffer, this.used, NEWLINE)
+      const written = chunk.writeValueLines(index, count, this.buffer, this.used, this.separator)
       index += written.count
       this.used = written.position
       if (index === count) break
@@ -65,7 +74,7 @@ export class RecordPrinter {
 
   private async writeLargeLine(value: Buffer | null): Promise<void> {
     if (value) await this.writer.write(value)
-    await this.writer.write('\n')
+    await this.writer.write(Buffer.from([this.separator]))
   }
 
   private async flushBuffer(): Promise<void> {

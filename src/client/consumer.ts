@@ -55,18 +55,27 @@ export interface RecordChunk {
   release(): void
 }
 
-export type StartPosition = 'beginning' | 'end' | number
+/** 'beginning', 'end', an offset, a negative number (that many before the end), or that many after the log start. */
+export type StartPosition = 'beginning' | 'end' | number | {fromStart: number}
 
 export interface ConsumeOptions {
   topic: string
   /** Default: every partition of the topic. */
   partitions?: number[]
-  /** 'beginning', 'end', an offset, or a negative number: that many before the end. */
+  /**
+   * 'beginning', 'end', an offset, a negative number (that many before the end), or
+   * {fromStart: N}. An offset past a partition's end starts that partition at its end, and
+   * says so through onWarning.
+   */
   from?: StartPosition
   /** Start at the first record at or after this time (ms since the epoch); wins over `from`. */
   fromTimeMs?: number
   /** Stop before this offset (exclusive), in every partition. */
   toOffset?: number
+  /** Stop before the first record at or after this time (ms since the epoch), in every partition; a time past the last record stops at the end seen at start. */
+  toTimeMs?: number
+  /** Hears what the consumer adjusted rather than refused (an offset past a partition's end). */
+  onWarning?: (message: string) => void
   /** Stop at the end offsets seen when consumption starts (kcat -e). */
   stopAtEnd?: boolean
   /** Start where this group committed, and commit as records are read. */
@@ -414,7 +423,8 @@ async function streamBatches(connection: Connection, options: ConsumeOptions, ra
 async function resolveRanges(routes: ClusterRoutes, options: ConsumeOptions, partitions: number[]): Promise<PartitionRange[]> {
   const committed = options.group ? await committedOffsets(routes.bootstrap, options.group, options.topic) : new Map<number, number>()
   const shouldRetry = (error: unknown) => retryRouted(error, routes, options.topic, 'any-retriable')
-  return Promise.all(
+  const pastEnd: string[] = []
+  const ranges = await Promise.all(
     partitions.map(async (partition) => {
       // Only the leader knows where the partition ends (a follower's high watermark trails it).
       const askLeader = async (timestamp: number) => {
@@ -427,21 +437,26 @@ async function resolveRanges(routes: ClusterRoutes, options: ConsumeOptions, par
       if (committed.has(partition)) start = committed.get(partition) as number
       else if (options.fromTimeMs !== undefined) start = await listOffset(options.fromTimeMs)
       else start = startOffset(options.from ?? 'beginning', logStart, logEnd)
+      if (start > logEnd) pastEnd.push(`${partition} (ends at ${logEnd}, before offset ${start})`)
       start = Math.min(Math.max(start, logStart), logEnd)
       let end = options.stopAtEnd ? logEnd : Number.POSITIVE_INFINITY
       if (options.toOffset !== undefined) end = Math.min(end, options.toOffset)
+      if (options.toTimeMs !== undefined) end = Math.min(end, await listOffset(options.toTimeMs))
       return {partition, start, end}
     }),
   )
+  // One line for them all: a topic of many short partitions should not print a screenful.
+  if (pastEnd.length > 0) options.onWarning?.(`${pastEnd.length === 1 ? 'partition' : 'partitions'} ${pastEnd.join(', ')} of "${options.topic}" ${pastEnd.length === 1 ? 'ends' : 'end'} before the asked offset: ${pastEnd.length === 1 ? 'it starts' : 'each starts'} at its end`)
+  return ranges
 }
 
 function startOffset(from: StartPosition, logStart: number, logEnd: number): number {
   if (from === 'beginning') return logStart
   if (from === 'end') return logEnd
+  if (typeof from === 'object') return logStart + from.fromStart
+  // Object.is: -0 (the end, as kcat spells it) must not read as offset 0.
+  if (Object.is(from, -0)) return logEnd
   if (from < 0) return Math.max(logStart, logEnd + from)
-  if (from > logEnd) {
-    throw new LignumError('OFFSET_OUT_OF_RANGE', `offset ${from} is past the end of the partition (${logEnd}); use --from end to wait for new records`)
-  }
   return from
 }
 

@@ -53,6 +53,18 @@ export interface ProducerOptions {
    */
   requestTimeoutMs?: number
   compression?: CompressionCodec
+  /**
+   * Hears each acknowledged batch: its records hold offsets baseOffset to baseOffset + count - 1
+   * of the partition, in the order they were written (baseOffset -1 with acks=0, which learns none).
+   */
+  onAcknowledged?: (batch: AcknowledgedBatch) => void
+}
+
+export interface AcknowledgedBatch {
+  topic: string
+  partition: number
+  baseOffset: number
+  count: number
 }
 
 export interface ProducerRecord {
@@ -211,6 +223,7 @@ export class Producer {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS_DEFAULT,
       requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT,
       compression: options.compression ?? 'none',
+      onAcknowledged: options.onAcknowledged ?? (() => {}),
     }
     for (const [name, value] of [['deliveryTimeoutMs', this.options.deliveryTimeoutMs], ['requestTimeoutMs', this.options.requestTimeoutMs]] as const) {
       if (!Number.isInteger(value) || value <= 0) throw new LignumError('INVALID_ARGUMENT', `${name} must be a whole number of milliseconds above 0, not ${value}`)
@@ -457,6 +470,7 @@ export class Producer {
     this.stats.recordsAcknowledged += batch.records.length
     const baseOffset = result ? Number(result.baseOffset) : -1
     for (const waiter of batch.waiters) waiter.resolve({topic: batch.topic, partition: batch.partition, offset: result ? baseOffset + waiter.index : -1})
+    this.options.onAcknowledged({topic: batch.topic, partition: batch.partition, baseOffset, count: batch.records.length})
     // Acknowledged, so the node has every byte and no resend will come: the next batch may
     // use the buffer. (acks=0 is answered before the bytes are even sent.)
     if (this.options.acks !== 0) recycleBuffer(encoded)

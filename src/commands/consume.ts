@@ -3,10 +3,12 @@ import {ClientCommand} from '../cli/client-command.js'
 import {LignumCommand} from '../cli/lignum-command.js'
 import {RecordPrinter} from '../cli/record-printer.js'
 import {replicaFlag} from '../cli/replica-flag.js'
-import type {ReplicaChoice, StartPosition} from '../client/index.js'
+import type {ReplicaChoice} from '../client/index.js'
 import {LignumError} from '../errors.js'
 import {OutputWriter} from '../ui/output-writer.js'
-import {compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
+import {compileDelimited, compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
+import {consumeRangeOf, OFFSET_FORMS, parseOffsetSpec, type ConsumeRange} from '../cli/offset-spec.js'
+import {parseDelimiter} from '../cli/delimiter.js'
 
 export default class Consume extends ClientCommand {
   static override summary = 'Print records of a topic to stdout, from a node or straight from a data directory.'
@@ -17,6 +19,8 @@ export default class Consume extends ClientCommand {
   static override examples = [
     '<%= config.bin %> consume -t orders -e',
     '<%= config.bin %> consume -t orders -o -10 -e --json',
+    '<%= config.bin %> consume -t orders -o @-1h:30m -K "\\t"',
+    '<%= config.bin %> consume -t orders -o s@1767225600000 -D "|"',
     '<%= config.bin %> consume -t orders --group billing',
     '<%= config.bin %> consume -t orders -e --replica any --brokers node-2:50051',
     '<%= config.bin %> consume -t orders -e | head -n 5',
@@ -29,7 +33,7 @@ export default class Consume extends ClientCommand {
     'data-dir': Flags.string({char: 'd', description: 'read this data directory directly, with no server', exclusive: ['brokers', 'group']}),
     topic: Flags.string({char: 't', description: 'topic to read', required: true}),
     partition: Flags.integer({char: 'p', description: 'only this partition [default: all]', min: 0}),
-    from: Flags.string({char: 'o', description: 'where to start: beginning, end, an offset N, or -N (N before the end) [default: beginning]'}),
+    from: Flags.string({char: 'o', description: `where to start (and stop): ${OFFSET_FORMS} [default: beginning]`}),
     to: Flags.integer({description: 'stop before this offset (exclusive)', min: 0}),
     'from-time': Flags.string({description: 'start at the first record at or after this ISO-8601 time', exclusive: ['from']}),
     exit: Flags.boolean({char: 'e', description: 'exit at the end offsets seen at start instead of following'}),
@@ -38,24 +42,28 @@ export default class Consume extends ClientCommand {
     format: Flags.string({char: 'f', description: 'output template, e.g. "%k=%s\\n"', exclusive: ['json']}),
     json: Flags.boolean({description: 'one JSON object per record: topic, partition, offset, timestamp, key, value, headers'}),
     replica: replicaFlag({exclusive: ['data-dir']}),
+    // kcat's delimiters for the default output (value per record).
+    delimiter: Flags.string({char: 'D', description: 'print this after each record instead of a newline, e.g. -D "|" or -D "\\0"', exclusive: ['format', 'json']}),
+    'key-delimiter': Flags.string({char: 'K', description: 'print each key, this delimiter, then the value, e.g. -K "\\t"', exclusive: ['format', 'json']}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Consume)
     const fromTimeMs = flags['from-time'] === undefined ? undefined : parseTime(flags['from-time'])
-    refuseEmptyRange(parseStart(flags.from), flags.to)
-    if (flags['data-dir'] !== undefined) return this.consumeDataDir(flags['data-dir'], flags, fromTimeMs)
+    const range = consumeRangeOf(parseOffsetSpec(flags.from ?? 'beginning'), {group: flags.group, toOffset: flags.to, fromText: flags.from})
+    range.fromTimeMs ??= fromTimeMs
+    const delimiters = delimitersOf(flags)
+    if (flags['data-dir'] !== undefined) return this.consumeDataDir(flags['data-dir'], {...flags, ...delimiters}, range)
     const client = await this.connect(flags)
     const stop = new AbortController()
     process.once('SIGINT', () => stop.abort())
     process.once('SIGTERM', () => stop.abort())
-    const printer = new RecordPrinter({json: flags.json, format: flags.format})
+    const printer = new RecordPrinter({json: flags.json, format: flags.format, ...delimiters})
     const chunks = client.consumeChunks({
       topic: flags.topic,
       partitions: flags.partition === undefined ? undefined : [flags.partition],
-      from: parseStart(flags.from),
-      fromTimeMs,
-      toOffset: flags.to,
+      ...range,
+      onWarning: (message) => process.stderr.write(`Warning: ${message}\n`),
       stopAtEnd: flags.exit,
       group: flags.group,
       replica: flags.replica as ReplicaChoice,
@@ -75,11 +83,11 @@ export default class Consume extends ClientCommand {
     await printer.flush()
   }
 
-  private async consumeDataDir(dataDir: string, flags: {topic: string; partition?: number; from?: string; to?: number; json: boolean; format?: string; count?: number}, fromTimeMs: number | undefined): Promise<void> {
-    const render: (...args: Parameters<RecordTemplate>) => Buffer | string = flags.json ? formatJsonLine : compileTemplate(flags.format ?? DEFAULT_TEMPLATE)
-    const from = parseStart(flags.from)
-    if (typeof from !== 'number' && from !== 'beginning' || (typeof from === 'number' && from < 0)) {
-      throw new LignumError('INVALID_ARGUMENT', `--from ${flags.from} needs a server; with --data-dir give an offset N or "beginning"`)
+  private async consumeDataDir(dataDir: string, flags: {topic: string; partition?: number; from?: string; json: boolean; format?: string; count?: number} & Delimiters, range: ConsumeRange): Promise<void> {
+    const render: (...args: Parameters<RecordTemplate>) => Buffer | string = flags.json ? formatJsonLine : flags.keyDelimiter || flags.recordDelimiter ? compileDelimited(flags.keyDelimiter, flags.recordDelimiter ?? Buffer.from('\n')) : compileTemplate(flags.format ?? DEFAULT_TEMPLATE)
+    const {from, toOffset, fromTimeMs} = range
+    if ((from !== undefined && typeof from !== 'number' && from !== 'beginning') || (typeof from === 'number' && (from < 0 || Object.is(from, -0))) || range.toTimeMs !== undefined) {
+      throw new LignumError('INVALID_ARGUMENT', `--from ${flags.from} needs a server; with --data-dir give an offset N, N:M, "beginning", @T or s@T`)
     }
     const output = new OutputWriter()
     // Loaded here, not at start-up: the log engine is only for --data-dir, and consuming from a node should not pay for it.
@@ -88,7 +96,7 @@ export default class Consume extends ClientCommand {
       topic: flags.topic,
       partition: flags.partition,
       from: typeof from === 'number' ? from : undefined,
-      to: flags.to,
+      to: toOffset,
       fromTimeMs,
       onWarning: (message) => process.stderr.write(`Warning: ${message}\n`),
     })
@@ -107,17 +115,16 @@ export default class Consume extends ClientCommand {
   }
 }
 
-export function parseStart(text: string | undefined): StartPosition {
-  if (text === undefined || text === 'beginning') return 'beginning'
-  if (text === 'end') return 'end'
-  if (/^-?\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text)
-  throw new LignumError('INVALID_ARGUMENT', `--from "${text}" is not a start position; use beginning, end, an offset N, or -N for N before the end`)
+interface Delimiters {
+  keyDelimiter?: Buffer
+  recordDelimiter?: Buffer
 }
 
-/** `--from 5 --to 3` is a mistake, from a node as offline (where the log reader says the same). */
-function refuseEmptyRange(from: StartPosition, toOffset: number | undefined): void {
-  if (toOffset === undefined || typeof from !== 'number' || from < 0 || toOffset >= from) return
-  throw new LignumError('INVALID_ARGUMENT', `--to ${toOffset} is below --from ${from}; --to is exclusive and must be at least --from`)
+function delimitersOf(flags: {delimiter?: string; 'key-delimiter'?: string}): Delimiters {
+  return {
+    keyDelimiter: flags['key-delimiter'] === undefined ? undefined : parseDelimiter(flags['key-delimiter'], '-K'),
+    recordDelimiter: flags.delimiter === undefined ? undefined : parseDelimiter(flags.delimiter, '-D'),
+  }
 }
 
 export function parseTime(text: string): number {

@@ -122,5 +122,14 @@ function toBuffer(value: Buffer | string): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value
 }
 
+/**
+ * kcat's -K and -D: the key, the key delimiter and the value (with a key delimiter), then the
+ * record delimiter; a null key or value prints as nothing.
+ */
+export function compileDelimited(keyDelimiter: Buffer | undefined, recordDelimiter: Buffer): RecordTemplate {
+  if (keyDelimiter === undefined) return (record) => Buffer.concat([record.value ?? EMPTY, recordDelimiter])
+  return (record) => Buffer.concat([record.key ?? EMPTY, keyDelimiter, record.value ?? EMPTY, recordDelimiter])
+}
+
 /** The default output: each value on its own line. */
 export const DEFAULT_TEMPLATE = '%s\\n'

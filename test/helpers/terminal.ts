@@ -16,10 +16,16 @@ export interface TerminalSession {
   exited: Promise<number | null>
 }
 
-export function runOnTerminal(args: string[]): TerminalSession {
+export interface TerminalOptions {
+  /** Stdin from this file (or FIFO) instead of the terminal; stdout and stderr stay on it. */
+  stdinFrom?: string
+}
+
+export function runOnTerminal(args: string[], options: TerminalOptions = {}): TerminalSession {
+  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`
   // exec: `script` runs the command through $SHELL, and a shell left waiting in between (dash,
   // CI's /bin/sh) would die of the SIGINT itself and report 130 whatever lignum did.
-  const command = 'exec ' + [process.execPath, lignumBin, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ')
+  const command = 'exec ' + [process.execPath, lignumBin, ...args].map(quote).join(' ') + (options.stdinFrom === undefined ? '' : ` < ${quote(options.stdinFrom)}`)
   const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: repoRoot, env: {...process.env, COLUMNS: '120', LINES: '30', CI: 'false'}, stdio: ['pipe', 'pipe', 'pipe']})
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
