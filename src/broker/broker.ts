@@ -18,6 +18,7 @@ import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
 import {DamagedPartition} from './damaged-partition.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, type CommittedOffset} from './group-offsets.js'
+import type {GroupOffsetsTable} from './group-admin.js'
 import {Partition, systemClock, type FetchResult, type PartitionClock, type PartitionDescription} from './partition.js'
 import {partitionForKey, StickyPartitioner} from '../format/partitioner.js'
 import {readTopicStore, writeTopicStore, type TopicRecord, type TopicSettings} from './topic-store.js'
@@ -520,6 +521,17 @@ export class Broker {
 
   fetchOffsets(group: string, topic?: string): CommittedOffset[] {
     return this.groupOffsetsOrThrow().fetch(group, topic)
+  }
+
+  /** Standalone's table of committed offsets for the group tooling (group-admin.ts); its commits check their topic-partitions. */
+  groupOffsetsTable(): GroupOffsetsTable {
+    const table = this.groupOffsetsOrThrow()
+    return {
+      groups: () => table.groups(),
+      fetch: (group, topic) => table.fetch(group, topic),
+      commit: (group, offsets) => this.commitOffsets(group, offsets),
+      deleteGroup: (group) => table.deleteGroup(group),
+    }
   }
 
   // ---- upkeep ----
