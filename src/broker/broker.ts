@@ -617,7 +617,7 @@ function checkProduceInput(input: ProduceInput): void {
 }
 
 function internalTopicRefused(name: string, action: string): LignumError {
-  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node. Consumer group offsets are managed by the group commands (e.g. a future \`lignum groups\`); commit offsets with \`lignum consume --group\``)
+  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node. Consumer group offsets are managed with \`lignum groups\` (list, describe, seek, delete) and committed by \`lignum consume --group\``)
 }
 
 function asLignumError(error: unknown): LignumError {

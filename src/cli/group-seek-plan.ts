@@ -18,14 +18,16 @@ const RESOLVE_CONCURRENCY_MAX = 16
 
 export async function planSeek(client: LignumClient, group: string, selections: TopicSelection[], target: SeekTarget): Promise<SeekPlan> {
   const chosen = selections.length > 0 ? selections : await topicsWithOffsets(client, group)
-  const partitions: {topic: string; partition: number}[] = []
+  // Keyed, so a partition named twice (-t orders -t orders:0) moves once.
+  const named = new Map<string, {topic: string; partition: number}>()
   for (const selection of chosen) {
     const count = await client.partitionCount(selection.topic, false)
     for (const partition of selection.partitions ?? range(count)) {
       if (partition >= count) throw new LignumError('INVALID_ARGUMENT', `topic "${selection.topic}" has ${count} partition(s), 0 to ${count - 1}: there is no partition ${partition}`)
-      partitions.push({topic: selection.topic, partition})
+      named.set(`${selection.topic}\u0000${partition}`, {topic: selection.topic, partition})
     }
   }
+  const partitions = [...named.values()]
   const warnings: string[] = []
   const offsets: SeekPlan['offsets'] = []
   for (let start = 0; start < partitions.length; start += RESOLVE_CONCURRENCY_MAX) {
