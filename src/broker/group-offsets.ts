@@ -45,6 +45,8 @@ export interface CommittedOffset {
 
 export class GroupOffsets {
   private readonly table = new Map<string, Map<string, CommittedOffset>>()
+  /** Per group, offsets of deleted topics: out of the table, still in the log until the group's deletion tombstones them. */
+  private readonly forgottenKeys = new Map<string, Map<string, CommittedOffset>>()
 
   private skippedRecords = 0
 
@@ -104,9 +106,11 @@ export class GroupOffsets {
     validateGroupName(group)
     const entries = [...(this.table.get(group)?.values() ?? [])]
     if (entries.length === 0) return 0
-    const tombstones = entries.map((entry) => ({key: offsetKey(group, entry.topic, entry.partition), value: null}))
+    const forgotten = [...(this.forgottenKeys.get(group)?.values() ?? [])]
+    const tombstones = [...entries, ...forgotten].map((entry) => ({key: offsetKey(group, entry.topic, entry.partition), value: null}))
     await this.appendCommitted(tombstones)
     this.table.delete(group)
+    this.forgottenKeys.delete(group)
     return entries.length
   }
 
@@ -120,8 +124,15 @@ export class GroupOffsets {
 
   /** Forgets a deleted topic's offsets in memory; a topic created again starts afresh. */
   forgetTopic(topic: string): void {
-    for (const entries of this.table.values()) {
-      for (const [key, entry] of entries) if (entry.topic === topic) entries.delete(key)
+    for (const [group, entries] of this.table) {
+      for (const [key, entry] of entries) {
+        if (entry.topic !== topic) continue
+        entries.delete(key)
+        // Still in the log: a deletion of the group tombstones them too, or a replay would bring it back.
+        let forgotten = this.forgottenKeys.get(group)
+        if (!forgotten) this.forgottenKeys.set(group, (forgotten = new Map()))
+        forgotten.set(key, entry)
+      }
     }
   }
 

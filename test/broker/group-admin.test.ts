@@ -109,6 +109,16 @@ describe('group tooling on a coordinator (list, describe, seek, delete)', () => 
     expect((await refusal(deleteGroup('nobody', broker.groupOffsetsTable(), membershipNotTrackedYet))).code).to.equal('NOT_FOUND')
   })
 
+  it('keeps a deletion across a reopen also for offsets of a topic deleted before', async () => {
+    await broker.createTopic('gone', {partitions: 1})
+    await broker.commitOffsets('readers', [{topic: 'gone', partition: 0, offset: 0, metadata: ''}])
+    await broker.deleteTopic('gone')
+    expect(await deleteGroup('readers', broker.groupOffsetsTable(), membershipNotTrackedYet)).to.equal(1)
+    await broker.close()
+    broker = await Broker.open(dataDir, config, silentLogger)
+    expect(broker.groupOffsetsTable().groups()).to.deep.equal(['auditors'])
+  })
+
   it('keeps a deletion across a reopen (tombstones in __consumer_offsets), and a later commit after it', async () => {
     await deleteGroup('readers', broker.groupOffsetsTable(), membershipNotTrackedYet)
     await broker.commitOffsets('auditors', [{topic: 'orders', partition: 0, offset: 2, metadata: ''}])
