@@ -23,6 +23,9 @@ export const errorTable = {
   NOT_FOUND: {retriable: false, grpcStatus: 5, exitCode: 3},
   ALREADY_EXISTS: {retriable: false, grpcStatus: 6, exitCode: 3},
   OFFSET_OUT_OF_RANGE: {retriable: false, grpcStatus: 11, exitCode: 3},
+  // Kafka's NON_EMPTY_GROUP: a group with live members keeps its offsets; they would commit over a
+  // seek, and a delete would leave them reading nowhere. Stop its consumers (or seek --force).
+  NON_EMPTY_GROUP: {retriable: false, grpcStatus: 9, exitCode: 3},
   CORRUPT_RECORD: {retriable: false, grpcStatus: 15, exitCode: 4},
   // A batch whose bytes parse but break a rule (offset deltas, counts, timestamps, control
   // batches from a client): the sender's bug, so the status says bad argument, not data loss.

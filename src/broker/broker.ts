@@ -18,6 +18,7 @@ import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
 import {DamagedPartition} from './damaged-partition.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, type CommittedOffset} from './group-offsets.js'
+import type {GroupOffsetsTable} from './group-admin.js'
 import {Partition, systemClock, type FetchResult, type PartitionClock, type PartitionDescription} from './partition.js'
 import {partitionForKey, StickyPartitioner} from '../format/partitioner.js'
 import {readTopicStore, writeTopicStore, type TopicRecord, type TopicSettings} from './topic-store.js'
@@ -522,6 +523,17 @@ export class Broker {
     return this.groupOffsetsOrThrow().fetch(group, topic)
   }
 
+  /** Standalone's table of committed offsets for the group tooling (group-admin.ts); its commits check their topic-partitions. */
+  groupOffsetsTable(): GroupOffsetsTable {
+    const table = this.groupOffsetsOrThrow()
+    return {
+      groups: () => table.groups(),
+      fetch: (group, topic) => table.fetch(group, topic),
+      commit: (group, offsets) => this.commitOffsets(group, offsets),
+      deleteGroup: (group) => table.deleteGroup(group),
+    }
+  }
+
   // ---- upkeep ----
 
   async applyRetention(): Promise<void> {
@@ -605,7 +617,7 @@ function checkProduceInput(input: ProduceInput): void {
 }
 
 function internalTopicRefused(name: string, action: string): LignumError {
-  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node. Consumer group offsets are managed by the group commands (e.g. a future \`lignum groups\`); commit offsets with \`lignum consume --group\``)
+  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node. Consumer group offsets are managed with \`lignum groups\` (list, describe, seek, delete) and committed by \`lignum consume --group\``)
 }
 
 function asLignumError(error: unknown): LignumError {

@@ -5,7 +5,9 @@
  * rebuild the in-memory table; a record that does not parse (written by something other than
  * this class) is skipped and logged, never a reason to refuse to start. Clients cannot
  * produce to the topic (the broker refuses `__*` topics). The partition is flushed on every
- * commit, so an acknowledged commit survives a crash.
+ * commit, so an acknowledged commit survives a crash. Deleting a group appends a tombstone
+ * (the key with a null value, as Kafka does) per offset it had: replay forgets the key, so a
+ * deletion holds across restarts and leaders as a commit does.
  *
  * Standalone the topic has one partition, led by the node. In cluster mode it is replicated
  * (server/group-coordinator.ts): a group's offsets live in partition groupOffsetsPartitionOf,
@@ -43,6 +45,8 @@ export interface CommittedOffset {
 
 export class GroupOffsets {
   private readonly table = new Map<string, Map<string, CommittedOffset>>()
+  /** Per group, offsets of deleted topics: out of the table, still in the log until the group's deletion tombstones them. */
+  private readonly forgottenKeys = new Map<string, Map<string, CommittedOffset>>()
 
   private skippedRecords = 0
 
@@ -73,15 +77,41 @@ export class GroupOffsets {
     validateGroupName(group)
     if (offsets.length === 0) return
     const records = offsets.map((entry) => ({
-      key: Buffer.from(JSON.stringify([group, entry.topic, entry.partition])),
+      key: offsetKey(group, entry.topic, entry.partition),
       value: Buffer.from(JSON.stringify({offset: entry.offset, metadata: entry.metadata})),
     }))
+    await this.appendCommitted(records)
+    for (const entry of offsets) this.remember(group, entry)
+  }
+
+  /** Appends, flushes and (cluster mode) waits for the in-sync replicas; the table changes only after. */
+  private async appendCommitted(records: {key: Buffer; value: Buffer | null}[]): Promise<void> {
     const timeoutMs = this.options.replicatedCommitTimeoutMs
     const appended = await this.partition.appendAsLeader(encodeRecordBatch(records), {acks: timeoutMs === undefined ? 1 : 'all'})
     await this.partition.flush()
     // Not remembered before it is committed: a fetch never answers what a new leader may lack.
     if (timeoutMs !== undefined) await this.partition.waitForReplication(appended.lastOffset, timeoutMs)
-    for (const entry of offsets) this.remember(group, entry)
+  }
+
+  /** Every group with at least one committed offset, by name. */
+  groups(): string[] {
+    return [...this.table].filter(([, entries]) => entries.size > 0).map(([group]) => group).sort()
+  }
+
+  /**
+   * Removes every committed offset of the group, durably (one tombstone per offset, committed
+   * and flushed as a commit is); how many there were. Nothing is written for an unknown group.
+   */
+  async deleteGroup(group: string): Promise<number> {
+    validateGroupName(group)
+    const entries = [...(this.table.get(group)?.values() ?? [])]
+    if (entries.length === 0) return 0
+    const forgotten = [...(this.forgottenKeys.get(group)?.values() ?? [])]
+    const tombstones = [...entries, ...forgotten].map((entry) => ({key: offsetKey(group, entry.topic, entry.partition), value: null}))
+    await this.appendCommitted(tombstones)
+    this.table.delete(group)
+    this.forgottenKeys.delete(group)
+    return entries.length
   }
 
   fetch(group: string, topic?: string): CommittedOffset[] {
@@ -94,9 +124,22 @@ export class GroupOffsets {
 
   /** Forgets a deleted topic's offsets in memory; a topic created again starts afresh. */
   forgetTopic(topic: string): void {
-    for (const entries of this.table.values()) {
-      for (const [key, entry] of entries) if (entry.topic === topic) entries.delete(key)
+    for (const [group, entries] of this.table) {
+      for (const [key, entry] of entries) {
+        if (entry.topic !== topic) continue
+        entries.delete(key)
+        // Still in the log: a deletion of the group tombstones them too, or a replay would bring it back.
+        let forgotten = this.forgottenKeys.get(group)
+        if (!forgotten) this.forgottenKeys.set(group, (forgotten = new Map()))
+        forgotten.set(key, entry)
+      }
     }
+  }
+
+  private forget(group: string, topic: string, partition: number): void {
+    const entries = this.table.get(group)
+    entries?.delete(`${topic}\u0000${partition}`)
+    if (entries?.size === 0) this.table.delete(group)
   }
 
   private remember(group: string, entry: CommittedOffset): void {
@@ -142,12 +185,16 @@ export class GroupOffsets {
   }
 
   private replayRecord(key: Buffer | null, value: Buffer | null): void {
-    if (!key || !value) throw new Error('the record has no key or no value')
+    if (!key) throw new Error('the record has no key')
     const parsedKey = JSON.parse(key.toString('utf8')) as unknown
-    const parsedValue = JSON.parse(value.toString('utf8')) as unknown
     if (!Array.isArray(parsedKey) || parsedKey.length !== 3 || typeof parsedKey[0] !== 'string' || typeof parsedKey[1] !== 'string' || !Number.isInteger(parsedKey[2])) {
       throw new Error('the key is not [group, topic, partition]')
     }
+    if (value === null) {
+      this.forget(parsedKey[0], parsedKey[1], parsedKey[2] as number)
+      return
+    }
+    const parsedValue = JSON.parse(value.toString('utf8')) as unknown
     const entry = parsedValue as {offset?: unknown; metadata?: unknown} | null
     if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.offset) || typeof (entry.metadata ?? '') !== 'string') {
       throw new Error('the value is not {offset, metadata}')
@@ -155,6 +202,10 @@ export class GroupOffsets {
     const [group, topic, partition] = parsedKey as [string, string, number]
     this.remember(group, {topic, partition, offset: entry.offset as number, metadata: (entry.metadata as string | undefined) ?? ''})
   }
+}
+
+function offsetKey(group: string, topic: string, partition: number): Buffer {
+  return Buffer.from(JSON.stringify([group, topic, partition]))
 }
 
 /**

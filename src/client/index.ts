@@ -4,3 +4,4 @@ export {Producer, REQUEST_TIMEOUT_MS_DEFAULT, type ProducerOptions, type Produce
 export type {ReplicaChoice} from './cluster-routes.js'
 export type {ConsumeOptions, ConsumedRecord, RecordChunk, StartPosition} from './consumer.js'
 export type {ClientTlsOptions} from './tls-credentials.js'
+export type {GroupDescription, GroupMemberDescription, GroupOffsetChange, GroupSummary} from './groups.js'

@@ -13,7 +13,8 @@ import {ClusterRoutes} from './cluster-routes.js'
 import {Connection, parseBrokers} from './connection.js'
 import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
-import {withRetry} from './retry.js'
+import {groupDescriptionOf, groupOffsetChangeOf, groupSummaryOf, type GroupDescription, type GroupOffsetChange, type GroupSummary} from './groups.js'
+import {retryRouted, withRetry} from './retry.js'
 import {channelCredentialsOf, readClientTls, type ClientTlsOptions} from './tls-credentials.js'
 import {diagnoseTls} from './tls-diagnosis.js'
 import {installGrpcFraming, type FramingWarnings} from '../wire/grpc-framing.js'
@@ -42,6 +43,8 @@ export interface ConnectOptions {
 
 // A CLI against a dead address should answer in seconds, not hang.
 const CONNECT_TIMEOUT_MS_DEFAULT = 5000
+// A partition whose leader moves gets this long to answer where it starts and ends (an election takes a few seconds).
+const LIST_OFFSET_RETRY_DEADLINE_MS = 10_000
 
 const processWarnings: FramingWarnings = {
   warn: (message, fields) => process.emitWarning(`${message} (${JSON.stringify(fields)})`, 'LignumWarning'),
@@ -166,6 +169,41 @@ export class LignumClient {
   async fetchOffsets(group: string, topic?: string): Promise<{topic: string; partition: number; offset: number}[]> {
     const response = await this.connection.call(this.connection.grpc.fetchOffsets, {group, topic: topic ?? ''})
     return response.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: Number(entry.offset)}))
+  }
+
+  /** Every consumer group of the cluster (describe on each group), with its state. */
+  async listGroups(): Promise<GroupSummary[]> {
+    return (await this.connection.call(this.connection.grpc.listGroups, {coordinatorPartitions: []})).groups.map(groupSummaryOf)
+  }
+
+  /** A group's state, members and committed offsets, from its coordinator; NOT_FOUND for a group with neither. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    return groupDescriptionOf(await this.connection.call(this.connection.grpc.describeGroup, {group}))
+  }
+
+  /**
+   * Moves a group's committed offsets (an administrator's commit); NON_EMPTY_GROUP while it has
+   * live members unless `force`. `dryRun` answers the same changes and commits nothing.
+   */
+  async resetGroupOffsets(group: string, offsets: {topic: string; partition: number; offset: number}[], options: {force?: boolean; dryRun?: boolean} = {}): Promise<GroupOffsetChange[]> {
+    const request = {group, offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset), metadata: ''})), force: options.force ?? false, validateOnly: options.dryRun ?? false}
+    return (await this.connection.call(this.connection.grpc.resetGroupOffsets, request)).changes.map(groupOffsetChangeOf)
+  }
+
+  /** Deletes a group's committed offsets durably; how many. NON_EMPTY_GROUP while it has live members. */
+  async deleteGroup(group: string): Promise<number> {
+    return (await this.connection.call(this.connection.grpc.deleteGroup, {group})).deletedOffsets
+  }
+
+  /** Kafka's ListOffsets, asked of the partition's leader: 'beginning', 'end', or the first offset at or after a time (the end if none). */
+  async listOffset(topic: string, partition: number, at: 'beginning' | 'end' | {timestampMs: number}): Promise<number> {
+    await this.partitionCount(topic, false)
+    const timestamp = at === 'end' ? -1 : at === 'beginning' ? -2 : at.timestampMs
+    const ask = async () => {
+      const connection = this.routes.leaderConnection(topic, partition)
+      return Number((await connection.call(connection.grpc.listOffsets, {topic, partition, timestamp: BigInt(timestamp)})).offset)
+    }
+    return withRetry(ask, {deadlineMs: LIST_OFFSET_RETRY_DEADLINE_MS, shouldRetry: (error) => retryRouted(error, this.routes, topic, 'any-retriable')})
   }
 
   /** Closes the connection to every node. */

@@ -10,6 +10,10 @@
  * the group is answered NOT_LEADER (retriable), never forwarded again, so requests cannot
  * circle between nodes whose views of the catalog differ for a moment.
  *
+ * The group tooling (broker/group-admin.ts) is routed the same way: describe, seek and delete go
+ * to the group's coordinator; a listing asks every coordinator for the partitions it leads
+ * (one forwarded request per node), so it covers every partition of the offsets topic or fails.
+ *
  * Invariants: a table answers only while its partition leads at the leader epoch it was read
  * at (GroupOffsets.current); it is read when the node becomes leader, after the high watermark
  * covers the whole log the new leader holds, so it never misses a commit acknowledged under an
@@ -17,11 +21,15 @@
  */
 import {Metadata, type ChannelCredentials, type ServiceError} from '@grpc/grpc-js'
 import type {Broker} from '../broker/broker.js'
+import {deleteGroup, describeGroup, listGroups, resetGroupOffsets, type GroupOffsetsTable} from '../broker/group-admin.js'
+import type {GroupMembershipView} from '../broker/group-membership-view.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, groupOffsetsPartitionOf, validateGroupName, type CommittedOffset} from '../broker/group-offsets.js'
 import type {Partition} from '../broker/partition.js'
 import {Connection} from '../client/connection.js'
 import {LignumError} from '../errors.js'
+import type {DescribeGroupResponse, GroupListing, ResetGroupOffsetsResponse} from '../generated/lignum/v1/lignum.js'
 import type {Logger} from '../logger.js'
+import {groupDetailsToWire, groupListingToWire, offsetChangesToWire, offsetsToWire} from './group-wire.js'
 
 /**
  * Fixed at creation: a group's partition is its hash modulo this count, so changing it would
@@ -96,6 +104,43 @@ export class GroupCoordinator {
     return (await this.tableOf(route.partition)).fetch(group, topic)
   }
 
+  /** Every group of every coordinator; `partitions` is set on a request another node gathers, naming those this node leads. */
+  async listGroups(membership: GroupMembershipView, forwardedBy?: string, partitions: number[] = []): Promise<GroupListing[]> {
+    const count = await this.cluster.offsetsPartitionCount()
+    if (forwardedBy !== undefined) return this.listLedPartitions(partitions, count, membership, forwardedBy)
+    const byLeader = new Map<string, number[]>()
+    for (let partition = 0; partition < count; partition++) {
+      const leader = await this.cluster.offsetsLeaderOf(partition)
+      if (leader === undefined) throw new LignumError('UNAVAILABLE', `partition ${partition} of ${GROUP_OFFSETS_TOPIC} has no leader yet, so its groups cannot be listed; retry in a few seconds`)
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), partition])
+    }
+    const answers = await Promise.all(
+      [...byLeader].map(([leader, led]) => (leader === this.cluster.nodeId ? this.listLedPartitions(led, count, membership) : this.forwardListing(leader, led))),
+    )
+    return answers.flat().sort((a, b) => a.group.localeCompare(b.group))
+  }
+
+  async describeGroup(group: string, membership: GroupMembershipView, forwardedBy?: string): Promise<DescribeGroupResponse> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') return this.forward(route.address, (connection) => connection.grpc.describeGroup, {group})
+    return groupDetailsToWire(describeGroup(group, await this.adminTableOf(route.partition), membership), this.cluster.nodeId)
+  }
+
+  async resetGroupOffsets(group: string, offsets: CommittedOffset[], options: {force: boolean; validateOnly: boolean}, membership: GroupMembershipView, forwardedBy?: string): Promise<ResetGroupOffsetsResponse> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') return this.forward(route.address, (connection) => connection.grpc.resetGroupOffsets, {group, offsets: offsetsToWire(offsets), ...options})
+    return offsetChangesToWire(await resetGroupOffsets(group, offsets, options, await this.adminTableOf(route.partition), membership))
+  }
+
+  async deleteGroup(group: string, membership: GroupMembershipView, forwardedBy?: string): Promise<number> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') return (await this.forward(route.address, (connection) => connection.grpc.deleteGroup, {group})).deletedOffsets
+    return deleteGroup(group, await this.adminTableOf(route.partition), membership)
+  }
+
   /**
    * The catalog's word on a partition of the offsets topic this node holds: leading starts
    * reading its table (Kafka loads a group partition when elected), anything else drops it.
@@ -131,6 +176,41 @@ export class GroupCoordinator {
     const address = this.cluster.addressOf(leader)
     if (address === undefined) throw new LignumError('UNAVAILABLE', `node ${leader} coordinates group ${group} but has not registered an address; retry in a few seconds`)
     return {kind: 'forward', address}
+  }
+
+  /** The groups of partitions this node leads; a forwarded request naming one it does not lead is refused, not passed on. */
+  private async listLedPartitions(partitions: number[], count: number, membership: GroupMembershipView, forwardedBy?: string): Promise<GroupListing[]> {
+    const listings: GroupListing[] = []
+    for (const partition of partitions) {
+      const leader = forwardedBy === undefined ? this.cluster.nodeId : await this.cluster.offsetsLeaderOf(partition)
+      if (leader !== this.cluster.nodeId) {
+        throw new LignumError('NOT_LEADER', `node ${forwardedBy} asked this node for the groups of partition ${partition} of ${GROUP_OFFSETS_TOPIC}, but ${leader ?? 'no node'} leads it now; retry`)
+      }
+      const coordinatedHere = (group: string) => groupOffsetsPartitionOf(group, count) === partition
+      const table = await this.tableOf(partition)
+      listings.push(...listGroups(table, membership, coordinatedHere).map((listing) => groupListingToWire(listing, this.cluster.nodeId)))
+    }
+    return listings
+  }
+
+  private async forwardListing(leader: string, partitions: number[]): Promise<GroupListing[]> {
+    const address = this.cluster.addressOf(leader)
+    if (address === undefined) throw new LignumError('UNAVAILABLE', `node ${leader} coordinates groups but has not registered an address; retry in a few seconds`)
+    return (await this.forward(address, (connection) => connection.grpc.listGroups, {coordinatorPartitions: partitions})).groups
+  }
+
+  /** A led partition's table as the group tooling uses it: a seek commits only to topic-partitions of the catalog. */
+  private async adminTableOf(partition: number): Promise<GroupOffsetsTable> {
+    const table = await this.tableOf(partition)
+    return {
+      groups: () => table.groups(),
+      fetch: (group, topic) => table.fetch(group, topic),
+      commit: async (group, offsets) => {
+        await Promise.all(offsets.map((entry) => this.cluster.checkTopicPartition(entry.topic, entry.partition)))
+        await table.commit(group, offsets)
+      },
+      deleteGroup: (group) => table.deleteGroup(group),
+    }
   }
 
   /** The table of a partition this node leads, read at its current leader epoch. */

@@ -32,6 +32,7 @@ import {asLignumError, toServiceError} from './grpc-errors.js'
 import {callPrincipal, groupResource, mayCreateTopic, mayProduceNowhere, requireAllowed, requireCreateTopic, requireProduce, topicResource} from './authorization.js'
 import {clusterResource} from '../acl/acl-rule.js'
 import {aclHandlers} from './acl-handlers.js'
+import {groupHandlers} from './group-handlers.js'
 import {ResponseQueue} from './response-queue.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -227,6 +228,7 @@ export function createLignumService(context: ServingContext): LignumServer {
     }),
 
     ...aclHandlers(context, unary),
+    ...groupHandlers(context, unary),
   }
 }
 

@@ -27,6 +27,7 @@ import {Metrics} from './metrics.js'
 import {resolveNodeId} from './node-identity.js'
 import {refuseUnparseableRequests, withUnparseableRequestsMarked} from './request-parsing.js'
 import type {ClusterStatusView, ServingContext} from './serving-context.js'
+import {membershipNotTrackedYet} from '../broker/no-membership-yet.js'
 import {createLignumService, lignumServiceDefinition} from './grpc-service.js'
 import {createReplicationService, replicationServiceDefinition} from './replication-service.js'
 import type {ClusterReplication} from './cluster-replication.js'
@@ -134,6 +135,7 @@ export class LignumNode {
       this.replication = await this.startReplication(member, this.broker)
       context.clusterTopics = this.replication
       context.clusterOffsets = this.replication
+      context.clusterGroups = this.replication.groups
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     this.accepting = true
@@ -161,6 +163,9 @@ export class LignumNode {
         return node.advertisedAddress
       },
       clusterView: () => this.clusterView(),
+      // Until the coordinator tracks live members (join, sync, heartbeat), every group reads as
+      // Empty: the group tooling sees committed offsets only. Wire the coordinator's membership here.
+      groupMembership: membershipNotTrackedYet,
       ready: () => this.accepting && (this.cluster?.ready() ?? true),
     }
   }

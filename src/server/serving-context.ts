@@ -7,7 +7,8 @@ import type {ChannelCredentials} from '@grpc/grpc-js'
 import type {AccessControl} from '../acl/access-control.js'
 import type {Broker} from '../broker/broker.js'
 import type {CommittedOffset} from '../broker/group-offsets.js'
-import type {TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import type {GroupMembershipView} from '../broker/group-membership-view.js'
+import type {DescribeGroupResponse, GroupListing, ResetGroupOffsetsResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import type {Logger} from '../logger.js'
 import type {PrincipalMapping} from '../tls/principal-mapping.js'
 import type {PartitionRoles} from './convert.js'
@@ -72,6 +73,18 @@ export interface ServingContext {
   clusterOffsets?: {
     commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string): Promise<void>
     fetchOffsets(group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]>
+  }
+  /**
+   * The live membership of the groups this node coordinates, as the group tooling reads it
+   * (ListGroups, DescribeGroup, ResetGroupOffsets, DeleteGroup run where the group is coordinated).
+   */
+  groupMembership: GroupMembershipView
+  /** Cluster mode: the group tooling, routed to each group's coordinator (group-coordinator.ts). */
+  clusterGroups?: {
+    listGroups(membership: GroupMembershipView, forwardedBy?: string, partitions?: number[]): Promise<GroupListing[]>
+    describeGroup(group: string, membership: GroupMembershipView, forwardedBy?: string): Promise<DescribeGroupResponse>
+    resetGroupOffsets(group: string, offsets: CommittedOffset[], options: {force: boolean; validateOnly: boolean}, membership: GroupMembershipView, forwardedBy?: string): Promise<ResetGroupOffsetsResponse>
+    deleteGroup(group: string, membership: GroupMembershipView, forwardedBy?: string): Promise<number>
   }
   /** Cluster mode: producer ids from blocks reserved in Consul (cluster/producer-id-blocks.ts). */
   producerIds?: {nextId(): Promise<number>}
