@@ -29,6 +29,8 @@ export interface KafkaRequest<Context = unknown> {
   flexible: boolean
   body: KafkaReader
   context: Context
+  /** Who sent it, as authorization names them (ANONYMOUS without TLS client certificates). */
+  principal: string
 }
 
 export function isFlexible(api: Pick<KafkaApi, 'firstFlexibleVersion'>, version: number): boolean {

@@ -52,6 +52,7 @@ export class KafkaConnection<Context> {
     private readonly context: Context,
     private readonly limits: ConnectionLimits,
     private readonly logger: Logger,
+    private readonly principal: string,
   ) {
     socket.on('data', (data) => this.receive(data))
     socket.on('error', (error) => this.logger.debug(`kafka client ${this.peer()}: ${error.message}`))
@@ -117,7 +118,7 @@ export class KafkaConnection<Context> {
     if (flexible) body.skipTaggedFields()
     // ApiVersions answers with header v0 whatever its version, so old and new clients can read it.
     const response = responseWriter(header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY)
-    const answered = await api.handle({header, flexible, body, context: this.context}, response)
+    const answered = await api.handle({header, flexible, body, context: this.context, principal: this.principal}, response)
     return answered ? response.chunks() : null
   }
 

@@ -9,7 +9,7 @@
  */
 import {createServer, type Server, type Socket} from 'node:net'
 import type {Logger} from '../logger.js'
-import {LignumError} from '../errors.js'
+import {ANONYMOUS_PRINCIPAL} from '../acl/acl-rule.js'
 import {apiVersionsApi, type ApiVersionRange} from './apis/api-versions.js'
 import type {KafkaApi} from './kafka-api.js'
 import {KafkaConnection, type ConnectionLimits} from './kafka-connection.js'
@@ -52,7 +52,7 @@ export class KafkaListener<Context> {
     server.on('connection', (socket) => {
       listener.sockets.add(socket)
       socket.on('close', () => listener.sockets.delete(socket))
-      new KafkaConnection(socket, apis, served, options.context, limits, options.logger)
+      new KafkaConnection(socket, apis, served, options.context, limits, options.logger, ANONYMOUS_PRINCIPAL)
     })
     server.on('drop', (drop) => options.logger.warn(`kafka listener: refused a connection from ${drop?.remoteAddress ?? '?'}: ${server.maxConnections} connections are open (kafka.connectionsMax)`))
     await listen(server, options.host, options.port)
@@ -81,13 +81,10 @@ function withApiVersions<Context>(apis: readonly KafkaApi<Context>[]): Map<numbe
   return byKey
 }
 
+/** Rejects with the listen error itself: the node words it as it does for its other listeners. */
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') reject(new LignumError('CONFIG', `the Kafka port ${host}:${port} is in use by another process; pick another with --kafka-port`))
-      else if (error.code === 'EACCES') reject(new LignumError('CONFIG', `no permission to listen on the Kafka port ${host}:${port}; ports below 1024 need privileges, pick a higher --kafka-port`))
-      else reject(error)
-    })
+    server.once('error', reject)
     server.listen(port, host, () => resolve())
   })
 }
