@@ -10,7 +10,11 @@
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import type {ServingContext} from '../server/serving-context.js'
+import {fetchApi} from './apis/fetch.js'
+import {initProducerIdApi} from './apis/init-producer-id.js'
+import {listOffsetsApi} from './apis/list-offsets.js'
 import {metadataApi} from './apis/metadata.js'
+import {produceApi} from './apis/produce.js'
 import {brokerIdOf} from './broker-ids.js'
 import type {KafkaApi} from './kafka-api.js'
 import type {KafkaBroker, KafkaContext} from './kafka-context.js'
@@ -36,7 +40,7 @@ export async function startKafkaListener(options: KafkaServingOptions): Promise<
     brokerIdOf,
   }
   const configured = configuredAdvertisement(options.advertiseAddress)
-  const apis: KafkaApi<KafkaContext>[] = [metadataApi(servingMetadataTopics(context))]
+  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), initProducerIdApi()]
   const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger: options.logger, requestBytesMax: options.requestBytesMax})
   const listening = {host: options.host === '0.0.0.0' ? '127.0.0.1' : options.host, port: listener.port}
   advertised = {nodeId: context.nodeId, brokerId: brokerIdOf(context.nodeId), ...(configured ?? listening)}
