@@ -16,6 +16,8 @@ export interface LignumConfig {
   host: string
   grpcPort: number
   httpPort: number
+  kafkaPort: number | undefined
+  kafkaAdvertiseAddress: string | undefined
   brokers: string
   autoCreateTopics: boolean
   defaultPartitions: number
@@ -67,7 +69,7 @@ export type ClientAuthSetting = 'none' | 'requested' | 'required'
 /** Who may read /metrics: anyone, or a request with a principal (a client certificate or a bearer token). */
 export type MetricsAccessSetting = 'open' | 'authenticated'
 
-type Kind = 'string' | 'optional-string' | 'port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access' | 'acl-store' | 'list' | 'mapping-rules'
+type Kind = 'string' | 'optional-string' | 'port' | 'optional-port' | 'count' | 'bytes' | 'ms' | 'limit' | 'boolean' | 'flush' | 'level' | 'client-auth' | 'metrics-access' | 'acl-store' | 'list' | 'mapping-rules'
 
 interface Setting {
   kind: Kind
@@ -91,6 +93,8 @@ export const settings: Record<keyof LignumConfig, Setting> = {
   host: {kind: 'string', default: '0.0.0.0', description: 'address the gRPC and HTTP servers listen on'},
   grpcPort: {kind: 'port', default: 50051, description: 'gRPC port'},
   httpPort: {kind: 'port', default: 8080, description: 'HTTP API port'},
+  kafkaPort: {kind: 'optional-port', default: undefined, description: 'port of the Kafka-protocol listener, for Kafka\'s clients and tools (off when unset)'},
+  kafkaAdvertiseAddress: {kind: 'optional-string', default: undefined, description: 'host:port Kafka clients reach this node\'s Kafka listener at (Metadata gives it out)'},
   brokers: {kind: 'string', default: 'localhost:50051', description: 'host:port[,host:port] a client bootstraps from'},
   autoCreateTopics: {kind: 'boolean', default: true, description: 'create a topic on its first produce'},
   defaultPartitions: {kind: 'count', default: 1, description: 'partitions of an auto-created topic'},
@@ -222,6 +226,9 @@ export function coerceSetting(key: string, raw: unknown, source: string): unknow
       if (raw === 'always' || raw === 'never') return raw
       return integerIn(raw, 1, 24 * 60 * 60 * 1000) ?? fail('"always", "never" or a number of milliseconds from 1 to 86400000')
     case 'port':
+      return integerIn(raw, 0, 65_535) ?? fail('a port number from 0 to 65535')
+    case 'optional-port':
+      if (raw === undefined || raw === null || raw === '') return undefined
       return integerIn(raw, 0, 65_535) ?? fail('a port number from 0 to 65535')
     case 'count':
       return integerIn(raw, 1, 1_000_000) ?? fail('a whole number from 1 to 1000000')

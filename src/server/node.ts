@@ -20,6 +20,7 @@ import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
 import {setSegmentHandlesOpenMax} from '../log/segment-handles.js'
 import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {createHealthService} from './health-service.js'
+import {refuseKafkaInCluster, startKafkaListener} from '../kafka/kafka-serving.js'
 import {createHttpServer} from './http-api.js'
 import {httpAccessOf, type HttpAccess} from './http-access.js'
 import type {TokenFileWatch} from '../tokens/token-file-watch.js'
@@ -64,11 +65,14 @@ interface ClusterMembership {
 export interface NodeAddresses {
   grpcPort: number
   httpPort: number
+  /** 0 when the Kafka listener is off. */
+  kafkaPort: number
 }
 
 export class LignumNode {
   private grpcServer: Server | undefined
   private httpServer: http.Server | https.Server | undefined
+  private kafkaListener: {stop(): Promise<void>} | undefined
   private tls: ListenerTls | undefined
   private httpAccess: HttpAccess | undefined
   private tokenFileWatch: TokenFileWatch | undefined
@@ -86,7 +90,7 @@ export class LignumNode {
   private stopping: Promise<void> | undefined
   private readonly shutdown = new AbortController()
   nodeId = ''
-  addresses: NodeAddresses = {grpcPort: 0, httpPort: 0}
+  addresses: NodeAddresses = {grpcPort: 0, httpPort: 0, kafkaPort: 0}
 
   private constructor(
     readonly config: LignumConfig,
@@ -107,6 +111,7 @@ export class LignumNode {
 
   private async startSteps(): Promise<void> {
     const {config} = this
+    refuseKafkaInCluster(config)
     // First: a bad certificate file stops the start with nothing to undo.
     this.tls = await listenerTlsOf(config, this.logger)
     this.peerCredentials = peerChannelCredentialsOf(this.tls)
@@ -138,8 +143,9 @@ export class LignumNode {
       context.clusterGroups = this.replication.groups
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
+    if (config.kafkaPort !== undefined) this.addresses.kafkaPort = await this.startKafka(context)
     this.accepting = true
-    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess, acl: this.access ? this.access.where : 'off'})
+    this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, kafka: this.addresses.kafkaPort ? `${config.host}:${this.addresses.kafkaPort}` : 'off', mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess, acl: this.access ? this.access.where : 'off'})
   }
 
   get advertisedAddress(): string {
@@ -227,6 +233,20 @@ export class LignumNode {
     })
   }
 
+  /** The Kafka-protocol listener (kafka/), on the same broker and catalog as gRPC. */
+  private async startKafka(context: ServingContext): Promise<number> {
+    const host = this.config.host
+    const port = this.config.kafkaPort ?? 0
+    try {
+      const listener = await startKafkaListener({context, host, port, advertiseAddress: this.config.kafkaAdvertiseAddress, requestBytesMax: this.config.requestBytesMax, logger: this.logger.child({component: 'kafka'})})
+      this.kafkaListener = listener
+      return listener.port
+    } catch (error) {
+      if (error instanceof LignumError) throw error
+      throw listenError('Kafka', host, port, '--kafka-port', error as Error)
+    }
+  }
+
   /** Cluster mode: this node's replicas follow the catalog in Consul. */
   private async startReplication(member: import('../cluster/cluster-member.js').ClusterMember, broker: Broker): Promise<ClusterReplication> {
     const {ClusterReplication} = await import('./cluster-replication.js')
@@ -305,7 +325,7 @@ export class LignumNode {
     // Before the servers close: followers that can no longer fetch must not be shrunk away.
     this.replication?.beginShutdown()
     await this.handOffLeadership()
-    await Promise.all([this.closeHttp(), this.closeGrpc()])
+    await Promise.all([this.closeHttp(), this.closeGrpc(), this.kafkaListener?.stop()])
     await this.replication?.stop().catch((error) => this.logger.error('stopping replication failed', {error}))
     await this.cluster?.stop().catch((error) => this.logger.error('leaving the cluster failed', {error}))
     this.producerIdConsul?.close()

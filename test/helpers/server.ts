@@ -13,6 +13,8 @@ export interface RunningServer {
   dataDir: string
   grpcAddress: string
   httpUrl: string
+  /** host:port of the Kafka listener, when --kafka-port was given. */
+  kafkaAddress: string | undefined
   nodeId: string
   logs: () => string
   /** Sends a signal and waits for the exit; resolves with the exit code. */
@@ -41,14 +43,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     running.delete(child)
     resolve(code)
   }))
-  const started = await new Promise<{grpc: string; http: string; nodeId: string}>((resolve, reject) => {
+  const started = await new Promise<{grpc: string; http: string; kafka?: string; nodeId: string}>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lignum serve did not start in time:\n${output}`)), options.startTimeoutMs ?? 20_000)
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
       for (const line of output.split('\n')) {
         if (!line.includes('"node started"')) continue
         clearTimeout(timer)
-        const parsed = JSON.parse(line) as {grpc: string; http: string; nodeId: string}
+        const parsed = JSON.parse(line) as {grpc: string; http: string; kafka?: string; nodeId: string}
         resolve(parsed)
         return
       }
@@ -65,6 +67,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     dataDir,
     grpcAddress: started.grpc,
     httpUrl: `http://${started.http}`,
+    kafkaAddress: started.kafka === undefined || started.kafka === 'off' ? undefined : started.kafka,
     nodeId: started.nodeId,
     logs: () => output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
