@@ -40,11 +40,20 @@ export default class Consume extends ClientCommand {
     replica: replicaFlag({exclusive: ['data-dir']}),
   }
 
+  private readsNode = false
+
+  /** The client's hint for a start past the end names its option; here the flag says where to start. */
+  protected override hintFor(error: LignumError): string | undefined {
+    if (this.readsNode && error.code === 'OFFSET_OUT_OF_RANGE') return 'use --from end to wait for new records'
+    return super.hintFor(error)
+  }
+
   async run(): Promise<void> {
     const {flags} = await this.parse(Consume)
     const fromTimeMs = flags['from-time'] === undefined ? undefined : parseTime(flags['from-time'])
     refuseEmptyRange(parseStart(flags.from), flags.to)
     if (flags['data-dir'] !== undefined) return this.consumeDataDir(flags['data-dir'], flags, fromTimeMs)
+    this.readsNode = true
     const client = await this.connect(flags)
     const stop = new AbortController()
     process.once('SIGINT', () => stop.abort())
