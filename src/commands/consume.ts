@@ -42,9 +42,9 @@ export default class Consume extends ClientCommand {
 
   private readsNode = false
 
-  /** The client's hint for a start past the end names its option; here the flag says where to start. */
+  /** The reader's hint for a start out of range names its option; here the flag says where to start. */
   protected override hintFor(error: LignumError): string | undefined {
-    if (this.readsNode && error.code === 'OFFSET_OUT_OF_RANGE') return 'use --from end to wait for new records'
+    if (error.code === 'OFFSET_OUT_OF_RANGE') return this.readsNode ? 'use --from end to wait for new records' : 'pass a --from in that range'
     return super.hintFor(error)
   }
 
