@@ -85,13 +85,6 @@ export class LignumError extends Error {
     this.hint = options?.hint
   }
 
-  /** The same error with another hint (the cause kept). */
-  withHint(hint: string | undefined): LignumError {
-    const copy = new LignumError(this.code, this.message, {cause: this.cause, hint})
-    copy.stack = this.stack
-    return copy
-  }
-
   get retriable(): boolean {
     return errorTable[this.code].retriable
   }

@@ -133,7 +133,7 @@ export default class Produce extends ClientCommand {
     }
     if (inputError) {
       const produced = stats.recordsAcknowledged === 0 ? 'no record was produced' : `the ${stats.recordsAcknowledged} record(s) before it were produced`
-      throw new LignumError(inputError.code, `${inputError.message} (${produced})`)
+      throw new LignumError(inputError.code, `${inputError.message} (${produced})`, {hint: inputError.hint})
     }
     if (stats.recordsFailed > 0) throw notAcknowledgedError(stats, recordsSent, recordsUnsent, retriesSpent && !flags.file)
     return summary
@@ -152,7 +152,7 @@ function notAcknowledgedError(stats: ProducerStats, recordsSent: number, records
   assert(stats.recordsAcknowledged + stats.recordsFailed === recordsSent, `${recordsSent} records sent, but ${stats.recordsAcknowledged} acknowledged and ${stats.recordsFailed} failed`)
   const unsent = recordsUnsent > 0 ? `; ${recordsUnsent} of them were not sent, as retries were spent` : ''
   const rest = stdinLeft ? '; stdin was not read further, as retries were spent' : ''
-  return new LignumError(cause?.code ?? 'INTERNAL', `${notAcknowledged} of ${recordsSent + recordsUnsent} records were not acknowledged: ${cause?.message ?? 'unknown error'}${unsent}${rest}`)
+  return new LignumError(cause?.code ?? 'INTERNAL', `${notAcknowledged} of ${recordsSent + recordsUnsent} records were not acknowledged: ${cause?.message ?? 'unknown error'}${unsent}${rest}`, {hint: cause?.hint})
 }
 
 function parseHeader(text: string): {key: string; value: Buffer} {

@@ -83,7 +83,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
       const leftMs = deadlineMs - Date.now()
       if (leftMs <= 0) {
         if (last) return last
-        throw new LignumError(lastFailure?.code ?? 'TIMEOUT', `no status within ${timeoutMs} ms: ${lastFailure?.message ?? 'no answer'}`)
+        throw new LignumError(lastFailure?.code ?? 'TIMEOUT', `no status within ${timeoutMs} ms: ${lastFailure?.message ?? 'no answer'}`, {hint: lastFailure?.hint})
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_HEALTHY_POLL_MS, leftMs)))
     }
