@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {LignumClient} from '../src/client/index.js'
+import {WireClient} from '../src/client/index.js'
 import {clusterStatusOf, type ClusterStatus} from '../src/ui/cluster-status-table.js'
 import {lignumBin, repoRoot} from '../test/helpers/cli.js'
 import type {LogLine} from '../test/cluster/member-process.js'
@@ -65,7 +65,7 @@ export async function startConsulIn(lab: NetworkLab, name: string, binary: strin
 
 export class NamespacedServe {
   readonly logs: LogLine[] = []
-  private client: LignumClient | undefined
+  private client: WireClient | undefined
 
   private constructor(
     private readonly lab: NetworkLab,
@@ -113,7 +113,7 @@ export class NamespacedServe {
   }
 
   async status(): Promise<ClusterStatus> {
-    this.client ??= await LignumClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS})
+    this.client ??= await WireClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS})
     return clusterStatusOf(await this.client.clusterStatus())
   }
 

@@ -75,11 +75,18 @@ export type ErrorCode = keyof typeof errorTable
 
 export class LignumError extends Error {
   readonly code: ErrorCode
+  /**
+   * How to fix it, in the words of whoever can: the library says what went wrong in `message`,
+   * and the caller that knows its own vocabulary (the CLI's flags) supplies or replaces the hint.
+   * The CLI prints `message; hint` as its one line.
+   */
+  readonly hint: string | undefined
 
-  constructor(code: ErrorCode, message: string, options?: {cause?: unknown}) {
+  constructor(code: ErrorCode, message: string, options?: {cause?: unknown; hint?: string}) {
     super(message, options)
     this.code = code
     this.name = 'LignumError'
+    this.hint = options?.hint
   }
 
   get retriable(): boolean {

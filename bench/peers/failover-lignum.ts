@@ -11,7 +11,7 @@
  * killed node restarts on its data directory and ports, rejoins every ISR, and the topic is
  * deleted, so each run starts on three live nodes and one topic.
  */
-import {LignumClient, type Producer} from '../../src/client/index.js'
+import {WireClient, type Producer} from '../../src/client/index.js'
 import {ServeProcess} from '../../test/cluster/serve-process.js'
 import type {LogLine} from '../../test/cluster/member-process.js'
 import {acksBeforeKill, choosePartition, failoverTimeoutMs, loadAverage1m, minInsyncReplicas, partitionsPerTopic, pollUntil, replicationFactor, settleTimeoutMs, type FailoverSample, type Victim} from './failover-common.js'
@@ -108,7 +108,7 @@ export class LignumFailoverCluster {
     private readonly consulUrl: string,
     private readonly cluster: string,
     private readonly nodes: ServeProcess[],
-    private readonly client: LignumClient,
+    private readonly client: WireClient,
     private readonly load: SteadyLoad,
   ) {}
 
@@ -121,7 +121,7 @@ export class LignumFailoverCluster {
     try {
       if (failed) throw failed.reason
       await waitAllUp(nodes[0]!)
-      const client = await LignumClient.connect({brokers: nodes.map((node) => node.address), connectTimeoutMs})
+      const client = await WireClient.connect({brokers: nodes.map((node) => node.address), connectTimeoutMs})
       return new LignumFailoverCluster(consulUrl, cluster, nodes, client, new SteadyLoad(client.producer({acks: 'all'})))
     } catch (error) {
       await Promise.all(nodes.map((node) => node.destroy()))

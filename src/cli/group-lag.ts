@@ -3,7 +3,7 @@
  * the committed offset, where the partition's log ends (asked of its leader) and the lag
  * between them, with the member that holds it. A partition whose topic is gone shows no end.
  */
-import type {GroupDescription, LignumClient} from '../client/index.js'
+import type {GroupDescription, WireClient} from '../client/index.js'
 import {LignumError} from '../errors.js'
 
 export interface GroupPartitionLag {
@@ -21,7 +21,7 @@ export interface GroupPartitionLag {
   host: string | null
 }
 
-export async function partitionLags(client: LignumClient, description: GroupDescription): Promise<GroupPartitionLag[]> {
+export async function partitionLags(client: WireClient, description: GroupDescription): Promise<GroupPartitionLag[]> {
   const holders = new Map<string, GroupDescription['members'][number]>()
   for (const member of description.members) {
     for (const entry of member.assignment) for (const partition of entry.partitions) holders.set(keyOf(entry.topic, partition), member)
@@ -50,7 +50,7 @@ export async function partitionLags(client: LignumClient, description: GroupDesc
   return rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
 }
 
-async function logEndOf(client: LignumClient, topic: string, partition: number): Promise<number | null> {
+async function logEndOf(client: WireClient, topic: string, partition: number): Promise<number | null> {
   try {
     return await client.listOffset(topic, partition, 'end')
   } catch (error) {

@@ -4,7 +4,7 @@
  * the offset `--to` resolves to, asked of its leader (Kafka's ListOffsets). An absolute offset
  * outside a partition's log is clamped into it with a warning, as kafka-consumer-groups does.
  */
-import type {LignumClient} from '../client/index.js'
+import type {WireClient} from '../client/index.js'
 import {LignumError} from '../errors.js'
 import type {SeekTarget, TopicSelection} from './seek-target.js'
 
@@ -16,7 +16,7 @@ export interface SeekPlan {
 // Partitions are resolved this many at a time: one ListOffsets each, without flooding a node.
 const RESOLVE_CONCURRENCY_MAX = 16
 
-export async function planSeek(client: LignumClient, group: string, selections: TopicSelection[], target: SeekTarget): Promise<SeekPlan> {
+export async function planSeek(client: WireClient, group: string, selections: TopicSelection[], target: SeekTarget): Promise<SeekPlan> {
   const chosen = selections.length > 0 ? selections : await topicsWithOffsets(client, group)
   // Keyed, so a partition named twice (-t orders -t orders:0) moves once.
   const named = new Map<string, {topic: string; partition: number}>()
@@ -37,7 +37,7 @@ export async function planSeek(client: LignumClient, group: string, selections: 
   return {offsets, warnings}
 }
 
-async function topicsWithOffsets(client: LignumClient, group: string): Promise<TopicSelection[]> {
+async function topicsWithOffsets(client: WireClient, group: string): Promise<TopicSelection[]> {
   const description = await client.describeGroup(group).catch((error: unknown) => {
     if (error instanceof LignumError && error.code === 'NOT_FOUND') throw new LignumError('NOT_FOUND', `${error.message}; to give a new group offsets, name the topics with -t TOPIC`)
     throw error
@@ -46,7 +46,7 @@ async function topicsWithOffsets(client: LignumClient, group: string): Promise<T
   return topics.sort().map((topic) => ({topic}))
 }
 
-async function resolveTarget(client: LignumClient, topic: string, partition: number, target: SeekTarget, warnings: string[]): Promise<number> {
+async function resolveTarget(client: WireClient, topic: string, partition: number, target: SeekTarget, warnings: string[]): Promise<number> {
   if (target.kind === 'beginning' || target.kind === 'end') return client.listOffset(topic, partition, target.kind)
   if (target.kind === 'time') return client.listOffset(topic, partition, {timestampMs: target.timestampMs})
   const [logStart, logEnd] = await Promise.all([client.listOffset(topic, partition, 'beginning'), client.listOffset(topic, partition, 'end')])

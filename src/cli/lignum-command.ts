@@ -45,9 +45,15 @@ export abstract class LignumCommand extends Command {
     return (await loadConfig({flags, configFile})).config
   }
 
+  /** How the error's line says to fix it: its own hint, unless the command has one in its flags' words. */
+  protected hintFor(error: LignumError): string | undefined {
+    return error.hint
+  }
+
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof LignumError) {
-      process.stderr.write(`Error: ${error.message}\n`)
+      const hint = this.hintFor(error)
+      process.stderr.write(`Error: ${error.message}${hint === undefined ? '' : `; ${hint}`}\n`)
       return this.exit(error.exitCode)
     }
     if (error instanceof UsageError) {

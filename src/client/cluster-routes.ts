@@ -88,7 +88,7 @@ export class ClusterRoutes {
     if (connection && !connection.closed) return connection
     const address = this.addresses.get(nodeId)
     if (!address) throw new LignumError('UNAVAILABLE', `node ${nodeId} leads a partition but has no address in the cluster's metadata yet; retrying`)
-    connection = new Connection(address, this.bootstrap.channelCredentials)
+    connection = new Connection(address, this.bootstrap.channelCredentials, this.bootstrap.hints)
     this.connections.set(nodeId, connection)
     return connection
   }

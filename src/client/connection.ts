@@ -6,6 +6,7 @@
 import {credentials, makeGenericClientConstructor, type ChannelCredentials, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
 import {ERROR_CODE_METADATA_KEY, LignumError, errorCodeOfGrpc} from '../errors.js'
 import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
+import {LIBRARY_CONNECT_HINTS, type ConnectHints} from './connect-hints.js'
 import {decodeFetchResponse} from './fetch-response-codec.js'
 import {encodeProduceRequest} from './produce-request-codec.js'
 
@@ -39,9 +40,9 @@ export type UnaryMethod<Request, Response> = (
   callback: (error: ServiceError | null, response: Response) => void,
 ) => ClientUnaryCall
 
-export function parseBrokers(list: string): string[] {
+export function parseBrokers(list: string, hints: ConnectHints = LIBRARY_CONNECT_HINTS): string[] {
   const addresses = list.split(',').map((entry) => entry.trim()).filter(Boolean)
-  if (addresses.length === 0) throw new LignumError('INVALID_ARGUMENT', 'no broker address given; pass --brokers host:port[,host:port]')
+  if (addresses.length === 0) throw new LignumError('INVALID_ARGUMENT', 'no broker address given', {hint: hints.noBrokers})
   for (const address of addresses) {
     const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(address)
     if (!match || Number(match[2]) < 1 || Number(match[2]) > 65_535) {
@@ -69,10 +70,14 @@ const LignumGrpcClient = makeGenericClientConstructor(
 export class Connection {
   readonly grpc: GrpcLignumClient
 
-  /** `channelCredentials` says plaintext or TLS (tls-credentials.ts); connections to other nodes reuse them. */
+  /**
+   * `channelCredentials` says plaintext or TLS (tls-credentials.ts); connections to other nodes
+   * reuse them, and the caller's `hints` for the errors they end in.
+   */
   constructor(
     readonly address: string,
     readonly channelCredentials: ChannelCredentials = credentials.createInsecure(),
+    readonly hints: ConnectHints = LIBRARY_CONNECT_HINTS,
   ) {
     this.grpc = new LignumGrpcClient(address, channelCredentials, {
       'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
@@ -118,10 +123,10 @@ export class Connection {
     // transport (grpc-js on either side), not from a handler.
     const sentCode = sentErrorCode(error)
     if (error.code === GrpcStatus.UNAVAILABLE && sentCode === undefined && UNTRUSTED_SERVER_CERTIFICATE.test(error.details)) {
-      return new LignumError('UNAUTHENTICATED', `the certificate of the node at ${this.address} is not trusted (${shortReason(error.details)}); pass --tls-ca with the CA that signed the nodes' certificates`, {cause: error})
+      return new LignumError('UNAUTHENTICATED', `the certificate of the node at ${this.address} is not trusted (${shortReason(error.details)})`, {cause: error, hint: this.hints.untrustedNode})
     }
     if (error.code === GrpcStatus.UNAVAILABLE && sentCode === undefined) {
-      return new LignumError('UNAVAILABLE', `cannot reach a Lignum node at ${this.address} (${shortReason(error.details)}); check that "lignum serve" runs there, or pass --brokers host:port`, {cause: error})
+      return new LignumError('UNAVAILABLE', `cannot reach a Lignum node at ${this.address} (${shortReason(error.details)})`, {cause: error, hint: this.hints.unreachable})
     }
     // A node's own REQUEST_TIMED_OUT travels with the same status: its code says which it is.
     if (error.code === GrpcStatus.DEADLINE_EXCEEDED && sentCode === undefined) {

@@ -344,6 +344,8 @@ export function recordsOfChunks(chunks: AsyncGenerator<RecordChunk>): AsyncGener
 class ChunkRecordIterator implements AsyncGenerator<ConsumedRecord, void, undefined> {
   private records: ConsumedRecord[] = []
   private index = 0
+  /** The chunk `records` came from: a reader leaving part-way through it consumed only what it was given. */
+  private chunk: RecordChunk | undefined
 
   constructor(private readonly chunks: AsyncGenerator<RecordChunk>) {}
 
@@ -356,6 +358,7 @@ class ChunkRecordIterator implements AsyncGenerator<ConsumedRecord, void, undefi
     for (;;) {
       const result = await this.chunks.next()
       if (result.done) return {value: undefined, done: true}
+      this.chunk = result.value
       this.records = consumedRecords(result.value)
       this.index = 0
       if (this.records.length > 0) return {value: this.records[this.index++], done: false}
@@ -363,15 +366,22 @@ class ChunkRecordIterator implements AsyncGenerator<ConsumedRecord, void, undefi
   }
 
   async return(): Promise<IteratorResult<ConsumedRecord, void>> {
-    this.records = []
+    this.settleChunk()
     await this.chunks.return(undefined)
     return {value: undefined, done: true}
   }
 
   async throw(error: unknown): Promise<IteratorResult<ConsumedRecord, void>> {
-    this.records = []
+    this.settleChunk()
     await this.chunks.throw(error)
     return {value: undefined, done: true}
+  }
+
+  /** Only the records handed out count as consumed: a group's commit resumes after the last of them. */
+  private settleChunk(): void {
+    this.chunk?.consumedUpTo(this.index)
+    this.chunk = undefined
+    this.records = []
   }
 
   [Symbol.asyncIterator](): this {

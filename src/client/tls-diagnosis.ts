@@ -9,13 +9,14 @@
  * 1.3 gives it after the client finished). A node refusing a certificate closes the connection
  * without saying why (node:tls checks after OpenSSL's handshake), so the reason given is what
  * the client sees of its own certificate: expired, or not signed by the CA it trusts.
- * The answer is a LignumError whose one line says what is wrong and which flag fixes it, or
+ * The answer is a LignumError that says what is wrong, with the caller's hint on how to fix it, or
  * undefined when the handshakes show nothing wrong with TLS (the failure was elsewhere).
  */
 import {X509Certificate} from 'node:crypto'
 import {connect} from 'node:tls'
 import {LignumError} from '../errors.js'
 import {certificatesOf, type PemMaterial} from '../tls/pem-files.js'
+import type {ConnectHints} from './connect-hints.js'
 
 // A node answers a handshake within a round trip; one that says nothing this long is not the TLS question.
 const PROBE_TIMEOUT_MS = 3000
@@ -29,24 +30,24 @@ type ProbeOutcome =
   | {kind: 'not-tls'}
   | {kind: 'timeout'}
 
-export async function diagnoseTls(address: string, material: PemMaterial | undefined): Promise<LignumError | undefined> {
+export async function diagnoseTls(address: string, material: PemMaterial | undefined, hints: ConnectHints): Promise<LignumError | undefined> {
   const anonymous = await probe(address, {ca: material?.ca})
   if (anonymous.kind === 'timeout') return undefined
   if (anonymous.kind === 'not-tls') {
     if (!material) return undefined
-    return new LignumError('CONFIG', `the node at ${address} does not serve TLS (it answered in plaintext); drop --tls-ca, --tls-cert and --tls-key, or turn TLS on at the node`)
+    return new LignumError('CONFIG', `the node at ${address} does not serve TLS (it answered in plaintext)`, {hint: hints.plaintextNode})
   }
-  if (!material) return new LignumError('CONFIG', `the node at ${address} serves TLS and this client connected in plaintext; pass --tls-ca <CA file> (and --tls-cert, --tls-key if it requires a client certificate)`)
+  if (!material) return new LignumError('CONFIG', `the node at ${address} serves TLS and this client connected in plaintext`, {hint: hints.tlsNode})
   if (anonymous.kind === 'accepted' && anonymous.authorizationError) {
-    return new LignumError('UNAUTHENTICATED', `the certificate of the node at ${address} is not trusted (${anonymous.authorizationError}); pass --tls-ca with the CA that signed the nodes' certificates`)
+    return new LignumError('UNAUTHENTICATED', `the certificate of the node at ${address} is not trusted (${anonymous.authorizationError})`, {hint: hints.untrustedNode})
   }
   if (!material.cert) {
     if (anonymous.kind === 'accepted') return undefined
-    return new LignumError('UNAUTHENTICATED', `the node at ${address} requires a client certificate signed by its CA and none was given; pass --tls-cert and --tls-key`)
+    return new LignumError('UNAUTHENTICATED', `the node at ${address} requires a client certificate signed by its CA and none was given`, {hint: hints.clientCertificateMissing})
   }
   const presented = await probe(address, material)
   if (presented.kind === 'accepted' || presented.kind === 'timeout') return undefined
-  return new LignumError('UNAUTHENTICATED', `the node at ${address} refused the client certificate${whatIsWrongWith(material)}; it requires one signed by its CA: pass --tls-cert and --tls-key with such a certificate`)
+  return new LignumError('UNAUTHENTICATED', `the node at ${address} refused the client certificate${whatIsWrongWith(material)}; it requires one signed by its CA`, {hint: hints.clientCertificateRefused})
 }
 
 /** What the client can see wrong with its own certificate, as a clause for the message. */
@@ -56,7 +57,7 @@ function whatIsWrongWith(material: PemMaterial): string {
   if (Date.parse(leaf!.validTo) < Date.now()) return ` (${subject}: expired on ${leaf!.validTo})`
   if (Date.parse(leaf!.validFrom) > Date.now()) return ` (${subject}: not valid before ${leaf!.validFrom})`
   const ca = material.ca ? certificatesOf(material.ca, '--tls-ca') : []
-  if (ca.length > 0 && !ca.some((authority) => issuedBy(leaf!, authority))) return ` (${subject}: not signed by the CA of --tls-ca)`
+  if (ca.length > 0 && !ca.some((authority) => issuedBy(leaf!, authority))) return ` (${subject}: not signed by the CA the client trusts)`
   return ` (${subject})`
 }
 

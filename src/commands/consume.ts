@@ -47,6 +47,14 @@ export default class Consume extends ClientCommand {
     'key-delimiter': Flags.string({char: 'K', description: 'print each key, this delimiter, then the value, e.g. -K "\\t"', exclusive: ['format', 'json']}),
   }
 
+  private readsNode = false
+
+  /** The reader's hint for a start out of range names its option; here the flag says where to start. */
+  protected override hintFor(error: LignumError): string | undefined {
+    if (error.code === 'OFFSET_OUT_OF_RANGE') return this.readsNode ? 'use --from end to wait for new records' : 'pass a --from in that range'
+    return super.hintFor(error)
+  }
+
   async run(): Promise<void> {
     const {flags} = await this.parse(Consume)
     const fromTimeMs = flags['from-time'] === undefined ? undefined : parseTime(flags['from-time'])
@@ -54,6 +62,7 @@ export default class Consume extends ClientCommand {
     range.fromTimeMs ??= fromTimeMs
     const delimiters = delimitersOf(flags)
     if (flags['data-dir'] !== undefined) return this.consumeDataDir(flags['data-dir'], {...flags, ...delimiters}, range)
+    this.readsNode = true
     const client = await this.connect(flags)
     const stop = new AbortController()
     process.once('SIGINT', () => stop.abort())

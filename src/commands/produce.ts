@@ -128,7 +128,7 @@ export default class Produce extends ClientCommand {
     if (flags.stats) process.stderr.write(statsLine(summary))
     if (outcome.inputError) {
       const produced = producer.stats.recordsAcknowledged === 0 ? 'no record was produced' : `the ${producer.stats.recordsAcknowledged} record(s) before it were produced`
-      throw new LignumError(outcome.inputError.code, `${outcome.inputError.message} (${produced})`)
+      throw new LignumError(outcome.inputError.code, `${outcome.inputError.message} (${produced})`, {hint: outcome.inputError.hint})
     }
     if (producer.stats.recordsFailed > 0) throw notAcknowledgedError(producer.stats, outcome.recordsSent, outcome.recordsUnsent, outcome.retriesSpent && !file)
     return summary
@@ -239,7 +239,7 @@ function notAcknowledgedError(stats: ProducerStats, recordsSent: number, records
   assert(stats.recordsAcknowledged + stats.recordsFailed === recordsSent, `${recordsSent} records sent, but ${stats.recordsAcknowledged} acknowledged and ${stats.recordsFailed} failed`)
   const unsent = recordsUnsent > 0 ? `; ${recordsUnsent} of them were not sent, as retries were spent` : ''
   const rest = stdinLeft ? '; stdin was not read further, as retries were spent' : ''
-  return new LignumError(cause?.code ?? 'INTERNAL', `${notAcknowledged} of ${recordsSent + recordsUnsent} records were not acknowledged: ${cause?.message ?? 'unknown error'}${unsent}${rest}`)
+  return new LignumError(cause?.code ?? 'INTERNAL', `${notAcknowledged} of ${recordsSent + recordsUnsent} records were not acknowledged: ${cause?.message ?? 'unknown error'}${unsent}${rest}`, {hint: cause?.hint})
 }
 
 function parseHeader(text: string): {key: string; value: Buffer} {

@@ -108,7 +108,7 @@ export async function inspectDataDir(dataDir: string, options: InspectOptions = 
     (entry) => (options.topic === undefined || entry.topic === options.topic) && (options.partition === undefined || entry.partition === options.partition),
   )
   if (locations.length === 0) {
-    throw new LignumError('NOT_FOUND', `${dataDir} holds no partition matching ${options.topic ?? 'any topic'}${options.partition === undefined ? '' : ` partition ${options.partition}`}; run without --topic/--partition to list what it holds`)
+    throw new LignumError('NOT_FOUND', `${dataDir} holds no partition matching ${options.topic ?? 'any topic'}${options.partition === undefined ? '' : ` partition ${options.partition}`}`, {hint: 'inspect it without a topic or partition to list what it holds'})
   }
   const progress = await progressCounter(locations, options.onProgress)
   const faults: Fault[] = []

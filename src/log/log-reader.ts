@@ -79,14 +79,14 @@ async function startOffset(log: PartitionLog, options: OfflineReadOptions): Prom
   }
   const from = options.from ?? log.logStartOffset
   if (from < log.logStartOffset || from > log.logEndOffset) {
-    throw new LignumError('OFFSET_OUT_OF_RANGE', `--from ${from} is out of range for ${log.topic}-${log.partition}, which holds offsets ${log.logStartOffset} to ${log.logEndOffset - 1}`)
+    throw new LignumError('OFFSET_OUT_OF_RANGE', `offset ${from} is out of range for ${log.topic}-${log.partition}, which holds offsets ${log.logStartOffset} to ${log.logEndOffset - 1}`, {hint: 'start within that range'})
   }
   return from
 }
 
 export async function* readDataDirRecords(dataDir: string, options: OfflineReadOptions): AsyncGenerator<PartitionRecord> {
   if (options.from !== undefined && options.to !== undefined && options.to < options.from) {
-    throw new LignumError('INVALID_ARGUMENT', `--to ${options.to} is below --from ${options.from}; --to is exclusive and must be at least --from`)
+    throw new LignumError('INVALID_ARGUMENT', `to ${options.to} is below from ${options.from}`, {hint: 'to is exclusive and must be at least from'})
   }
   const warn = options.onWarning ?? (() => {})
   const to = options.to ?? Number.MAX_SAFE_INTEGER

@@ -12,7 +12,7 @@
  * error, a closed stdout), its 'exit' handler SIGKILLs every child still running and closes
  * the directory. Only a SIGKILL of this process itself can leave children behind.
  */
-import {LignumClient} from '../client/index.js'
+import {WireClient} from '../client/index.js'
 import {LignumError} from '../errors.js'
 import {clusterStatusOf} from '../ui/cluster-status-table.js'
 import {freePort, portFree} from './free-port.js'
@@ -216,7 +216,7 @@ export class Playground {
   /** Asks n1 until there is a controller and every node is up; the controller's id and the cluster's name. */
   private async untilHealthy(): Promise<{controller: string; cluster: string}> {
     const expected = new Set(this.nodes.map((node) => node.name))
-    const client = await LignumClient.connect({brokers: this.nodes[0]!.grpcAddress, connectTimeoutMs: STATUS_TIMEOUT_MS})
+    const client = await WireClient.connect({brokers: this.nodes[0]!.grpcAddress, connectTimeoutMs: STATUS_TIMEOUT_MS})
     try {
       const deadlineMs = Date.now() + HEALTHY_TIMEOUT_MS
       let waitingFor = 'an answer from n1'

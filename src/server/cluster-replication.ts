@@ -514,8 +514,8 @@ export class ClusterReplication {
     const view = this.options.member.view()
     const controller = view.nodes.find((node) => node.id === view.controller)
     if (!controller) throw new LignumError('NOT_CONTROLLER', `no controller is elected in cluster ${view.cluster} yet; retry in a few seconds`)
-    const {LignumClient} = await import('../client/lignum-client.js')
-    return LignumClient.connect({brokers: controller.address, connectTimeoutMs: FORWARD_CONNECT_TIMEOUT_MS, channelCredentials: this.options.peerCredentials})
+    const {WireClient} = await import('../client/wire-client.js')
+    return WireClient.connect({brokers: controller.address, connectTimeoutMs: FORWARD_CONNECT_TIMEOUT_MS, channelCredentials: this.options.peerCredentials})
   }
 
   private onEvent(event: CatalogEvent): void {

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {LignumClient, type Producer, type ProducerOptions} from '../../src/client/index.js'
+import {WireClient, type Producer, type ProducerOptions} from '../../src/client/index.js'
 import {serverForSuite} from '../helpers/server.js'
 
 /**
@@ -14,7 +14,7 @@ describe('producer batching', function () {
 
   /** Runs `use` with a producer of its own client, and returns how many batches it sent. */
   async function batchesSentBy(options: ProducerOptions, use: (producer: Producer) => Promise<void>): Promise<number> {
-    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+    const client = await WireClient.connect({brokers: suite.server.grpcAddress})
     try {
       const producer = client.producer(options)
       await use(producer)

@@ -6,7 +6,7 @@
  * Kafka's producer asks InitProducerId for one, and its next batch is stored under it.
  */
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
+import {WireClient} from '../../src/client/index.js'
 import {runCli} from '../helpers/cli.js'
 import {ServeProcess} from '../cluster/serve-process.js'
 
@@ -31,7 +31,7 @@ describe('a producer that exhausts its epochs on a partition (real node)', funct
 
   it(`moves the partition to a new producer id at epoch 0 once a failure at epoch ${PRODUCER_EPOCH_MAX} would pass the int16 range, and stores its next batch there`, async () => {
     node = await ServeProcess.start({cluster: 'none', nodeId: 'solo', sessionTtlMs: 10_000, lockDelayMs: 1_000, env: {LIGNUM_BATCH_BYTES_MAX: String(BATCH_BYTES_MAX)}})
-    const client = await LignumClient.connect({brokers: node.address})
+    const client = await WireClient.connect({brokers: node.address})
     const producer = client.producer({acks: 1, maxInFlight: 1})
     try {
       await producer.send(TOPIC, {partition: 0, value: 'first'})

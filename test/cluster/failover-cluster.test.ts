@@ -8,7 +8,7 @@
  * A leader stopped by SIGTERM hands its leadership over before it drains and exits.
  */
 import {expect} from 'chai'
-import {LignumClient, type Producer} from '../../src/client/index.js'
+import {WireClient, type Producer} from '../../src/client/index.js'
 import {Connection} from '../../src/client/connection.js'
 import {encodeRecordBatch} from '../../src/format/record-batch.js'
 import {Acks} from '../../src/generated/lignum/v1/lignum.js'
@@ -44,7 +44,7 @@ class AckedLoad {
   private sent = 0
   private running: Promise<void> | undefined
   private stopping = false
-  private client: LignumClient | undefined
+  private client: WireClient | undefined
   private producer: Producer | undefined
 
   private constructor(private readonly addresses: string[]) {}
@@ -74,7 +74,7 @@ class AckedLoad {
   private async connect(): Promise<Producer> {
     const shift = this.gaveUp % this.addresses.length
     const brokers = [...this.addresses.slice(shift), ...this.addresses.slice(0, shift)]
-    this.client = await LignumClient.connect({brokers, connectTimeoutMs: CONNECT_TIMEOUT_MS})
+    this.client = await WireClient.connect({brokers, connectTimeoutMs: CONNECT_TIMEOUT_MS})
     return this.client.producer({acks: 'all', deliveryTimeoutMs: DELIVERY_TIMEOUT_MS})
   }
 
@@ -146,7 +146,7 @@ describe('failover in cluster mode (three real nodes, real Consul)', function ()
 
   /** Every acknowledged value is in the log of `node` once, at the offset it was acknowledged at. */
   async function expectAllAcknowledgedOnce(node: ServeProcess, acknowledged: Map<string, number>): Promise<void> {
-    const client = await LignumClient.connect({brokers: node.address})
+    const client = await WireClient.connect({brokers: node.address})
     const seen = new Map<string, number[]>()
     try {
       for await (const record of client.consume({topic: TOPIC, partitions: [0], from: 'beginning', stopAtEnd: true})) {

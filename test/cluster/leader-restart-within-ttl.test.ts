@@ -21,7 +21,7 @@
 import {open, readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {expect} from 'chai'
-import {LignumClient, type Producer} from '../../src/client/index.js'
+import {WireClient, type Producer} from '../../src/client/index.js'
 import {batchPositions} from '../../src/format/record-batch.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
@@ -132,7 +132,7 @@ describe('a leader restarted within its session TTL (real nodes, real Consul, ki
 
   async function restartedWithinTtl(cluster: string, controllerLeads: boolean): Promise<void> {
     const {partition, before, leader} = await partitionLedBy(cluster, controllerLeads)
-    const client = await LignumClient.connect({brokers: nodes.map((node) => node.address)})
+    const client = await WireClient.connect({brokers: nodes.map((node) => node.address)})
     try {
       const producer = client.producer({acks: 'all', batchBytes: 2048, deliveryTimeoutMs: DELIVERY_TIMEOUT_MS})
       const values = Array.from({length: RECORDS_BEFORE + RECORDS_AROUND + RECORDS_AFTER}, (_, index) => `v${index}`)

@@ -10,7 +10,7 @@
  * only a new leader can acknowledge it.
  */
 import {expect} from 'chai'
-import {LignumClient, type Producer} from '../../src/client/index.js'
+import {WireClient, type Producer} from '../../src/client/index.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
@@ -100,7 +100,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
     const oldLeader = nodeNamed(members, initial.leader)
     const [bootstrap, heir] = members.filter((node) => node !== oldLeader) as [ServeProcess, ServeProcess]
 
-    const client = await LignumClient.connect({brokers: bootstrap.address})
+    const client = await WireClient.connect({brokers: bootstrap.address})
     try {
       const producer = client.producer({acks: 'all', batchBytes: 2048, deliveryTimeoutMs: 60_000})
       const values = Array.from({length: RECORDS_BEFORE + RECORDS_DURING}, (_, index) => `v${index}`)
@@ -136,7 +136,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
 
     // Bootstrapped from the leader itself: the metadata refresh after the timeout must find the
     // new leader through the other nodes while the bootstrap node does not answer.
-    const client = await LignumClient.connect({brokers: [frozen.address, ...members.filter((node) => node !== frozen).map((node) => node.address)]})
+    const client = await WireClient.connect({brokers: [frozen.address, ...members.filter((node) => node !== frozen).map((node) => node.address)]})
     try {
       const producer = client.producer({acks: 'all', batchBytes: 2048, deliveryTimeoutMs: FROZEN_DELIVERY_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS})
       const values = Array.from({length: RECORDS_BEFORE + RECORDS_DURING}, (_, index) => `v${index}`)

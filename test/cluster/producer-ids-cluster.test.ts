@@ -5,7 +5,7 @@
  * hands out none and its producers keep choosing their own.
  */
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
+import {WireClient} from '../../src/client/index.js'
 import {Connection} from '../../src/client/connection.js'
 import {PRODUCER_ID_BLOCK_SIZE} from '../../src/cluster/producer-id-blocks.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
@@ -64,7 +64,7 @@ describe('producer ids in cluster mode (real nodes, real Consul)', function () {
       const status = await nodes[1]!.status()
       return status.controller !== null && status.nodes.filter((node) => node.status === 'up').length === 2 ? true : undefined
     }, SETTLE_MS)
-    const client = await LignumClient.connect({brokers: nodes[1]!.address})
+    const client = await WireClient.connect({brokers: nodes[1]!.address})
     try {
       await client.createTopic('ids', 1, {}, {replicationFactor: 2, minInsyncReplicas: 1})
       const producer = client.producer({acks: 'all'})
@@ -81,7 +81,7 @@ describe('producer ids in cluster mode (real nodes, real Consul)', function () {
     const standalone = await ServeProcess.start({cluster: 'none', nodeId: 'alone', sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS})
     nodes.push(standalone)
     expect(await initProducerIds(standalone, 1)).to.deep.equal([-1])
-    const client = await LignumClient.connect({brokers: standalone.address})
+    const client = await WireClient.connect({brokers: standalone.address})
     try {
       await client.createTopic('alone', 1)
       const producer = client.producer({acks: 'all'})

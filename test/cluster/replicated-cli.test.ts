@@ -8,7 +8,7 @@
  */
 import {expect} from 'chai'
 import http from 'node:http'
-import {LignumClient, type RecordChunk} from '../../src/client/index.js'
+import {WireClient, type RecordChunk} from '../../src/client/index.js'
 import {Connection} from '../../src/client/connection.js'
 import type {LignumError} from '../../src/errors.js'
 import {ReadReplica} from '../../src/generated/lignum/v1/lignum.js'
@@ -197,7 +197,7 @@ describe('the client and CLI against replicated partitions (three real nodes, re
     const appendedWhileFrozen = 2_000
     const total = committedFirst + appendedWhileFrozen
 
-    const client = await LignumClient.connect({brokers: leader.address})
+    const client = await WireClient.connect({brokers: leader.address})
     const stop = new AbortController()
     try {
       const strict = client.producer({acks: 'all'})
@@ -263,7 +263,7 @@ describe('the client and CLI against replicated partitions (three real nodes, re
 
     const leaderView = new Map<number, {highWatermark: number; sizeBytes: number}>()
     for (const [partition, state] of states) {
-      const client = await LignumClient.connect({brokers: nodeById(state.leader).address})
+      const client = await WireClient.connect({brokers: nodeById(state.leader).address})
       try {
         const described = (await client.describeTopic(topic)).partitions[partition]!
         leaderView.set(partition, {highWatermark: Number(described.highWatermark), sizeBytes: Number(described.sizeBytes)})

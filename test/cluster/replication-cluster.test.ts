@@ -6,7 +6,7 @@
  * three data directories hold the same batches (offsets, CRCs, leader epochs).
  */
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
+import {WireClient} from '../../src/client/index.js'
 import {Connection} from '../../src/client/connection.js'
 import {encodeRecordBatch} from '../../src/format/record-batch.js'
 import {Acks} from '../../src/generated/lignum/v1/lignum.js'
@@ -100,7 +100,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
 
   /** Sends `count` records with acks=all to the partition through its leader; the last offset acknowledged. */
   async function produceToLeader(leader: ServeProcess, partition: number, count: number, deliveryTimeoutMs?: number): Promise<number> {
-    const client = await LignumClient.connect({brokers: leader.address})
+    const client = await WireClient.connect({brokers: leader.address})
     try {
       // Small batches: the replicas are compared batch by batch.
       const producer = client.producer({acks: 'all', batchBytes: PRODUCE_BATCH_BYTES, deliveryTimeoutMs})
@@ -122,7 +122,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
   it('copies acks=all writes to every replica; a follower refuses produce with NOT_LEADER; every node describes the catalog\'s roles; auto-created topics are replicated', async () => {
     const states = await replicatedTopic('replication-1')
     for (const node of nodes) {
-      const client = await LignumClient.connect({brokers: node.address})
+      const client = await WireClient.connect({brokers: node.address})
       try {
         const described = await client.describeTopic(TOPIC)
         const roles = described.partitions.map(({leader, replicas, isr}) => ({leader, replicas, isr}))
@@ -137,7 +137,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
 
     // A topic a client names without creating it is auto-created in the catalog with the
     // cluster's defaults (RF min(3, live nodes), min ISR min(2, RF)), not on one node alone.
-    const autoClient = await LignumClient.connect({brokers: nodes[0]!.address})
+    const autoClient = await WireClient.connect({brokers: nodes[0]!.address})
     try {
       expect(await autoClient.partitionCount('auto-created', true)).to.be.greaterThan(0)
     } finally {
@@ -197,7 +197,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
       const isr = (await partitionStates(cluster)).get(partition)!.isr
       return isr.length === 1 ? isr : undefined
     }, SETTLE_MS)
-    const client = await LignumClient.connect({brokers: leader.address})
+    const client = await WireClient.connect({brokers: leader.address})
     try {
       // The producer retries NOT_ENOUGH_REPLICAS until its delivery timeout, then reports it.
       const strict = client.producer({acks: 'all', deliveryTimeoutMs: REFUSED_DELIVERY_TIMEOUT_MS})

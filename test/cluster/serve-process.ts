@@ -9,7 +9,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
-import {LignumClient, type ClientTlsOptions} from '../../src/client/index.js'
+import {WireClient, type ClientTlsOptions} from '../../src/client/index.js'
 import {clusterStatusOf, type ClusterStatus} from '../../src/ui/cluster-status-table.js'
 import {lignumBin, repoRoot} from '../helpers/cli.js'
 import type {LogLine} from './member-process.js'
@@ -37,7 +37,7 @@ export class ServeProcess {
   /** performance.now() when the process exited; undefined while it runs. */
   exitedAtMs: number | undefined
   private readonly exited: Promise<void>
-  private client: LignumClient | undefined
+  private client: WireClient | undefined
 
   private constructor(
     readonly settings: ServeSettings,
@@ -116,7 +116,7 @@ export class ServeProcess {
 
   /** The node's answer to ClusterStatus, through the client library. */
   async status(): Promise<ClusterStatus> {
-    this.client ??= await LignumClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS, tls: this.settings.clientTls})
+    this.client ??= await WireClient.connect({brokers: this.address, connectTimeoutMs: STATUS_TIMEOUT_MS, tls: this.settings.clientTls})
     return clusterStatusOf(await this.client.clusterStatus())
   }
 

@@ -6,7 +6,7 @@
  * the controller creates and deletes topics; names of internal topics are refused.
  */
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
+import {WireClient} from '../../src/client/index.js'
 import {runCli} from '../helpers/cli.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {eventually} from './member-process.js'
@@ -98,7 +98,7 @@ describe('topics from the catalog in cluster mode (three real nodes, real Consul
     // The catalog's facts of a topic with one replica: the same from the node that holds it and
     // from the two that do not (their offsets are -1: they hold nothing to count).
     const catalogFacts = async (node: ServeProcess) => {
-      const client = await LignumClient.connect({brokers: node.address})
+      const client = await WireClient.connect({brokers: node.address})
       try {
         return (await client.listTopics()).map((topic) => ({
           name: topic.name,
@@ -118,7 +118,7 @@ describe('topics from the catalog in cluster mode (three real nodes, real Consul
     const seenByOutsider = await cli<TopicSummary>(['topics', 'describe', LONELY, '--brokers', outsider.address])
     expect(seenByOutsider.partitions.map((partition) => partition.logEndOffset), `${LONELY} from ${outsider.nodeId}, which holds none of it`).to.deep.equal([-1, -1])
     // Metadata, which clients route by, reads the catalog too.
-    const outsiderClient = await LignumClient.connect({brokers: outsider.address})
+    const outsiderClient = await WireClient.connect({brokers: outsider.address})
     try {
       expect(await outsiderClient.partitionCount(LONELY, false), `${LONELY}'s partitions in ${outsider.nodeId}'s metadata`).to.equal(2)
     } finally {

@@ -76,7 +76,7 @@ describe('lignum consume --data-dir (offline, end to end)', () => {
       [['--topic', 'a/b'], 2, /topic name "a\/b" has characters outside/],
       [['--topic', 'missing'], 3, /topic "missing" is not in .*; it holds: binary, orders/],
       [['--topic', 'orders', '--partition', '7'], 3, /partition 7 of "orders" is not in/],
-      [['--topic', 'orders', '-p', '0', '--from', '21'], 3, /--from 21 is out of range for orders-0, which holds offsets 0 to 19/],
+      [['--topic', 'orders', '-p', '0', '--from', '21'], 3, /offset 21 is out of range for orders-0, which holds offsets 0 to 19; pass a --from in that range/],
       [['--topic', 'orders', '--from', '5', '--to', '2'], 2, /--to 2 is below --from 5/],
       [['--topic', 'orders', '--from-time', 'yesterday'], 2, /not an ISO-8601 time/],
       [['--topic', 'orders', '--format', '%z'], 2, /unknown field "%z"/],

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {LignumClient} from '../../src/client/index.js'
+import {WireClient} from '../../src/client/index.js'
 import {serverForSuite} from '../helpers/server.js'
 
 /**
@@ -20,7 +20,7 @@ describe('Subscribe with recycled reads', function () {
     // Two producers at once: the node gathers their large requests into pooled buffers and
     // reuses each once its batch is in the log.
     const produceTopic = async (topic: string) => {
-      const client = await LignumClient.connect({brokers: suite.server.grpcAddress, zeroCopy: true})
+      const client = await WireClient.connect({brokers: suite.server.grpcAddress, zeroCopy: true})
       try {
         const producer = client.producer({acks: 'all'})
         await Promise.all(Array.from({length: recordsPerTopic}, (_, index) => producer.send(topic, {value: valueOf(topic, index)})))
@@ -34,7 +34,7 @@ describe('Subscribe with recycled reads', function () {
 
   it('delivers every record intact to two streams, a fast and a slow one, reading tens of megabytes at once', async () => {
     const readAll = async (topic: string, pauseMs: number) => {
-      const client = await LignumClient.connect({brokers: suite.server.grpcAddress, zeroCopy: true})
+      const client = await WireClient.connect({brokers: suite.server.grpcAddress, zeroCopy: true})
       try {
         const values: string[] = []
         for await (const chunk of client.consumeChunks({topic, stopAtEnd: true})) {

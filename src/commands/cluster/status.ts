@@ -4,7 +4,7 @@ import React from 'react'
 import {ClientCommand} from '../../cli/client-command.js'
 import {onInterrupt} from '../../cli/interrupt.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
-import type {LignumClient} from '../../client/index.js'
+import type {WireClient} from '../../client/index.js'
 import {parseDurationMs} from '../../cli/duration.js'
 import {LignumError} from '../../errors.js'
 import {unhealthyError} from '../../ui/cluster-health.js'
@@ -64,7 +64,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
    * ask is bounded by the time left, so a node that stops answering cannot stretch the wait;
    * on a terminal, what is still wrong goes to stderr whenever it changes.
    */
-  private async waitHealthy(client: LignumClient, timeoutMs: number): Promise<ClusterStatus> {
+  private async waitHealthy(client: WireClient, timeoutMs: number): Promise<ClusterStatus> {
     const deadlineMs = Date.now() + timeoutMs
     let last: ClusterStatus | undefined
     let lastFailure: LignumError | undefined
@@ -83,7 +83,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
       const leftMs = deadlineMs - Date.now()
       if (leftMs <= 0) {
         if (last) return last
-        throw new LignumError(lastFailure?.code ?? 'TIMEOUT', `no status within ${timeoutMs} ms: ${lastFailure?.message ?? 'no answer'}`)
+        throw new LignumError(lastFailure?.code ?? 'TIMEOUT', `no status within ${timeoutMs} ms: ${lastFailure?.message ?? 'no answer'}`, {hint: lastFailure?.hint})
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_HEALTHY_POLL_MS, leftMs)))
     }
@@ -107,7 +107,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
     throw new LignumError('UNAVAILABLE', `cluster ${status.cluster} has no controller${reachable}: check that Consul is up and that nodes are running`)
   }
 
-  private async watch(client: LignumClient): Promise<never> {
+  private async watch(client: WireClient): Promise<never> {
     let interrupted = false
     let wake: (() => void) | undefined
     onInterrupt(() => {

@@ -27,6 +27,12 @@ export default class SegmentsInspect extends LignumCommand {
     records: Flags.boolean({description: 'with --dump, print every record too', dependsOn: ['dump']}),
   }
 
+  /** The inspector's hint for a selection that matches nothing, in this command's flags. */
+  protected override hintFor(error: LignumError): string | undefined {
+    if (error.code === 'NOT_FOUND') return 'run without --topic/--partition to list what it holds'
+    return super.hintFor(error)
+  }
+
   async run(): Promise<InspectReport> {
     const {flags} = await this.parse(SegmentsInspect)
     let progress: Progress | undefined

@@ -119,6 +119,6 @@ describe('lignum segments inspect (end to end)', () => {
     expect(bad.stderr).to.match(/^Error: topic name "\.\.\/etc" has characters outside/)
     const unknown = await runCli(['segments', 'inspect', '--data-dir', dataDir, '--topic', 'missing'])
     expect(unknown.code).to.equal(3)
-    expect(unknown.stderr).to.match(/holds no partition matching missing/)
+    expect(unknown.stderr).to.match(/holds no partition matching missing; run without --topic\/--partition to list what it holds$/m)
   })
 })

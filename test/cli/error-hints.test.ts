@@ -1,0 +1,75 @@
+/**
+ * The client's errors say what went wrong in its own terms, with a hint in the terms of its
+ * options; the CLI prints `message; hint` with its flags instead. Each case is seen both
+ * ways: through the library and through the real binary.
+ */
+import {expect} from 'chai'
+import {readdir, readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {LignumClient, LignumError} from '../../src/index.js'
+import {freePort} from '../helpers/consul.js'
+import {repoRoot, runCli} from '../helpers/cli.js'
+import {serverForSuite} from '../helpers/server.js'
+
+async function failureOf(work: () => Promise<unknown>): Promise<LignumError> {
+  const error = await work().then(() => undefined, (caught: unknown) => caught)
+  expect(error).to.be.instanceOf(LignumError)
+  return error as LignumError
+}
+
+describe('error hints: the library\'s words, the CLI\'s flags', function () {
+  this.timeout(60_000)
+  const suite = serverForSuite()
+
+  it('a start past the end: the client hints at from \'end\', the CLI at --from end', async () => {
+    const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+    try {
+      await client.createTopic('short', 1)
+      const producer = client.producer()
+      await Promise.all(['a', 'b', 'c'].map((value) => producer.send('short', {value})))
+      await producer.close()
+      const error = await failureOf(async () => {
+        for await (const record of client.consume({topic: 'short', from: 50})) void record
+      })
+      expect(error.code).to.equal('OFFSET_OUT_OF_RANGE')
+      expect(error.message).to.equal('offset 50 is past the end of the partition (3)')
+      expect(error.hint).to.equal("start from 'end' to wait for new records")
+    } finally {
+      client.close()
+    }
+    const cli = await runCli(['consume', '-t', 'short', '-o', '50', '--brokers', suite.server.grpcAddress])
+    expect(cli.stderr).to.equal('Error: offset 50 is past the end of the partition (3); use --from end to wait for new records\n')
+    expect(cli.code).to.equal(3)
+  })
+
+  it('no node at the address: the client names its brokers option, the CLI --brokers', async () => {
+    const address = `127.0.0.1:${await freePort()}`
+    const error = await failureOf(() => LignumClient.connect({brokers: address, connectTimeoutMs: 2000}))
+    expect(error.code).to.equal('UNAVAILABLE')
+    expect(error.message).to.equal(`cannot reach a Lignum node at ${address} (connection refused)`)
+    expect(error.hint).to.equal('check that "lignum serve" runs there and that brokers names it as host:port')
+    const cli = await runCli(['topics', 'list', '--brokers', address])
+    expect(cli.stderr).to.equal(`Error: cannot reach a Lignum node at ${address} (connection refused); check that "lignum serve" runs there, or pass --brokers host:port\n`)
+    expect(cli.code).to.equal(5)
+  })
+
+  it('no broker address at all', async () => {
+    const error = await failureOf(() => LignumClient.connect({brokers: ' , '}))
+    expect([error.message, error.hint]).to.deep.equal(['no broker address given', 'give brokers as host:port[,host:port]'])
+    const cli = await runCli(['topics', 'list', '--brokers', ','])
+    expect(cli.stderr).to.equal('Error: no broker address given; pass --brokers host:port[,host:port]\n')
+    expect(cli.code).to.equal(2)
+  })
+
+  it('no message the client layer makes names a CLI flag (those belong in the CLI\'s hints)', async () => {
+    const directory = path.join(repoRoot, 'src', 'client')
+    const offending: string[] = []
+    for (const file of await readdir(directory)) {
+      const lines = (await readFile(path.join(directory, file), 'utf8')).split('\n')
+      lines.forEach((line, index) => {
+        if (/new LignumError\(/.test(line) && /--[a-z]/.test(line)) offending.push(`${file}:${index + 1}`)
+      })
+    }
+    expect(offending).to.deep.equal([])
+  })
+})
