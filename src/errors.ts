@@ -64,6 +64,14 @@ export const errorTable = {
   // is smaller than its replicas. Waiting may help (--wait-healthy); never sent by a node.
   PARTITIONS_OFFLINE: {retriable: true, grpcStatus: 14, exitCode: 8},
   UNDER_REPLICATED: {retriable: true, grpcStatus: 14, exitCode: 7},
+  // Consumer groups (Kafka's classic protocol): a member told to rejoin (a rebalance runs), a
+  // member of an older generation or one the coordinator no longer knows (fenced: its commits
+  // are refused), and a node that does not (any more) coordinate the group: retry there.
+  REBALANCE_IN_PROGRESS: {retriable: false, grpcStatus: 10, exitCode: 5},
+  ILLEGAL_GENERATION: {retriable: false, grpcStatus: 10, exitCode: 5},
+  UNKNOWN_MEMBER_ID: {retriable: false, grpcStatus: 10, exitCode: 5},
+  NOT_COORDINATOR: {retriable: true, grpcStatus: 14, exitCode: 5},
+  INCONSISTENT_GROUP_PROTOCOL: {retriable: false, grpcStatus: 3, exitCode: 2},
   INTERNAL: {retriable: false, grpcStatus: 13, exitCode: 1},
 } as const
 

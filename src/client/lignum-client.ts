@@ -11,6 +11,7 @@ import {LignumError} from '../errors.js'
 import type {AclRule, ChangeAclResponse, ClusterStatusResponse, ListAclsResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import {ClusterRoutes} from './cluster-routes.js'
 import {Connection, parseBrokers} from './connection.js'
+import {consumeGroupChunks, type GroupConsumeOptions} from './group-consumer.js'
 import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
 import {withRetry} from './retry.js'
@@ -145,14 +146,19 @@ export class LignumClient {
     return new Producer(this.routes, this, options)
   }
 
-  consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord, void, undefined> {
+  consume(options: ConsumeOptions | GroupConsumeOptions): AsyncGenerator<ConsumedRecord, void, undefined> {
     // No generator of its own: a yield* layer would cost promise hops on every record.
     return recordsOfChunks(this.consumeChunks(options))
   }
 
   /** Like consume(), a fetched batch at a time: fewer awaits for high-rate readers. */
-  async *consumeChunks(options: ConsumeOptions): AsyncGenerator<RecordChunk> {
+  async *consumeChunks(options: ConsumeOptions | GroupConsumeOptions): AsyncGenerator<RecordChunk> {
     const count = await this.partitionCount(options.topic, false)
+    // A group with no partitions named is a membership: the group's leader splits the partitions.
+    if (options.group !== undefined && options.partitions === undefined) {
+      yield* consumeGroupChunks(this.routes, (topic) => this.partitionCount(topic, false), options as GroupConsumeOptions)
+      return
+    }
     yield* consumeChunks(this.routes, count, options)
   }
 
@@ -160,6 +166,8 @@ export class LignumClient {
     await this.connection.call(this.connection.grpc.commitOffsets, {
       group,
       offsets: offsets.map((entry) => ({topic, partition: entry.partition, offset: BigInt(entry.offset), metadata: ''})),
+      memberId: '',
+      generationId: 0,
     })
   }
 

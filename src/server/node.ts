@@ -16,6 +16,7 @@ import type {LignumConfig} from '../config/schema.js'
 import {LignumError} from '../errors.js'
 import {HealthService} from '../generated/grpc/health/v1/health.js'
 import type {Logger} from '../logger.js'
+import type {GroupMembershipView} from '../broker/group-membership-view.js'
 import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
 import {setSegmentHandlesOpenMax} from '../log/segment-handles.js'
 import {installGrpcFraming} from '../wire/grpc-framing.js'
@@ -82,6 +83,7 @@ export class LignumNode {
   private broker: Broker | undefined
   private lock: DataDirLock | undefined
   private accepting = false
+  private context: ServingContext | undefined
   private stopping: Promise<void> | undefined
   private readonly shutdown = new AbortController()
   nodeId = ''
@@ -126,6 +128,7 @@ export class LignumNode {
     this.broker = await Broker.open(config.dataDir, brokerConfigOf(config), this.logger)
     const metrics = new Metrics(this.broker)
     const context = this.servingContext(this.broker, metrics)
+    this.context = context
     this.addresses.grpcPort = await this.startGrpc(context)
     this.addresses.httpPort = await this.startHttp(context)
     if (config.consul) {
@@ -134,10 +137,16 @@ export class LignumNode {
       this.replication = await this.startReplication(member, this.broker)
       context.clusterTopics = this.replication
       context.clusterOffsets = this.replication
+      context.groupMembership = this.replication.groups
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     this.accepting = true
     this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess, acl: this.access ? this.access.where : 'off'})
+  }
+
+  /** The live membership of the groups this node coordinates (GroupMembershipView): what `lignum groups describe` reads. */
+  get groupMembership(): GroupMembershipView | undefined {
+    return this.context?.groupMembership
   }
 
   get advertisedAddress(): string {
@@ -160,6 +169,7 @@ export class LignumNode {
       get advertisedAddress() {
         return node.advertisedAddress
       },
+      groupMembership: broker.groupMemberships,
       clusterView: () => this.clusterView(),
       ready: () => this.accepting && (this.cluster?.ready() ?? true),
     }
