@@ -93,6 +93,8 @@ interface Member {
 export interface ConsumerGroupEvents {
   /** A member left, expired or was dropped; `reason` is for the log. */
   memberRemoved?(memberId: string, reason: string): void
+  /** A round ended: a new generation of these members (Kafka logs "Stabilized group"). */
+  generationStarted?(generationId: number, protocol: string, memberCount: number): void
   /** The group became Empty (its registry may forget it). */
   emptied?(): void
 }
@@ -268,6 +270,7 @@ export class ConsumerGroup {
     this.protocol = this.chooseProtocol()
     if (!this.members.has(this.leaderId)) this.leaderId = this.members.keys().next().value as string
     this.state = 'CompletingRebalance'
+    this.events.generationStarted?.(this.generationId, this.protocol, this.members.size)
     for (const member of this.members.values()) {
       member.assignment = Buffer.alloc(0)
       const waiter = member.joinWaiter as Waiter<JoinResult>

@@ -74,6 +74,7 @@ export class GroupMemberships implements GroupMembershipView {
     if (this.groups.size >= GROUPS_MAX) throw new LignumError('UNAVAILABLE', `this coordinator holds ${GROUPS_MAX} live groups, its limit; retry later`)
     const group: ConsumerGroup = new ConsumerGroup(name, {
       memberRemoved: (memberId, reason) => this.logger.info('consumer group member removed', {group: name, memberId, reason}),
+      generationStarted: (generationId, protocol, members) => this.logger.info('consumer group generation started', {group: name, generationId, protocol, members}),
       emptied: () => {
         if (this.groups.get(name) === group) this.groups.delete(name)
       },
