@@ -22,13 +22,18 @@ describe('consume -G: members of a group split the partitions (against lignum se
   before(async () => {
     client = await LignumClient.connect({brokers: suite.server.grpcAddress})
   })
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return
+    for (const member of members) console.log(`member exit ${member.process.exitCode}: ${member.stderr}; highest ${Array.from({length: PARTITIONS}, (_, partition) => member.highest(partition))}`)
+    console.log(suite.server.logs().split('\n').filter((line) => line.includes('consumer group')).join('\n'))
+  })
   after(() => {
     for (const member of members) if (member.process.exitCode === null) member.process.kill('SIGKILL')
     client?.close()
   })
 
   // Both commit policies: auto (every interval, and at each revocation) and sync (after printing).
-  const commitFlags: Record<string, string[]> = {range: [], 'cooperative-sticky': ['--commit', 'sync']}
+  const commitFlags: Record<string, string[]> = {range: ['--commit', 'sync'], 'cooperative-sticky': []}
   for (const assignor of ['range', 'cooperative-sticky']) {
     it(`${assignor}: splits 6 partitions 3/3, hands all 6 to the survivor within the session timeout, and skips no record across the rebalance`, async () => {
       const topic = `split-${assignor}`
