@@ -68,6 +68,14 @@ export const errorTable = {
   // is smaller than its replicas. Waiting may help (--wait-healthy); never sent by a node.
   PARTITIONS_OFFLINE: {retriable: true, grpcStatus: 14, exitCode: 8, kafka: 'UNKNOWN_SERVER_ERROR'},
   UNDER_REPLICATED: {retriable: true, grpcStatus: 14, exitCode: 7, kafka: 'UNKNOWN_SERVER_ERROR'},
+  // Consumer groups (Kafka's classic protocol): a member told to rejoin (a rebalance runs), a
+  // member of an older generation or one the coordinator no longer knows (fenced: its commits
+  // are refused), and a node that does not (any more) coordinate the group: retry there.
+  REBALANCE_IN_PROGRESS: {retriable: false, grpcStatus: 10, exitCode: 5, kafka: 'REBALANCE_IN_PROGRESS'},
+  ILLEGAL_GENERATION: {retriable: false, grpcStatus: 10, exitCode: 5, kafka: 'ILLEGAL_GENERATION'},
+  UNKNOWN_MEMBER_ID: {retriable: false, grpcStatus: 10, exitCode: 5, kafka: 'UNKNOWN_MEMBER_ID'},
+  NOT_COORDINATOR: {retriable: true, grpcStatus: 14, exitCode: 5, kafka: 'NOT_COORDINATOR'},
+  INCONSISTENT_GROUP_PROTOCOL: {retriable: false, grpcStatus: 3, exitCode: 2, kafka: 'INCONSISTENT_GROUP_PROTOCOL'},
   INTERNAL: {retriable: false, grpcStatus: 13, exitCode: 1, kafka: 'UNKNOWN_SERVER_ERROR'},
 } as const
 

@@ -19,6 +19,8 @@ import {partitionDirName, validateTopicName} from '../log/topic-name.js'
 import {DamagedPartition} from './damaged-partition.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, type CommittedOffset} from './group-offsets.js'
 import type {GroupOffsetsTable} from './group-admin.js'
+import {GroupMemberships} from './group-membership.js'
+import type {MemberIdentity} from './consumer-group.js'
 import {Partition, systemClock, type FetchResult, type PartitionClock, type PartitionDescription} from './partition.js'
 import {partitionForKey, StickyPartitioner} from '../format/partitioner.js'
 import {readTopicStore, writeTopicStore, type TopicRecord, type TopicSettings} from './topic-store.js'
@@ -145,13 +147,17 @@ export class Broker {
   /** Cluster mode: topics are auto-created in the cluster's catalog, which then makes them here. */
   private autoCreator: ((name: string) => Promise<void>) | null = null
   private readonly autoCreating = new Map<string, Promise<Topic>>()
+  /** Standalone: the node coordinates every group, so their membership lives here (cluster mode: server/group-coordinator.ts). */
+  readonly groupMemberships: GroupMemberships
 
   private constructor(
     readonly dataDir: string,
     readonly config: BrokerConfig,
     private readonly logger: Logger,
     private readonly clock: PartitionClock,
-  ) {}
+  ) {
+    this.groupMemberships = new GroupMemberships(logger)
+  }
 
   static async open(dataDir: string, config: BrokerConfig, logger: Logger, options: {clock?: PartitionClock} = {}): Promise<Broker> {
     await mkdir(dataDir, {recursive: true})
@@ -511,7 +517,9 @@ export class Broker {
     return partition.listOffset(timestamp)
   }
 
-  async commitOffsets(group: string, offsets: CommittedOffset[]): Promise<void> {
+  /** `member`: a group member's commit, fenced unless it is of the current generation; none: allowed only while the group has no members. */
+  async commitOffsets(group: string, offsets: CommittedOffset[], member?: MemberIdentity): Promise<void> {
+    this.groupMemberships.checkCommit(group, member)
     for (const entry of offsets) {
       this.partitionOf(this.topicOrThrow(entry.topic), entry.partition)
       if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset}: offsets are whole numbers from 0`)
@@ -595,6 +603,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.groupMemberships.close()
     clearInterval(this.retentionTimer)
     clearInterval(this.checkpointTimer)
     for (const topic of this.topics.values()) {

@@ -104,7 +104,7 @@ const FETCH_BYTES = 2 * 1024 * 1024
 const AUTO_COMMIT_MS = 5000
 const FETCH_RETRY_DEADLINE_MS = 60_000
 
-interface Chunk {
+export interface Chunk {
   partition: number
   batches: Buffer
   fromOffset: number
@@ -242,7 +242,7 @@ export function chunkOfBatch(topic: string, partition: number, batches: Buffer, 
   return end > first ? new BatchChunk(topic, partition, layout, first, end - first, response) : undefined
 }
 
-interface PartitionRange {
+export interface PartitionRange {
   partition: number
   start: number
   /** Exclusive; Infinity when following. */
@@ -287,6 +287,8 @@ export async function* consumeChunks(routes: ClusterRoutes, partitionCount: numb
     await connection.call(connection.grpc.commitOffsets, {
       group: options.group,
       offsets: changed.map(([partition, offset]) => ({topic: options.topic, partition, offset: BigInt(offset), metadata: ''})),
+      memberId: '',
+      generationId: 0,
     })
     for (const [partition, offset] of changed) committed.set(partition, offset)
   }
@@ -394,13 +396,16 @@ function consumedRecords(chunk: RecordChunk): ConsumedRecord[] {
   return chunk.records.map((record) => ({topic, partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers}))
 }
 
+/** Where a fetch loop puts what it fetched: the consumer's queue, or a group consumer's view of it. */
+export type ChunkSink = Pick<AsyncQueue<Chunk>, 'push' | 'isClosed'>
+
 /**
  * Follows one partition over a Subscribe stream, so the node reads and sends the next batches
  * while this side still works on the last ones (a unary fetch per chunk leaves each side idle
  * while the other works). Each stream runs until the range's end; a retriable failure
  * resubscribes where it stopped, backing off only while no progress is made.
  */
-async function fetchLoop(routes: ClusterRoutes, options: ConsumeOptions, range: PartitionRange, queue: AsyncQueue<Chunk>, signal: AbortSignal): Promise<void> {
+export async function fetchLoop(routes: ClusterRoutes, options: ConsumeOptions, range: PartitionRange, queue: ChunkSink, signal: AbortSignal): Promise<void> {
   const position = {offset: range.start}
   const active = () => position.offset < range.end && !signal.aborted && !queue.isClosed
   const replica = options.replica ?? 'leader'
@@ -413,7 +418,7 @@ async function fetchLoop(routes: ClusterRoutes, options: ConsumeOptions, range: 
 }
 
 /** One Subscribe stream from position.offset, pushing what it brings; returns on a retriable failure after progress (the caller resubscribes at once). */
-async function streamBatches(connection: Connection, options: ConsumeOptions, range: PartitionRange, position: {offset: number}, queue: AsyncQueue<Chunk>, signal: AbortSignal): Promise<void> {
+async function streamBatches(connection: Connection, options: ConsumeOptions, range: PartitionRange, position: {offset: number}, queue: ChunkSink, signal: AbortSignal): Promise<void> {
   const startOffset = position.offset
   const replica = options.replica === 'any' ? ReadReplica.READ_REPLICA_IN_SYNC : ReadReplica.READ_REPLICA_LEADER
   const request = {topic: options.topic, partition: range.partition, offset: BigInt(position.offset), maxBytes: options.maxBytes ?? FETCH_BYTES, decode: false, replica}
@@ -430,8 +435,9 @@ async function streamBatches(connection: Connection, options: ConsumeOptions, ra
   }
 }
 
-async function resolveRanges(routes: ClusterRoutes, options: ConsumeOptions, partitions: number[]): Promise<PartitionRange[]> {
-  const committed = options.group ? await committedOffsets(routes.bootstrap, options.group, options.topic) : new Map<number, number>()
+/** Where each partition starts (the group's committed offset wins unless `ignoreCommitted`) and ends. */
+export async function resolveRanges(routes: ClusterRoutes, options: ConsumeOptions, partitions: number[], ignoreCommitted = false): Promise<PartitionRange[]> {
+  const committed = options.group && !ignoreCommitted ? await committedOffsets(routes.bootstrap, options.group, options.topic) : new Map<number, number>()
   const shouldRetry = (error: unknown) => retryRouted(error, routes, options.topic, 'any-retriable')
   const pastEnd: string[] = []
   const ranges = await Promise.all(

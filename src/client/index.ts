@@ -5,5 +5,6 @@ export type {TopicInfo, PartitionInfo, TopicSettings, TopicReplication} from './
 export {Producer, REQUEST_TIMEOUT_MS_DEFAULT, type ProducerOptions, type ProducerRecord, type RecordMetadata, type AcksSetting} from './producer.js'
 export type {ReplicaChoice} from './cluster-routes.js'
 export type {ConsumeOptions, ConsumedRecord, RecordChunk, StartPosition} from './consumer.js'
+export type {GroupConsumeOptions} from './group-consumer.js'
 export type {ClientTlsOptions} from './tls-credentials.js'
 export type {GroupDescription, GroupMemberDescription, GroupOffsetChange, GroupSummary} from './groups.js'

@@ -14,6 +14,7 @@ import type {AclRule, ChangeAclResponse, ClusterStatusResponse, ListAclsResponse
 import {ClusterRoutes} from './cluster-routes.js'
 import {LIBRARY_CONNECT_HINTS, type ConnectHints} from './connect-hints.js'
 import {Connection, parseBrokers} from './connection.js'
+import {consumeGroupChunks, type GroupConsumeOptions} from './group-consumer.js'
 import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord, type RecordChunk} from './consumer.js'
 import {Producer, type ProducerOptions} from './producer.js'
 import {groupDescriptionOf, groupOffsetChangeOf, groupSummaryOf, type GroupDescription, type GroupOffsetChange, type GroupSummary} from './groups.js'
@@ -154,14 +155,19 @@ export class WireClient {
     return new Producer(this.routes, this, options)
   }
 
-  consume(options: ConsumeOptions): AsyncGenerator<ConsumedRecord, void, undefined> {
+  consume(options: ConsumeOptions | GroupConsumeOptions): AsyncGenerator<ConsumedRecord, void, undefined> {
     // No generator of its own: a yield* layer would cost promise hops on every record.
     return recordsOfChunks(this.consumeChunks(options))
   }
 
   /** Like consume(), a fetched batch at a time: fewer awaits for high-rate readers. */
-  async *consumeChunks(options: ConsumeOptions): AsyncGenerator<RecordChunk> {
+  async *consumeChunks(options: ConsumeOptions | GroupConsumeOptions): AsyncGenerator<RecordChunk> {
     const count = await this.partitionCount(options.topic, false)
+    // A group with no partitions named is a membership: the group's leader splits the partitions.
+    if (options.group !== undefined && options.partitions === undefined) {
+      yield* consumeGroupChunks(this.routes, (topic) => this.partitionCount(topic, false), options as GroupConsumeOptions)
+      return
+    }
     yield* consumeChunks(this.routes, count, options)
   }
 
@@ -169,6 +175,8 @@ export class WireClient {
     await this.connection.call(this.connection.grpc.commitOffsets, {
       group,
       offsets: offsets.map((entry) => ({topic, partition: entry.partition, offset: BigInt(entry.offset), metadata: ''})),
+      memberId: '',
+      generationId: 0,
     })
   }
 

@@ -5,6 +5,8 @@ import {RecordPrinter} from '../cli/record-printer.js'
 import {replicaFlag} from '../cli/replica-flag.js'
 import type {ReplicaChoice} from '../client/index.js'
 import {LignumError} from '../errors.js'
+import type {AssignorName} from '../client/assignors/index.js'
+import {parseDurationMs} from '../cli/duration.js'
 import {OutputWriter} from '../ui/output-writer.js'
 import {compileDelimited, compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
 import {consumeRangeOf, OFFSET_FORMS, parseOffsetSpec, type ConsumeRange} from '../cli/offset-spec.js'
@@ -22,6 +24,7 @@ export default class Consume extends ClientCommand {
     '<%= config.bin %> consume -t orders -o @-1h:30m -K "\\t"',
     '<%= config.bin %> consume -t orders -o s@1767225600000 -D "|"',
     '<%= config.bin %> consume -t orders --group billing',
+    '<%= config.bin %> consume -t orders -G billing --assignor cooperative-sticky --commit sync --session-timeout 6s',
     '<%= config.bin %> consume -t orders -e --replica any --brokers node-2:50051',
     '<%= config.bin %> consume -t orders -e | head -n 5',
     '<%= config.bin %> consume --data-dir ./data --topic orders --partition 0 --from 100 --to 200 --json',
@@ -38,7 +41,11 @@ export default class Consume extends ClientCommand {
     'from-time': Flags.string({description: 'start at the first record at or after this ISO-8601 time', exclusive: ['from']}),
     exit: Flags.boolean({char: 'e', description: 'exit at the end offsets seen at start instead of following'}),
     count: Flags.integer({char: 'c', description: 'exit after this many records', min: 1}),
-    group: Flags.string({char: 'G', description: 'consumer group: start at its committed offsets and commit as records are read'}),
+    group: Flags.string({char: 'G', description: 'consumer group: the members split the partitions, start at the committed offsets and commit as records are read'}),
+    assignor: Flags.string({description: 'how the group\'s leader splits the partitions (every member must use the same) [default: range]', options: ['range', 'cooperative-sticky'], dependsOn: ['group']}),
+    commit: Flags.string({description: 'auto: commit every few seconds; sync: commit after the records are printed [default: auto]', options: ['auto', 'sync'], dependsOn: ['group']}),
+    'session-timeout': Flags.string({description: 'the group drops this member after this long without a heartbeat, e.g. 10s [default: 10s]', dependsOn: ['group']}),
+    reset: Flags.boolean({description: 'with --group: start at --from / --from-time instead of the group\'s committed offsets', dependsOn: ['group']}),
     format: Flags.string({char: 'f', description: 'output template, e.g. "%k=%s\\n"', exclusive: ['json']}),
     json: Flags.boolean({description: 'one JSON object per record: topic, partition, offset, timestamp, key, value, headers'}),
     replica: replicaFlag({exclusive: ['data-dir']}),
@@ -68,6 +75,7 @@ export default class Consume extends ClientCommand {
     process.once('SIGINT', () => stop.abort())
     process.once('SIGTERM', () => stop.abort())
     const printer = new RecordPrinter({json: flags.json, format: flags.format, ...delimiters})
+    if (flags.group !== undefined && (flags.from !== undefined || fromTimeMs !== undefined) && flags.from !== 'stored' && !flags.reset) await warnCommittedOffsetsWin(client, flags.group, flags.topic, flags.from === undefined ? '--from-time' : '-o')
     const chunks = client.consumeChunks({
       topic: flags.topic,
       partitions: flags.partition === undefined ? undefined : [flags.partition],
@@ -75,6 +83,10 @@ export default class Consume extends ClientCommand {
       onWarning: (message) => process.stderr.write(`Warning: ${message}\n`),
       stopAtEnd: flags.exit,
       group: flags.group,
+      assignor: flags.assignor as AssignorName | undefined,
+      commit: flags.commit as 'auto' | 'sync' | undefined,
+      sessionTimeoutMs: flags['session-timeout'] === undefined ? undefined : parseDurationMs(flags['session-timeout'], '--session-timeout'),
+      resetOffsets: flags.reset,
       replica: flags.replica as ReplicaChoice,
       signal: stop.signal,
     })
@@ -127,6 +139,13 @@ export default class Consume extends ClientCommand {
 interface Delimiters {
   keyDelimiter?: Buffer
   recordDelimiter?: Buffer
+}
+
+/** `-o` with a group that has committed offsets is silently overruled in Kafka's tools; here it says so, once. */
+async function warnCommittedOffsetsWin(client: {fetchOffsets(group: string, topic?: string): Promise<unknown[]>}, group: string, topic: string, flag: string): Promise<void> {
+  const committed = await client.fetchOffsets(group, topic)
+  if (committed.length === 0) return
+  process.stderr.write(`Warning: group ${group} has committed offsets for ${topic}, and they win over ${flag}; add --reset to start at ${flag} instead, or move the group with lignum groups seek\n`)
 }
 
 function delimitersOf(flags: {delimiter?: string; 'key-delimiter'?: string}): Delimiters {

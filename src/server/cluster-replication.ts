@@ -34,6 +34,7 @@ import type {ChannelCredentials} from '@grpc/grpc-js'
 import {systemClock} from '../broker/partition.js'
 import {isInternalTopic, type Broker, type TopicDescription as BrokerTopic} from '../broker/broker.js'
 import {GROUP_OFFSETS_TOPIC, type CommittedOffset} from '../broker/group-offsets.js'
+import type {JoinRequest, JoinResult, MemberIdentity} from '../broker/consumer-group.js'
 import type {TopicSettings} from '../broker/topic-store.js'
 import type {StoredPartitionState} from '../cluster/catalog-records.js'
 import type {ClusterMember} from '../cluster/cluster-member.js'
@@ -291,7 +292,15 @@ export class ClusterReplication {
   }
 
   /** Arrow: handed to the transports. Commits through the group's coordinator (this node or another). */
-  readonly commitOffsets = (group: string, offsets: CommittedOffset[], forwardedBy?: string): Promise<void> => this.groups.commitOffsets(group, offsets, forwardedBy)
+  readonly commitOffsets = (group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity): Promise<void> => this.groups.commitOffsets(group, offsets, forwardedBy, member)
+
+  readonly joinGroup = (group: string, request: JoinRequest, forwardedBy?: string): Promise<JoinResult> => this.groups.joinGroup(group, request, forwardedBy)
+
+  readonly syncGroup = (group: string, identity: MemberIdentity, assignments: Map<string, Buffer>, waitMs: number, forwardedBy?: string): Promise<Buffer> => this.groups.syncGroup(group, identity, assignments, waitMs, forwardedBy)
+
+  readonly heartbeat = (group: string, identity: MemberIdentity, forwardedBy?: string): Promise<void> => this.groups.heartbeat(group, identity, forwardedBy)
+
+  readonly leaveGroup = (group: string, memberId: string, forwardedBy?: string): Promise<void> => this.groups.leaveGroup(group, memberId, forwardedBy)
 
   readonly fetchOffsets = (group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]> => this.groups.fetchOffsets(group, topic, forwardedBy)
 

@@ -13,6 +13,12 @@
  * The group tooling (broker/group-admin.ts) is routed the same way: describe, seek and delete go
  * to the group's coordinator; a listing asks every coordinator for the partitions it leads
  * (one forwarded request per node), so it covers every partition of the offsets topic or fails.
+ * Membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) is routed the same way and lives in
+ * memory at the coordinator, one GroupMemberships per offsets partition led, opened at that
+ * leader epoch: when the leadership ends (or the epoch moves) it is closed, its members are
+ * answered NOT_COORDINATOR (retriable), and they rejoin at the new coordinator, which knows
+ * none of them (UNKNOWN_MEMBER_ID until they do). A member's commit is checked against that
+ * membership before it is stored, so a stale generation is fenced.
  *
  * Invariants: a table answers only while its partition leads at the leader epoch it was read
  * at (GroupOffsets.current); it is read when the node becomes leader, after the high watermark
@@ -22,7 +28,9 @@
 import {Metadata, type ChannelCredentials, type ServiceError} from '@grpc/grpc-js'
 import type {Broker} from '../broker/broker.js'
 import {deleteGroup, describeGroup, listGroups, resetGroupOffsets, type GroupOffsetsTable} from '../broker/group-admin.js'
-import type {GroupMembershipView} from '../broker/group-membership-view.js'
+import type {JoinRequest, JoinResult, MemberIdentity} from '../broker/consumer-group.js'
+import {GroupMemberships} from '../broker/group-membership.js'
+import type {GroupMembership, GroupMembershipView} from '../broker/group-membership-view.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, groupOffsetsPartitionOf, validateGroupName, type CommittedOffset} from '../broker/group-offsets.js'
 import type {Partition} from '../broker/partition.js'
 import {Connection} from '../client/connection.js'
@@ -50,6 +58,8 @@ const LEADERSHIP_POLL_MS = 20
 const FORWARD_DEADLINE_MS = 30_000
 /** gRPC metadata a forwarding node sets: the receiver answers itself, never forwards again. */
 export const FORWARDED_BY_METADATA_KEY = 'lignum-forwarded-by'
+/** gRPC metadata a forwarding node sets on a JoinGroup: the member's own address, for the group tooling. */
+export const FORWARDED_FOR_METADATA_KEY = 'lignum-forwarded-for'
 
 /** What the coordinator needs from the cluster wiring (server/cluster-replication.ts). */
 export interface CoordinatorCluster {
@@ -66,9 +76,11 @@ export interface CoordinatorCluster {
   peerCredentials?: ChannelCredentials
 }
 
-export class GroupCoordinator {
+export class GroupCoordinator implements GroupMembershipView {
   /** Per offsets partition this node leads: its table, being read or read. */
   private readonly tables = new Map<number, Promise<GroupOffsets>>()
+  /** Per offsets partition this node leads: its groups' live membership, valid at that leader epoch. */
+  private readonly memberships = new Map<number, {leaderEpoch: number; groups: GroupMemberships}>()
   private readonly connections = new Map<string, Connection>()
   private closed = false
 
@@ -78,20 +90,75 @@ export class GroupCoordinator {
     private readonly logger: Logger,
   ) {}
 
-  async commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string): Promise<void> {
+  /** `member`: a group member's commit, fenced at the coordinator unless it is of the current generation. */
+  async commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity): Promise<void> {
     validateGroupName(group)
     for (const entry of offsets) {
       if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset}: offsets are whole numbers from 0`)
     }
     const route = await this.routeOf(group, forwardedBy)
     if (route.kind === 'forward') {
-      const request = {group, offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset)}))}
+      const request = {group, offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset)})), memberId: member?.memberId ?? '', generationId: member?.generationId ?? 0}
       await this.forward(route.address, (connection) => connection.grpc.commitOffsets, request)
       return
     }
+    ;(await this.membershipsOf(route.partition)).checkCommit(group, member)
     const named = new Map(offsets.map((entry) => [`${entry.topic}\u0000${entry.partition}`, entry]))
     await Promise.all([...named.values()].map((entry) => this.cluster.checkTopicPartition(entry.topic, entry.partition)))
     await (await this.tableOf(route.partition)).commit(group, offsets)
+  }
+
+  async joinGroup(group: string, request: JoinRequest, forwardedBy?: string): Promise<JoinResult> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') {
+      const metadata = {[FORWARDED_FOR_METADATA_KEY]: request.host}
+      const {host: _host, ...wire} = request
+      return this.forward(route.address, (connection) => connection.grpc.joinGroup, {group, ...wire}, request.rebalanceTimeoutMs, metadata)
+    }
+    return (await this.membershipsOf(route.partition)).join(group, request)
+  }
+
+  async syncGroup(group: string, identity: MemberIdentity, assignments: Map<string, Buffer>, waitMs: number, forwardedBy?: string): Promise<Buffer> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') {
+      const request = {group, ...identity, assignments: [...assignments].map(([memberId, assignment]) => ({memberId, assignment}))}
+      return (await this.forward(route.address, (connection) => connection.grpc.syncGroup, request, waitMs)).assignment
+    }
+    return (await this.membershipsOf(route.partition)).sync(group, identity, assignments)
+  }
+
+  async heartbeat(group: string, identity: MemberIdentity, forwardedBy?: string): Promise<void> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') {
+      await this.forward(route.address, (connection) => connection.grpc.heartbeat, {group, ...identity})
+      return
+    }
+    ;(await this.membershipsOf(route.partition)).heartbeat(group, identity)
+  }
+
+  async leaveGroup(group: string, memberId: string, forwardedBy?: string): Promise<void> {
+    validateGroupName(group)
+    const route = await this.routeOf(group, forwardedBy)
+    if (route.kind === 'forward') {
+      await this.forward(route.address, (connection) => connection.grpc.leaveGroup, {group, memberId})
+      return
+    }
+    ;(await this.membershipsOf(route.partition)).leave(group, memberId)
+  }
+
+  /** The membership of a group this node coordinates now; Empty when it coordinates none of it. */
+  membershipOf(group: string): GroupMembership {
+    for (const {groups} of this.memberships.values()) {
+      if (groups.groupsWithMembers().includes(group)) return groups.membershipOf(group)
+    }
+    return {state: 'Empty', generationId: 0, protocol: '', members: []}
+  }
+
+  groupsWithMembers(): string[] {
+    return [...this.memberships.values()].flatMap(({groups}) => groups.groupsWithMembers()).sort()
   }
 
   async fetchOffsets(group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]> {
@@ -148,6 +215,7 @@ export class GroupCoordinator {
   partitionStateApplied(partition: number, leading: boolean): void {
     if (!leading) {
       this.tables.delete(partition)
+      this.dropMemberships(partition)
       return
     }
     this.tableOf(partition).catch((error: LignumError) => this.logger.warn('could not read committed offsets yet; the next request tries again', {partition, error: error.message}))
@@ -160,6 +228,7 @@ export class GroupCoordinator {
 
   close(): void {
     this.closed = true
+    for (const partition of [...this.memberships.keys()]) this.dropMemberships(partition)
     for (const connection of this.connections.values()) connection.close()
     this.connections.clear()
     this.tables.clear()
@@ -213,6 +282,22 @@ export class GroupCoordinator {
     }
   }
 
+  /** The membership of a partition this node leads, at its current leader epoch (a new epoch starts afresh). */
+  private async membershipsOf(index: number): Promise<GroupMemberships> {
+    const partition = await this.leadingPartition(index)
+    const known = this.memberships.get(index)
+    if (known?.leaderEpoch === partition.leaderEpoch) return known.groups
+    this.dropMemberships(index)
+    const groups = new GroupMemberships(this.logger)
+    this.memberships.set(index, {leaderEpoch: partition.leaderEpoch, groups})
+    return groups
+  }
+
+  private dropMemberships(index: number): void {
+    this.memberships.get(index)?.groups.close()
+    this.memberships.delete(index)
+  }
+
   /** The table of a partition this node leads, read at its current leader epoch. */
   private async tableOf(index: number): Promise<GroupOffsets> {
     const partition = await this.leadingPartition(index)
@@ -255,15 +340,17 @@ export class GroupCoordinator {
     }
   }
 
-  private forward<Request, Response>(address: string, method: (connection: Connection) => ForwardedMethod<Request, Response>, request: Request): Promise<Response> {
+  /** `waitMs`: how long the coordinator may hold the request beyond a round trip (a join waits for the round). */
+  private forward<Request, Response>(address: string, method: (connection: Connection) => ForwardedMethod<Request, Response>, request: Request, waitMs = 0, extra: Record<string, string> = {}): Promise<Response> {
     if (this.closed) return Promise.reject(new LignumError('UNAVAILABLE', 'the node is stopping; retry on another node'))
     let connection = this.connections.get(address)
     if (!connection) this.connections.set(address, (connection = new Connection(address, this.cluster.peerCredentials)))
     const metadata = new Metadata()
     metadata.set(FORWARDED_BY_METADATA_KEY, this.cluster.nodeId)
+    for (const [key, value] of Object.entries(extra)) metadata.set(key, value)
     const target = connection
     return new Promise((resolve, reject) => {
-      method(target).call(target.grpc, request, metadata, {deadline: Date.now() + FORWARD_DEADLINE_MS}, (error, response) => {
+      method(target).call(target.grpc, request, metadata, {deadline: Date.now() + waitMs + FORWARD_DEADLINE_MS}, (error, response) => {
         if (error) reject(target.toLignumError(error))
         else resolve(response)
       })

@@ -1,87 +1,82 @@
 /**
- * The gRPC handlers of `lignum groups`: list, describe, reset (seek) and delete consumer
- * groups. Standalone they act on the broker's table of committed offsets; in cluster mode on
- * the group's coordinator (group-coordinator.ts), this node or another one hop away. Live
- * membership is read through the node's GroupMembershipView (ServingContext.groupMembership).
- *
- * Authorization follows Kafka's: describe on a group to list or describe it (a listing leaves
- * out groups the caller may not describe, and a description the offsets of topics it may not
- * describe), consume on the group and each topic to move offsets (an OffsetCommit), delete on
- * the group to delete it. A request another node forwarded needs admin on the cluster.
+ * The gRPC handlers of consumer-group membership (Kafka's JoinGroup, SyncGroup, Heartbeat,
+ * LeaveGroup), routed as CommitOffsets is: in cluster mode to the group's coordinator (this node
+ * or, in one hop, another), standalone to the broker's own membership. Each needs consume on
+ * the group, as Kafka's group requests need READ on it; a forwarded request was checked at the
+ * node that took it, and the forwarder needs admin on the cluster.
  */
 import type {Metadata, sendUnaryData, ServerUnaryCall} from '@grpc/grpc-js'
 import {clusterResource} from '../acl/acl-rule.js'
-import {deleteGroup, describeGroup, listGroups, resetGroupOffsets} from '../broker/group-admin.js'
-import type {
-  DeleteGroupRequest,
-  DeleteGroupResponse,
-  DescribeGroupRequest,
-  DescribeGroupResponse,
-  ListGroupsRequest,
-  ListGroupsResponse,
-  ResetGroupOffsetsRequest,
-  ResetGroupOffsetsResponse,
-} from '../generated/lignum/v1/lignum.js'
-import type {Operation} from '../acl/acl-rule.js'
+import type {JoinRequest, MemberIdentity} from '../broker/consumer-group.js'
+import type {HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse} from '../generated/lignum/v1/lignum.js'
 import {callPrincipal, groupResource, requireAllowed, topicResource} from './authorization.js'
-import {FORWARDED_BY_METADATA_KEY} from './group-coordinator.js'
-import {groupDetailsToWire, groupListingToWire, offsetChangesToWire, offsetsFromWire} from './group-wire.js'
+import {FORWARDED_BY_METADATA_KEY, FORWARDED_FOR_METADATA_KEY} from './group-coordinator.js'
 import type {ServingContext} from './serving-context.js'
 
 type Unary = <Request, Response>(handler: (request: Request, call: ServerUnaryCall<Request, Response>) => Promise<Response> | Response) => (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => void
 
 export function groupHandlers(context: ServingContext, unary: Unary) {
-  const membership = () => context.groupMembership
+  const {broker} = context
   return {
-    listGroups: unary(async (request: ListGroupsRequest, call): Promise<ListGroupsResponse> => {
-      const forwarder = forwardedBy(call)
-      if (forwarder !== undefined) requireAllowed(context.access, callPrincipal(call, context.principalMapping), 'admin', clusterResource())
-      const groups = context.clusterGroups
-        ? await context.clusterGroups.listGroups(membership(), forwarder, request.coordinatorPartitions)
-        : listGroups(context.broker.groupOffsetsTable(), membership()).map((listing) => groupListingToWire(listing, context.nodeId))
-      if (forwarder !== undefined || !context.access) return {groups}
-      const principal = callPrincipal(call, context.principalMapping)
-      return {groups: groups.filter((listing) => context.access?.allows(principal, 'describe', groupResource(listing.group)))}
+    joinGroup: unary(async (request: JoinGroupRequest, call): Promise<JoinGroupResponse> => {
+      requireGroupAccess(context, call, request.group, [])
+      const {group, ...fields} = request
+      const join: JoinRequest = {...fields, host: memberHost(call)}
+      return context.clusterOffsets ? context.clusterOffsets.joinGroup(group, join, forwardedBy(call)) : broker.groupMemberships.join(group, join)
     }),
 
-    describeGroup: unary(async (request: DescribeGroupRequest, call): Promise<DescribeGroupResponse> => {
-      requireGroupOperation(context, call, request.group, 'describe', [])
-      const details = context.clusterGroups
-        ? await context.clusterGroups.describeGroup(request.group, membership(), forwardedBy(call))
-        : groupDetailsToWire(describeGroup(request.group, context.broker.groupOffsetsTable(), membership()), context.nodeId)
-      const principal = callPrincipal(call, context.principalMapping)
-      if (forwardedBy(call) !== undefined || !context.access) return details
-      return {...details, offsets: details.offsets.filter((entry) => context.access?.allows(principal, 'describe', topicResource(entry.topic)))}
+    syncGroup: unary(async (request: SyncGroupRequest, call): Promise<SyncGroupResponse> => {
+      requireGroupAccess(context, call, request.group, [])
+      const identity = {memberId: request.memberId, generationId: request.generationId}
+      const assignments = new Map(request.assignments.map((entry) => [entry.memberId, entry.assignment]))
+      // A follower's sync waits for the leader's, which the round bounds: the client's deadline says how long.
+      const waitMs = Math.max(0, (call.getDeadline() as Date | number).valueOf() - Date.now())
+      const assignment = context.clusterOffsets ? await context.clusterOffsets.syncGroup(request.group, identity, assignments, Number.isFinite(waitMs) ? waitMs : 0, forwardedBy(call)) : await broker.groupMemberships.sync(request.group, identity, assignments)
+      return {assignment}
     }),
 
-    resetGroupOffsets: unary(async (request: ResetGroupOffsetsRequest, call): Promise<ResetGroupOffsetsResponse> => {
-      requireGroupOperation(context, call, request.group, 'consume', request.offsets.map((entry) => entry.topic))
-      const offsets = offsetsFromWire(request.offsets)
-      const options = {force: request.force, validateOnly: request.validateOnly}
-      if (context.clusterGroups) return context.clusterGroups.resetGroupOffsets(request.group, offsets, options, membership(), forwardedBy(call))
-      return offsetChangesToWire(await resetGroupOffsets(request.group, offsets, options, context.broker.groupOffsetsTable(), membership()))
+    heartbeat: unary(async (request: HeartbeatRequest, call): Promise<HeartbeatResponse> => {
+      requireGroupAccess(context, call, request.group, [])
+      const identity = {memberId: request.memberId, generationId: request.generationId}
+      if (context.clusterOffsets) await context.clusterOffsets.heartbeat(request.group, identity, forwardedBy(call))
+      else broker.groupMemberships.heartbeat(request.group, identity)
+      return {}
     }),
 
-    deleteGroup: unary(async (request: DeleteGroupRequest, call): Promise<DeleteGroupResponse> => {
-      requireGroupOperation(context, call, request.group, 'delete', [])
-      const deletedOffsets = context.clusterGroups
-        ? await context.clusterGroups.deleteGroup(request.group, membership(), forwardedBy(call))
-        : await deleteGroup(request.group, context.broker.groupOffsetsTable(), membership())
-      return {deletedOffsets}
+    leaveGroup: unary(async (request: LeaveGroupRequest, call): Promise<LeaveGroupResponse> => {
+      requireGroupAccess(context, call, request.group, [])
+      if (context.clusterOffsets) await context.clusterOffsets.leaveGroup(request.group, request.memberId, forwardedBy(call))
+      else broker.groupMemberships.leave(request.group, request.memberId)
+      return {}
     }),
   }
 }
 
-/** `operation` on the group, consume on each topic named; a forwarded request was checked where it arrived. */
-function requireGroupOperation(context: ServingContext, call: ServerUnaryCall<unknown, unknown>, group: string, operation: Operation, topics: string[]): void {
+/** The member a commit names, if any: an empty member id is a commit with no membership. */
+export function memberIdentityOf(request: {memberId: string; generationId: number}): MemberIdentity | undefined {
+  return request.memberId === '' ? undefined : {memberId: request.memberId, generationId: request.generationId}
+}
+
+/**
+ * A group's requests: consume on the group (and on each topic named, as Kafka's OffsetCommit
+ * reads both). A request another node forwarded was checked there: the forwarder needs admin on
+ * the cluster (Kafka's ClusterAction), which node principals have as super users.
+ */
+export function requireGroupAccess(context: ServingContext, call: ServerUnaryCall<unknown, unknown>, group: string, topics: string[]): void {
   const principal = callPrincipal(call, context.principalMapping)
   if (forwardedBy(call) !== undefined) return requireAllowed(context.access, principal, 'admin', clusterResource())
-  requireAllowed(context.access, principal, operation, groupResource(group))
+  requireAllowed(context.access, principal, 'consume', groupResource(group))
   for (const topic of new Set(topics)) requireAllowed(context.access, principal, 'consume', topicResource(topic))
 }
 
 /** The node that passed this request on (group-coordinator.ts), if another node did. */
-function forwardedBy(call: {metadata: Metadata}): string | undefined {
+export function forwardedBy(call: {metadata: Metadata}): string | undefined {
   const [sender] = call.metadata.get(FORWARDED_BY_METADATA_KEY)
   return typeof sender === 'string' ? sender : undefined
+}
+
+/** Where the member connected from: the forwarding node says, else the peer of this call. */
+function memberHost(call: {metadata: Metadata; getPeer(): string}): string {
+  const [forwardedFor] = call.metadata.get(FORWARDED_FOR_METADATA_KEY)
+  return typeof forwardedFor === 'string' ? forwardedFor : call.getPeer()
 }

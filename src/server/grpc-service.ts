@@ -26,13 +26,13 @@ import {
 import {nodeToWire, settingsFromWire, toSafeNumber, topicToWire} from './convert.js'
 import {clusterStatusAnswer} from './cluster-status.js'
 import {encodeFetchResponse} from './fetch-response-codec.js'
-import {FORWARDED_BY_METADATA_KEY} from './group-coordinator.js'
+import {forwardedBy, groupHandlers, memberIdentityOf, requireGroupAccess} from './group-handlers.js'
 import {decodeProduceRequest} from './produce-request-codec.js'
 import {asLignumError, toServiceError} from './grpc-errors.js'
 import {callPrincipal, groupResource, mayCreateTopic, mayProduceNowhere, requireAllowed, requireCreateTopic, requireProduce, topicResource} from './authorization.js'
 import {clusterResource} from '../acl/acl-rule.js'
 import {aclHandlers} from './acl-handlers.js'
-import {groupHandlers} from './group-handlers.js'
+import {groupAdminHandlers} from './group-admin-handlers.js'
 import {ResponseQueue} from './response-queue.js'
 import type {ServingContext} from './serving-context.js'
 
@@ -199,8 +199,9 @@ export function createLignumService(context: ServingContext): LignumServer {
     commitOffsets: unary(async (request, call) => {
       requireGroupAccess(context, call, request.group, request.offsets.map((entry) => entry.topic))
       const offsets = request.offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, offset: toSafeNumber(entry.offset, 'offset'), metadata: entry.metadata}))
-      if (context.clusterOffsets) await context.clusterOffsets.commitOffsets(request.group, offsets, forwardedBy(call))
-      else await broker.commitOffsets(request.group, offsets)
+      const member = memberIdentityOf(request)
+      if (context.clusterOffsets) await context.clusterOffsets.commitOffsets(request.group, offsets, forwardedBy(call), member)
+      else await broker.commitOffsets(request.group, offsets, member)
       return {}
     }),
 
@@ -229,6 +230,7 @@ export function createLignumService(context: ServingContext): LignumServer {
 
     ...aclHandlers(context, unary),
     ...groupHandlers(context, unary),
+    ...groupAdminHandlers(context, unary),
   }
 }
 
@@ -238,18 +240,6 @@ function describable(context: ServingContext, principal: string, topics: TopicDe
   return access ? topics.filter((topic) => access.allows(principal, 'describe', topicResource(topic.name))) : topics
 }
 
-/**
- * A group's offsets: consume on the group (and on each topic committed, as Kafka's
- * OffsetCommit reads both). A request another node forwarded was checked there: the forwarder
- * needs admin on the cluster (Kafka's ClusterAction), which node principals have as super users.
- */
-function requireGroupAccess(context: ServingContext, call: ServerUnaryCall<unknown, unknown>, group: string, topics: string[]): void {
-  const principal = callPrincipal(call, context.principalMapping)
-  if (forwardedBy(call) !== undefined) return requireAllowed(context.access, principal, 'admin', clusterResource())
-  requireAllowed(context.access, principal, 'consume', groupResource(group))
-  for (const topic of new Set(topics)) requireAllowed(context.access, principal, 'consume', topicResource(topic))
-}
-
 async function standaloneMetadataTopics(context: ServingContext, names: string[], allowAutoTopicCreation: boolean) {
   const {broker} = context
   if (allowAutoTopicCreation) {
@@ -257,12 +247,6 @@ async function standaloneMetadataTopics(context: ServingContext, names: string[]
   }
   const topics = names.length > 0 ? names.map((name) => broker.describeTopic(name)) : broker.listTopics()
   return topics.map((topic) => topicToWire(topic, context.nodeId))
-}
-
-/** The node that passed this request on (group-coordinator.ts), if another node did. */
-function forwardedBy(call: {metadata: Metadata}): string | undefined {
-  const [sender] = call.metadata.get(FORWARDED_BY_METADATA_KEY)
-  return typeof sender === 'string' ? sender : undefined
 }
 
 function acksOf(acks: Acks): BrokerAcks {

@@ -16,6 +16,7 @@ import type {LignumConfig} from '../config/schema.js'
 import {LignumError} from '../errors.js'
 import {HealthService} from '../generated/grpc/health/v1/health.js'
 import type {Logger} from '../logger.js'
+import type {GroupMembershipView} from '../broker/group-membership-view.js'
 import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
 import {setSegmentHandlesOpenMax} from '../log/segment-handles.js'
 import {installGrpcFraming} from '../wire/grpc-framing.js'
@@ -28,7 +29,6 @@ import {Metrics} from './metrics.js'
 import {resolveNodeId} from './node-identity.js'
 import {refuseUnparseableRequests, withUnparseableRequestsMarked} from './request-parsing.js'
 import type {ClusterStatusView, ServingContext} from './serving-context.js'
-import {membershipNotTrackedYet} from '../broker/no-membership-yet.js'
 import {createLignumService, lignumServiceDefinition} from './grpc-service.js'
 import {createReplicationService, replicationServiceDefinition} from './replication-service.js'
 import type {ClusterReplication} from './cluster-replication.js'
@@ -87,6 +87,7 @@ export class LignumNode {
   private broker: Broker | undefined
   private lock: DataDirLock | undefined
   private accepting = false
+  private context: ServingContext | undefined
   private stopping: Promise<void> | undefined
   private readonly shutdown = new AbortController()
   nodeId = ''
@@ -132,6 +133,7 @@ export class LignumNode {
     this.broker = await Broker.open(config.dataDir, brokerConfigOf(config), this.logger)
     const metrics = new Metrics(this.broker)
     const context = this.servingContext(this.broker, metrics)
+    this.context = context
     this.addresses.grpcPort = await this.startGrpc(context)
     this.addresses.httpPort = await this.startHttp(context)
     if (config.consul) {
@@ -141,11 +143,17 @@ export class LignumNode {
       context.clusterTopics = this.replication
       context.clusterOffsets = this.replication
       context.clusterGroups = this.replication.groups
+      context.groupMembership = this.replication.groups
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
     if (config.kafkaPort !== undefined) this.addresses.kafkaPort = await this.startKafka(context)
     this.accepting = true
     this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, kafka: this.addresses.kafkaPort ? `${config.host}:${this.addresses.kafkaPort}` : 'off', mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess, acl: this.access ? this.access.where : 'off'})
+  }
+
+  /** The live membership of the groups this node coordinates (GroupMembershipView): what `lignum groups describe` reads. */
+  get groupMembership(): GroupMembershipView | undefined {
+    return this.context?.groupMembership
   }
 
   get advertisedAddress(): string {
@@ -168,10 +176,8 @@ export class LignumNode {
       get advertisedAddress() {
         return node.advertisedAddress
       },
+      groupMembership: broker.groupMemberships,
       clusterView: () => this.clusterView(),
-      // Until the coordinator tracks live members (join, sync, heartbeat), every group reads as
-      // Empty: the group tooling sees committed offsets only. Wire the coordinator's membership here.
-      groupMembership: membershipNotTrackedYet,
       ready: () => this.accepting && (this.cluster?.ready() ?? true),
     }
   }

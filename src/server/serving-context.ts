@@ -7,6 +7,7 @@ import type {ChannelCredentials} from '@grpc/grpc-js'
 import type {AccessControl} from '../acl/access-control.js'
 import type {Broker} from '../broker/broker.js'
 import type {CommittedOffset} from '../broker/group-offsets.js'
+import type {JoinRequest, JoinResult, MemberIdentity} from '../broker/consumer-group.js'
 import type {GroupMembershipView} from '../broker/group-membership-view.js'
 import type {DescribeGroupResponse, GroupListing, ResetGroupOffsetsResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
 import type {Logger} from '../logger.js'
@@ -71,12 +72,17 @@ export interface ServingContext {
   }
   /** Cluster mode: group offsets live with the group's coordinator; `forwardedBy` is set on a request another node passed on. */
   clusterOffsets?: {
-    commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string): Promise<void>
+    commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity): Promise<void>
     fetchOffsets(group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]>
+    joinGroup(group: string, request: JoinRequest, forwardedBy?: string): Promise<JoinResult>
+    syncGroup(group: string, identity: MemberIdentity, assignments: Map<string, Buffer>, waitMs: number, forwardedBy?: string): Promise<Buffer>
+    heartbeat(group: string, identity: MemberIdentity, forwardedBy?: string): Promise<void>
+    leaveGroup(group: string, memberId: string, forwardedBy?: string): Promise<void>
   }
   /**
    * The live membership of the groups this node coordinates, as the group tooling reads it
-   * (ListGroups, DescribeGroup, ResetGroupOffsets, DeleteGroup run where the group is coordinated).
+   * (ListGroups, DescribeGroup, ResetGroupOffsets, DeleteGroup run where the group is coordinated):
+   * the broker's standalone, the group coordinator's in cluster mode (set when the node joins).
    */
   groupMembership: GroupMembershipView
   /** Cluster mode: the group tooling, routed to each group's coordinator (group-coordinator.ts). */

@@ -11,7 +11,6 @@ import path from 'node:path'
 import {Broker, type BrokerConfig} from '../../src/broker/broker.js'
 import {deleteGroup, describeGroup, listGroups, resetGroupOffsets} from '../../src/broker/group-admin.js'
 import type {GroupMembership, GroupMembershipView} from '../../src/broker/group-membership-view.js'
-import {membershipNotTrackedYet} from '../../src/broker/no-membership-yet.js'
 import {LignumError} from '../../src/errors.js'
 import {silentLogger} from '../../src/logger.js'
 
@@ -42,6 +41,10 @@ async function refusal(promise: Promise<unknown> | (() => unknown)): Promise<Lig
   expect(caught, 'expected a refusal').to.be.instanceOf(LignumError)
   return caught as LignumError
 }
+
+
+/** A coordinator with no live member in any group: the tooling sees committed offsets only. */
+const noLiveMembers: GroupMembershipView = {membershipOf: () => ({state: 'Empty', generationId: 0, protocol: '', members: []}), groupsWithMembers: () => []}
 
 describe('group tooling on a coordinator (list, describe, seek, delete)', () => {
   let dataDir: string
@@ -90,7 +93,7 @@ describe('group tooling on a coordinator (list, describe, seek, delete)', () => 
   })
 
   it('answers a dry run with the changes and commits nothing', async () => {
-    const changes = await resetGroupOffsets('readers', [{topic: 'orders', partition: 1, offset: 0, metadata: ''}], {force: false, validateOnly: true}, broker.groupOffsetsTable(), membershipNotTrackedYet)
+    const changes = await resetGroupOffsets('readers', [{topic: 'orders', partition: 1, offset: 0, metadata: ''}], {force: false, validateOnly: true}, broker.groupOffsetsTable(), noLiveMembers)
     expect(changes).to.deep.equal([{topic: 'orders', partition: 1, previousOffset: undefined, offset: 0}])
     expect(broker.fetchOffsets('readers')).to.have.length(1)
   })
@@ -100,27 +103,27 @@ describe('group tooling on a coordinator (list, describe, seek, delete)', () => 
     expect(refused.code).to.equal('NON_EMPTY_GROUP')
     expect(refused.message).to.match(/cannot delete group "readers": it has 2 live member\(s\).*stop its consumers/)
     expect(broker.fetchOffsets('readers')).to.have.length(1)
-    expect(await deleteGroup('readers', broker.groupOffsetsTable(), membershipNotTrackedYet)).to.equal(1)
+    expect(await deleteGroup('readers', broker.groupOffsetsTable(), noLiveMembers)).to.equal(1)
     expect(broker.fetchOffsets('readers')).to.deep.equal([])
   })
 
   it('answers NOT_FOUND for a group with neither offsets nor members', async () => {
-    expect((await refusal(() => describeGroup('nobody', broker.groupOffsetsTable(), membershipNotTrackedYet))).code).to.equal('NOT_FOUND')
-    expect((await refusal(deleteGroup('nobody', broker.groupOffsetsTable(), membershipNotTrackedYet))).code).to.equal('NOT_FOUND')
+    expect((await refusal(() => describeGroup('nobody', broker.groupOffsetsTable(), noLiveMembers))).code).to.equal('NOT_FOUND')
+    expect((await refusal(deleteGroup('nobody', broker.groupOffsetsTable(), noLiveMembers))).code).to.equal('NOT_FOUND')
   })
 
   it('keeps a deletion across a reopen also for offsets of a topic deleted before', async () => {
     await broker.createTopic('gone', {partitions: 1})
     await broker.commitOffsets('readers', [{topic: 'gone', partition: 0, offset: 0, metadata: ''}])
     await broker.deleteTopic('gone')
-    expect(await deleteGroup('readers', broker.groupOffsetsTable(), membershipNotTrackedYet)).to.equal(1)
+    expect(await deleteGroup('readers', broker.groupOffsetsTable(), noLiveMembers)).to.equal(1)
     await broker.close()
     broker = await Broker.open(dataDir, config, silentLogger)
     expect(broker.groupOffsetsTable().groups()).to.deep.equal(['auditors'])
   })
 
   it('keeps a deletion across a reopen (tombstones in __consumer_offsets), and a later commit after it', async () => {
-    await deleteGroup('readers', broker.groupOffsetsTable(), membershipNotTrackedYet)
+    await deleteGroup('readers', broker.groupOffsetsTable(), noLiveMembers)
     await broker.commitOffsets('auditors', [{topic: 'orders', partition: 0, offset: 2, metadata: ''}])
     await broker.close()
     broker = await Broker.open(dataDir, config, silentLogger)
