@@ -21,25 +21,24 @@ describe('error hints: the library\'s words, the CLI\'s flags', function () {
   this.timeout(60_000)
   const suite = serverForSuite()
 
-  it('a start past the end: the client hints at from \'end\', the CLI at --from end', async () => {
+  it('a start past the end: the library warns through onWarning and starts at the end, the CLI warns on stderr', async () => {
     const client = await LignumClient.connect({brokers: suite.server.grpcAddress})
+    const warnings: string[] = []
     try {
       await client.createTopic('short', 1)
       const producer = client.producer()
       await Promise.all(['a', 'b', 'c'].map((value) => producer.send('short', {value})))
       await producer.close()
-      const error = await failureOf(async () => {
-        for await (const record of client.consume({topic: 'short', from: 50})) void record
-      })
-      expect(error.code).to.equal('OFFSET_OUT_OF_RANGE')
-      expect(error.message).to.equal('offset 50 is past the end of the partition (3)')
-      expect(error.hint).to.equal("start from 'end' to wait for new records")
+      const read: unknown[] = []
+      for await (const record of client.consume({topic: 'short', from: 50, stopAtEnd: true, onWarning: (message) => warnings.push(message)})) read.push(record)
+      expect(read).to.deep.equal([])
+      expect(warnings).to.deep.equal(['partition 0 of "short" ends before the asked offset: it starts at its end'])
     } finally {
       client.close()
     }
-    const cli = await runCli(['consume', '-t', 'short', '-o', '50', '--brokers', suite.server.grpcAddress])
-    expect(cli.stderr).to.equal('Error: offset 50 is past the end of the partition (3); use --from end to wait for new records\n')
-    expect(cli.code).to.equal(3)
+    const cli = await runCli(['consume', '-t', 'short', '-o', '50', '-e', '--brokers', suite.server.grpcAddress])
+    expect(cli.stderr).to.equal('Warning: partition 0 of "short" ends before the asked offset: it starts at its end\n')
+    expect(cli.code).to.equal(0)
   })
 
   it('no node at the address: the client names its brokers option, the CLI --brokers', async () => {
