@@ -8,6 +8,7 @@ import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
 import {REQUEST_TIMEOUT_MS_DEFAULT, type AcksSetting} from '../client/index.js'
 import type {ProducerStats} from '../client/producer.js'
+import {CODEC_NAMES, type CompressionCodec} from '../format/compression.js'
 import {createProgress} from '../ui/progress.js'
 
 interface ProduceSummary {
@@ -48,7 +49,7 @@ export default class Produce extends ClientCommand {
     'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
     'delivery-timeout-ms': Flags.integer({description: 'give up on a record not acknowledged after this long, retries included', min: 1, default: 30_000}),
     'request-timeout-ms': Flags.integer({description: 'a node that leaves a request unanswered this long is taken as frozen or gone: its batches are resent to the leader the cluster names now', min: 1, default: REQUEST_TIMEOUT_MS_DEFAULT}),
-    compression: Flags.string({description: 'batch compression', options: ['none', 'gzip'], default: 'none'}),
+    compression: Flags.string({description: 'batch compression (Kafka codecs and framing)', options: [...CODEC_NAMES], default: 'none'}),
     file: Flags.string({char: 'f', description: 'read from this file instead of stdin'}),
     binary: Flags.boolean({description: 'records are 4-byte big-endian lengths followed by that many bytes'}),
     stats: Flags.boolean({description: 'print a summary on stderr'}),
@@ -67,7 +68,7 @@ export default class Produce extends ClientCommand {
       maxInFlight: flags['max-in-flight'],
       deliveryTimeoutMs: flags['delivery-timeout-ms'],
       requestTimeoutMs: flags['request-timeout-ms'],
-      compression: flags.compression as 'none' | 'gzip',
+      compression: flags.compression as CompressionCodec,
     })
     await producer.prepare(flags.topic)
     const input = flags.file ? createReadStream(flags.file, {highWaterMark: 256 * 1024}) : process.stdin
