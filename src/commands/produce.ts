@@ -44,7 +44,7 @@ export default class Produce extends ClientCommand {
     header: Flags.string({char: 'H', description: 'header key=value for every record (repeatable)', multiple: true}),
     partition: Flags.integer({char: 'p', description: 'partition for every record [default: by key (murmur2), else sticky]', min: 0}),
     acks: Flags.string({description: 'acknowledgement: 0 (none), 1 (leader), all (in-sync replicas)', options: ['0', '1', 'all'], default: 'all'}),
-    'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes', min: 1, default: 256 * 1024}),
+    'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes (never past the node\'s batch limit)', min: 1, default: 256 * 1024}),
     'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill; 0 sends a batch as soon as no earlier one awaits its answer', min: 0, default: 0}),
     'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
     'delivery-timeout-ms': Flags.integer({description: 'give up on a record not acknowledged after this long, retries included', min: 1, default: 30_000}),
@@ -70,7 +70,9 @@ export default class Produce extends ClientCommand {
       requestTimeoutMs: flags['request-timeout-ms'],
       compression: flags.compression as CompressionCodec,
     })
-    await producer.prepare(flags.topic)
+    // The topic is looked up (and auto-created) at the first record the node can take, so input
+    // refused whole (a record past the node's batch limit) leaves no empty topic behind.
+    let prepared = false
     const input = flags.file ? createReadStream(flags.file, {highWaterMark: 256 * 1024}) : process.stdin
     // Run by hand with nothing piped in, produce would wait in silence for the terminal.
     if (!flags.file && process.stdin.isTTY) process.stderr.write(`Reading records for ${flags.topic} from the terminal, one per line; Ctrl-D ends.\n`)
@@ -102,6 +104,10 @@ export default class Produce extends ClientCommand {
           bytes += inputBytesOf(record)
           if (fixedKey) record.key = fixedKey
           if (headers.length > 0) record.headers = headers
+          if (!prepared && producer.fitsBatch(record)) {
+            await producer.prepare(flags.topic)
+            prepared = true
+          }
           producer.writeRecord(flags.topic, record, flags.partition)
         }
         recordsSent += records.length
