@@ -102,7 +102,7 @@ function decodeBlock(src: Buffer, output: Output, fail: (reason: string) => Erro
     if (literals === 15) literals = lengthAfter(literals)
     if (ip + literals > end) throw fail('literals run past the block')
     output.reserve(literals)
-    src.copy(output.buffer, output.length, ip, ip + literals)
+    copyBytes(src, ip, output.buffer, output.length, literals)
     output.length += literals
     ip += literals
     // The last sequence is literals alone.
@@ -121,12 +121,20 @@ function decodeBlock(src: Buffer, output: Output, fail: (reason: string) => Erro
   throw fail('the block ends in the middle of a sequence')
 }
 
+/** Below this many bytes a loop beats Buffer.copy, whose native call costs more than the bytes (most LZ4 sequences are short). */
+const NATIVE_COPY_BYTES_MIN = 64
+
+function copyBytes(from: Buffer, start: number, to: Buffer, at: number, length: number): void {
+  if (length >= NATIVE_COPY_BYTES_MIN) {
+    from.copy(to, at, start, start + length)
+    return
+  }
+  for (let index = 0; index < length; index++) to[at + index] = from[start + index]
+}
+
 /** Copies `length` bytes from `offset` back; they may overlap what is being written (a run). */
 function copyMatch(buffer: Buffer, at: number, offset: number, length: number): void {
   const from = at - offset
-  if (offset >= length) {
-    buffer.copy(buffer, at, from, from + length)
-    return
-  }
+  if (offset >= length) return copyBytes(buffer, from, buffer, at, length)
   for (let index = 0; index < length; index++) buffer[at + index] = buffer[from + index]
 }
