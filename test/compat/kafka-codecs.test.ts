@@ -60,11 +60,13 @@ describe('compat: every codec between Kafka 4.1.1 and Lignum', function () {
   let tools: KafkaTools
   let kafkaLogs: string
   let server: Server | undefined
+  const cleanups: (() => Promise<void>)[] = []
 
   before(async function () {
     tools = await requireKafkaTools(this)
     this.timeout(300_000)
-    const {dir} = await scratchDir()
+    const {dir, cleanup} = await scratchDir()
+    cleanups.push(cleanup)
     const node = await startKafkaNode(path.dirname(tools.libDir), dir, durabilities['os-writeback'])
     server = node.server
     kafkaLogs = path.join(dir, 'logs')
@@ -83,6 +85,7 @@ describe('compat: every codec between Kafka 4.1.1 and Lignum', function () {
 
   after(async () => {
     if (server) await stopServer(server)
+    for (const cleanup of cleanups) await cleanup()
   })
 
   for (const codec of CODECS) {
@@ -108,7 +111,8 @@ describe('compat: every codec between Kafka 4.1.1 and Lignum', function () {
   }
 
   it("Kafka's DumpLogSegments decompresses and prints every record Lignum wrote with each codec", async () => {
-    const {dir} = await scratchDir()
+    const {dir, cleanup} = await scratchDir()
+    cleanups.push(cleanup)
     const expected = new Map<string, string[]>()
     for (const codec of CODECS) {
       const partitionDir = path.join(dir, `lignum-${codec}-0`)
