@@ -32,6 +32,7 @@ const parts: BenchPart[] = [
   {name: 'replicated', optIn: '--replicated', load: () => import('./replicated.js')},
   {name: 'failover', optIn: '--failover', load: () => import('./failover.js')},
   {name: 'tls', optIn: '--tls', load: () => import('./tls.js')},
+  {name: 'codecs', load: () => import('./codecs.js')},
 ]
 
 async function main(): Promise<void> {

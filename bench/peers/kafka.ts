@@ -8,7 +8,7 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {readInstalledPeer, type InstalledPeer} from './installed-peers.js'
-import {assertToolSucceeded, freePort, runTool, startServer, stopServer, waitForPort, type ToolResult} from './processes.js'
+import {assertToolSucceeded, freePort, runTool, startServer, stopServer, waitForPort, type Server, type ToolResult} from './processes.js'
 import type {RunningSystem, ServerMeter, SystemUnderTest} from './system.js'
 import type {ConsumeWorkload, Durability, LatencyWorkload, Measurement, ProduceWorkload, Workload} from './workloads.js'
 
@@ -104,6 +104,16 @@ export function java(installDir: string, log4j: string, heap: string, mainClass:
 }
 
 async function startKafka(installDir: string, dataDir: string, durability: Durability): Promise<RunningSystem> {
+  const {server, tools} = await startKafkaNode(installDir, dataDir, durability)
+  return {
+    pid: server.pid,
+    run: (workload: Workload, meter: ServerMeter) => meter(workload.name, () => runKafkaWorkload(tools, workload)),
+    stop: () => stopServer(server),
+  }
+}
+
+/** One KRaft node on `dataDir` (its log directory is `<dataDir>/logs`), up and listening; for the benchmark and compatibility tests. */
+export async function startKafkaNode(installDir: string, dataDir: string, durability: Durability): Promise<{server: Server; tools: KafkaTools}> {
   const ports = {client: await freePort(), controller: await freePort()}
   const {serverProperties, log4j} = await writeConfig(dataDir, ports, durability)
   const uuid = await java(installDir, log4j, toolHeap, 'kafka.tools.StorageTool', ['random-uuid'])
@@ -120,13 +130,7 @@ async function startKafka(installDir: string, dataDir: string, durability: Durab
     await stopServer(server)
     throw error
   }
-  const bootstrap = `127.0.0.1:${ports.client}`
-  const tools = {installDir, log4j, bootstrap}
-  return {
-    pid: server.pid,
-    run: (workload: Workload, meter: ServerMeter) => meter(workload.name, () => runKafkaWorkload(tools, workload)),
-    stop: () => stopServer(server),
-  }
+  return {server, tools: {installDir, log4j, bootstrap: `127.0.0.1:${ports.client}`}}
 }
 
 export interface KafkaTools {

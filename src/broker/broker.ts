@@ -14,6 +14,7 @@ import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {PartitionDamagedError, type PartitionDamage, type PartitionLogConfig} from '../log/partition-log.js'
 import {batchPositions, encodeRecordBatch, type RecordInput} from '../format/record-batch.js'
+import {validateBatches} from '../log/append-checks.js'
 import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
 import {DamagedPartition} from './damaged-partition.js'
@@ -381,6 +382,7 @@ export class Broker {
       if (isInternalTopic(input.topic)) throw internalTopicRefused(input.topic, 'produce to')
       checkProduceInput(input)
       const topic = this.topics.get(input.topic)
+      if (!topic) this.checkBeforeCreating(input)
       const appended = topic ? this.appendTo(topic, input) : this.topicForProduce(input.topic).then((created) => this.appendTo(created, input))
       return this.acknowledge(input, appended)
     } catch (error) {
@@ -460,6 +462,18 @@ export class Broker {
       if (!(topic.partitions[index] instanceof DamagedPartition)) return index
     }
     return index
+  }
+
+  /**
+   * A produce to a topic that does not exist yet is checked as its append will be before the
+   * topic is auto-created: a refused request leaves no empty topic behind.
+   */
+  private checkBeforeCreating(input: ProduceInput): void {
+    if (input.batches && input.batches.length > 0) {
+      for (const {header} of batchPositions(input.batches)) this.checkBatchSize(header.sizeBytes)
+      validateBatches(input.batches, 'client')
+    }
+    for (const record of input.records ?? []) this.checkBatchSize(encodeRecordBatch([record]).length)
   }
 
   private checkBatchSize(sizeBytes: number): void {

@@ -41,6 +41,11 @@ export class ClusterRoutes {
   private readonly refreshing = new Map<string, Promise<void>>()
   /** The id of the node the bootstrap connection reaches ('' from a node too old to say). */
   readonly bootstrapNodeId: string
+  /**
+   * The smallest batch limit (batchBytesMax) any node answering metadata stated: batches go to
+   * leaders on any node, so the strictest one bounds them all. Undefined until a node states one.
+   */
+  batchBytesMax: number | undefined
 
   constructor(
     readonly bootstrap: Connection,
@@ -54,6 +59,7 @@ export class ClusterRoutes {
   learn(metadata: MetadataResponse): void {
     for (const node of metadata.nodes) if (node.address) this.addresses.set(node.id, node.address)
     for (const topic of metadata.topics) this.learnTopic(topic)
+    if (metadata.batchBytesMax > 0) this.batchBytesMax = Math.min(this.batchBytesMax ?? metadata.batchBytesMax, metadata.batchBytesMax)
   }
 
   private learnTopic(topic: TopicDescription): void {

@@ -24,7 +24,8 @@ import {assert} from '../assert.js'
 import {isErrorCode, LignumError} from '../errors.js'
 import {partitionForKey, StickyPartitioner} from '../format/partitioner.js'
 import {borrowWithHeadroom, recycleBuffer} from '../format/headroom.js'
-import {encodeRecordBatch, type CompressionCodec, type RecordInput} from '../format/record-batch.js'
+import {compressedBytesBound} from '../format/compression.js'
+import {BATCH_HEADER_BYTES, encodeRecordBatch, recordBytesBound, TIMESTAMP_DELTA_BYTES_MAX, type CompressionCodec, type RecordInput} from '../format/record-batch.js'
 import {Acks} from '../generated/lignum/v1/lignum.js'
 import type {ClusterRoutes} from './cluster-routes.js'
 import type {Connection} from './connection.js'
@@ -133,6 +134,10 @@ interface OpenBatch {
   sealOrder: number
   records: RecordInput[]
   bytes: number
+  /** The most its records can take encoded (recordBytesBound): kept within the node's batch limit. */
+  boundBytes: number
+  /** Whether a record has a timestamp of its own (deltas may then take up to TIMESTAMP_DELTA_BYTES_MAX). */
+  explicitTimestamps: boolean
   waiters: Waiter[]
   /** The sequence number of its first record, given when sealed (sealing order is sending order). */
   baseSequence: number
@@ -291,6 +296,9 @@ export class Producer {
 
   /** Sends a record and resolves with its offset once acknowledged (at once with acks=0). */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    const input = toRecordInput(record)
+    // Refused before the topic is looked up, so a record that cannot be taken creates no topic.
+    if (!this.fitsBatch(input)) return new Promise((resolve, reject) => this.append(topic, input, record.partition, {resolve, reject}))
     // Counted until appended: a flush() or close() called meanwhile waits for it, so the record
     // is sent (or refused) instead of joining a batch nobody sends any more.
     const prepared = this.prepare(topic)
@@ -300,7 +308,7 @@ export class Producer {
     } finally {
       this.preparingSends.delete(prepared)
     }
-    return new Promise((resolve, reject) => this.append(topic, toRecordInput(record), record.partition, {resolve, reject}))
+    return new Promise((resolve, reject) => this.append(topic, input, record.partition, {resolve, reject}))
   }
 
   /**
@@ -326,29 +334,54 @@ export class Producer {
     return new Promise((resolve) => this.drainWaiters.push(resolve))
   }
 
+  /**
+   * Whether `record` fits in a batch within the node's limit (batchBytesMax, from metadata). A
+   * record that does not is refused alone when written, without the topic (so a writer may
+   * check before its first record creates the topic).
+   */
+  fitsBatch(record: RecordInput): boolean {
+    const limit = this.routes.batchBytesMax
+    if (limit === undefined) return true
+    if (this.batchBytesBound(boundIn(undefined, record)) <= limit) return true
+    // Beyond the worst case, a compressed record may still fit once really compressed.
+    return this.options.compression !== 'none' && encodeRecordBatch([record], {compression: this.options.compression}).length <= limit
+  }
+
+  /** The most a batch whose records take `recordsBoundBytes` uncompressed can take on the wire. */
+  private batchBytesBound(recordsBoundBytes: number): number {
+    return BATCH_HEADER_BYTES + compressedBytesBound(this.options.compression, recordsBoundBytes)
+  }
+
   private append(topic: string, input: RecordInput, requestedPartition: number | undefined, waiter: Omit<Waiter, 'index'> | undefined): void {
     if (this.closed) throw new LignumError('INVALID_ARGUMENT', 'the producer is closed')
+    const limit = this.routes.batchBytesMax
+    // Over the limit even alone: refused before anything else (the topic need not exist).
+    const alone = limit !== undefined && this.batchBytesBound(boundIn(undefined, input)) > limit
+    if (alone && !this.fitsBatch(input)) return this.refuse(input, limit, waiter)
     const partitionCount = this.partitionCounts.get(topic)
     if (partitionCount === undefined) throw new LignumError('INVALID_ARGUMENT', `call prepare("${topic}") before write()`)
     const partition = this.choosePartition(topic, partitionCount, requestedPartition, input.key)
     const key = `${topic}\u0000${partition}`
     const bytes = recordBytes(input)
     let batch = this.open.get(key)
-    // A record that would overflow the batch starts a new one, so a single oversized record
-    // fails alone instead of taking its neighbours with it.
-    if (batch && batch.bytes + bytes > this.options.batchBytes) {
+    // A record that would overflow the batch (the size asked for, or the node's limit at worst)
+    // starts a new one, so a single large record does not take its neighbours with it.
+    if (batch && (alone || batch.bytes + bytes > this.options.batchBytes || (limit !== undefined && this.batchBytesBound(batch.boundBytes + boundIn(batch, input)) > limit))) {
       this.seal(key, batch)
       batch = undefined
     }
     if (!batch) {
-      batch = {topic, partition, key, sealOrder: -1, records: [], bytes: 0, waiters: [], baseSequence: -1, producerEpoch: 0, encoded: undefined, attempts: 0, createdMs: Date.now()}
+      batch = {topic, partition, key, sealOrder: -1, records: [], bytes: 0, boundBytes: 0, explicitTimestamps: false, waiters: [], baseSequence: -1, producerEpoch: 0, encoded: undefined, attempts: 0, createdMs: Date.now()}
       this.open.set(key, batch)
     }
     if (waiter) batch.waiters.push({...waiter, index: batch.records.length})
+    batch.boundBytes += boundIn(batch, input)
+    batch.explicitTimestamps ||= input.timestamp !== undefined
     batch.records.push(input)
     batch.bytes += bytes
     this.bufferedBytes += bytes + RECORD_MEMORY_OVERHEAD_BYTES
-    if (batch.bytes >= this.options.batchBytes) this.seal(key, batch)
+    // A record that fits only once compressed goes in a batch of its own.
+    if (alone || batch.bytes >= this.options.batchBytes) this.seal(key, batch)
     else if (this.options.lingerMs > 0) this.lingerTimer ??= setTimeout(() => this.sealAll(), this.options.lingerMs)
     // After the current task: records written in one go (a chunk of a file) leave together.
     else {
@@ -357,6 +390,16 @@ export class Producer {
         this.sendGatheredWhenIdle()
       })
     }
+  }
+
+  /** A record no batch within the node's limit can hold: failed alone, in one line saying what to do. */
+  private refuse(input: RecordInput, limit: number, waiter: Omit<Waiter, 'index'> | undefined): void {
+    const size = recordBytes(input) - RECORD_OVERHEAD_BYTES
+    const compressed = this.options.compression === 'none' ? '' : ` even ${this.options.compression}-compressed`
+    const error = new LignumError('RECORD_TOO_LARGE', `a record of ${size} bytes does not fit${compressed} in one batch within the node's limit of ${limit} bytes (batchBytesMax); send smaller records or raise batchBytesMax on the node`)
+    this.stats.recordsFailed++
+    this.stats.firstError ??= error
+    waiter?.reject(error)
   }
 
   private choosePartition(topic: string, partitionCount: number, requested: number | undefined, key: Buffer | null): number {
@@ -422,6 +465,13 @@ export class Producer {
   private async sendBatch(batch: OpenBatch): Promise<void> {
     // Room in front: the request is framed around the batch instead of copied (produce-request-codec.ts).
     batch.encoded ??= encodeRecordBatch(batch.records, {compression: this.options.compression, producerId: this.partitionProducerIds.get(batch.key) ?? this.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, allocate: borrowWithHeadroom})
+    const limit = this.routes.batchBytesMax
+    // Only a lone record that fitted once compressed can land here (others are bounded as they
+    // gather), if its timestamp made it compress a few bytes worse: refused, never sent.
+    if (limit !== undefined && batch.encoded.length > limit) {
+      assert(batch.records.length === 1, `a batch of ${batch.records.length} records came to ${batch.encoded.length} bytes, past the node's limit of ${limit}`)
+      return this.fail(batch, new LignumError('RECORD_TOO_LARGE', `a record compressed to ${batch.encoded.length} bytes does not fit in one batch within the node's limit of ${limit} bytes (batchBytesMax); send smaller records or raise batchBytesMax on the node`))
+    }
     batch.attempts++
     const acks = this.options.acks === 0 ? Acks.ACKS_NONE : this.options.acks === 1 ? Acks.ACKS_LEADER : Acks.ACKS_ALL
     const request = {partitions: [{topic: batch.topic, partition: batch.partition, records: [], recordBatch: batch.encoded, leaderEpoch: -1}], acks, timeoutMs: this.options.requestTimeoutMs}
@@ -632,6 +682,16 @@ function toRecordInput(record: ProducerRecord): RecordInput {
     headers: record.headers?.map((header) => ({key: header.key, value: toBuffer(header.value)})),
     timestamp: record.timestamp,
   }
+}
+
+/**
+ * What `record` adds to the bound of `batch` (undefined: a batch of its own): its own bound, and
+ * if it is the first with a timestamp of its own, the wider deltas the records before it may take.
+ */
+function boundIn(batch: OpenBatch | undefined, record: RecordInput): number {
+  const explicit = record.timestamp !== undefined || (batch?.explicitTimestamps ?? false)
+  const widened = batch && explicit && !batch.explicitTimestamps ? batch.records.length * (TIMESTAMP_DELTA_BYTES_MAX - 1) : 0
+  return recordBytesBound(record, batch?.records.length ?? 0, explicit) + widened
 }
 
 function recordBytes(record: RecordInput): number {

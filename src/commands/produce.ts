@@ -12,6 +12,7 @@ import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
 import {REQUEST_TIMEOUT_MS_DEFAULT, type AcksSetting, type Producer} from '../client/index.js'
 import type {ProducerStats} from '../client/producer.js'
+import {CODEC_NAMES, type CompressionCodec} from '../format/compression.js'
 import {createProgress, type Progress} from '../ui/progress.js'
 
 interface ProduceSummary {
@@ -68,12 +69,12 @@ export default class Produce extends ClientCommand {
     delimiter: Flags.string({char: 'D', description: 'record delimiter instead of the newline, e.g. -D "|" or -D "\\0"', exclusive: ['binary']}),
     null: Flags.boolean({char: 'Z', description: 'an empty key or value is null, not empty (kcat -Z)'}),
     acks: Flags.string({description: 'acknowledgement: 0 (none), 1 (leader), all (in-sync replicas)', options: ['0', '1', 'all'], default: 'all'}),
-    'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes', min: 1, default: 256 * 1024}),
+    'batch-size': Flags.integer({description: 'seal a partition\'s batch at this many bytes (never past the node\'s batch limit)', min: 1, default: 256 * 1024}),
     'linger-ms': Flags.integer({description: 'wait at most this long for a batch to fill; 0 sends a batch as soon as no earlier one awaits its answer', min: 0, default: 0}),
     'max-in-flight': Flags.integer({description: 'batches awaiting acknowledgement at once', min: 1, default: 5}),
     'delivery-timeout-ms': Flags.integer({description: 'give up on a record not acknowledged after this long, retries included', min: 1, default: 30_000}),
     'request-timeout-ms': Flags.integer({description: 'a node that leaves a request unanswered this long is taken as frozen or gone: its batches are resent to the leader the cluster names now', min: 1, default: REQUEST_TIMEOUT_MS_DEFAULT}),
-    compression: Flags.string({description: 'batch compression', options: ['none', 'gzip'], default: 'none'}),
+    compression: Flags.string({description: 'batch compression (Kafka codecs and framing)', options: [...CODEC_NAMES], default: 'none'}),
     file: Flags.string({description: 'read from this file instead of stdin ("-" is stdin)'}),
     binary: Flags.boolean({description: 'records are 4-byte big-endian lengths followed by that many bytes'}),
     stats: Flags.boolean({description: 'print a summary on stderr'}),
@@ -98,10 +99,9 @@ export default class Produce extends ClientCommand {
       maxInFlight: flags['max-in-flight'],
       deliveryTimeoutMs: flags['delivery-timeout-ms'],
       requestTimeoutMs: flags['request-timeout-ms'],
-      compression: flags.compression as 'none' | 'gzip',
+      compression: flags.compression as CompressionCodec,
       onAcknowledged: flags['print-offsets'] ? producedOffsetsPrinter(this.jsonEnabled()) : undefined,
     })
-    await producer.prepare(flags.topic)
     const input: Readable = file ? createReadStream(file, {highWaterMark: INPUT_CHUNK_BYTES}) : process.stdin
     // Run by hand with nothing piped in, produce would wait in silence for the terminal.
     if (!file && process.stdin.isTTY && !flags.quiet) process.stderr.write(`Reading records for ${flags.topic} from the terminal, one per line; Ctrl-D ends.\n`)
@@ -164,6 +164,9 @@ async function sendInput(input: Readable, producer: Producer, settings: SendSett
   const outcome: SendOutcome = {recordsSent: 0, bytes: 0, recordsUnsent: 0, retriesSpent: false}
   const fixedKey = settings.fixedKey === undefined ? undefined : Buffer.from(settings.fixedKey, 'utf8')
   const counted = countBytes(input as AsyncIterable<Buffer>, (bytes) => (outcome.bytes += bytes))
+  // The topic is looked up (and auto-created) at the first record the node can take, so input
+  // refused whole (a record past the node's batch limit) leaves no empty topic behind.
+  let prepared = false
   try {
     for await (const records of readInputRecords(counted, settings.inputOptions)) {
       // Records of a --file left unsent once retries were spent are counted, so the error
@@ -175,6 +178,10 @@ async function sendInput(input: Readable, producer: Producer, settings: SendSett
       for (const record of records) {
         if (fixedKey) record.key = fixedKey
         if (settings.headers.length > 0) record.headers = record.headers ? [...record.headers, ...settings.headers] : settings.headers
+        if (!prepared && producer.fitsBatch(record)) {
+          await producer.prepare(settings.topic)
+          prepared = true
+        }
         producer.writeRecord(settings.topic, record, settings.partition ?? record.partition)
       }
       outcome.recordsSent += records.length

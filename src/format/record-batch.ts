@@ -353,6 +353,28 @@ function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta
   )
 }
 
+/** The widest a timestamp delta (a varlong) takes; 1 byte when every record of a batch takes the encoder's clock. */
+export const TIMESTAMP_DELTA_BYTES_MAX = 10
+
+/**
+ * The most bytes `record` takes in an uncompressed batch as its record `offsetDelta`: what a
+ * producer filling a batch up to a size limit must count. Its timestamp delta is 0 (one byte)
+ * when no record of the batch has a timestamp of its own (all take the encoder's one clock
+ * reading), and at most TIMESTAMP_DELTA_BYTES_MAX otherwise.
+ */
+export function recordBytesBound(record: RecordInput, offsetDelta: number, explicitTimestamps: boolean): number {
+  const key = record.key
+  const value = record.value
+  const body =
+    1 +
+    (explicitTimestamps ? TIMESTAMP_DELTA_BYTES_MAX : 1) +
+    varintSize(offsetDelta) +
+    (key === null ? 1 : varintSize(key.length) + key.length) +
+    (value === null ? 1 : varintSize(value.length) + value.length) +
+    headersSize(record.headers)
+  return varintSize(body) + body
+}
+
 function writeNullableBytes(buffer: Buffer, bytes: Buffer | null, position: number): number {
   if (bytes === null) {
     buffer[position] = 1 // zigzag(-1)

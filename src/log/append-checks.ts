@@ -25,12 +25,9 @@ export function recordsIn(validated: ValidatedBatch[]): number {
  * decompression, no control batch from a client; a follower's copy is 'log', its leader
  * checked it as a client's), or CORRUPT_RECORD / INVALID_RECORD naming the first fault.
  */
-export function validateBatches(batches: Buffer, segmentBytes: number, origin: BatchOrigin): ValidatedBatch[] {
+export function validateBatches(batches: Buffer, origin: BatchOrigin): ValidatedBatch[] {
   const rejected = 'append rejected, nothing written: '
   const corrupt = (position: number, why: string) => new LignumError('CORRUPT_RECORD', `${rejected}the batch at byte ${position} ${why}`)
-  if (batches.length > segmentBytes) {
-    throw new LignumError('RECORD_TOO_LARGE', `append of ${batches.length} bytes is larger than segmentBytes (${segmentBytes}); send smaller batches or raise segmentBytes`)
-  }
   const validated: ValidatedBatch[] = []
   let position = 0
   while (position < batches.length) {
@@ -46,13 +43,13 @@ export function validateBatches(batches: Buffer, segmentBytes: number, origin: B
   return validated
 }
 
-/** A follower's batches follow each other without a gap, and each fits in a segment on its own. */
-export function checkFollowerBatches(validated: ValidatedBatch[], segmentBytes: number): void {
+/**
+ * A follower's batches follow each other without a gap. A batch larger than segmentBytes is
+ * taken (as the leader took it): it is written to a segment of its own.
+ */
+export function checkFollowerBatches(validated: ValidatedBatch[]): void {
   for (let index = 0; index < validated.length; index++) {
     const {position, header} = validated[index]
-    if (header.sizeBytes > segmentBytes) {
-      throw new LignumError('RECORD_TOO_LARGE', `the batch at byte ${position} (${header.sizeBytes} bytes) is larger than segmentBytes (${segmentBytes}); give the follower the leader's segmentBytes`)
-    }
     const previous = validated[index - 1]?.header
     if (previous && header.baseOffset !== previous.lastOffset + 1) {
       throw new LignumError('CORRUPT_RECORD', `follower append rejected, nothing written: the batch at byte ${position} starts at offset ${header.baseOffset}, not right after the previous batch's last offset ${previous.lastOffset}`)

@@ -353,7 +353,7 @@ export class PartitionLog {
     let validated: ValidatedBatch[]
     try {
       this.assertWritable()
-      validated = validateBatches(batches, this.configValue.segmentBytes, options.origin ?? 'client')
+      validated = validateBatches(batches, options.origin ?? 'client')
     } catch (error) {
       return Promise.reject(error)
     }
@@ -386,8 +386,8 @@ export class PartitionLog {
     let validated: ValidatedBatch[]
     try {
       this.assertWritable()
-      validated = validateBatches(batches, OFFSET_MAX, 'log')
-      checkFollowerBatches(validated, this.configValue.segmentBytes)
+      validated = validateBatches(batches, 'log')
+      checkFollowerBatches(validated)
     } catch (error) {
       return Promise.reject(error)
     }

@@ -249,7 +249,7 @@ export class Segment {
 
   /**
    * Whether `batchesBytes` more bytes, ending at `lastOffset`, fit in this segment. An empty
-   * segment takes one append of any size up to segmentBytes (validated by the caller).
+   * segment takes one append of any size, larger than segmentBytes too (Kafka rolls, then appends).
    */
   fits(batchesBytes: number, lastOffset: number, segmentBytes: number): boolean {
     const offsetsFit = lastOffset - this.baseOffset <= SEGMENT_OFFSETS_MAX

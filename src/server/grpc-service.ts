@@ -193,6 +193,7 @@ export function createLignumService(context: ServingContext): LignumServer {
         nodes: view.nodes.map(nodeToWire),
         topics: describable(context, principal, topics),
         node: context.nodeId,
+        batchBytesMax: broker.config.batchBytesMax,
       }
     }),
 

@@ -66,6 +66,17 @@ describe('broker', () => {
     expect(broker.describeTopic('big').partitions[0].logEndOffset).to.equal(1)
   })
 
+  it('checks a produce to a missing topic before auto-creating it: a refused one leaves no topic behind', async () => {
+    const huge = {key: null, value: Buffer.alloc(config.batchBytesMax + 1)}
+    await expectError(broker.produce({topic: 'never-made', partition: -1, records: [huge], acks: 'all'}), 'RECORD_TOO_LARGE', /exceeds the limit/)
+    await expectError(broker.produce({topic: 'never-made', partition: -1, batches: encodeRecordBatch([huge]), acks: 'all'}), 'RECORD_TOO_LARGE', /exceeds the limit/)
+    const corrupt = encodeRecordBatch([{key: null, value: Buffer.from('flipped')}])
+    corrupt[corrupt.length - 1] ^= 0xff
+    await expectError(broker.produce({topic: 'never-made', partition: -1, batches: corrupt, acks: 'all'}), 'CORRUPT_RECORD', /CRC/)
+    expect(broker.listTopics().map((topic) => topic.name)).to.not.include('never-made')
+    expect(await readdir(dataDir)).to.not.include('never-made-0')
+  })
+
   it('refuses bad topic names without touching the data directory', async () => {
     const before = await readdir(dataDir)
     await expectError(broker.produce({topic: '../x', partition: -1, records: [{key: null, value: Buffer.from('x')}], acks: 'all'}), 'INVALID_TOPIC', /\.\.\/x/)

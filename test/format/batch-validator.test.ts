@@ -117,9 +117,9 @@ describe('record batch validator (what a leader checks before it stores a batch)
   })
 
   it('refuses a codec it cannot read as UNSUPPORTED_CODEC, since its records cannot be checked', () => {
-    const lz4 = rawBatch(rawRecord({offsetDelta: 0}), {timestampDeltaMax: 0, count: 1})
-    lz4.writeInt16BE(3, 21)
-    expectFault(withCrc(lz4), 'UNSUPPORTED_CODEC', /lz4/)
+    const unknown = rawBatch(rawRecord({offsetDelta: 0}), {timestampDeltaMax: 0, count: 1})
+    unknown.writeInt16BE(6, 21)
+    expectFault(withCrc(unknown), 'UNSUPPORTED_CODEC', /codec id 6/)
   })
 
   it('refuses control batches from a client; a log may hold them, and batches thinned by compaction', () => {
