@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events'
 import {Flags} from '@oclif/core'
 import React from 'react'
 import {ClientCommand} from '../cli/client-command.js'
@@ -37,6 +38,8 @@ export default class Tail extends ClientCommand {
     const {flags} = await this.parse(Tail)
     const client = await this.connect(flags)
     const stop = new AbortController()
+    // The consumer listens on it once per partition: the count grows with the topic, it is no leak.
+    setMaxListeners(0, stop.signal)
     this.stopListening = onInterrupt(() => stop.abort())
     // Before the first fetch: records stamped earlier are the backlog, not the rate.
     const startedMs = Date.now()
