@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events'
 import {Flags} from '@oclif/core'
 import React from 'react'
 import {ClientCommand} from '../cli/client-command.js'
@@ -6,12 +7,13 @@ import {onInterrupt} from '../cli/interrupt.js'
 import {RecordPrinter} from '../cli/record-printer.js'
 import type {ReplicaChoice} from '../client/index.js'
 import {replicaFlag} from '../cli/replica-flag.js'
-import {createTailState, recordIntoTailState, TailView} from '../ui/tail-view.js'
+import {createTailState, recordIntoTailState} from '../ui/tail-state.js'
+import {TailView} from '../ui/tail-view.js'
 
 export default class Tail extends ClientCommand {
   static override summary = 'Print the last records of a topic, then follow it live, like tail -f.'
 
-  static override description = 'On a terminal a live view (rate, per-partition offsets, newest records); in a pipe, plain lines (or --json / --format). Ctrl-C stops.'
+  static override description = 'On a terminal a live view that fits the terminal: the records counted and the rate of new ones, each partition\'s newest offset, and the newest records by time with their keys (control characters and bytes that are not text shown escaped, as \\x1b). In a pipe, plain lines (or --json / --format). Ctrl-C stops.'
 
   static override examples = [
     '<%= config.bin %> tail -t orders',
@@ -36,15 +38,19 @@ export default class Tail extends ClientCommand {
     const {flags} = await this.parse(Tail)
     const client = await this.connect(flags)
     const stop = new AbortController()
+    // The consumer listens on it once per partition: the count grows with the topic, it is no leak.
+    setMaxListeners(0, stop.signal)
     this.stopListening = onInterrupt(() => stop.abort())
+    // Before the first fetch: records stamped earlier are the backlog, not the rate.
+    const startedMs = Date.now()
     const chunks = client.consumeChunks({topic: flags.topic, partitions: flags.partition, from: flags.lines === 0 ? 'end' : -flags.lines, replica: flags.replica as ReplicaChoice, signal: stop.signal})
     const live = process.stdout.isTTY && !flags.json && !flags.format
     if (live) {
       const {render} = await import('ink')
-      const state = createTailState(flags.topic)
+      const state = createTailState(flags.topic, startedMs)
       const view = render(React.createElement(TailView, {state}), {exitOnCtrlC: false})
       for await (const chunk of chunks) {
-        for (const record of chunk.records) recordIntoTailState(state, chunk.partition, record.offset, record.timestamp, record.value?.toString('utf8') ?? 'null')
+        for (const record of chunk.records) recordIntoTailState(state, chunk.partition, record)
       }
       view.unmount()
       return

@@ -2,11 +2,12 @@
  * The ClusterStatus RPC: the cluster view (controller, nodes), this node's topics, and every
  * partition of the cluster with its leader's offsets, from whichever node is asked.
  *
- * A full answer reads the catalog (Consul; a standalone node's own topics) and asks each live
- * node that leads something for its local view (`local_only`), in parallel, at most
- * LEADER_REPORT_CONCURRENCY at a time and each within LEADER_REPORT_TIMEOUT_MS, so one
- * frozen node costs the answer that long, not the caller's deadline. A node that does not
- * answer leaves its partitions "unknown"; this node's own report is read locally.
+ * A full answer reads the catalog (Consul; a standalone node's own topics) and asks every other
+ * live node for its local view (`local_only`), in parallel, at most LEADER_REPORT_CONCURRENCY
+ * at a time and each within LEADER_REPORT_TIMEOUT_MS, so one frozen node costs the answer that
+ * long, not the caller's deadline. A node that does not answer is named unreachable (Consul
+ * still says up until its session expires) and leaves the partitions it leads "unknown"; this
+ * node's own report is read locally.
  * A `local_only` answer asks nobody: it is what the fan-out gathers.
  */
 import type {ChannelCredentials} from '@grpc/grpc-js'
@@ -39,6 +40,7 @@ export async function clusterStatusAnswer(context: ServingContext, localOnly: bo
     partitions: [],
     partitionsError: '',
     ledPartitions: [],
+    unreachableNodes: {},
   }
   const nodeOfReplica: NodeOfReplica = (topic, partition, replicaId) => context.clusterTopics?.nodeOfReplica(topic, partition, replicaId)
   const local = localLedPartitions(context.broker, nodeOfReplica, Date.now())
@@ -49,8 +51,8 @@ export async function clusterStatusAnswer(context: ServingContext, localOnly: bo
   const live = new Set(view.nodes.filter((node) => node.status === 'up').map((node) => node.id))
   // Standalone, this node is the only one and leads everything, whatever its view says.
   if (view.mode === 'standalone') live.add(context.nodeId)
-  const reports = await gatherReports(catalog.partitions, view.nodes, live, context.nodeId, local, askNode)
-  return {...base, partitions: mergePartitionStatus(catalog.partitions, reports, live)}
+  const reports = await gatherReports(view.nodes, live, context.nodeId, local, askNode)
+  return {...base, partitions: mergePartitionStatus(catalog.partitions, reports, live), unreachableNodes: unreachableOf(reports)}
 }
 
 async function catalogOf(context: ServingContext): Promise<{partitions: CatalogPartition[]} | {error: string}> {
@@ -65,9 +67,11 @@ async function catalogOf(context: ServingContext): Promise<{partitions: CatalogP
   }
 }
 
-/** This node's report, and those of the other live nodes that lead a partition, asked in parallel. */
+/**
+ * This node's report, and those of every other live node, asked in parallel: those that lead
+ * nothing too, since whether each node answers is part of the status.
+ */
 export async function gatherReports(
-  catalog: readonly CatalogPartition[],
   nodes: readonly {id: string; address: string}[],
   live: ReadonlySet<string>,
   self: string,
@@ -75,12 +79,16 @@ export async function gatherReports(
   askNode: AskNode,
 ): Promise<Map<string, LeaderReport>> {
   const reports = new Map<string, LeaderReport>([[self, {answered: true, led: local}]])
-  const leaders = new Set(catalog.flatMap((entry) => (entry.leader !== null && entry.leader !== self && live.has(entry.leader) ? [entry.leader] : [])))
-  const asked = nodes.filter((node) => leaders.has(node.id))
+  const asked = nodes.filter((node) => node.id !== self && live.has(node.id))
   await forEachBounded(asked, LEADER_REPORT_CONCURRENCY, async (node) => {
     reports.set(node.id, await reportOf(node.address, askNode))
   })
   return reports
+}
+
+/** The nodes asked that did not answer, with why. */
+function unreachableOf(reports: ReadonlyMap<string, LeaderReport>): Record<string, string> {
+  return Object.fromEntries([...reports].flatMap(([node, report]) => (report.answered ? [] : [[node, report.reason]])))
 }
 
 async function reportOf(address: string, askNode: AskNode): Promise<LeaderReport> {

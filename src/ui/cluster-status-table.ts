@@ -12,7 +12,8 @@ import {renderDamagedPartitions, renderPartitionTable, renderTable, summarizeDam
 export interface ClusterStatusNode {
   id: string
   address: string
-  status: 'up' | 'down'
+  /** "up" and answering; "unreachable": up in Consul but it did not answer (stopped, frozen, cut off); "down". */
+  status: 'up' | 'down' | 'unreachable'
   version: string
   /** "topic-partition" ids whose replica on this node it reports damaged ("*": all of them). */
   damagedReplicas: string[]
@@ -30,6 +31,8 @@ export interface ClusterStatus {
   mode: 'standalone' | 'cluster'
   consulReachable: boolean
   nodes: ClusterStatusNode[]
+  /** Why each unreachable node is: what asking it answered. */
+  unreachable: {node: string; reason: string}[]
   /** The topics the answering node holds, with each partition's leader and offsets. */
   topics: TopicSummary[]
   /** The answering node's partitions held offline because their files are damaged (internal topics too). */
@@ -87,17 +90,23 @@ export function clusterStatusOf(response: ClusterStatusResponse): ClusterStatus 
     nodes: response.nodes.map((node) => ({
       id: node.id,
       address: node.address,
-      status: node.status === 'up' ? 'up' : 'down',
+      status: nodeStatusOf(node.status, node.id in response.unreachableNodes),
       version: node.version,
       damagedReplicas: node.damagedReplicas,
       unverifiedReplicas: node.unverifiedReplicas,
     })),
+    unreachable: Object.entries(response.unreachableNodes).map(([node, reason]) => ({node, reason})),
     topics: response.topics.map((topic) => summarizeTopic(topic)),
     damagedPartitions: response.damagedPartitions.flatMap((entry) => (entry.damage ? [{topic: entry.topic, partition: entry.partition, damage: summarizeDamage(entry.damage)}] : [])),
   }
   const partitions = response.partitions.map((entry) => partitionOf(entry, status.nodes))
   const partitionsError = response.partitionsError === '' ? null : response.partitionsError
   return {...status, partitions, partitionsError, health: healthOf({cluster: status.cluster, controller: status.controller, partitionsError, partitions})}
+}
+
+function nodeStatusOf(status: string, unreachable: boolean): ClusterStatusNode['status'] {
+  if (status !== 'up') return 'down'
+  return unreachable ? 'unreachable' : 'up'
 }
 
 function partitionOf(entry: PartitionStatus, nodes: readonly ClusterStatusNode[]): ClusterStatusPartition {
@@ -138,13 +147,21 @@ export function renderClusterStatusText(status: ClusterStatus): string {
   return [
     clusterHeadline(status),
     ...(status.mode === 'cluster' && !status.consulReachable ? [`warning: node ${status.node} cannot reach Consul; this view may be stale`] : []),
-    renderTable(['NODE', 'ADDRESS', 'STATUS', 'VERSION', 'ROLE'], rows),
+    renderTable(NODE_HEADER, rows),
+    ...unreachableLines(status),
     ...(status.topics.length > 0 ? ['', renderPartitionTable(...status.topics)] : []),
     ...(status.damagedPartitions.length > 0 ? ['', renderDamagedPartitions(status.damagedPartitions)] : []),
     ...(status.partitions.length > 0 ? ['', renderClusterPartitions(status.partitions), '', renderReplicaProgress(status.partitions)] : []),
     '',
     healthLine(status.health),
   ].join('\n')
+}
+
+export const NODE_HEADER = ['NODE', 'ADDRESS', 'STATUS', 'VERSION', 'ROLE']
+
+/** A line per unreachable node: what asking it answered. */
+export function unreachableLines(status: ClusterStatus): string[] {
+  return status.unreachable.map((entry) => `node ${entry.node} is unreachable: ${entry.reason}`)
 }
 
 const CLUSTER_PARTITION_HEADER = ['TOPIC', 'PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR', 'MIN-ISR', 'HIGH-WATERMARK', 'STATE']

@@ -1,35 +1,109 @@
 /**
- * `lignum cluster status` on a terminal: the cluster's headline and a table of its nodes,
- * up in green, down in red, the controller marked; then every partition with its replicas'
- * progress, and the health line (green when healthy, red otherwise). With --watch the
- * command re-renders it with each new answer (or the error of the last attempt).
+ * `lignum cluster status` on a terminal: the cluster line (the same words as in a pipe), a table
+ * of its nodes (up in green; down and unreachable in red, with why a node is unreachable; the
+ * controller marked), the partitions summarised in a line (or, with --partitions, every
+ * partition and replica in tables), and the health line (green when healthy, red otherwise).
+ * With --watch the command re-renders it with each new answer (or the error of the last attempt).
+ *
+ * Invariant: without --partitions the view fits the terminal less one row, so the cluster line
+ * and the node table stay on screen through every redraw: nodes beyond what fits are counted
+ * in a line rather than drawn.
  */
 import React from 'react'
-import {Box, Text} from 'ink'
-import {healthLine, renderClusterPartitions, renderReplicaProgress, type ClusterStatus} from './cluster-status-table.js'
+import {Box, Text, useStdout} from 'ink'
+import {clusterHeadline, healthLine, NODE_HEADER, renderClusterPartitions, renderReplicaProgress, unreachableLines, type ClusterStatus, type ClusterStatusNode} from './cluster-status-table.js'
+import {partitionSummaryLine} from './partition-summary.js'
 import {renderDamagedPartitions, renderPartitionTable} from './topic-table.js'
 
-const COLUMN_WIDTHS = {id: 20, address: 24, status: 8, version: 12}
+const COLUMN_WIDTHS = {id: 20, address: 24, status: 13, version: 12}
+// What a terminal that does not say its size (rows 0) is taken to have: the VT100's.
+const TERMINAL_ROWS_DEFAULT = 24
+// Unreachable nodes explained one per line, at most; the table marks the others anyway.
+const UNREACHABLE_LINES_MAX = 3
+const STATUS_COLORS: Record<ClusterStatusNode['status'], string> = {up: 'green', down: 'red', unreachable: 'red'}
 
-export function ClusterStatusView({status, error, watching}: {status?: ClusterStatus; error?: string; watching?: boolean}): React.ReactElement {
+export interface ClusterStatusViewProps {
+  status?: ClusterStatus
+  error?: string
+  watching?: boolean
+  /** Draw every partition and replica (--partitions) instead of a summary line. */
+  allPartitions?: boolean
+}
+
+export function ClusterStatusView({status, error, watching, allPartitions}: ClusterStatusViewProps): React.ReactElement {
+  const {stdout} = useStdout()
+  if (!status) return <Footer error={error} watching={watching} />
+  const unreachable = unreachableLines(status)
+  const shownUnreachable = unreachable.length > UNREACHABLE_LINES_MAX ? [...unreachable.slice(0, UNREACHABLE_LINES_MAX - 1), `and ${unreachable.length - UNREACHABLE_LINES_MAX + 1} more unreachable`] : unreachable
+  const warning = status.mode === 'cluster' && !status.consulReachable
+  // Every line but the node rows: headline, warning, gap, header, reasons, gap, partitions (1 or 2), gap, health, error, footer.
+  const otherLines = 1 + (warning ? 1 : 0) + 2 + shownUnreachable.length + 1 + 2 + 1 + 1 + (error ? 1 : 0) + (watching ? 1 : 0)
+  const nodeRowsMax = allPartitions ? Number.POSITIVE_INFINITY : Math.max(1, (stdout.rows || TERMINAL_ROWS_DEFAULT) - 1 - otherLines)
   return (
     <Box flexDirection="column">
-      {status ? <Headline status={status} /> : null}
-      {status?.mode === 'cluster' && !status.consulReachable ? (
-        <Text color="yellow">node {status.node} cannot reach Consul; this view may be stale</Text>
+      <Text bold color={status.controller === null ? 'red' : undefined} wrap="truncate">
+        {clusterHeadline(status)}
+      </Text>
+      {warning ? (
+        <Text color="yellow" wrap="truncate">
+          warning: node {status.node} cannot reach Consul; this view may be stale
+        </Text>
       ) : null}
-      {status ? <NodeTable status={status} /> : null}
-      {status && status.topics.length > 0 ? (
+      <NodeTable status={status} rowsMax={nodeRowsMax} />
+      {shownUnreachable.map((line) => (
+        <Text key={line} color="red" wrap="truncate">
+          {line}
+        </Text>
+      ))}
+      {allPartitions ? <PartitionTables status={status} /> : <PartitionSummary status={status} />}
+      <Box marginTop={1}>
+        <Text color={status.health.healthy ? 'green' : 'red'} wrap={allPartitions ? 'wrap' : 'truncate'}>
+          {healthLine(status.health)}
+        </Text>
+      </Box>
+      <Footer error={error} watching={watching} />
+    </Box>
+  )
+}
+
+function Footer({error, watching}: {error?: string; watching?: boolean}): React.ReactElement {
+  return (
+    <>
+      {error ? (
+        <Text color="red" wrap="truncate">
+          {error}
+        </Text>
+      ) : null}
+      {watching ? <Text dimColor>refreshing every second (Ctrl-C to stop)</Text> : null}
+    </>
+  )
+}
+
+function PartitionSummary({status}: {status: ClusterStatus}): React.ReactElement {
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Text wrap="truncate">{partitionSummaryLine(status)}</Text>
+      <Text dimColor wrap="truncate">
+        every partition and replica: lignum cluster status --partitions
+      </Text>
+    </Box>
+  )
+}
+
+function PartitionTables({status}: {status: ClusterStatus}): React.ReactElement {
+  return (
+    <>
+      {status.topics.length > 0 ? (
         <Box marginTop={1}>
           <Text>{renderPartitionTable(...status.topics)}</Text>
         </Box>
       ) : null}
-      {status && status.damagedPartitions.length > 0 ? (
+      {status.damagedPartitions.length > 0 ? (
         <Box marginTop={1}>
           <Text color="red">{renderDamagedPartitions(status.damagedPartitions)}</Text>
         </Box>
       ) : null}
-      {status && status.partitions.length > 0 ? (
+      {status.partitions.length > 0 ? (
         <Box flexDirection="column" marginTop={1}>
           <Text>{renderClusterPartitions(status.partitions)}</Text>
           <Box marginTop={1}>
@@ -37,54 +111,37 @@ export function ClusterStatusView({status, error, watching}: {status?: ClusterSt
           </Box>
         </Box>
       ) : null}
-      {status ? (
-        <Box marginTop={1}>
-          <Text color={status.health.healthy ? 'green' : 'red'}>{healthLine(status.health)}</Text>
-        </Box>
-      ) : null}
-      {error ? <Text color="red">{error}</Text> : null}
-      {watching ? <Text dimColor>refreshing every second (Ctrl-C to stop)</Text> : null}
-    </Box>
+    </>
   )
 }
 
-function Headline({status}: {status: ClusterStatus}): React.ReactElement {
-  const up = status.nodes.filter((node) => node.status === 'up').length
-  return (
-    <Text>
-      <Text bold>{status.cluster}</Text> <Text dimColor>({status.mode})</Text>{'  '}
-      {status.controller === null ? (
-        <Text color="red">no controller</Text>
-      ) : (
-        <Text>
-          controller <Text bold>{status.controller}</Text> epoch {status.controllerEpoch}
-        </Text>
-      )}
-      {'  '}
-      {up}/{status.nodes.length} up <Text dimColor>answered by {status.node}</Text>
-    </Text>
-  )
-}
-
-function NodeTable({status}: {status: ClusterStatus}): React.ReactElement {
+function NodeTable({status, rowsMax}: {status: ClusterStatus; rowsMax: number}): React.ReactElement {
+  const hidden = status.nodes.length > rowsMax ? status.nodes.slice(rowsMax - 1) : []
+  const shown = hidden.length > 0 ? status.nodes.slice(0, rowsMax - 1) : status.nodes
+  const [id, address, state, version, role] = NODE_HEADER
   return (
     <Box flexDirection="column" marginTop={1}>
       <Box>
-        <Cell width={COLUMN_WIDTHS.id} bold text="NODE" />
-        <Cell width={COLUMN_WIDTHS.address} bold text="ADDRESS" />
-        <Cell width={COLUMN_WIDTHS.status} bold text="STATUS" />
-        <Cell width={COLUMN_WIDTHS.version} bold text="VERSION" />
-        <Text bold>ROLE</Text>
+        <Cell width={COLUMN_WIDTHS.id} bold text={id!} />
+        <Cell width={COLUMN_WIDTHS.address} bold text={address!} />
+        <Cell width={COLUMN_WIDTHS.status} bold text={state!} />
+        <Cell width={COLUMN_WIDTHS.version} bold text={version!} />
+        <Text bold>{role}</Text>
       </Box>
-      {status.nodes.map((node) => (
+      {shown.map((node) => (
         <Box key={node.id}>
           <Cell width={COLUMN_WIDTHS.id} text={node.id} />
           <Cell width={COLUMN_WIDTHS.address} text={node.address} />
-          <Cell width={COLUMN_WIDTHS.status} text={node.status} color={node.status === 'up' ? 'green' : 'red'} />
+          <Cell width={COLUMN_WIDTHS.status} text={node.status} color={STATUS_COLORS[node.status]} />
           <Cell width={COLUMN_WIDTHS.version} text={node.version} />
           <Text color="cyan">{node.id === status.controller ? 'controller' : ''}</Text>
         </Box>
       ))}
+      {hidden.length > 0 ? (
+        <Text dimColor>
+          and {hidden.length} more nodes ({hidden.filter((node) => node.status === 'up').length} up)
+        </Text>
+      ) : null}
     </Box>
   )
 }

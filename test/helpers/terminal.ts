@@ -19,14 +19,20 @@ export interface TerminalSession {
 export interface TerminalOptions {
   /** Stdin from this file (or FIFO) instead of the terminal; stdout and stderr stay on it. */
   stdinFrom?: string
+  /** The terminal's size as the program reads it (stty); unset, the pty says 0 x 0. */
+  size?: {rows: number; columns: number}
+  env?: Record<string, string>
 }
 
 export function runOnTerminal(args: string[], options: TerminalOptions = {}): TerminalSession {
-  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`
   // exec: `script` runs the command through $SHELL, and a shell left waiting in between (dash,
   // CI's /bin/sh) would die of the SIGINT itself and report 130 whatever lignum did.
-  const command = 'exec ' + [process.execPath, lignumBin, ...args].map(quote).join(' ') + (options.stdinFrom === undefined ? '' : ` < ${quote(options.stdinFrom)}`)
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: repoRoot, env: {...process.env, COLUMNS: '120', LINES: '30', CI: 'false'}, stdio: ['pipe', 'pipe', 'pipe']})
+  const quoted = (word: string) => `'${word.replaceAll("'", "'\\''")}'`
+  const resize = options.size ? `stty rows ${options.size.rows} cols ${options.size.columns}; ` : ''
+  const stdin = options.stdinFrom === undefined ? '' : ` < ${quoted(options.stdinFrom)}`
+  const command = resize + 'exec ' + [process.execPath, lignumBin, ...args].map(quoted).join(' ') + stdin
+  const sizeEnv = options.size ? {COLUMNS: String(options.size.columns), LINES: String(options.size.rows)} : {COLUMNS: '120', LINES: '30'}
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: repoRoot, env: {...process.env, ...sizeEnv, CI: 'false', ...options.env}, stdio: ['pipe', 'pipe', 'pipe']})
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))

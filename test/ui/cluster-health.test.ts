@@ -83,7 +83,18 @@ describe('the status document and its text', () => {
   })
   const response = (partitions: PartitionStatus[]): ClusterStatusResponse => ({
     cluster: 'c', controller: 'n1', controllerEpoch: 4n, node: 'n2', nodes: [{id: 'n1', address: 'h:1', status: 'up', version: '1', damagedReplicas: [], unverifiedReplicas: []}, {id: 'n2', address: 'h:2', status: 'up', version: '1', damagedReplicas: [], unverifiedReplicas: []}],
-    topics: [], consulReachable: true, mode: 'cluster', damagedPartitions: [], partitions, partitionsError: '', ledPartitions: [],
+    topics: [], consulReachable: true, mode: 'cluster', damagedPartitions: [], partitions, partitionsError: '', ledPartitions: [], unreachableNodes: {},
+  })
+
+  it('a node Consul says is up but that did not answer is unreachable, not up, in the document and the text', () => {
+    const status = clusterStatusOf({...response([wirePartition({})]), unreachableNodes: {n1: 'connect ECONNREFUSED h:1'}})
+    expect(status.nodes.map((node) => node.status)).to.deep.equal(['unreachable', 'up'])
+    expect(status.unreachable).to.deep.equal([{node: 'n1', reason: 'connect ECONNREFUSED h:1'}])
+    expect(status.partitions[0]!.replicaStatus[0]!.storage).to.equal('unknown')
+    const lines = renderClusterStatusText(status).split('\n')
+    expect(lines[0]).to.equal('cluster c (cluster): controller n1 (epoch 4), 1/2 nodes up, answered by n2')
+    expect(lines).to.include('n1    h:1      unreachable  1        controller')
+    expect(lines).to.include('node n1 is unreachable: connect ECONNREFUSED h:1')
   })
 
   it('unknown offsets are null in the document and "-" in text; the last line says what is wrong', () => {

@@ -23,13 +23,14 @@ export default class ClusterStatusCommand extends ClientCommand {
 
 Exit codes (as rpk cluster health): 0 healthy; 5 no controller; 8 a partition is offline (no leader, its leader not a live member, its leader's copy damaged, or the leader not in its role yet) or unknown (its leader did not report); 7 a partition is under-replicated (its ISR is smaller than its replicas) or a replica is reported damaged (repair it with lignum segments repair). --wait-healthy asks again every half second until healthy (exit 0) or until --timeout, then prints the status and exits with the code of what is still wrong.
 
-On a terminal the status is a table; --json prints one document; --watch refreshes every second until Ctrl-C (with --json, one document per line).`
+On a terminal: the cluster line, the node table (a node up in Consul that does not answer shows as unreachable), the partitions summarised in a line (--partitions draws every partition and replica), and the health line; in a pipe, all the tables. --json prints one document; --watch refreshes every second until Ctrl-C (with --json, one document per line).`
 
   static override examples = [
     '<%= config.bin %> cluster status',
     '<%= config.bin %> cluster status --brokers 10.0.0.5:50051 --json',
     '<%= config.bin %> cluster status --wait-healthy --timeout 60s',
     '<%= config.bin %> cluster status --watch',
+    '<%= config.bin %> cluster status --partitions',
   ]
 
   static override enableJsonFlag = true
@@ -40,15 +41,16 @@ On a terminal the status is a table; --json prints one document; --watch refresh
     watch: Flags.boolean({char: 'w', description: 'refresh every second until interrupted', exclusive: ['wait-healthy']}),
     'wait-healthy': Flags.boolean({description: 'ask again until the cluster is healthy (exit 0) or --timeout passes (exit non-zero)'}),
     timeout: Flags.string({description: `how long --wait-healthy waits: 60s, 500ms, 2m or milliseconds [default: ${WAIT_HEALTHY_TIMEOUT_DEFAULT}]`, dependsOn: ['wait-healthy']}),
+    partitions: Flags.boolean({description: 'on a terminal, draw every partition and replica instead of a summary line (a pipe always gets them)'}),
   }
 
   async run(): Promise<ClusterStatus> {
     const {flags} = await this.parse(ClusterStatusCommand)
     const timeoutMs = flags['wait-healthy'] ? parseDurationMs(flags.timeout ?? WAIT_HEALTHY_TIMEOUT_DEFAULT, '--timeout') : undefined
     const client = await this.connect(flags)
-    if (flags.watch) return this.watch(client)
+    if (flags.watch) return this.watch(client, flags.partitions)
     const status = timeoutMs === undefined ? clusterStatusOf(await client.clusterStatus()) : await this.waitHealthy(client, timeoutMs)
-    if (!this.jsonEnabled()) await this.show(status)
+    if (!this.jsonEnabled()) await this.show(status, flags.partitions)
     if (status.controller === null) this.failWithoutController(status)
     const unhealthy = unhealthyError(status.health, status, timeoutMs === undefined ? '' : `still unhealthy after ${flags.timeout ?? WAIT_HEALTHY_TIMEOUT_DEFAULT}: `)
     if (unhealthy) {
@@ -89,13 +91,13 @@ On a terminal the status is a table; --json prints one document; --watch refresh
     }
   }
 
-  private async show(status: ClusterStatus): Promise<void> {
+  private async show(status: ClusterStatus, allPartitions: boolean): Promise<void> {
     if (!process.stdout.isTTY) {
       this.log(renderClusterStatusText(status))
       return
     }
     const [{render}, {ClusterStatusView}] = await Promise.all([import('ink'), import('../../ui/cluster-status-view.js')])
-    const view = render(React.createElement(ClusterStatusView, {status}))
+    const view = render(React.createElement(ClusterStatusView, {status, allPartitions}))
     view.unmount()
     await view.waitUntilExit()
   }
@@ -107,14 +109,14 @@ On a terminal the status is a table; --json prints one document; --watch refresh
     throw new LignumError('UNAVAILABLE', `cluster ${status.cluster} has no controller${reachable}: check that Consul is up and that nodes are running`)
   }
 
-  private async watch(client: WireClient): Promise<never> {
+  private async watch(client: WireClient, allPartitions: boolean): Promise<never> {
     let interrupted = false
     let wake: (() => void) | undefined
     onInterrupt(() => {
       interrupted = true
       wake?.()
     })
-    const view = await this.watchRenderer()
+    const view = await this.watchRenderer(client.address, allPartitions)
     while (!interrupted) {
       try {
         view.update(clusterStatusOf(await client.clusterStatus()))
@@ -136,7 +138,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
   }
 
   /** How --watch shows each answer: an ink view on a terminal, lines in a pipe or with --json. */
-  private async watchRenderer(): Promise<{update(status: ClusterStatus): void; error(message: string): void; close(): Promise<void>}> {
+  private async watchRenderer(address: string, allPartitions: boolean): Promise<{update(status: ClusterStatus): void; error(message: string): void; close(): Promise<void>}> {
     if (this.jsonEnabled() || !process.stdout.isTTY) {
       return {
         // Straight to stdout: oclif's log() is silent under --json.
@@ -147,20 +149,32 @@ On a terminal the status is a table; --json prints one document; --watch refresh
     }
     const [{render}, {ClusterStatusView}] = await Promise.all([import('ink'), import('../../ui/cluster-status-view.js')])
     let last: ClusterStatus | undefined
-    const instance: Instance = render(React.createElement(ClusterStatusView, {watching: true}))
+    const instance: Instance = render(React.createElement(ClusterStatusView, {watching: true, allPartitions}))
     return {
       update(status) {
         last = status
-        instance.rerender(React.createElement(ClusterStatusView, {status, watching: true}))
+        instance.rerender(React.createElement(ClusterStatusView, {status, watching: true, allPartitions}))
       },
       error(message) {
-        instance.rerender(React.createElement(ClusterStatusView, {status: last, error: message, watching: true}))
+        // The last answer stays on screen, but not its "up" for the node that stopped answering.
+        const stale = last && answererUnreachable(last, message)
+        const line = last ? `no answer from ${address}; showing its last answer: ${message}` : message
+        instance.rerender(React.createElement(ClusterStatusView, {status: stale, error: line, watching: true, allPartitions}))
       },
       async close() {
         instance.unmount()
         await instance.waitUntilExit()
       },
     }
+  }
+}
+
+/** `status` as its answering node last said it, that node now marked unreachable for `reason`. */
+function answererUnreachable(status: ClusterStatus, reason: string): ClusterStatus {
+  return {
+    ...status,
+    nodes: status.nodes.map((node) => (node.id === status.node && node.status === 'up' ? {...node, status: 'unreachable'} : node)),
+    unreachable: [...status.unreachable.filter((entry) => entry.node !== status.node), {node: status.node, reason}],
   }
 }
 
