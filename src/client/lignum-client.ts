@@ -15,6 +15,7 @@ import {consumeChunks, recordsOfChunks, type ConsumeOptions, type ConsumedRecord
 import {Producer, type ProducerOptions} from './producer.js'
 import {withRetry} from './retry.js'
 import {channelCredentialsOf, readClientTls, type ClientTlsOptions} from './tls-credentials.js'
+import {probeProtocol, isProtocolMismatch} from './protocol-probe.js'
 import {diagnoseTls} from './tls-diagnosis.js'
 import {installGrpcFraming, type FramingWarnings} from '../wire/grpc-framing.js'
 
@@ -53,7 +54,7 @@ const processWarnings: FramingWarnings = {
  */
 async function tlsDiagnosisOf(address: string, failure: LignumError, tls: Awaited<ReturnType<typeof readClientTls>>): Promise<LignumError | undefined> {
   if (failure.code !== 'UNAVAILABLE' || /connection refused|unknown host/.test(failure.message)) return undefined
-  return diagnoseTls(address, tls)
+  return (await diagnoseTls(address, tls)) ?? (isProtocolMismatch(failure.message) ? probeProtocol(address) : undefined)
 }
 
 export class LignumClient {

@@ -22,6 +22,7 @@ import {findRecordFault} from '../format/batch-validator.js'
 import {decodeRecordBatch, isBatchCrcValid, type BatchHeader, type LogRecord} from '../format/record-batch.js'
 import type {SegmentInfo} from './partition-log.js'
 import {listSegmentBaseOffsets} from './recovery.js'
+import {describeAccessError} from './storage-errors.js'
 import {segmentFileName} from './segment.js'
 import {TIME_INDEX_ENTRY_BYTES} from './time-index.js'
 import {validatePartition, validateTopicName} from './topic-name.js'
@@ -110,12 +111,19 @@ export async function inspectDataDir(dataDir: string, options: InspectOptions = 
   if (locations.length === 0) {
     throw new LignumError('NOT_FOUND', `${dataDir} holds no partition matching ${options.topic ?? 'any topic'}${options.partition === undefined ? '' : ` partition ${options.partition}`}; run without --topic/--partition to list what it holds`)
   }
-  const progress = await progressCounter(locations, options.onProgress)
+  const progress = await progressCounter(locations, options.onProgress).catch(rethrowAccess(dataDir))
   const faults: Fault[] = []
   const notes: Note[] = []
   const partitions: PartitionReport[] = []
-  for (const location of locations) partitions.push(await inspectPartition(location, options, {faults, notes}, progress))
+  for (const location of locations) partitions.push(await inspectPartition(location, options, {faults, notes}, progress).catch(rethrowAccess(dataDir)))
   return options.verify ? {dataDir, partitions, verified: faults.length === 0, faults, notes} : {dataDir, partitions, faults, notes}
+}
+
+/** A partition directory or file the user may not read: one line naming it and the fix, not a raw EACCES. */
+function rethrowAccess(dataDir: string): (error: unknown) => never {
+  return (error) => {
+    throw describeAccessError(error, dataDir) ?? error
+  }
 }
 
 interface Findings {

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import type {Instance} from 'ink'
 import React from 'react'
 import {ClientCommand} from '../../cli/client-command.js'
+import {writeError} from '../../cli/error-output.js'
 import {onInterrupt} from '../../cli/interrupt.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import type {LignumClient} from '../../client/index.js'
@@ -120,7 +121,7 @@ On a terminal the status is a table; --json prints one document; --watch refresh
         view.update(clusterStatusOf(await client.clusterStatus()))
       } catch (error) {
         if (!(error instanceof LignumError)) throw error
-        view.error(error.message)
+        view.error(error)
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, WATCH_INTERVAL_MS)
@@ -136,12 +137,12 @@ On a terminal the status is a table; --json prints one document; --watch refresh
   }
 
   /** How --watch shows each answer: an ink view on a terminal, lines in a pipe or with --json. */
-  private async watchRenderer(): Promise<{update(status: ClusterStatus): void; error(message: string): void; close(): Promise<void>}> {
+  private async watchRenderer(): Promise<{update(status: ClusterStatus): void; error(error: LignumError): void; close(): Promise<void>}> {
     if (this.jsonEnabled() || !process.stdout.isTTY) {
       return {
         // Straight to stdout: oclif's log() is silent under --json.
         update: (status) => process.stdout.write((this.jsonEnabled() ? JSON.stringify(status) : renderClusterStatusText(status) + '\n') + '\n'),
-        error: (message) => process.stderr.write(`Error: ${message}\n`),
+        error: (error) => writeError(error, this.jsonEnabled()),
         close: async () => {},
       }
     }
@@ -153,8 +154,8 @@ On a terminal the status is a table; --json prints one document; --watch refresh
         last = status
         instance.rerender(React.createElement(ClusterStatusView, {status, watching: true}))
       },
-      error(message) {
-        instance.rerender(React.createElement(ClusterStatusView, {status: last, error: message, watching: true}))
+      error(error) {
+        instance.rerender(React.createElement(ClusterStatusView, {status: last, error: error.message, watching: true}))
       },
       async close() {
         instance.unmount()

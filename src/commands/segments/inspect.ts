@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {writeError} from '../../cli/error-output.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import {LignumError} from '../../errors.js'
 import {inspectDataDir, type InspectReport} from '../../log/log-inspector.js'
@@ -47,7 +48,7 @@ export default class SegmentsInspect extends LignumCommand {
     if (flags.verify && !report.verified) {
       const first = report.faults[0]
       const error = new LignumError('CORRUPT_RECORD', `verify found ${report.faults.length} fault(s); first: ${renderFault(first)}`)
-      process.stderr.write(`Error: ${error.message}\n`)
+      writeError(error, this.jsonEnabled())
       process.exitCode = error.exitCode
     }
     return this.jsonEnabled() ? (jsonSafe(report) as InspectReport) : report

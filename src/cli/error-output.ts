@@ -1,0 +1,33 @@
+/**
+ * How the CLI shows an error on stderr, in one place: one line `Error: <message>`, or with
+ * --json one line of JSON, `{"error":{"code":"...","message":"..."}}`, so a script that reads
+ * JSON from stdout parses failures the same way. The exit code is the caller's (the error
+ * table's); this module only renders. Anything the line should carry later (a hint) is added
+ * here, for every command at once.
+ */
+import type {ErrorCode} from '../errors.js'
+
+export interface ShownError {
+  code: ErrorCode
+  message: string
+}
+
+/** The line to write to stderr for `error`, newline included. */
+export function renderError(error: ShownError, json: boolean): string {
+  if (json) return `${JSON.stringify({error: {code: error.code, message: error.message}})}\n`
+  return `Error: ${error.message}\n`
+}
+
+export function writeError(error: ShownError, json: boolean): void {
+  process.stderr.write(renderError(error, json))
+}
+
+/**
+ * True when the command line asks for JSON output: `--json` before any `--` (what follows `--`
+ * is data, not flags), as oclif decides for the commands that declare enableJsonFlag.
+ */
+export function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  const flags = end === -1 ? argv : argv.slice(0, end)
+  return flags.includes('--json')
+}
