@@ -32,6 +32,7 @@ const parts: BenchPart[] = [
   {name: 'replicated', optIn: '--replicated', load: () => import('./replicated.js')},
   {name: 'failover', optIn: '--failover', load: () => import('./failover.js')},
   {name: 'tls', optIn: '--tls', load: () => import('./tls.js')},
+  {name: 'offline-consume', optIn: '--offline-consume', load: () => import('./offline-consume.js')},
 ]
 
 async function main(): Promise<void> {
