@@ -33,6 +33,7 @@ const parts: BenchPart[] = [
   {name: 'failover', optIn: '--failover', load: () => import('./failover.js')},
   {name: 'tls', optIn: '--tls', load: () => import('./tls.js')},
   {name: 'codecs', load: () => import('./codecs.js')},
+  {name: 'offline-consume', optIn: '--offline-consume', load: () => import('./offline-consume.js')},
 ]
 
 async function main(): Promise<void> {

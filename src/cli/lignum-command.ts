@@ -7,6 +7,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {errorTable, LignumError} from '../errors.js'
 import {loadConfig} from '../config/load.js'
 import type {LignumConfig} from '../config/schema.js'
+import {asksForJson, writeError} from './error-output.js'
 import {UsageError} from './usage-error.js'
 
 // oclif's FlagOutput and ArgOutput, which its public interfaces do not export.
@@ -50,17 +51,29 @@ export abstract class LignumCommand extends Command {
     return error.hint
   }
 
-  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}; code?: unknown}): Promise<unknown> {
+    const json = this.showsErrorsAsJson()
     if (error instanceof LignumError) {
-      const hint = this.hintFor(error)
-      process.stderr.write(`Error: ${error.message}${hint === undefined ? '' : `; ${hint}`}\n`)
+      writeError({code: error.code, message: error.message, hint: this.hintFor(error)}, json)
       return this.exit(error.exitCode)
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`Error: ${error.line(this.config.bin, this.id ?? '')}\n`)
+      writeError({code: 'INVALID_ARGUMENT', message: error.line(this.config.bin, this.id ?? '')}, json)
       return this.exit(errorTable.INVALID_ARGUMENT.exitCode)
     }
+    // this.exit() travels as an error too: it is an exit code, not a failure to show.
+    if (json && error.code !== 'EEXIT') {
+      writeError({code: 'INTERNAL', message: error.message}, json)
+      return this.exit(error.oclif?.exit ?? errorTable.INTERNAL.exitCode)
+    }
     return super.catch(error)
+  }
+
+  /** With --json, on a command that has it, errors are JSON lines on stderr too. */
+  protected showsErrorsAsJson(): boolean {
+    const ctor = this.constructor as typeof LignumCommand
+    const hasJsonFlag = ctor.enableJsonFlag === true || Object.hasOwn(ctor.flags ?? {}, 'json')
+    return hasJsonFlag && asksForJson(this.argv)
   }
 }
 

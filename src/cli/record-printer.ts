@@ -94,4 +94,9 @@ export class RecordPrinter {
     await this.flushBuffer()
     await this.writer.flush()
   }
+
+  /** Resolves once everything printed has left the process: safe to exit, even with an error. */
+  async drained(): Promise<void> {
+    await this.writer.drained()
+  }
 }

@@ -20,6 +20,7 @@ import {Producer, type ProducerOptions} from './producer.js'
 import {groupDescriptionOf, groupOffsetChangeOf, groupSummaryOf, type GroupDescription, type GroupOffsetChange, type GroupSummary} from './groups.js'
 import {retryRouted, withRetry} from './retry.js'
 import {channelCredentialsOf, readClientTls, type ClientTlsOptions} from './tls-credentials.js'
+import {probeProtocol, isProtocolMismatch} from './protocol-probe.js'
 import {diagnoseTls} from './tls-diagnosis.js'
 import {installGrpcFraming, type FramingWarnings} from '../wire/grpc-framing.js'
 

@@ -7,10 +7,11 @@ import type {ReplicaChoice} from '../client/index.js'
 import {LignumError} from '../errors.js'
 import type {AssignorName} from '../client/assignors/index.js'
 import {parseDurationMs} from '../cli/duration.js'
-import {OutputWriter} from '../ui/output-writer.js'
-import {compileDelimited, compileTemplate, DEFAULT_TEMPLATE, formatJsonLine, type RecordTemplate} from '../ui/record-format.js'
 import {consumeRangeOf, OFFSET_FORMS, parseOffsetSpec, type ConsumeRange} from '../cli/offset-spec.js'
 import {parseDelimiter} from '../cli/delimiter.js'
+import {chunkOfBatch} from '../client/consumer.js'
+import {batchPositions} from '../format/record-batch.js'
+import type {PartitionBatches} from '../log/log-reader.js'
 
 export default class Consume extends ClientCommand {
   static override summary = 'Print records of a topic to stdout, from a node or straight from a data directory.'
@@ -104,16 +105,20 @@ export default class Consume extends ClientCommand {
     await printer.flush()
   }
 
+  /**
+   * Offline, printed as from a node: whole reads of batches cut into chunks (chunkOfBatch, as
+   * the client cuts a fetch) and printed by the same RecordPrinter, so values go straight from
+   * the read into the output buffer with no object or await per record.
+   */
   private async consumeDataDir(dataDir: string, flags: {topic: string; partition?: number; from?: string; json: boolean; format?: string; count?: number} & Delimiters, range: ConsumeRange): Promise<void> {
-    const render: (...args: Parameters<RecordTemplate>) => Buffer | string = flags.json ? formatJsonLine : flags.keyDelimiter || flags.recordDelimiter ? compileDelimited(flags.keyDelimiter, flags.recordDelimiter ?? Buffer.from('\n')) : compileTemplate(flags.format ?? DEFAULT_TEMPLATE)
     const {from, toOffset, fromTimeMs} = range
     if ((from !== undefined && typeof from !== 'number' && from !== 'beginning') || (typeof from === 'number' && (from < 0 || Object.is(from, -0))) || range.toTimeMs !== undefined) {
       throw new LignumError('INVALID_ARGUMENT', `--from ${flags.from} needs a server; with --data-dir give an offset N, N:M, "beginning", @T or s@T`)
     }
-    const output = new OutputWriter()
+    const printer = new RecordPrinter({json: flags.json, format: flags.format, keyDelimiter: flags.keyDelimiter, recordDelimiter: flags.recordDelimiter})
     // Loaded here, not at start-up: the log engine is only for --data-dir, and consuming from a node should not pay for it.
-    const {readDataDirRecords} = await import('../log/log-reader.js')
-    const records = readDataDirRecords(dataDir, {
+    const {readDataDirBatches} = await import('../log/log-reader.js')
+    const reads = readDataDirBatches(dataDir, {
       topic: flags.topic,
       partition: flags.partition,
       from: typeof from === 'number' ? from : undefined,
@@ -121,17 +126,17 @@ export default class Consume extends ClientCommand {
       fromTimeMs,
       onWarning: (message) => process.stderr.write(`Warning: ${message}\n`),
     })
-    let printed = 0
+    let remaining = flags.count ?? Number.POSITIVE_INFINITY
     try {
-      for await (const {topic, partition, record} of records) {
-        await output.write(render(record, {topic, partition}))
-        if (output.closed || ++printed === flags.count) break
+      for await (const read of reads) {
+        remaining -= await printBatches(printer, read, remaining)
+        if (printer.closed || remaining <= 0) break
       }
     } finally {
-      // Damage ends the records with an error: every intact record before it goes out first,
+      // Damage ends the reads with an error: every intact record before it goes out first,
       // to a file or a pipe alike, before the error's exit can cut the output short.
-      await output.flush()
-      await output.drained()
+      await printer.flush()
+      await printer.drained()
     }
   }
 }
@@ -139,6 +144,21 @@ export default class Consume extends ClientCommand {
 interface Delimiters {
   keyDelimiter?: Buffer
   recordDelimiter?: Buffer
+}
+
+/** Prints up to `limit` records of one read's batches in its range; returns how many it printed. */
+async function printBatches(printer: RecordPrinter, read: PartitionBatches, limit: number): Promise<number> {
+  let printed = 0
+  for (const {position, header} of batchPositions(read.batches)) {
+    // Transaction markers are not data: a Kafka consumer skips them too.
+    if (header.isControl || header.lastOffset < read.from) continue
+    if (header.baseOffset >= read.end) break
+    const chunk = chunkOfBatch(read.topic, read.partition, read.batches, position, read.from, read.end)
+    if (!chunk) continue
+    printed += await printer.printChunk(chunk, limit - printed)
+    if (printer.closed || printed >= limit) break
+  }
+  return printed
 }
 
 /** `-o` with a group that has committed offsets is silently overruled in Kafka's tools; here it says so, once. */

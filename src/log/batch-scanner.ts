@@ -41,6 +41,11 @@ export interface ScanOptions {
   /** With verifyCrc: report a batch whose CRC fails here and go on past it (its length held). */
   onCrcFault?: (fault: ScanFault) => void
   onBatch: (header: BatchHeader, position: number, batch: Buffer | null) => void
+  /**
+   * Return (with no fault) after the batch that takes the scan this many bytes past its start,
+   * so a caller can hand on what it has before scanning on from `endPosition`.
+   */
+  pauseAfterBytes?: number
 }
 
 class Window {
@@ -115,6 +120,7 @@ export function scanBatches(options: ScanOptions): ScanResult {
     options.onBatch(header, position, batch)
     position += header.sizeBytes
     nextOffset = header.lastOffset + 1
+    if (options.pauseAfterBytes !== undefined && position - options.startPosition >= options.pauseAfterBytes) break
   }
   return {endPosition: position, nextOffset: nextOffset ?? -1, fault: null}
 }

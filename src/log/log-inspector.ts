@@ -4,7 +4,8 @@
  * `verify`, every batch's length and CRC, every record inside it (as a produce is checked),
  * offsets dense and increasing across segments, and every offset- and time-index entry (by
  * Kafka's rules, as its DumpLogSegments checks them); with `dump`, each batch header (and each
- * record).
+ * record), streamed: `dumpSegment` reads a segment a slice at a time, so memory stays bounded
+ * whatever its size and the output can wait for a slow reader.
  * It works on the files directly and only reads them, so it can look at a directory a live
  * server is writing, and it reports damage instead of stopping at it.
  *
@@ -22,6 +23,7 @@ import {findRecordFault} from '../format/batch-validator.js'
 import {decodeRecordBatch, isBatchCrcValid, type BatchHeader, type LogRecord} from '../format/record-batch.js'
 import type {SegmentInfo} from './partition-log.js'
 import {listSegmentBaseOffsets} from './recovery.js'
+import {describeAccessError} from './storage-errors.js'
 import {segmentFileName} from './segment.js'
 import {TIME_INDEX_ENTRY_BYTES} from './time-index.js'
 import {validatePartition, validateTopicName} from './topic-name.js'
@@ -31,8 +33,6 @@ export interface InspectOptions {
   topic?: string
   partition?: number
   verify?: boolean
-  dump?: boolean
-  records?: boolean
   /** Bytes of `.log` files scanned so far, of the total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void
 }
@@ -75,10 +75,9 @@ export interface BatchDump {
   recordsError?: string
 }
 
-/** A segment's summary as inspect reports it: the file's name instead of its path, and with --dump its batches. */
+/** A segment's summary as inspect reports it: the file's name instead of its path. */
 export interface SegmentReport extends Omit<SegmentInfo, 'path'> {
   file: string
-  batches?: BatchDump[]
 }
 
 export interface PartitionReport {
@@ -110,12 +109,19 @@ export async function inspectDataDir(dataDir: string, options: InspectOptions = 
   if (locations.length === 0) {
     throw new LignumError('NOT_FOUND', `${dataDir} holds no partition matching ${options.topic ?? 'any topic'}${options.partition === undefined ? '' : ` partition ${options.partition}`}`, {hint: 'inspect it without a topic or partition to list what it holds'})
   }
-  const progress = await progressCounter(locations, options.onProgress)
+  const progress = await progressCounter(locations, options.onProgress).catch(rethrowAccess(dataDir))
   const faults: Fault[] = []
   const notes: Note[] = []
   const partitions: PartitionReport[] = []
-  for (const location of locations) partitions.push(await inspectPartition(location, options, {faults, notes}, progress))
+  for (const location of locations) partitions.push(await inspectPartition(location, options, {faults, notes}, progress).catch(rethrowAccess(dataDir)))
   return options.verify ? {dataDir, partitions, verified: faults.length === 0, faults, notes} : {dataDir, partitions, faults, notes}
+}
+
+/** A partition directory or file the user may not read: one line naming it and the fix, not a raw EACCES. */
+function rethrowAccess(dataDir: string): (error: unknown) => never {
+  return (error) => {
+    throw describeAccessError(error, dataDir) ?? error
+  }
 }
 
 interface Findings {
@@ -172,7 +178,6 @@ async function inspectPartition(location: PartitionLocation, options: InspectOpt
 async function inspectSegment(file: string, baseOffset: number, options: InspectOptions, findings: Findings, progress: ProgressCounter): Promise<SegmentReport> {
   const {faults} = findings
   const report: SegmentReport = {file, baseOffset, lastOffset: -1, recordCount: 0, batchCount: 0, sizeBytes: 0, firstTimestamp: -1, lastTimestamp: -1, indexEntries: 0, timeIndexEntries: 0}
-  if (options.dump) report.batches = []
   const indexFile = file.replace(/\.log$/, '.index')
   const timeIndexFile = file.replace(/\.log$/, '.timeindex')
   const indexBytes = withoutZeroTail(indexFile, await readFile(indexFile).catch(() => null), OFFSET_INDEX_ENTRY_BYTES, findings.notes)
@@ -193,7 +198,6 @@ async function inspectSegment(file: string, baseOffset: number, options: Inspect
       endPosition: fileBytes,
       expectedOffset: baseOffset,
       verifyCrc: options.verify === true,
-      wantBatches: options.dump === true,
       onCrcFault: (fault) => {
         crcFaultPosition = fault.position
         faults.push({file, ...fault})
@@ -206,7 +210,6 @@ async function inspectSegment(file: string, baseOffset: number, options: Inspect
           maxTimestamp = header.maxTimestamp
           newMaxima.set(header.lastOffset, maxTimestamp)
         }
-        if (report.batches && batch) report.batches.push(dumpBatch(header, position, batch, options.records === true))
         if (position - lastProgress > 1024 * 1024) {
           progress.add(position - lastProgress)
           lastProgress = position
@@ -242,6 +245,46 @@ function observe(report: SegmentReport, header: BatchHeader): void {
   report.recordCount += header.recordCount
   report.lastOffset = header.lastOffset
   report.lastTimestamp = header.maxTimestamp
+}
+
+/**
+ * Batch bytes one slice of a dump reads before handing its batches on: what a dump holds in
+ * memory at once (with records decoded, a few times that), whatever the segment's size.
+ */
+const DUMP_SLICE_BYTES = 1024 * 1024
+
+/**
+ * Each batch of a segment, in order, with its records when asked, up to `sizeBytes` (where the
+ * summary found its whole batches end, so the dump shows what the table counted).
+ */
+export async function* dumpSegment(segment: Pick<SegmentReport, 'file' | 'baseOffset' | 'sizeBytes'>, withRecords: boolean): AsyncGenerator<BatchDump> {
+  const handle = await open(segment.file, 'r')
+  try {
+    let position = 0
+    let nextOffset: number | null = segment.baseOffset
+    while (position < segment.sizeBytes) {
+      const dumps: BatchDump[] = []
+      const result = scanBatches({
+        fd: handle.fd,
+        startPosition: position,
+        endPosition: segment.sizeBytes,
+        expectedOffset: nextOffset,
+        verifyCrc: false,
+        wantBatches: true,
+        pauseAfterBytes: DUMP_SLICE_BYTES,
+        // Records are views of the bytes they came from: a copy, as the scan's window is refilled under them.
+        onBatch: (header, at, batch) => {
+          if (batch) dumps.push(dumpBatch(header, at, withRecords ? Buffer.from(batch) : batch, withRecords))
+        },
+      })
+      yield* dumps
+      if (result.fault || result.endPosition <= position) return
+      position = result.endPosition
+      nextOffset = result.nextOffset
+    }
+  } finally {
+    await handle.close()
+  }
 }
 
 function dumpBatch(header: BatchHeader, position: number, batch: Buffer, withRecords: boolean): BatchDump {

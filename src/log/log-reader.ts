@@ -2,7 +2,9 @@
  * Reading records straight from a data directory, with no server: what `lignum consume
  * --data-dir` prints. Partitions are opened read-only (nothing on disk changes, a live server
  * may be writing them). Records come out as an async iterable, partition by partition, in
- * offset order; `to` is exclusive. A torn tail (what a crash or a live writer leaves, see
+ * offset order; `to` is exclusive. A reader that prints many records takes them as whole
+ * reads of batches (readDataDirBatches: one await per megabyte, not per record), the others
+ * one by one (readDataDirRecords). A torn tail (what a crash or a live writer leaves, see
  * recovery.ts) ends a partition with a warning. Damage ends it too, after every intact record
  * before it, and the other partitions are still read; once all are, the iteration fails with
  * PARTITION_DAMAGED naming the damage, unless `to` stopped every read before it. Control
@@ -16,7 +18,7 @@ import {PartitionLog} from './partition-log.js'
 import {batchPositions, decodeRecordBatch, type LogRecord} from '../format/record-batch.js'
 import {validatePartition, validateTopicName} from './topic-name.js'
 
-/** One read brings this much from disk; records are then yielded one by one. */
+/** One read brings this much from disk: the unit a printing reader takes. */
 const READ_CHUNK_BYTES = 1024 * 1024
 
 export interface PartitionRecord {
@@ -37,22 +39,36 @@ export interface OfflineReadOptions {
   onWarning?: (message: string) => void
 }
 
-/** Records of one open log in [from, to), whole batches read in chunks and filtered to the range. */
-export async function* readLogRecords(log: PartitionLog, from: number, to: number): AsyncGenerator<LogRecord> {
+/** One read of a partition's log: whole batches, of which the records in [from, end) are wanted. */
+export interface PartitionBatches {
+  topic: string
+  partition: number
+  batches: Buffer
+  from: number
+  /** Exclusive. */
+  end: number
+}
+
+/** Reads of one open log covering [from, to), a chunk of whole batches at a time. */
+async function* readLogBatches(log: PartitionLog, from: number, to: number): AsyncGenerator<{batches: Buffer; from: number; end: number}> {
   let offset = from
   const end = Math.min(to, log.logEndOffset)
   while (offset < end) {
     const {batches, nextOffset} = await log.read(offset, {maxBytes: READ_CHUNK_BYTES})
     if (batches.length === 0) return
-    for (const {position, header} of batchPositions(batches)) {
-      // Transaction markers are not data: a Kafka consumer skips them too.
-      if (header.isControl) continue
-      for (const record of decodeRecordBatch(batches, position).records) {
-        if (record.offset >= end) return
-        if (record.offset >= offset) yield record
-      }
-    }
+    yield {batches, from: offset, end}
     offset = nextOffset
+  }
+}
+
+/** The records of one read in its range; transaction markers are not data, and a Kafka consumer skips them too. */
+export function* recordsOfBatches(read: Pick<PartitionBatches, 'batches' | 'from' | 'end'>): Generator<LogRecord> {
+  for (const {position, header} of batchPositions(read.batches)) {
+    if (header.isControl) continue
+    for (const record of decodeRecordBatch(read.batches, position).records) {
+      if (record.offset >= read.end) return
+      if (record.offset >= read.from) yield record
+    }
   }
 }
 
@@ -85,6 +101,12 @@ async function startOffset(log: PartitionLog, options: OfflineReadOptions): Prom
 }
 
 export async function* readDataDirRecords(dataDir: string, options: OfflineReadOptions): AsyncGenerator<PartitionRecord> {
+  for await (const read of readDataDirBatches(dataDir, options)) {
+    for (const record of recordsOfBatches(read)) yield {topic: read.topic, partition: read.partition, record}
+  }
+}
+
+export async function* readDataDirBatches(dataDir: string, options: OfflineReadOptions): AsyncGenerator<PartitionBatches> {
   if (options.from !== undefined && options.to !== undefined && options.to < options.from) {
     throw new LignumError('INVALID_ARGUMENT', `to ${options.to} is below from ${options.from}`, {hint: 'to is exclusive and must be at least from'})
   }
@@ -99,7 +121,7 @@ export async function* readDataDirRecords(dataDir: string, options: OfflineReadO
       }
       const from = await startOffset(log, options)
       try {
-        for await (const record of readLogRecords(log, from, to)) yield {topic: location.topic, partition: location.partition, record}
+        for await (const read of readLogBatches(log, from, to)) yield {topic: location.topic, partition: location.partition, ...read}
       } catch (error) {
         // A read that meets a batch failing its CRC: the records before it are out, go on with the next partition.
         if (!(error instanceof PartitionDamagedError)) throw error

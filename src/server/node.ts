@@ -431,6 +431,10 @@ function listenError(what: string, host: string, port: number, flag: string, err
   if (code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL|cannot assign requested address/i.test(error.message)) {
     return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${host} is not an address of this machine; choose one of its addresses with --host (or 0.0.0.0 for all)`, {cause: error})
   }
+  // EACCES is not "busy": the system refuses this user the port (below 1024 without privileges).
+  if (code === 'EACCES' || /EACCES|permission denied/i.test(error.message)) {
+    return new LignumError('CONFIG', `cannot listen for ${what} on ${host}:${port}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose a port above 1023 with ${flag}`, {cause: error})
+  }
   const reason = code === 'EADDRINUSE' || /address already in use/i.test(error.message) ? 'the port is already in use' : error.message
   return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${reason}; stop what uses it or choose another ${flag}`, {cause: error})
 }

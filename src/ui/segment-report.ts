@@ -1,10 +1,11 @@
 /**
  * Text rendering of `lignum segments inspect`: a table of segments per partition, faults with
  * file, position and offset, and with --dump the batch (and record) lines in the shape of
- * Kafka's kafka-dump-log, binary shown safely (UTF-8 text, else base64 marked as such).
+ * Kafka's kafka-dump-log, binary shown safely (UTF-8 text, else base64 marked as such). A dump
+ * is rendered a batch at a time (the command streams it), the rest as whole strings.
  */
 import {isUtf8} from 'node:buffer'
-import type {BatchDump, Fault, InspectReport, Note, PartitionReport} from '../log/log-inspector.js'
+import type {BatchDump, Fault, InspectReport, Note, PartitionReport, SegmentReport} from '../log/log-inspector.js'
 import type {LogRecord} from '../format/record-batch.js'
 import {renderTable} from './topic-table.js'
 
@@ -58,21 +59,22 @@ export function renderRecord(record: LogRecord, isControl = false): string {
   return `| offset: ${record.offset} timestamp: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headers: [${headers}] key: ${safeText(record.key)} payload: ${safeText(record.value)}`
 }
 
-export function renderInspectReport(report: InspectReport): string {
+/** A batch's line and, when the dump has them, its records' lines (no trailing newline). */
+export function renderBatchLines(batch: BatchDump): string {
+  const lines = [renderBatch(batch)]
+  for (const record of batch.records ?? []) lines.push(renderRecord(record, batch.isControl))
+  if (batch.recordsError) lines.push(`| records not readable: ${batch.recordsError}`)
+  return lines.join('\n')
+}
+
+/** The lines that open a segment's dump, as kafka-dump-log prints them. */
+export function renderSegmentDumpHeading(segment: SegmentReport): string {
+  return `Dumping ${segment.file}\nLog starting offset: ${segment.baseOffset}`
+}
+
+/** What follows the partitions: notes, and the verdict of --verify or a warning of faults seen (blocks separated by a blank line). */
+export function renderReportEnd(report: InspectReport): string {
   const blocks: string[] = []
-  for (const partition of report.partitions) {
-    const lines = [renderPartition(partition)]
-    for (const segment of partition.segments) {
-      if (!segment.batches) continue
-      lines.push(`Dumping ${segment.file}`, `Log starting offset: ${segment.baseOffset}`)
-      for (const batch of segment.batches) {
-        lines.push(renderBatch(batch))
-        for (const record of batch.records ?? []) lines.push(renderRecord(record, batch.isControl))
-        if (batch.recordsError) lines.push(`| records not readable: ${batch.recordsError}`)
-      }
-    }
-    blocks.push(lines.join('\n'))
-  }
   if (report.notes.length > 0) blocks.push(`${report.notes.length} note(s), not faults:\n${report.notes.map((note) => indent(renderNote(note))).join('\n')}`)
   if (report.verified !== undefined) {
     blocks.push(report.verified ? 'verify: no faults found' : `verify: ${report.faults.length} fault(s):\n${report.faults.map((fault) => indent(renderFault(fault))).join('\n')}`)
@@ -80,6 +82,12 @@ export function renderInspectReport(report: InspectReport): string {
     blocks.push(`warning: ${report.faults.length} fault(s), run with --verify for a full check:\n${report.faults.map((fault) => indent(renderFault(fault))).join('\n')}`)
   }
   return blocks.join('\n\n')
+}
+
+/** The report without a dump: each partition's table, then the end. */
+export function renderInspectReport(report: InspectReport): string {
+  const end = renderReportEnd(report)
+  return [...report.partitions.map(renderPartition), ...(end === '' ? [] : [end])].join('\n\n')
 }
 
 function indent(text: string): string {

@@ -46,7 +46,8 @@ describe('lignum cluster status', function () {
     expect(result.code).to.equal(errorTable.UNAVAILABLE.exitCode)
     const status = JSON.parse(result.stdout) as ClusterStatus
     expect(status).to.deep.include({cluster: 'orphans', controller: null, mode: 'cluster', consulReachable: false, node: 'lonely'})
-    expect(result.stderr.trim()).to.equal('Error: cluster orphans has no controller; node lonely cannot reach Consul: check that Consul is up and that nodes are running')
+    // With --json the error is a JSON line too.
+    expect(JSON.parse(result.stderr)).to.deep.equal({error: {code: 'UNAVAILABLE', message: 'cluster orphans has no controller; node lonely cannot reach Consul: check that Consul is up and that nodes are running'}})
     expect(await node.readyz()).to.equal(503)
   })
 

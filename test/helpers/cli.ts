@@ -21,6 +21,8 @@ export interface CliOptions {
   env?: Record<string, string>
   cwd?: string
   timeoutMs?: number
+  /** Run as this user (tests run as root, whom file permissions do not stop); supplementary groups are dropped. */
+  user?: {uid: number; gid: number}
 }
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
@@ -29,6 +31,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
       cwd: options.cwd ?? repoRoot,
       env: {...process.env, NO_COLOR: '1', ...options.env},
       stdio: ['pipe', 'pipe', 'pipe'],
+      uid: options.user?.uid,
+      gid: options.user?.gid,
     })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []

@@ -10,7 +10,7 @@ import path from 'node:path'
 import {Partition} from '../../src/broker/partition.js'
 import type {PartitionLogConfig} from '../../src/log/partition-log.js'
 import {encodeRecordBatch} from '../../src/format/record-batch.js'
-import {inspectDataDir} from '../../src/log/log-inspector.js'
+import {dumpSegment, inspectDataDir} from '../../src/log/log-inspector.js'
 import {InProcessLeaderClient} from '../../src/replication/in-process-leader-client.js'
 import {ReplicaManager, type ReplicaManagerConfig} from '../../src/replication/replica-manager.js'
 import type {IsrChangeRequest, IsrWriter, PartitionState} from '../../src/replication/replication-interfaces.js'
@@ -129,8 +129,12 @@ export class ThreeReplicas {
   /** Every replica's batches as `segments inspect --dump` reports them: offsets, CRCs, leader epochs. */
   async dump(id: number): Promise<{baseOffset: number; lastOffset: number; crc: number; crcValid: boolean; partitionLeaderEpoch: number}[]> {
     await this.node(id).partition.flush()
-    const report = await inspectDataDir(this.node(id).dir, {dump: true})
-    return report.partitions.flatMap((partition) => partition.segments.flatMap((segment) => segment.batches ?? [])).map(({baseOffset, lastOffset, crc, crcValid, partitionLeaderEpoch}) => ({baseOffset, lastOffset, crc, crcValid, partitionLeaderEpoch}))
+    const report = await inspectDataDir(this.node(id).dir)
+    const batches: {baseOffset: number; lastOffset: number; crc: number; crcValid: boolean; partitionLeaderEpoch: number}[] = []
+    for (const segment of report.partitions.flatMap((partition) => partition.segments)) {
+      for await (const {baseOffset, lastOffset, crc, crcValid, partitionLeaderEpoch} of dumpSegment(segment, false)) batches.push({baseOffset, lastOffset, crc, crcValid, partitionLeaderEpoch})
+    }
+    return batches
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import type {Instance} from 'ink'
 import React from 'react'
 import {ClientCommand} from '../../cli/client-command.js'
+import {writeError} from '../../cli/error-output.js'
 import {onInterrupt} from '../../cli/interrupt.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import type {WireClient} from '../../client/index.js'
@@ -122,7 +123,7 @@ On a terminal: the cluster line, the node table (a node up in Consul that does n
         view.update(clusterStatusOf(await client.clusterStatus()))
       } catch (error) {
         if (!(error instanceof LignumError)) throw error
-        view.error(error.message)
+        view.error(error)
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, WATCH_INTERVAL_MS)
@@ -138,12 +139,12 @@ On a terminal: the cluster line, the node table (a node up in Consul that does n
   }
 
   /** How --watch shows each answer: an ink view on a terminal, lines in a pipe or with --json. */
-  private async watchRenderer(address: string, allPartitions: boolean): Promise<{update(status: ClusterStatus): void; error(message: string): void; close(): Promise<void>}> {
+  private async watchRenderer(address: string, allPartitions: boolean): Promise<{update(status: ClusterStatus): void; error(error: LignumError): void; close(): Promise<void>}> {
     if (this.jsonEnabled() || !process.stdout.isTTY) {
       return {
         // Straight to stdout: oclif's log() is silent under --json.
         update: (status) => process.stdout.write((this.jsonEnabled() ? JSON.stringify(status) : renderClusterStatusText(status) + '\n') + '\n'),
-        error: (message) => process.stderr.write(`Error: ${message}\n`),
+        error: (error) => writeError(error, this.jsonEnabled()),
         close: async () => {},
       }
     }
@@ -155,7 +156,8 @@ On a terminal: the cluster line, the node table (a node up in Consul that does n
         last = status
         instance.rerender(React.createElement(ClusterStatusView, {status, watching: true, allPartitions}))
       },
-      error(message) {
+      error(error) {
+        const {message} = error
         // The last answer stays on screen, but not its "up" for the node that stopped answering.
         const stale = last && answererUnreachable(last, message)
         const line = last ? `no answer from ${address}; showing its last answer: ${message}` : message

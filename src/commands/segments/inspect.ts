@@ -1,10 +1,11 @@
 import {Flags} from '@oclif/core'
+import {writeError} from '../../cli/error-output.js'
 import {LignumCommand} from '../../cli/lignum-command.js'
 import {LignumError} from '../../errors.js'
 import {inspectDataDir, type InspectReport} from '../../log/log-inspector.js'
-import type {LogRecord} from '../../format/record-batch.js'
 import {createProgress, type Progress} from '../../ui/progress.js'
-import {recordToJson} from '../../ui/record-format.js'
+import {OutputWriter} from '../../ui/output-writer.js'
+import {writeDump} from '../../ui/segment-dump.js'
 import {renderFault, renderInspectReport} from '../../ui/segment-report.js'
 
 export default class SegmentsInspect extends LignumCommand {
@@ -33,15 +34,14 @@ export default class SegmentsInspect extends LignumCommand {
     return super.hintFor(error)
   }
 
-  async run(): Promise<InspectReport> {
+  async run(): Promise<InspectReport | undefined> {
     const {flags} = await this.parse(SegmentsInspect)
     let progress: Progress | undefined
+    // The summary first (one pass, no batch kept); a dump then reads the segments again, streaming.
     const report = await inspectDataDir(flags['data-dir'], {
       topic: flags.topic,
       partition: flags.partition,
       verify: flags.verify,
-      dump: flags.dump,
-      records: flags.records,
       onProgress: (done, total) => {
         progress ??= createProgress({label: 'inspect', total, unit: 'bytes'})
         progress.update(done)
@@ -49,14 +49,16 @@ export default class SegmentsInspect extends LignumCommand {
     })
     progress?.done()
     refuseWithoutSegments(flags['data-dir'], report)
-    if (!this.jsonEnabled()) this.log(renderInspectReport(report))
+    if (flags.dump) await writeDump(report, {records: flags.records, json: this.jsonEnabled()}, new OutputWriter(process.stdout))
+    else if (!this.jsonEnabled()) this.log(renderInspectReport(report))
     if (flags.verify && !report.verified) {
       const first = report.faults[0]
       const error = new LignumError('CORRUPT_RECORD', `verify found ${report.faults.length} fault(s); first: ${renderFault(first)}`)
-      process.stderr.write(`Error: ${error.message}\n`)
+      writeError(error, this.jsonEnabled())
       process.exitCode = error.exitCode
     }
-    return this.jsonEnabled() ? (jsonSafe(report) as InspectReport) : report
+    // A dump wrote its own document; returning nothing keeps oclif from printing another.
+    return flags.dump ? undefined : report
   }
 }
 
@@ -68,24 +70,4 @@ export default class SegmentsInspect extends LignumCommand {
 function refuseWithoutSegments(dataDir: string, report: InspectReport): void {
   if (report.partitions.length === 0 || report.partitions.some((partition) => partition.segments.length > 0)) return
   throw new LignumError('DATA_DIR', `${dataDir} has no segment files (<base offset>.log) in any of its ${report.partitions.length} <topic>-<partition> directories, so it is not a Lignum data directory; give the --data-dir a server wrote to`)
-}
-
-/** Records inside a --dump --records document carry Buffers: print them as consume --json does. */
-function jsonSafe(report: InspectReport): unknown {
-  return {
-    ...report,
-    partitions: report.partitions.map((partition) => ({
-      ...partition,
-      segments: partition.segments.map((segment) => ({
-        ...segment,
-        batches: segment.batches?.map((batch) => ({
-          ...batch,
-          records: batch.records?.map((record: LogRecord) => {
-            const {topic: _topic, partition: _partition, ...rest} = recordToJson(record, partition)
-            return rest
-          }),
-        })),
-      })),
-    })),
-  }
 }
