@@ -9,4 +9,5 @@ export const CLI_CONNECT_HINTS: ConnectHints = {
   tlsNode: 'pass --tls-ca <CA file> (and --tls-cert, --tls-key if it requires a client certificate)',
   clientCertificateMissing: 'pass --tls-cert and --tls-key',
   clientCertificateRefused: 'pass --tls-cert and --tls-key with such a certificate',
+  notGrpc: 'pass --brokers host:port with a node\'s gRPC port (lignum serve --grpc-port, default 50051; its "node started" log line names it as "grpc")',
 }

@@ -18,6 +18,8 @@ export interface ConnectHints {
   clientCertificateMissing: string
   /** The node refused the client's certificate. */
   clientCertificateRefused: string
+  /** What answered is not a node's gRPC port (an HTTP port, another server). */
+  notGrpc: string
 }
 
 export const LIBRARY_CONNECT_HINTS: ConnectHints = {
@@ -28,4 +30,5 @@ export const LIBRARY_CONNECT_HINTS: ConnectHints = {
   tlsNode: 'give the tls option with the CA file (and a client certificate and key if the node requires one)',
   clientCertificateMissing: 'give tls.cert and tls.key (or tls.certFile and tls.keyFile)',
   clientCertificateRefused: 'give tls.cert and tls.key with a certificate signed by its CA',
+  notGrpc: 'give brokers a node\'s gRPC port (default 50051; its "node started" log line names it as "grpc")',
 }

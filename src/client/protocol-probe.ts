@@ -1,6 +1,6 @@
 /**
  * What answers at an address gRPC calls a "Protocol error": something listens there but does
- * not speak HTTP/2, most often a node's HTTP API port given as --brokers. After such a failure
+ * not speak HTTP/2, most often a node's HTTP API port given as the brokers. After such a failure
  * the client asks the address for `GET /` over plain HTTP/1.1 and reads the first bytes of the
  * answer: an HTTP status line names the mistake precisely, anything else still says that the
  * address is not a gRPC port. The answer is a LignumError whose one line says which port to
@@ -8,6 +8,7 @@
  */
 import {connect} from 'node:net'
 import {LignumError} from '../errors.js'
+import type {ConnectHints} from './connect-hints.js'
 
 // A server that answers at all answers a GET within a round trip.
 const PROBE_TIMEOUT_MS = 2000
@@ -19,13 +20,12 @@ export function isProtocolMismatch(message: string): boolean {
   return /Protocol error/i.test(message)
 }
 
-export async function probeProtocol(address: string): Promise<LignumError | undefined> {
+export async function probeProtocol(address: string, hints: ConnectHints): Promise<LignumError | undefined> {
   const answer = await firstBytesOf(address)
   if (answer === undefined || answer.length === 0) return undefined
-  const fix = `pass --brokers host:port with a node's gRPC port (lignum serve --grpc-port, default 50051; its "node started" log line names it as "grpc")`
   const statusLine = /^HTTP\/1\.[01] \d{3}[^\r\n]*/.exec(answer.toString('latin1'))
-  if (statusLine) return new LignumError('CONFIG', `${address} answers HTTP/1.1 ("${statusLine[0]}"), not Lignum's gRPC: it is an HTTP port, such as a node's HTTP API (--http-port); ${fix}`)
-  return new LignumError('CONFIG', `${address} answers, but not with gRPC (it sent ${JSON.stringify(printable(answer))}): it is not a Lignum node's gRPC port; ${fix}`)
+  if (statusLine) return new LignumError('CONFIG', `${address} answers HTTP/1.1 ("${statusLine[0]}"), not Lignum's gRPC: it is an HTTP port, such as a node's HTTP API`, {hint: hints.notGrpc})
+  return new LignumError('CONFIG', `${address} answers, but not with gRPC (it sent ${JSON.stringify(printable(answer))}): it is not a Lignum node's gRPC port`, {hint: hints.notGrpc})
 }
 
 function firstBytesOf(address: string): Promise<Buffer | undefined> {

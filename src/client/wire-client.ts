@@ -63,7 +63,7 @@ const processWarnings: FramingWarnings = {
  */
 async function tlsDiagnosisOf(address: string, failure: LignumError, tls: Awaited<ReturnType<typeof readClientTls>>, hints: ConnectHints): Promise<LignumError | undefined> {
   if (failure.code !== 'UNAVAILABLE' || /connection refused|unknown host/.test(failure.message)) return undefined
-  return diagnoseTls(address, tls, hints)
+  return (await diagnoseTls(address, tls, hints)) ?? (isProtocolMismatch(failure.message) ? probeProtocol(address, hints) : undefined)
 }
 
 export class WireClient {

@@ -32,12 +32,12 @@ describe('error hints: the library\'s words, the CLI\'s flags', function () {
       const read: unknown[] = []
       for await (const record of client.consume({topic: 'short', from: 50, stopAtEnd: true, onWarning: (message) => warnings.push(message)})) read.push(record)
       expect(read).to.deep.equal([])
-      expect(warnings).to.deep.equal(['partition 0 of "short" ends before the asked offset: it starts at its end'])
+      expect(warnings).to.deep.equal(['partition 0 (ends at 3, before offset 50) of "short" ends before the asked offset: it starts at its end'])
     } finally {
       client.close()
     }
     const cli = await runCli(['consume', '-t', 'short', '-o', '50', '-e', '--brokers', suite.server.grpcAddress])
-    expect(cli.stderr).to.equal('Warning: partition 0 of "short" ends before the asked offset: it starts at its end\n')
+    expect(cli.stderr).to.equal('Warning: partition 0 (ends at 3, before offset 50) of "short" ends before the asked offset: it starts at its end\n')
     expect(cli.code).to.equal(0)
   })
 
@@ -63,7 +63,8 @@ describe('error hints: the library\'s words, the CLI\'s flags', function () {
   it('no message the client layer makes names a CLI flag (those belong in the CLI\'s hints)', async () => {
     const directory = path.join(repoRoot, 'src', 'client')
     const offending: string[] = []
-    for (const file of await readdir(directory)) {
+    for (const file of await readdir(directory, {recursive: true})) {
+      if (!file.endsWith('.ts')) continue
       const lines = (await readFile(path.join(directory, file), 'utf8')).split('\n')
       lines.forEach((line, index) => {
         if (/new LignumError\(/.test(line) && /--[a-z]/.test(line)) offending.push(`${file}:${index + 1}`)

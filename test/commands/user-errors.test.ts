@@ -98,14 +98,15 @@ describe('errors a user causes, in one line', function () {
 
     it('says the address answers HTTP and which port to use, in text and in JSON', async () => {
       const httpAddress = new URL(server.httpUrl).host
-      const message = `${httpAddress} answers HTTP/1.1 ("HTTP/1.1 404 Not Found"), not Lignum's gRPC: it is an HTTP port, such as a node's HTTP API (--http-port); pass --brokers host:port with a node's gRPC port (lignum serve --grpc-port, default 50051; its "node started" log line names it as "grpc")`
+      const message = `${httpAddress} answers HTTP/1.1 ("HTTP/1.1 404 Not Found"), not Lignum's gRPC: it is an HTTP port, such as a node's HTTP API`
+      const hint = `pass --brokers host:port with a node's gRPC port (lignum serve --grpc-port, default 50051; its "node started" log line names it as "grpc")`
       const text = await runCli(['topics', 'list', '--brokers', httpAddress])
       expect(text.code).to.equal(2)
-      expect(text.stderr).to.equal(`Error: ${message}\n`)
+      expect(text.stderr).to.equal(`Error: ${message}; ${hint}\n`)
       const json = await runCli(['consume', '-t', 'orders', '-e', '--json', '--brokers', httpAddress])
       expect(json.code).to.equal(2)
       expect(json.stdout).to.equal('')
-      expect(json.stderr).to.equal(`${JSON.stringify({error: {code: 'CONFIG', message}})}\n`)
+      expect(json.stderr).to.equal(`${JSON.stringify({error: {code: 'CONFIG', message, hint}})}\n`)
     })
   })
 

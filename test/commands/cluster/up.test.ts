@@ -129,7 +129,8 @@ describe('lignum cluster up', function () {
     process.kill(info.nodes[1]!.pid, 'SIGKILL')
     const {code} = await playground.exited
     expect(code).to.equal(5)
-    expect(lastLine(playground.stderr)).to.equal('Error: n2 exited on its own with signal SIGKILL, so the playground stopped; its lines above say why')
+    // --json: the error is a JSON line on stderr too.
+    expect(JSON.parse(lastLine(playground.stderr))).to.deep.equal({error: {code: 'UNAVAILABLE', message: 'n2 exited on its own with signal SIGKILL, so the playground stopped; its lines above say why'}})
     expect(playground.pids().filter((pid) => isAlive(pid))).to.deep.equal([])
     expect(existsSync(info.dataDir)).to.equal(false)
   })
