@@ -15,8 +15,7 @@
  */
 import {execFile, spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {mkdtemp, rm} from 'node:fs/promises'
-import net from 'node:net'
-import dgram from 'node:dgram'
+import {freePort} from '../../src/playground/free-port.js'
 import os from 'node:os'
 import path from 'node:path'
 import {repoRoot} from './cli.js'
@@ -202,38 +201,8 @@ export class ConsulAgent {
   }
 }
 
-// The kernel can hand a port just probed and closed to the next probe; ports handed out
-// are remembered so that two processes of one test run are never given the same one.
-const portsHandedOut = new Set<number>()
-
-/** A port free for TCP and UDP on 127.0.0.1 (serf listens on both), never the same twice. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await freeTcpPort()
-    if (portsHandedOut.has(port) || !(await udpPortFree(port))) continue
-    portsHandedOut.add(port)
-    return port
-  }
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function udpPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4')
-    socket.once('error', () => resolve(false))
-    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)))
-  })
-}
+/** A port free for TCP and UDP on 127.0.0.1 (serf listens on both), never the same twice: the playground's own probe. */
+export {freePort}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
