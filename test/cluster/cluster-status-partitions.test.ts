@@ -182,7 +182,10 @@ describe('lignum cluster status per partition (three real nodes, real Consul)', 
     }
     const lines = result.stderr.trimEnd().split('\n')
     expect(lines, result.stderr).to.have.length(1)
-    expect(lines[0]).to.match(new RegExp(`^Error: .*3 under-replicated \\(${all.map(name).join(', ')}\\)`))
+    // --json: the error is a JSON line on stderr.
+    const shown = JSON.parse(lines[0]!) as {error: {code: string; message: string}}
+    expect(shown.error.code).to.equal('UNDER_REPLICATED')
+    expect(shown.error.message).to.match(new RegExp(`3 under-replicated \\(${all.map(name).join(', ')}\\)`))
 
     const givenUp = await runCli(['cluster', 'status', '--wait-healthy', '--timeout', '2s', '--brokers', asked.address], {timeoutMs: 60_000})
     expect(givenUp.code, givenUp.stderr).to.equal(errorTable.UNDER_REPLICATED.exitCode)
