@@ -78,7 +78,7 @@ describe('three nodes replicating over mutual TLS (real Consul)', function () {
     }
     // Group commits go to the group's coordinator: from two of the three nodes, forwarded over TLS.
     for (const node of nodes) {
-      const grouped = await runCli(['consume', '-t', 'secure', '--group', 'auditors', '--from', 'beginning', '-c', '10', '--brokers', node.address, ...clientArgs], {timeoutMs: 30_000})
+      const grouped = await runCli(['consume', '-t', 'secure', '--group', 'auditors', '-c', '10', '--brokers', node.address, ...clientArgs], {timeoutMs: 30_000})
       expect(grouped.stderr, `a group consumer on ${node.nodeId}`).to.equal('')
       expect(grouped.code).to.equal(0)
     }
