@@ -48,6 +48,8 @@ export interface ClusterMemberOptions {
   nodeId: string
   /** host:port of this node's gRPC server, as other nodes and clients reach it. */
   advertiseAddress: string
+  /** host:port Kafka clients reach this node's Kafka listener at; none when it has none. */
+  kafkaAddress?: string
   version: string
   sessionTtlMs: number
   lockDelayMs: number
@@ -110,7 +112,7 @@ export class ClusterMember extends EventEmitter {
     const requestTimeoutMs = clamp(options.sessionTtlMs / RENEWALS_PER_TTL, REQUEST_TIMEOUT_MIN_MS, REQUEST_TIMEOUT_MAX_MS)
     this.api = new ConsulApi(options.consulUrl, requestTimeoutMs, options.consulAccess)
     this.keys = new ClusterKeys(options.cluster)
-    const identity = {nodeId: options.nodeId, advertiseAddress: options.advertiseAddress, version: options.version, incarnation: this.incarnation}
+    const identity = {nodeId: options.nodeId, advertiseAddress: options.advertiseAddress, kafkaAddress: options.kafkaAddress, version: options.version, incarnation: this.incarnation}
     this.registration = new NodeRegistration(this.api, this.keys, identity, options.sessionTtlMs, options.replicaHealth)
     this.session = new ConsulSession(this.api, `lignum ${options.cluster} ${options.nodeId}`, this.registration.checkId, options.lockDelayMs)
     this.election = new ControllerElection(this.api, this.keys, this.registration, this.session, identity, options.logger)

@@ -12,12 +12,15 @@ import type {ClusterKeys} from './cluster-keys.js'
 import type {KvEntry, ServiceHealth} from './consul-api.js'
 import {INCARNATION_META, replicaHealthFromMeta} from './replica-health.js'
 import {parseControllerRecord, parseEpochCounter, parseNodeRecord} from './controller-state.js'
+import {KAFKA_ADDRESS_META} from './node-registration.js'
 
 export interface ClusterNodeView {
   id: string
   address: string
   status: 'up' | 'down'
   version: string
+  /** host:port of its Kafka listener, when it has one (node-registration.ts's KAFKA_ADDRESS_META). */
+  kafkaAddress?: string
   /** Partition ids whose replica on this node its node reports damaged (replica-health.ts); up nodes only. */
   damagedReplicas?: string[]
   /** Partition ids whose replica on this node is not verified since it started. */
@@ -70,6 +73,7 @@ function listNodes(keys: ClusterKeys, snapshot: ConsulSnapshot): ClusterNodeView
       address: service.meta.advertiseAddress ?? `${service.address}:${service.port}`,
       status: service.passing ? 'up' : 'down',
       version: service.meta.version ?? '',
+      ...(service.meta[KAFKA_ADDRESS_META] ? {kafkaAddress: service.meta[KAFKA_ADDRESS_META]} : {}),
       ...replicaHealthFromMeta(service.meta),
       ...(service.meta[INCARNATION_META] ? {incarnation: service.meta[INCARNATION_META]} : {}),
     })

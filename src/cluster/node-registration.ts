@@ -31,6 +31,8 @@ export type RenewalOutcome = 'renewed' | 'check-gone'
 export interface NodeIdentity {
   nodeId: string
   advertiseAddress: string
+  /** Where its Kafka listener is reached (KAFKA_ADDRESS_META); none: it has none. */
+  kafkaAddress?: string
   version: string
   /** This process's incarnation (INCARNATION_META); none: not sent. */
   incarnation?: string
@@ -153,6 +155,9 @@ export class NodeRegistration {
   }
 }
 
+/** The registration's key for the Kafka listener's address: every node's Metadata answer names the others' listeners. */
+export const KAFKA_ADDRESS_META = 'kafkaAddress'
+
 /** The metadata a node registers with: who it is, which process, and its replicas' health. */
 export function registrationMeta(keys: ClusterKeys, identity: NodeIdentity, health: ReplicaHealth): Record<string, string> {
   return {
@@ -160,6 +165,7 @@ export function registrationMeta(keys: ClusterKeys, identity: NodeIdentity, heal
     cluster: keys.cluster,
     version: identity.version,
     advertiseAddress: identity.advertiseAddress,
+    ...(identity.kafkaAddress ? {[KAFKA_ADDRESS_META]: identity.kafkaAddress} : {}),
     ...replicaHealthMeta(health),
     ...(identity.incarnation ? {[INCARNATION_META]: identity.incarnation} : {}),
   }

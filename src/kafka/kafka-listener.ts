@@ -28,6 +28,8 @@ export interface KafkaListenerOptions<Context> extends Partial<ConnectionLimits>
   context: Context
   logger: Logger
   connectionsMax?: number
+  /** False while the node cannot serve (starting, stopping): a connection is then closed at once. */
+  accepting?: () => boolean
 }
 
 export class KafkaListener<Context> {
@@ -50,6 +52,10 @@ export class KafkaListener<Context> {
     server.maxConnections = options.connectionsMax ?? CONNECTIONS_MAX_DEFAULT
     const listener = new KafkaListener<Context>(server)
     server.on('connection', (socket) => {
+      if (options.accepting && !options.accepting()) {
+        socket.destroy()
+        return
+      }
       listener.sockets.add(socket)
       socket.on('close', () => listener.sockets.delete(socket))
       new KafkaConnection(socket, apis, served, options.context, limits, options.logger, ANONYMOUS_PRINCIPAL)

@@ -1,11 +1,11 @@
 /**
  * Wires the Kafka listener onto a node: the APIs it serves, over the node's serving context,
- * and the broker ids and addresses Metadata gives out.
+ * and the brokers Metadata names: every up node that registered a Kafka listener (its address
+ * travels in its Consul registration), each with its broker id (broker-ids.ts).
  *
- * Standalone only, for now: a cluster's Metadata must name every node's Kafka listener, which
- * the nodes do not register in Consul yet, and a Metadata naming only this node would send
- * every client here for partitions other nodes lead. Asked for in cluster mode, the node
- * refuses to start rather than misroute (refuseKafkaInCluster, its first step).
+ * The listener starts before the node joins its cluster, so that its address can be
+ * registered; until the node is ready it closes every connection it accepts (a Kafka client
+ * retries), so no request is answered from a node that does not yet know its cluster.
  */
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
@@ -31,37 +31,51 @@ export interface KafkaServingOptions {
   logger: Logger
 }
 
-export async function startKafkaListener(options: KafkaServingOptions): Promise<KafkaListener<KafkaContext>> {
-  const {context} = options
-  let advertised: KafkaBroker | undefined
-  const kafkaContext: KafkaContext = {
-    serving: context,
-    brokers: () => (advertised ? [advertised] : []),
-    brokerIdOf,
-  }
-  const configured = configuredAdvertisement(options.advertiseAddress)
+export interface KafkaServing {
+  port: number
+  /** What this node registers and Metadata names it by. */
+  advertisedAddress: string
+  stop(): Promise<void>
+}
+
+export async function startKafkaListener(options: KafkaServingOptions): Promise<KafkaServing> {
+  const {context, logger} = options
+  const configured = options.advertiseAddress === undefined ? undefined : parseHostPort(options.advertiseAddress)
+  const kafkaContext: KafkaContext = {serving: context, brokers: () => brokersOf(context, logger), brokerIdOf}
   const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), initProducerIdApi()]
-  const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger: options.logger, requestBytesMax: options.requestBytesMax})
+  const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger, requestBytesMax: options.requestBytesMax, accepting: () => context.ready()})
   const listening = {host: options.host === '0.0.0.0' ? '127.0.0.1' : options.host, port: listener.port}
-  advertised = {nodeId: context.nodeId, brokerId: brokerIdOf(context.nodeId), ...(configured ?? listening)}
-  return listener
+  const advertised = configured ?? listening
+  return {port: listener.port, advertisedAddress: `${advertised.host}:${advertised.port}`, stop: () => listener.stop()}
 }
 
-function configuredAdvertisement(advertiseAddress: string | undefined): {host: string; port: number} | undefined {
-  if (advertiseAddress) {
-    const separator = advertiseAddress.lastIndexOf(':')
-    const advertisedPort = Number(advertiseAddress.slice(separator + 1))
-    if (separator <= 0 || !Number.isInteger(advertisedPort) || advertisedPort <= 0 || advertisedPort > 65_535) {
-      throw new LignumError('CONFIG', `kafkaAdvertiseAddress "${advertiseAddress}" is not host:port, e.g. kafka.example.com:9092`)
-    }
-    return {host: advertiseAddress.slice(0, separator), port: advertisedPort}
+const collisionsLogged = new Set<string>()
+
+/** The up nodes with a Kafka listener; two nodes whose ids give one broker id would misroute clients, so the second is left out and named. */
+function brokersOf(context: ServingContext, logger: Logger): KafkaBroker[] {
+  const byId = new Map<number, KafkaBroker>()
+  for (const node of context.clusterView().nodes) {
+    if (node.status !== 'up' || node.kafkaAddress === undefined) continue
+    const broker = {nodeId: node.id, brokerId: brokerIdOf(node.id), ...parseHostPort(node.kafkaAddress)}
+    const taken = byId.get(broker.brokerId)
+    if (taken === undefined) byId.set(broker.brokerId, broker)
+    else warnCollisionOnce(logger, taken.nodeId, node.id, broker.brokerId)
   }
-  return undefined
+  return [...byId.values()]
 }
 
-/** The first step of a node's start: nothing is touched before a configuration it cannot serve is refused. */
-export function refuseKafkaInCluster(config: {kafkaPort: number | undefined; consul: string | undefined}): void {
-  if (config.kafkaPort !== undefined && config.consul !== undefined) {
-    throw new LignumError('CONFIG', 'the Kafka listener (kafkaPort) serves standalone nodes only in this version: cluster nodes do not yet advertise their Kafka listeners to each other; unset kafkaPort with consul')
+function warnCollisionOnce(logger: Logger, kept: string, left: string, brokerId: number): void {
+  const key = `${kept}/${left}`
+  if (collisionsLogged.has(key)) return
+  collisionsLogged.add(key)
+  logger.error(`nodes ${kept} and ${left} both have Kafka broker id ${brokerId} (the number their ids end with); Kafka clients are not told of ${left}: give nodes ids that end in different numbers`)
+}
+
+function parseHostPort(address: string): {host: string; port: number} {
+  const separator = address.lastIndexOf(':')
+  const port = Number(address.slice(separator + 1))
+  if (separator <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535) {
+    throw new LignumError('CONFIG', `kafkaAdvertiseAddress "${address}" is not host:port, e.g. kafka.example.com:9092`)
   }
+  return {host: address.slice(0, separator), port}
 }

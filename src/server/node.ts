@@ -21,7 +21,7 @@ import {lockDataDir, type DataDirLock} from './data-dir-lock.js'
 import {setSegmentHandlesOpenMax} from '../log/segment-handles.js'
 import {installGrpcFraming} from '../wire/grpc-framing.js'
 import {createHealthService} from './health-service.js'
-import {refuseKafkaInCluster, startKafkaListener} from '../kafka/kafka-serving.js'
+import {startKafkaListener, type KafkaServing} from '../kafka/kafka-serving.js'
 import {createHttpServer} from './http-api.js'
 import {httpAccessOf, type HttpAccess} from './http-access.js'
 import type {TokenFileWatch} from '../tokens/token-file-watch.js'
@@ -72,7 +72,8 @@ export interface NodeAddresses {
 export class LignumNode {
   private grpcServer: Server | undefined
   private httpServer: http.Server | https.Server | undefined
-  private kafkaListener: {stop(): Promise<void>} | undefined
+  private kafkaListener: KafkaServing | undefined
+  private kafkaAddress: string | undefined
   private tls: ListenerTls | undefined
   private httpAccess: HttpAccess | undefined
   private tokenFileWatch: TokenFileWatch | undefined
@@ -112,7 +113,6 @@ export class LignumNode {
 
   private async startSteps(): Promise<void> {
     const {config} = this
-    refuseKafkaInCluster(config)
     // First: a bad certificate file stops the start with nothing to undo.
     this.tls = await listenerTlsOf(config, this.logger)
     this.peerCredentials = peerChannelCredentialsOf(this.tls)
@@ -136,6 +136,9 @@ export class LignumNode {
     this.context = context
     this.addresses.grpcPort = await this.startGrpc(context)
     this.addresses.httpPort = await this.startHttp(context)
+    // Before joining: the registration carries the Kafka listener's address; until the node is
+    // ready the listener closes every connection it accepts (kafka-serving.ts).
+    if (config.kafkaPort !== undefined) this.addresses.kafkaPort = await this.startKafka(context)
     if (config.consul) {
       const member = await this.joinCluster(config.consul)
       this.cluster = member
@@ -146,7 +149,6 @@ export class LignumNode {
       context.groupMembership = this.replication.groups
       context.producerIds = await this.producerIdBlocks(config.consul)
     }
-    if (config.kafkaPort !== undefined) this.addresses.kafkaPort = await this.startKafka(context)
     this.accepting = true
     this.logger.info('node started', {nodeId: this.nodeId, dataDir: config.dataDir, grpc: `${config.host}:${this.addresses.grpcPort}`, http: `${config.host}:${this.addresses.httpPort}`, kafka: this.addresses.kafkaPort ? `${config.host}:${this.addresses.kafkaPort}` : 'off', mode: this.cluster ? 'cluster' : 'standalone', tls: this.tls?.clientAuth ?? 'off', httpTokens: this.tokenFileWatch?.size ?? 'off', metricsAccess: this.config.httpMetricsAccess, acl: this.access ? this.access.where : 'off'})
   }
@@ -191,7 +193,7 @@ export class LignumNode {
       controllerEpoch: 0,
       consulReachable: false,
       // A standalone node runs no background verification: reads check what they return.
-      nodes: [{id: this.nodeId, address: this.advertisedAddress, status: 'up', version: this.version, damagedReplicas: this.damagedReplicaIds()}],
+      nodes: [{id: this.nodeId, address: this.advertisedAddress, status: 'up', version: this.version, damagedReplicas: this.damagedReplicaIds(), ...(this.kafkaAddress ? {kafkaAddress: this.kafkaAddress} : {})}],
     }
   }
 
@@ -246,6 +248,7 @@ export class LignumNode {
     try {
       const listener = await startKafkaListener({context, host, port, advertiseAddress: this.config.kafkaAdvertiseAddress, requestBytesMax: this.config.requestBytesMax, logger: this.logger.child({component: 'kafka'})})
       this.kafkaListener = listener
+      this.kafkaAddress = listener.advertisedAddress
       return listener.port
     } catch (error) {
       if (error instanceof LignumError) throw error
@@ -310,6 +313,7 @@ export class LignumNode {
       cluster: this.config.cluster,
       nodeId: this.nodeId,
       advertiseAddress: this.advertisedAddress,
+      kafkaAddress: this.kafkaAddress,
       version: this.version,
       sessionTtlMs: this.config.sessionTtlMs,
       lockDelayMs: this.config.lockDelayMs,

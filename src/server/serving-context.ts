@@ -21,6 +21,8 @@ export interface ClusterNodeStatus {
   address: string
   status: 'up' | 'down'
   version: string
+  /** host:port of its Kafka listener, when it has one. */
+  kafkaAddress?: string
   /** Partition ids whose replica there its node reports damaged (replica-health.ts); up nodes only. */
   damagedReplicas?: string[]
   /** Partition ids whose replica there is not verified since its node started. */

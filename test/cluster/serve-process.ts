@@ -110,6 +110,13 @@ export class ServeProcess {
     return this.settings.nodeId
   }
 
+  /** host:port of its Kafka listener (LIGNUM_KAFKA_PORT), from its last "node started" line. */
+  get kafkaAddress(): string {
+    const started = this.logged('node started').at(-1) as {kafka?: string} | undefined
+    if (!started?.kafka || started.kafka === 'off') throw new Error(`node ${this.nodeId} runs no Kafka listener`)
+    return started.kafka
+  }
+
   get address(): string {
     return `127.0.0.1:${this.grpcPort}`
   }

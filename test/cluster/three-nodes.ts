@@ -24,11 +24,12 @@ export interface LeaseTiming {
   replicaLagMaxMs?: number
 }
 
-export async function startThreeNodes(consulUrl: string, cluster: string, prefix: string, timing: LeaseTiming = {}): Promise<ServeProcess[]> {
+/** `env`: more LIGNUM_* settings for every node (e.g. LIGNUM_KAFKA_PORT). */
+export async function startThreeNodes(consulUrl: string, cluster: string, prefix: string, timing: LeaseTiming = {}, env: Record<string, string> = {}): Promise<ServeProcess[]> {
   const {sessionTtlMs = SESSION_TTL_MS, lockDelayMs = LOCK_DELAY_MS, replicaLagMaxMs = REPLICA_LAG_MAX_MS} = timing
   const nodes = await Promise.all(
     [1, 2, 3].map((index) =>
-      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs, lockDelayMs, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(replicaLagMaxMs)}}),
+      ServeProcess.start({consulUrl, cluster, nodeId: `${prefix}${index}`, sessionTtlMs, lockDelayMs, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(replicaLagMaxMs), ...env}}),
     ),
   )
   await controllerWithAllUp(nodes)
