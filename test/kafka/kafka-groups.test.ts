@@ -1,76 +1,11 @@
 import {expect} from 'chai'
-import {spawn, type ChildProcess} from 'node:child_process'
-import path from 'node:path'
 import {runCli} from '../helpers/cli.js'
+import {awaitStableSplit, consoleGroupConsumer, describeGroup, IDLE_EXIT_MS, parseConsumed, TOOL_TIMEOUT_MS} from '../helpers/kafka-console-group.js'
 import {requireKafkaTools, type KafkaTools} from '../helpers/kafka-tools.js'
 import {serverForSuite} from '../helpers/server.js'
 
 const PARTITIONS = 6
 const RECORDS = 600
-// The console tools' JVM takes seconds to start on a loaded machine.
-const TOOL_TIMEOUT_MS = 120_000
-// A console consumer exits once it has had nothing for this long: long enough to span the
-// join of its peer and the produce that follows.
-const IDLE_EXIT_MS = 25_000
-const POLL_MS = 500
-
-interface ConsoleRun {
-  child: ChildProcess
-  done: Promise<{code: number | null; stdout: string; stderr: string}>
-}
-
-/** Kafka's console consumer in group `group`, printing partition, key and value per line. */
-export function consoleGroupConsumer(tools: KafkaTools, bootstrap: string, topic: string, group: string, idleExitMs: number): ConsoleRun {
-  const child = spawn('java', ['-cp', path.join(tools.libDir, '*'), 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', topic, '--group', group, '--from-beginning', '--timeout-ms', String(idleExitMs), '--property', 'print.partition=true', '--property', 'print.key=true', '--property', 'key.separator=|'], {stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => (stdout += chunk))
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
-  const timer = setTimeout(() => child.kill('SIGKILL'), TOOL_TIMEOUT_MS)
-  const done = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({code, stdout, stderr})
-    })
-  })
-  return {child, done}
-}
-
-/** "Partition:3|key-7|value 7" lines, as {partition, record: "key-7|value 7"}. */
-export function parseConsumed(stdout: string): {partition: number; record: string}[] {
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('Partition:'))
-    .map((line) => {
-      const [partitionField, ...rest] = line.split('|')
-      return {partition: Number(partitionField!.slice('Partition:'.length)), record: rest.join('|')}
-    })
-}
-
-interface Description {
-  state: string
-  members: {memberId: string}[]
-  partitions: {topic: string; partition: number; committedOffset: number | null; logEndOffset: number | null; memberId: string | null}[]
-}
-
-export async function describeGroup(brokers: string[], group: string): Promise<Description> {
-  const described = await runCli(['groups', 'describe', group, '--json', ...brokers])
-  expect(described.code, described.stderr).to.equal(0)
-  return JSON.parse(described.stdout) as Description
-}
-
-/** Waits until the group is Stable with `members` members holding every partition of `topic`. */
-export async function awaitStableSplit(brokers: string[], group: string, topic: string, members: number, deadlineMs: number): Promise<Description> {
-  const deadline = Date.now() + deadlineMs
-  for (;;) {
-    const description = await describeGroup(brokers, group).catch(() => undefined)
-    const held = description?.partitions.filter((entry) => entry.topic === topic && entry.memberId !== null) ?? []
-    if (description?.state === 'Stable' && description.members.length === members && held.length === PARTITIONS) return description
-    if (Date.now() > deadline) throw new Error(`group ${group} did not settle on ${members} members holding ${PARTITIONS} partitions: ${JSON.stringify(description)}`)
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-  }
-}
 
 describe("kafka listener: consumer groups with Kafka's console consumer", function () {
   this.timeout(TOOL_TIMEOUT_MS * 4)
@@ -89,7 +24,7 @@ describe("kafka listener: consumer groups with Kafka's console consumer", functi
     const bootstrap = suite.server.kafkaAddress!
     const first = consoleGroupConsumer(tools, bootstrap, topic, group, IDLE_EXIT_MS)
     const second = consoleGroupConsumer(tools, bootstrap, topic, group, IDLE_EXIT_MS)
-    await awaitStableSplit(suite.brokers, group, topic, 2, TOOL_TIMEOUT_MS / 2)
+    await awaitStableSplit(suite.brokers, group, topic, PARTITIONS, 2, TOOL_TIMEOUT_MS / 2)
 
     const lines = Array.from({length: RECORDS}, (_, index) => `key-${index}|value ${index}`)
     const produced = await runCli(['produce', '-t', topic, '-K', '|', ...suite.brokers], {input: lines.join('\n') + '\n'})
