@@ -31,6 +31,8 @@ export interface KafkaRequest<Context = unknown> {
   context: Context
   /** Who sent it, as authorization names them (ANONYMOUS without TLS client certificates). */
   principal: string
+  /** The client's address as a group member's host (Kafka shows it as "/1.2.3.4"). */
+  clientHost: string
 }
 
 export function isFlexible(api: Pick<KafkaApi, 'firstFlexibleVersion'>, version: number): boolean {

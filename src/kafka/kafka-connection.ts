@@ -118,7 +118,7 @@ export class KafkaConnection<Context> {
     if (flexible) body.skipTaggedFields()
     // ApiVersions answers with header v0 whatever its version, so old and new clients can read it.
     const response = responseWriter(header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY)
-    const answered = await api.handle({header, flexible, body, context: this.context, principal: this.principal}, response)
+    const answered = await api.handle({header, flexible, body, context: this.context, principal: this.principal, clientHost: `/${this.socket.remoteAddress ?? 'unknown'}`}, response)
     return answered ? response.chunks() : null
   }
 

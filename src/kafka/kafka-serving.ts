@@ -11,10 +11,17 @@ import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import type {ServingContext} from '../server/serving-context.js'
 import {fetchApi} from './apis/fetch.js'
+import {findCoordinatorApi} from './apis/find-coordinator.js'
+import {heartbeatApi} from './apis/heartbeat.js'
 import {initProducerIdApi} from './apis/init-producer-id.js'
+import {joinGroupApi} from './apis/join-group.js'
+import {leaveGroupApi} from './apis/leave-group.js'
 import {listOffsetsApi} from './apis/list-offsets.js'
 import {metadataApi} from './apis/metadata.js'
+import {offsetCommitApi} from './apis/offset-commit.js'
+import {offsetFetchApi} from './apis/offset-fetch.js'
 import {produceApi} from './apis/produce.js'
+import {syncGroupApi} from './apis/sync-group.js'
 import {brokerIdOf} from './broker-ids.js'
 import type {KafkaApi} from './kafka-api.js'
 import type {KafkaBroker, KafkaContext} from './kafka-context.js'
@@ -42,7 +49,7 @@ export async function startKafkaListener(options: KafkaServingOptions): Promise<
   const {context, logger} = options
   const configured = options.advertiseAddress === undefined ? undefined : parseHostPort(options.advertiseAddress)
   const kafkaContext: KafkaContext = {serving: context, brokers: () => brokersOf(context, logger), brokerIdOf}
-  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), initProducerIdApi()]
+  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), offsetCommitApi(), offsetFetchApi(), findCoordinatorApi(), joinGroupApi(), heartbeatApi(), leaveGroupApi(), syncGroupApi(), initProducerIdApi()]
   const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger, requestBytesMax: options.requestBytesMax, accepting: () => context.ready()})
   const listening = {host: options.host === '0.0.0.0' ? '127.0.0.1' : options.host, port: listener.port}
   const advertised = configured ?? listening
