@@ -31,6 +31,11 @@ export class AsyncQueue<T> {
     for (const wake of this.roomWaiters.splice(0)) wake()
   }
 
+  /** Items ready now: 0 means the reader has caught up with what was pushed. */
+  get size(): number {
+    return this.items.length
+  }
+
   get isClosed(): boolean {
     return this.closed
   }
