@@ -64,3 +64,15 @@ export function runKafkaTool(tools: KafkaTools, mainClassOrSource: string, args:
     })
   })
 }
+
+/** Kafka's console producer, fed `lines` ("key|value") on stdin with `properties`; its exit code and stderr. */
+export function consoleProduce(tools: KafkaTools, bootstrap: string, topic: string, lines: string[], properties: string[]): Promise<{code: number | null; stderr: string}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('java', ['-cp', path.join(tools.libDir, '*'), 'org.apache.kafka.tools.ConsoleProducer', '--bootstrap-server', bootstrap, '--topic', topic, '--property', 'parse.key=true', '--property', 'key.separator=|', ...properties.flatMap((property) => ['--producer-property', property])], {stdio: ['pipe', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({code, stderr}))
+    child.stdin.end(lines.map((line) => `${line}\n`).join(''))
+  })
+}

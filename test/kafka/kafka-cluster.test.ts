@@ -7,12 +7,10 @@
  * requests reach the group's coordinator through whichever node they were sent to.
  */
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
-import path from 'node:path'
 import {runCli} from '../helpers/cli.js'
 import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
 import {awaitStableSplit, consoleGroupConsumer, describeGroup, IDLE_EXIT_MS, parseConsumed} from '../helpers/kafka-console-group.js'
-import {requireKafkaTools, type KafkaTools} from '../helpers/kafka-tools.js'
+import {consoleProduce, requireKafkaTools, type KafkaTools} from '../helpers/kafka-tools.js'
 import type {ServeProcess} from '../cluster/serve-process.js'
 import {replicatedPartitions, startThreeNodes} from '../cluster/three-nodes.js'
 import {printLogs} from '../cluster/cluster-reads.js'
@@ -27,18 +25,6 @@ const RECORDS = 900
 const GROUPED_TOPIC = 'grouped'
 const GROUPED_PARTITIONS = 6
 const GROUPED_RECORDS = 600
-
-function consoleProduce(tools: KafkaTools, bootstrap: string, lines: string[]): Promise<{code: number | null; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const properties = ['acks=all', 'enable.idempotence=true', 'linger.ms=5']
-    const child = spawn('java', ['-cp', path.join(tools.libDir, '*'), 'org.apache.kafka.tools.ConsoleProducer', '--bootstrap-server', bootstrap, '--topic', TOPIC, '--property', 'parse.key=true', '--property', 'key.separator=|', ...properties.flatMap((property) => ['--producer-property', property])], {stdio: ['pipe', 'ignore', 'pipe']})
-    let stderr = ''
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code, stderr}))
-    child.stdin.end(lines.map((line) => `${line}\n`).join(''))
-  })
-}
 
 describe('kafka listener in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
@@ -90,7 +76,7 @@ describe('kafka listener in cluster mode (three real nodes, real Consul)', funct
 
   it("Kafka's idempotent acks=all console producer, bootstrapped from one node, reaches every partition's leader", async () => {
     const lines = Array.from({length: RECORDS}, (_, index) => `key-${index}|value-${index}`)
-    const produced = await consoleProduce(tools, nodes[0]!.kafkaAddress, lines)
+    const produced = await consoleProduce(tools, nodes[0]!.kafkaAddress, TOPIC, lines, ['acks=all', 'enable.idempotence=true', 'linger.ms=5'])
     expect(produced.code, produced.stderr).to.equal(0)
     const read = await runCli(['consume', '-t', TOPIC, '-e', '--json', '--brokers', nodes[1]!.address], {timeoutMs: 60_000})
     expect(read.code, read.stderr).to.equal(0)

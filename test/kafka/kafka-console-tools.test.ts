@@ -1,25 +1,11 @@
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
-import path from 'node:path'
 import {runCli} from '../helpers/cli.js'
-import {requireKafkaTools, runKafkaTool, type KafkaTools} from '../helpers/kafka-tools.js'
+import {consoleProduce, requireKafkaTools, runKafkaTool, type KafkaTools} from '../helpers/kafka-tools.js'
 import {serverForSuite} from '../helpers/server.js'
 
 const RECORDS = 2000
 // The console tools' JVM takes seconds to start on a loaded machine.
 const TOOL_TIMEOUT_MS = 120_000
-
-/** Kafka's console producer, fed `lines` on stdin; resolves with its exit code and stderr. */
-function consoleProduce(tools: KafkaTools, bootstrap: string, topic: string, lines: string[], properties: string[]): Promise<{code: number | null; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('java', ['-cp', path.join(tools.libDir, '*'), 'org.apache.kafka.tools.ConsoleProducer', '--bootstrap-server', bootstrap, '--topic', topic, '--property', 'parse.key=true', '--property', 'key.separator=|', ...properties.flatMap((property) => ['--producer-property', property])], {stdio: ['pipe', 'ignore', 'pipe']})
-    let stderr = ''
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code, stderr}))
-    child.stdin.end(lines.map((line) => `${line}\n`).join(''))
-  })
-}
 
 function consoleConsume(tools: KafkaTools, bootstrap: string, topic: string, partition: number, count: number) {
   return runKafkaTool(tools, 'org.apache.kafka.tools.consumer.ConsoleConsumer', ['--bootstrap-server', bootstrap, '--topic', topic, '--partition', String(partition), '--offset', 'earliest', '--max-messages', String(count), '--property', 'print.key=true', '--property', 'key.separator=|'])
