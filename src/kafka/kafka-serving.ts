@@ -24,6 +24,7 @@ import {produceApi} from './apis/produce.js'
 import {syncGroupApi} from './apis/sync-group.js'
 import {topicAdminApis} from './apis/topic-admin-apis.js'
 import {brokerIdOf} from './broker-ids.js'
+import {groupAdminApis} from './apis/group-admin-apis.js'
 import type {KafkaApi} from './kafka-api.js'
 import type {KafkaBroker, KafkaContext} from './kafka-context.js'
 import {KafkaListener} from './kafka-listener.js'
@@ -50,7 +51,7 @@ export async function startKafkaListener(options: KafkaServingOptions): Promise<
   const {context, logger} = options
   const configured = options.advertiseAddress === undefined ? undefined : parseHostPort(options.advertiseAddress)
   const kafkaContext: KafkaContext = {serving: context, brokers: () => brokersOf(context, logger), brokerIdOf}
-  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), offsetCommitApi(), offsetFetchApi(), findCoordinatorApi(), joinGroupApi(), heartbeatApi(), leaveGroupApi(), syncGroupApi(), initProducerIdApi(), ...topicAdminApis()]
+  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), offsetCommitApi(), offsetFetchApi(), findCoordinatorApi(), joinGroupApi(), heartbeatApi(), leaveGroupApi(), syncGroupApi(), initProducerIdApi(), ...topicAdminApis(), ...groupAdminApis()]
   const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger, requestBytesMax: options.requestBytesMax, accepting: () => context.ready()})
   const listening = {host: options.host === '0.0.0.0' ? '127.0.0.1' : options.host, port: listener.port}
   const advertised = configured ?? listening
