@@ -27,6 +27,8 @@ const CONSUL_READY_TIMEOUT_MS = 60_000
 const CONSUL_STOP_TIMEOUT_MS = 15_000
 const POLL_INTERVAL_MS = 100
 const NODE_NAME = 'lignum-test'
+/** Starts on fresh ports after a port another process took first; more clashes than this mean ports are scarce. */
+const PORT_CLASH_ATTEMPTS_MAX = 3
 
 let binaryLookup: Promise<{path?: string; missingReason?: string}> | undefined
 
@@ -93,17 +95,26 @@ export class ConsulAgent {
 
   /** Starts an agent; `ports` fixes some ports (a test that points a node at Consul before it runs). */
   static async start(binary: string, kind: 'dev' | 'persistent' = 'dev', fixedPorts: Partial<ConsulPorts> = {}, extras: ConsulExtras = {}): Promise<ConsulAgent> {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lignum-consul-'))
-    const ports = {
-      http: fixedPorts.http ?? (await freePort()),
-      server: fixedPorts.server ?? (await freePort()),
-      serfLan: fixedPorts.serfLan ?? (await freePort()),
-      serfWan: fixedPorts.serfWan ?? (await freePort()),
-      ...(extras.https ? {https: await freePort()} : {}),
+    for (let attempt = 1; ; attempt++) {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lignum-consul-'))
+      const ports = {
+        http: fixedPorts.http ?? (await freePort()),
+        server: fixedPorts.server ?? (await freePort()),
+        serfLan: fixedPorts.serfLan ?? (await freePort()),
+        serfWan: fixedPorts.serfWan ?? (await freePort()),
+        ...(extras.https ? {https: await freePort()} : {}),
+      }
+      const agent = new ConsulAgent(binary, kind, ports, dataDir, extras)
+      try {
+        await agent.launch()
+        return agent
+      } catch (error) {
+        await agent.destroy()
+        // A probed port can be taken by another process before Consul binds it; fresh ports fix that.
+        const clash = agent.log.includes('address already in use')
+        if (!clash || attempt >= PORT_CLASH_ATTEMPTS_MAX || Object.keys(fixedPorts).length > 0) throw error
+      }
     }
-    const agent = new ConsulAgent(binary, kind, ports, dataDir, extras)
-    await agent.launch()
-    return agent
   }
 
   get url(): string {
