@@ -110,6 +110,11 @@ export class LignumError extends Error {
   }
 }
 
+/** The error's one line for a person or a log: what went wrong, then how to fix it. */
+export function errorLine(error: {message: string; hint?: string | undefined}): string {
+  return error.hint === undefined ? error.message : `${error.message}; ${error.hint}`
+}
+
 export function isErrorCode(value: string): value is ErrorCode {
   return Object.hasOwn(errorTable, value)
 }
@@ -119,6 +124,13 @@ export function isErrorCode(value: string): value is ErrorCode {
  * the same error without parsing the message, and the message stays the user's words alone.
  */
 export const ERROR_CODE_METADATA_KEY = 'lignum-error-code'
+
+/**
+ * The trailing-metadata key a LignumError's hint travels under, beside its code, so a client
+ * keeps the message (what went wrong) apart from how to fix it. Binary (`-bin`), since a hint
+ * may quote a principal or a topic name that is not printable ASCII.
+ */
+export const ERROR_HINT_METADATA_KEY = 'lignum-error-hint-bin'
 
 /** The code a failed call carries (its trailing metadata), else the first code sent as its gRPC status. */
 export function errorCodeOfGrpc(status: number, sentCode: string | undefined): ErrorCode {

@@ -72,7 +72,7 @@ export class ConsulRuleStore implements AclRuleStore {
       try {
         current = this.parse(entry?.value ?? null)
       } catch (error) {
-        throw new LignumError('CONFIG', `${(error as Error).message}; correct the key's value before changing rules through lignum acl`, {cause: error})
+        throw new LignumError('CONFIG', (error as Error).message, {cause: error, hint: `correct the key's value before changing rules through lignum acl`})
       }
       const edited = edit(current)
       if (edited === undefined) return unchanged

@@ -9,7 +9,7 @@
  * creates it.
  */
 import {readFile} from 'node:fs/promises'
-import {LignumError} from '../errors.js'
+import {errorLine, LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {replaceFileAtomically} from '../log/atomic-file.js'
 import {parseRules, type AclRule} from './acl-rule.js'
@@ -89,7 +89,7 @@ export class FileRuleStore implements AclRuleStore {
     try {
       return this.parse(text)
     } catch (error) {
-      throw new LignumError('CONFIG', `${(error as Error).message}; correct the file before changing rules through lignum acl`, {cause: error})
+      throw new LignumError('CONFIG', (error as Error).message, {cause: error, hint: `correct the file before changing rules through lignum acl`})
     }
   }
 
@@ -109,7 +109,7 @@ export class FileRuleStore implements AclRuleStore {
       if (text === this.lastText || this.acceptedCount !== acceptedBefore) return
       rules = this.parse(text)
     } catch (error) {
-      const reason = error instanceof LignumError ? error.message : String(error)
+      const reason = error instanceof LignumError ? errorLine(error) : String(error)
       if (reason !== this.lastRefused) this.logger.warn('authorization rules file changed but was refused; the previous rules stay in force', {reason})
       this.lastRefused = reason
       return

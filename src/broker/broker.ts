@@ -488,7 +488,7 @@ export class Broker {
     const pending = this.creating.get(name)
     if (pending) return pending
     if (!this.config.autoCreateTopics) {
-      return Promise.reject(new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist and auto-creation is off; create it with: lignum topics create ${name}`))
+      return Promise.reject(new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist and auto-creation is off`, {hint: `create it with: lignum topics create ${name}`}))
     }
     if (this.autoCreator) {
       // Kept apart from `creating`: the catalog's watch creates the topic here meanwhile.
@@ -584,7 +584,7 @@ export class Broker {
   private topicOrThrow(name: string): Topic {
     validateTopicName(name)
     const topic = this.topics.get(name)
-    if (!topic) throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist; list topics with: lignum topics list`)
+    if (!topic) throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, {hint: `list topics with: lignum topics list`})
     return topic
   }
 
@@ -640,7 +640,7 @@ function checkProduceInput(input: ProduceInput): void {
 }
 
 function internalTopicRefused(name: string, action: string): LignumError {
-  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node. Consumer group offsets are managed with \`lignum groups\` (list, describe, seek, delete) and committed by \`lignum consume --group\``)
+  return new LignumError('PERMISSION_DENIED', `cannot ${action} "${name}": topics starting with "__" belong to the node`, {hint: `consumer group offsets are managed with \`lignum groups\` (list, describe, seek, delete) and committed by \`lignum consume --group\``})
 }
 
 function asLignumError(error: unknown): LignumError {
@@ -667,5 +667,5 @@ function describe(topic: Topic): TopicDescription {
 }
 
 function notLeaderForReads(partition: Partition): LignumError {
-  return new LignumError('NOT_LEADER', `this node follows ${partition.name} (leader epoch ${partition.leaderEpoch}); read it from its leader, or with --replica any from an in-sync replica`)
+  return new LignumError('NOT_LEADER', `this node follows ${partition.name} (leader epoch ${partition.leaderEpoch})`, {hint: `read it from its leader, or with --replica any from an in-sync replica`})
 }

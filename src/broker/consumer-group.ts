@@ -338,7 +338,7 @@ export class ConsumerGroup {
     const shared = names.filter((name) => others.every((member) => member.protocols.some((protocol) => protocol.name === name)))
     if (shared.length === 0) {
       const theirs = [...new Set(others.flatMap((member) => member.protocols.map((protocol) => protocol.name)))].join(', ')
-      throw new LignumError('INCONSISTENT_GROUP_PROTOCOL', `group ${this.name}'s members use the assignor(s) ${theirs}, none of ${names.join(', ')}; use the same --assignor as the other members, or another group`)
+      throw new LignumError('INCONSISTENT_GROUP_PROTOCOL', `group ${this.name}'s members use the assignor(s) ${theirs}, none of ${names.join(', ')}`, {hint: `use the same --assignor as the other members, or another group`})
     }
   }
 
@@ -395,7 +395,7 @@ function validateJoin(request: JoinRequest): void {
     throw new LignumError('INVALID_ARGUMENT', `a JoinGroup names ${request.protocols.length} protocols; name 1 to ${PROTOCOLS_PER_MEMBER_MAX} assignors`)
   }
   if (!Number.isInteger(request.sessionTimeoutMs) || request.sessionTimeoutMs < SESSION_TIMEOUT_MS_MIN || request.sessionTimeoutMs > SESSION_TIMEOUT_MS_MAX) {
-    throw new LignumError('INVALID_ARGUMENT', `session timeout ${request.sessionTimeoutMs} ms is outside ${SESSION_TIMEOUT_MS_MIN} to ${SESSION_TIMEOUT_MS_MAX} ms; choose one in that range (--session-timeout)`)
+    throw new LignumError('INVALID_ARGUMENT', `session timeout ${request.sessionTimeoutMs} ms is outside ${SESSION_TIMEOUT_MS_MIN} to ${SESSION_TIMEOUT_MS_MAX} ms`, {hint: `choose one in that range (--session-timeout)`})
   }
   if (!Number.isInteger(request.rebalanceTimeoutMs) || request.rebalanceTimeoutMs < 1 || request.rebalanceTimeoutMs > REBALANCE_TIMEOUT_MS_MAX) {
     throw new LignumError('INVALID_ARGUMENT', `rebalance timeout ${request.rebalanceTimeoutMs} ms is outside 1 to ${REBALANCE_TIMEOUT_MS_MAX} ms`)

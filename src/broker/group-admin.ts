@@ -79,7 +79,7 @@ export async function resetGroupOffsets(
   }
   const live = membership.membershipOf(group)
   if (live.members.length > 0 && !options.force) {
-    throw new LignumError('NON_EMPTY_GROUP', `group "${group}" has ${live.members.length} live member(s) (state ${live.state}): stop its consumers first, or pass --force (their next commit may overwrite the new offsets)`)
+    throw new LignumError('NON_EMPTY_GROUP', `group "${group}" has ${live.members.length} live member(s) (state ${live.state})`, {hint: `stop its consumers first, or pass --force (their next commit may overwrite the new offsets)`})
   }
   const previous = new Map(table.fetch(group).map((entry) => [`${entry.topic}\u0000${entry.partition}`, entry.offset]))
   const changes = offsets.map((entry) => ({topic: entry.topic, partition: entry.partition, previousOffset: previous.get(`${entry.topic}\u0000${entry.partition}`), offset: entry.offset}))
@@ -100,5 +100,5 @@ export async function deleteGroup(group: string, table: GroupOffsetsTable, membe
 }
 
 function unknownGroup(group: string): LignumError {
-  return new LignumError('NOT_FOUND', `consumer group "${group}" does not exist (no committed offsets, no live members); see: lignum groups list`)
+  return new LignumError('NOT_FOUND', `consumer group "${group}" does not exist (no committed offsets, no live members)`, {hint: `see: lignum groups list`})
 }

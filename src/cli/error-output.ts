@@ -5,7 +5,7 @@
  * table's); this module only renders. A hint (how to fix it, in the command's words) follows
  * the message after "; " on a line, and is its own field in JSON.
  */
-import type {ErrorCode} from '../errors.js'
+import {errorLine, type ErrorCode} from '../errors.js'
 
 export interface ShownError {
   code: ErrorCode
@@ -16,7 +16,7 @@ export interface ShownError {
 /** The line to write to stderr for `error`, newline included. */
 export function renderError(error: ShownError, json: boolean): string {
   if (json) return `${JSON.stringify({error: {code: error.code, message: error.message, ...(error.hint === undefined ? {} : {hint: error.hint})}})}\n`
-  return `Error: ${error.message}${error.hint === undefined ? '' : `; ${error.hint}`}\n`
+  return `Error: ${errorLine(error)}\n`
 }
 
 export function writeError(error: ShownError, json: boolean): void {

@@ -4,7 +4,7 @@
  * (it reads `retriable`); this layer only makes each call once, with a deadline.
  */
 import {credentials, makeGenericClientConstructor, type ChannelCredentials, status as GrpcStatus, type ServiceError, type CallOptions, type ClientUnaryCall, type ClientReadableStream, Metadata} from '@grpc/grpc-js'
-import {ERROR_CODE_METADATA_KEY, LignumError, errorCodeOfGrpc} from '../errors.js'
+import {ERROR_CODE_METADATA_KEY, ERROR_HINT_METADATA_KEY, LignumError, errorCodeOfGrpc} from '../errors.js'
 import {LignumClient as GrpcLignumClient, LignumService} from '../generated/lignum/v1/lignum.js'
 import {LIBRARY_CONNECT_HINTS, type ConnectHints} from './connect-hints.js'
 import {decodeFetchResponse} from './fetch-response-codec.js'
@@ -135,7 +135,7 @@ export class Connection {
     if (error.code === GrpcStatus.RESOURCE_EXHAUSTED && sentCode === undefined) {
       return new LignumError('REQUEST_TOO_LARGE', `the node at ${this.address} refused a message as too large (${error.details}); send smaller batches`, {cause: error})
     }
-    return new LignumError(errorCodeOfGrpc(error.code, sentCode), error.details, {cause: error})
+    return new LignumError(errorCodeOfGrpc(error.code, sentCode), error.details, {cause: error, hint: sentHint(error)})
   }
 
   private closedByUser = false
@@ -158,6 +158,11 @@ function isServiceError(error: unknown): error is ServiceError {
 function sentErrorCode(error: ServiceError): string | undefined {
   const [code] = error.metadata?.get(ERROR_CODE_METADATA_KEY) ?? []
   return typeof code === 'string' ? code : undefined
+}
+
+function sentHint(error: ServiceError): string | undefined {
+  const [hint] = error.metadata?.get(ERROR_HINT_METADATA_KEY) ?? []
+  return Buffer.isBuffer(hint) ? hint.toString('utf8') : undefined
 }
 
 // node:tls's words when the node's certificate fails verification, as grpc-js passes them on.

@@ -481,7 +481,7 @@ export class Producer {
       const response = await channel.send(request, batch.createdMs)
       const result = response.results[0]
       if (!result?.error) return this.acknowledge(batch, result)
-      failure = new LignumError(isErrorCode(result.error.code) ? result.error.code : 'INTERNAL', result.error.message)
+      failure = new LignumError(isErrorCode(result.error.code) ? result.error.code : 'INTERNAL', result.error.message, {hint: result.error.hint || undefined})
     } catch (error) {
       failure = error instanceof LignumError ? error : new LignumError('INTERNAL', String(error), {cause: error})
     }

@@ -72,22 +72,24 @@ export function validateReplication(settings: {partitions: number; replicationFa
   if (!Number.isSafeInteger(minInsyncReplicas) || minInsyncReplicas < 1 || minInsyncReplicas > replicationFactor) {
     throw new LignumError(
       'INVALID_ARGUMENT',
-      `min in-sync replicas ${minInsyncReplicas} must be between 1 and the replication factor ${replicationFactor}: change --min-insync-replicas`,
+      `min in-sync replicas ${minInsyncReplicas} must be between 1 and the replication factor ${replicationFactor}`,
+      {hint: `change --min-insync-replicas`},
     )
   }
 }
 
 function validateAssignment(partitions: number, replicationFactor: number, nodeCount: number): void {
   if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > PARTITIONS_MAX) {
-    throw new LignumError('INVALID_ARGUMENT', `partition count ${partitions} must be between 1 and ${PARTITIONS_MAX}: change --partitions`)
+    throw new LignumError('INVALID_ARGUMENT', `partition count ${partitions} must be between 1 and ${PARTITIONS_MAX}`, {hint: `change --partitions`})
   }
   if (!Number.isSafeInteger(replicationFactor) || replicationFactor < 1) {
-    throw new LignumError('INVALID_ARGUMENT', `replication factor ${replicationFactor} must be at least 1: change --replication-factor`)
+    throw new LignumError('INVALID_ARGUMENT', `replication factor ${replicationFactor} must be at least 1`, {hint: `change --replication-factor`})
   }
   if (replicationFactor > nodeCount) {
     throw new LignumError(
       'INVALID_ARGUMENT',
-      `replication factor ${replicationFactor} needs ${replicationFactor} live nodes, ${nodeCount} ${nodeCount === 1 ? 'is' : 'are'} registered: start more nodes or lower --replication-factor`,
+      `replication factor ${replicationFactor} needs ${replicationFactor} live nodes, ${nodeCount} ${nodeCount === 1 ? 'is' : 'are'} registered`,
+      {hint: `start more nodes or lower --replication-factor`},
     )
   }
 }

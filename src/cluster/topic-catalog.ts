@@ -415,7 +415,7 @@ function alreadyExists(name: string): LignumError {
 }
 
 function unknownTopic(name: string): LignumError {
-  return new LignumError('UNKNOWN_TOPIC', `topic ${name} does not exist: list topics with "lignum topics list"`)
+  return new LignumError('UNKNOWN_TOPIC', `topic ${name} does not exist`, {hint: `list topics with "lignum topics list"`})
 }
 
 function notController(term: ControllerTerm, what: string): LignumError {

@@ -61,9 +61,9 @@ async function findConfigFile(options: LoadOptions): Promise<{config: unknown; f
     return result && !result.isEmpty ? {config: result.config, filepath: result.filepath} : null
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && options.configFile) {
-      throw new LignumError('CONFIG', `the configuration file ${options.configFile} does not exist; check the path given to --config`, {cause: error})
+      throw new LignumError('CONFIG', `the configuration file ${options.configFile} does not exist`, {cause: error, hint: 'check the path given to --config'})
     }
-    throw new LignumError('CONFIG', `cannot read the configuration file: ${describeLoadError(error)}; correct it, or point --config at another file`, {cause: error})
+    throw new LignumError('CONFIG', `cannot read the configuration file: ${describeLoadError(error)}`, {cause: error, hint: 'correct it, or point --config at another file'})
   }
 }
 

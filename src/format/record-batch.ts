@@ -206,7 +206,7 @@ class RecordCursor {
   }
 
   fail(what: string): never {
-    throw new LignumError('CORRUPT_RECORD', `record batch is malformed: ${what}; the data is damaged, verify it with "lignum segments inspect --verify"`)
+    throw new LignumError('CORRUPT_RECORD', `record batch is malformed: ${what}`, {hint: `the data is damaged, verify it with "lignum segments inspect --verify"`})
   }
 
   varint(): number {

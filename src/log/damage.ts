@@ -49,7 +49,8 @@ export class PartitionDamagedError extends LignumError {
     const stopFirst = foundWhile === 'read' ? 'stop the node, then ' : ''
     super(
       'PARTITION_DAMAGED',
-      `partition ${topic}-${partition} is damaged: ${describeDamage(damage)}; nothing was changed; see what is lost with "lignum segments inspect --verify" and repair it offline (${stopFirst}run: ${repairCommandFor(dir, topic, partition)})`,
+      `partition ${topic}-${partition} is damaged: ${describeDamage(damage)}; nothing was changed`,
+      {hint: `see what is lost with "lignum segments inspect --verify" and repair it offline (${stopFirst}run: ${repairCommandFor(dir, topic, partition)})`},
     )
   }
 }

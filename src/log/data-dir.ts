@@ -17,8 +17,8 @@ export interface PartitionLocation {
 
 export async function listPartitions(dataDir: string, options: {allowEmpty?: boolean} = {}): Promise<PartitionLocation[]> {
   const info = await stat(dataDir).catch(() => null)
-  if (info === null) throw new LignumError('DATA_DIR', `data directory ${dataDir} does not exist; give the --data-dir a server wrote to`)
-  if (!info.isDirectory()) throw new LignumError('DATA_DIR', `${dataDir} is not a directory; give the --data-dir a server wrote to`)
+  if (info === null) throw new LignumError('DATA_DIR', `data directory ${dataDir} does not exist`, {hint: 'give the --data-dir a server wrote to'})
+  if (!info.isDirectory()) throw new LignumError('DATA_DIR', `${dataDir} is not a directory`, {hint: 'give the --data-dir a server wrote to'})
   const partitions: PartitionLocation[] = []
   const entries = await readdir(dataDir, {withFileTypes: true}).catch((error: unknown) => {
     throw describeAccessError(error, dataDir) ?? error

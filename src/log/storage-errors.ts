@@ -49,10 +49,10 @@ export function describeAccessError(error: unknown, dataDir: string): LignumErro
   const code = errnoOf(error) ?? ''
   const file = (error as NodeJS.ErrnoException).path ?? dataDir
   if (READ_ONLY_CODES.has(code)) {
-    return new LignumError('DATA_DIR', `cannot write ${file}: the data directory ${dataDir} is on a read-only file system; remount it read-write or choose another --data-dir`, {cause: error})
+    return new LignumError('DATA_DIR', `cannot write ${file}: the data directory ${dataDir} is on a read-only file system`, {cause: error, hint: 'remount it read-write or choose another --data-dir'})
   }
   if (PERMISSION_CODES.has(code)) {
-    return new LignumError('DATA_DIR', `cannot use ${file}: permission denied; give the user running lignum read and write access to ${dataDir} (chown or chmod) or choose another --data-dir`, {cause: error})
+    return new LignumError('DATA_DIR', `cannot use ${file}: permission denied`, {cause: error, hint: `give the user running lignum read and write access to ${dataDir} (chown or chmod) or choose another --data-dir`})
   }
   return null
 }

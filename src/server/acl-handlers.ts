@@ -40,7 +40,7 @@ export function aclHandlers(context: ServingContext, unary: Unary) {
 
 function accessOrRefuse(context: ServingContext): AccessControl {
   if (context.access) return context.access
-  throw new LignumError('CONFIG', `authorization is off on node ${context.nodeId}: everyone may do everything; turn it on with acl.enabled true (serve --acl-enabled, or LIGNUM_ACL_ENABLED=true) and restart the node`)
+  throw new LignumError('CONFIG', `authorization is off on node ${context.nodeId}: everyone may do everything`, {hint: `turn it on with acl.enabled true (serve --acl-enabled, or LIGNUM_ACL_ENABLED=true) and restart the node`})
 }
 
 export function ruleToWire(rule: AclRule): WireAclRule {

@@ -57,12 +57,12 @@ export function requireProduce(context: ServingContext, principal: string, topic
 export function permissionDenied(principal: string, operation: Operation, resource: Resource): LignumError {
   const named = describeResource(resource.type, resource.name)
   const flags = ruleFlags({permission: 'allow', principal: quoteForShell(principal), operation, resourceType: resource.type, resourceName: resource.name, patternType: 'literal'})
-  return new LignumError('PERMISSION_DENIED', `${principal} may not ${operation}${PREPOSITIONS[operation]} ${named}; an operator can allow it with: lignum acl add ${flags}`)
+  return new LignumError('PERMISSION_DENIED', `${principal} may not ${operation}${PREPOSITIONS[operation]} ${named}`, {hint: `an operator can allow it with: lignum acl add ${flags}`})
 }
 
 /** InitProducerId's refusal: the producer has not named its topic yet, so the hint leaves it for the operator to fill in. */
 export function mayProduceNowhere(principal: string): LignumError {
-  return new LignumError('PERMISSION_DENIED', `${principal} may not produce to any topic; an operator can allow it with: lignum acl add --allow --principal ${quoteForShell(principal)} --operation produce --topic <topic>`)
+  return new LignumError('PERMISSION_DENIED', `${principal} may not produce to any topic`, {hint: `an operator can allow it with: lignum acl add --allow --principal ${quoteForShell(principal)} --operation produce --topic <topic>`})
 }
 
 function quoteForShell(text: string): string {

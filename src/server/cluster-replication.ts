@@ -401,7 +401,7 @@ export class ClusterReplication {
 
   async describeTopic(name: string): Promise<TopicDescription> {
     const described = await this.catalog.describeTopic(name)
-    if (!described) throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist; list topics with: lignum topics list`)
+    if (!described) throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, {hint: `list topics with: lignum topics list`})
     return this.catalogTopicToWire(described, this.localTopics())
   }
 
@@ -432,7 +432,7 @@ export class ClusterReplication {
       const found = await this.catalog.describeTopic(name)
       if (found) return this.catalogTopicToWire(found, local)
       if (!allowAutoTopicCreation || !this.options.broker.config.autoCreateTopics || isInternalTopic(name)) {
-        throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist; create it with: lignum topics create ${name}`)
+        throw new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, {hint: `create it with: lignum topics create ${name}`})
       }
       await this.createTopic({name, partitions: this.options.defaultPartitions}).catch((error: LignumError) => {
         if (error.code !== 'ALREADY_EXISTS') throw error
@@ -513,7 +513,7 @@ export class ClusterReplication {
   private async checkTopicPartition(topic: string, partition: number): Promise<void> {
     if (this.options.broker.localPartition(topic, partition)) return
     const record = await this.catalog.readTopic(topic)
-    if (!record) throw new LignumError('UNKNOWN_TOPIC', `topic "${topic}" does not exist; list topics with: lignum topics list`)
+    if (!record) throw new LignumError('UNKNOWN_TOPIC', `topic "${topic}" does not exist`, {hint: `list topics with: lignum topics list`})
     if (!Number.isInteger(partition) || partition < 0 || partition >= record.partitions) {
       throw new LignumError('NOT_FOUND', `topic "${topic}" has partitions 0 to ${record.partitions - 1}; there is no partition ${partition}`)
     }
@@ -656,7 +656,7 @@ function refuseReplicaIdClash(nodeIds: string[]): void {
   const seen = new Map<number, string>()
   for (const id of nodeIds) {
     const other = seen.get(replicaIdOf(id))
-    if (other !== undefined) throw new LignumError('CONFIG', `node ids ${other} and ${id} map to the same replica id; rename one of them (--node-id)`)
+    if (other !== undefined) throw new LignumError('CONFIG', `node ids ${other} and ${id} map to the same replica id`, {hint: 'rename one of them (--node-id)'})
     seen.set(replicaIdOf(id), id)
   }
 }

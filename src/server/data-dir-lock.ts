@@ -34,7 +34,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw describeAccessError(error, dataDir) ?? error
       const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10)
       if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-        throw new LignumError('LOCKED', `the data directory ${dataDir} is in use by another lignum process (pid ${holder}); stop it or choose another --data-dir`)
+        throw new LignumError('LOCKED', `the data directory ${dataDir} is in use by another lignum process (pid ${holder})`, {hint: 'stop it or choose another --data-dir'})
       }
       await unlink(file).catch(() => {})
     }

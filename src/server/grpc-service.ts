@@ -28,7 +28,7 @@ import {clusterStatusAnswer} from './cluster-status.js'
 import {encodeFetchResponse} from './fetch-response-codec.js'
 import {forwardedBy, groupHandlers, memberIdentityOf, requireGroupAccess} from './group-handlers.js'
 import {decodeProduceRequest} from './produce-request-codec.js'
-import {asLignumError, toServiceError} from './grpc-errors.js'
+import {asLignumError, toServiceError, wireErrorOf} from './grpc-errors.js'
 import {callPrincipal, groupResource, mayCreateTopic, mayProduceNowhere, requireAllowed, requireCreateTopic, requireProduce, topicResource} from './authorization.js'
 import {clusterResource} from '../acl/acl-rule.js'
 import {aclHandlers} from './acl-handlers.js'
@@ -277,7 +277,7 @@ async function produceAll(context: ServingContext, request: ProduceRequest, prin
 
 /** The answer to a produce request refused as a whole: one result carrying the error. */
 function refusedWhole(request: ProduceRequest, failure: LignumError): ProduceResponse {
-  const error = {code: failure.code, message: failure.message, retriable: failure.retriable}
+  const error = wireErrorOf(failure)
   return {requestId: request.requestId, results: [{topic: request.partitions[0]?.topic ?? '', partition: request.partitions[0]?.partition ?? -1, baseOffset: -1n, lastOffset: -1n, error}]}
 }
 
@@ -320,7 +320,7 @@ function failureToWire(context: ServingContext, topic: string, partition: number
   context.metrics.produceRequests.inc({outcome: 'error'})
   const failure = asLignumError(error)
   if (failure.code === 'INTERNAL') context.logger.error('produce failed', {error})
-  return {topic, partition, baseOffset: -1n, lastOffset: -1n, error: {code: failure.code, message: failure.message, retriable: failure.retriable}}
+  return {topic, partition, baseOffset: -1n, lastOffset: -1n, error: wireErrorOf(failure)}
 }
 
 /**
@@ -328,7 +328,7 @@ function failureToWire(context: ServingContext, topic: string, partition: number
  * negative number is a client's mistake, not a partition that happens to be missing.
  */
 function readPartition(partition: number): number {
-  if (partition < 0) throw new LignumError('INVALID_ARGUMENT', `partition ${partition} is not a partition number; name one from 0 (see: lignum topics describe)`)
+  if (partition < 0) throw new LignumError('INVALID_ARGUMENT', `partition ${partition} is not a partition number`, {hint: `name one from 0 (see: lignum topics describe)`})
   return partition
 }
 

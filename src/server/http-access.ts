@@ -26,7 +26,7 @@ export async function httpAccessOf(config: LignumConfig, logger: Logger): Promis
   const {httpTokensFile: tokensFile, httpMetricsAccess: metricsAccess} = config
   const tlsAsksForCertificates = config.tlsCertFile !== undefined && config.tlsClientAuth !== 'none'
   if (metricsAccess === 'authenticated' && tokensFile === undefined && !tlsAsksForCertificates) {
-    throw new LignumError('CONFIG', 'http.metricsAccess authenticated needs a way to authenticate: set http.tokensFile (--http-tokens-file), or tls.clientAuth requested or required with TLS on')
+    throw new LignumError('CONFIG', 'http.metricsAccess authenticated needs a way to authenticate', {hint: 'set http.tokensFile (--http-tokens-file), or tls.clientAuth requested or required with TLS on'})
   }
   if (tokensFile === undefined) return {access: {metricsAccess}}
   const watch = new TokenFileWatch(tokensFile, logger.child({component: 'http-tokens'}))

@@ -239,5 +239,5 @@ function sendError(context: ServingContext, response: http.ServerResponse, error
     response.destroy()
     return
   }
-  sendJson(response, httpStatusOfCode[failure.code] ?? 500, {error: {code: failure.code, message: failure.message}})
+  sendJson(response, httpStatusOfCode[failure.code] ?? 500, {error: {code: failure.code, message: failure.message, ...(failure.hint === undefined ? {} : {hint: failure.hint})}})
 }

@@ -123,7 +123,7 @@ export class LignumNode {
     if (config.consul) this.consulAccess = await this.checkConsul(config.consul)
     await mkdir(config.dataDir, {recursive: true}).catch((error: NodeJS.ErrnoException) => {
       const reason = error.code === 'EEXIST' || error.code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message)
-      throw new LignumError('DATA_DIR', `cannot use ${config.dataDir} as the data directory: ${reason}; choose a writable --data-dir`)
+      throw new LignumError('DATA_DIR', `cannot use ${config.dataDir} as the data directory: ${reason}`, {hint: 'choose a writable --data-dir'})
     })
     this.lock = await lockDataDir(config.dataDir)
     this.nodeId = await resolveNodeId(config.dataDir, config.nodeId)
@@ -283,7 +283,7 @@ export class LignumNode {
   private async startAccessControl(): Promise<AccessControl | undefined> {
     const {aclEnabled, aclStore, aclRulesFile, aclSuperUsers} = this.config
     if (!aclEnabled) {
-      if (aclRulesFile !== undefined || aclStore !== 'file' || aclSuperUsers.length > 0) throw new LignumError('CONFIG', 'acl.rulesFile, acl.store and acl.superUsers need authorization on: set acl.enabled true (--acl-enabled) too')
+      if (aclRulesFile !== undefined || aclStore !== 'file' || aclSuperUsers.length > 0) throw new LignumError('CONFIG', 'acl.rulesFile, acl.store and acl.superUsers need authorization on', {hint: 'set acl.enabled true (--acl-enabled) too'})
       return undefined
     }
     const logger = this.logger.child({component: 'acl'})
@@ -294,13 +294,13 @@ export class LignumNode {
   private async aclRuleStore(logger: Logger) {
     const {aclStore, aclRulesFile, consul, cluster} = this.config
     if (aclStore === 'consul') {
-      if (consul === undefined) throw new LignumError('CONFIG', 'acl.store consul keeps the rules in the cluster\'s Consul: set consul (--consul) too, or use acl.store file with acl.rulesFile')
+      if (consul === undefined) throw new LignumError('CONFIG', 'acl.store consul keeps the rules in the cluster\'s Consul', {hint: 'set consul (--consul) too, or use acl.store file with acl.rulesFile'})
       const [{ConsulApi}, {ClusterKeys}, {ConsulRuleStore}] = await Promise.all([import('../cluster/consul-api.js'), import('../cluster/cluster-keys.js'), import('../acl/consul-rule-store.js')])
       const api = new ConsulApi(consul, ACL_CONSUL_TIMEOUT_MS)
       this.aclConsul = api
       return new ConsulRuleStore(api, new ClusterKeys(cluster).aclRules, logger)
     }
-    if (aclRulesFile === undefined) throw new LignumError('CONFIG', 'acl.enabled with acl.store file needs acl.rulesFile (--acl-rules-file): the JSON file the rules are kept in (it may not exist yet)')
+    if (aclRulesFile === undefined) throw new LignumError('CONFIG', 'acl.enabled with acl.store file needs acl.rulesFile: the JSON file the rules are kept in (it may not exist yet)', {hint: 'set it (--acl-rules-file)'})
     const {FileRuleStore} = await import('../acl/file-rule-store.js')
     return new FileRuleStore(aclRulesFile, logger)
   }
@@ -433,7 +433,7 @@ function brokerConfigOf(config: LignumConfig) {
 function listenError(what: string, host: string, port: number, flag: string, error: Error): LignumError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL|cannot assign requested address/i.test(error.message)) {
-    return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${host} is not an address of this machine; choose one of its addresses with --host (or 0.0.0.0 for all)`, {cause: error})
+    return new LignumError('UNAVAILABLE', `cannot listen for ${what} on ${host}:${port}: ${host} is not an address of this machine`, {cause: error, hint: 'choose one of its addresses with --host (or 0.0.0.0 for all)'})
   }
   // EACCES is not "busy": the system refuses this user the port (below 1024 without privileges).
   if (code === 'EACCES' || /EACCES|permission denied/i.test(error.message)) {

@@ -34,7 +34,7 @@ import {
 } from '../generated/lignum/v1/lignum.js'
 import {toSafeNumber} from './convert.js'
 import {abortOnCancel} from './grpc-service.js'
-import {asLignumError, toServiceError} from './grpc-errors.js'
+import {asLignumError, toServiceError, wireErrorOf} from './grpc-errors.js'
 import {callPrincipal, requireAllowed} from './authorization.js'
 import {clusterResource} from '../acl/acl-rule.js'
 import {encodeReplicaFetchResponse} from '../wire/replica-fetch-response-codec.js'
@@ -119,12 +119,12 @@ function offsetsForLeaderEpoch(context: ServingContext, request: OffsetsForLeade
  */
 function partitionHere(context: ServingContext, topic: string, index: number): Partition {
   const partition = context.broker.localPartition(topic, index)
-  if (!partition) throw new LignumError('NOT_FOUND', `node ${context.nodeId} holds no online partition ${topic}-${index} (not created here, or damaged: see lignum cluster status); the follower retries`)
+  if (!partition) throw new LignumError('NOT_FOUND', `node ${context.nodeId} holds no online partition ${topic}-${index} (not created here, or damaged); the follower retries`, {hint: 'see lignum cluster status'})
   return partition
 }
 
-function errorToWire(context: ServingContext, error: unknown): {code: string; message: string; retriable: boolean} {
+function errorToWire(context: ServingContext, error: unknown): ReturnType<typeof wireErrorOf> {
   const failure = asLignumError(error)
   if (failure.code === 'INTERNAL') context.logger.error('replication request failed', {error})
-  return {code: failure.code, message: failure.message, retriable: failure.retriable}
+  return wireErrorOf(failure)
 }

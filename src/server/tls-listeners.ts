@@ -32,14 +32,14 @@ export async function listenerTlsOf(config: LignumConfig, logger: Logger): Promi
   const {tlsCertFile: certFile, tlsKeyFile: keyFile, tlsCaFile: caFile, tlsClientAuth: clientAuth} = config
   const principalMapping = parsePrincipalMapping(config.tlsPrincipalMappingRules)
   if (config.tlsPrincipalMappingRules.length > 0 && (clientAuth === 'none' || certFile === undefined)) {
-    throw new LignumError('CONFIG', 'tls.principalMappingRules map client certificates, which a node only reads with TLS on and tls.clientAuth requested or required: set those (--tls-client-auth) or drop the rules')
+    throw new LignumError('CONFIG', 'tls.principalMappingRules map client certificates, which a node only reads with TLS on and tls.clientAuth requested or required', {hint: 'set those (--tls-client-auth) or drop the rules'})
   }
   if (certFile === undefined && keyFile === undefined) {
-    if (caFile !== undefined || clientAuth !== 'none') throw new LignumError('CONFIG', 'tls.caFile and tls.clientAuth need TLS on: set tls.certFile and tls.keyFile (--tls-cert-file, --tls-key-file) too')
+    if (caFile !== undefined || clientAuth !== 'none') throw new LignumError('CONFIG', 'tls.caFile and tls.clientAuth need TLS on', {hint: 'set tls.certFile and tls.keyFile (--tls-cert-file, --tls-key-file) too'})
     return undefined
   }
-  if (certFile === undefined || keyFile === undefined) throw new LignumError('CONFIG', 'TLS needs both tls.certFile and tls.keyFile (--tls-cert-file, --tls-key-file)')
-  if (clientAuth !== 'none' && caFile === undefined) throw new LignumError('CONFIG', `tls.clientAuth ${clientAuth} needs tls.caFile (--tls-ca-file): the CA client certificates must be signed by`)
+  if (certFile === undefined || keyFile === undefined) throw new LignumError('CONFIG', 'TLS needs both tls.certFile and tls.keyFile', {hint: 'set both (--tls-cert-file, --tls-key-file)'})
+  if (clientAuth !== 'none' && caFile === undefined) throw new LignumError('CONFIG', `tls.clientAuth ${clientAuth} needs tls.caFile: the CA client certificates must be signed by`, {hint: 'set it (--tls-ca-file)'})
   const watch = new CertificateWatch({certFile, keyFile, caFile}, logger.child({component: 'tls'}))
   await watch.start()
   return {watch, clientAuth, principalMapping}

@@ -11,7 +11,7 @@
  * after start() resolved.
  */
 import type {experimental} from '@grpc/grpc-js'
-import {LignumError} from '../errors.js'
+import {errorLine, LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {checkPem, readPem, type PemMaterial} from './pem-files.js'
 
@@ -84,7 +84,7 @@ export class CertificateWatch implements CertificateProvider {
     try {
       next = await this.read()
     } catch (error) {
-      const reason = error instanceof LignumError ? error.message : String(error)
+      const reason = error instanceof LignumError ? errorLine(error) : String(error)
       // One line per distinct refusal, not one a second while the bad file stays.
       if (reason !== this.lastRefused) this.logger.warn('TLS files changed but were refused; still serving the previous certificate', {reason})
       this.lastRefused = reason

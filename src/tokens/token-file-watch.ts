@@ -12,7 +12,7 @@
  */
 import {readFile} from 'node:fs/promises'
 import {timingSafeEqual} from 'node:crypto'
-import {LignumError} from '../errors.js'
+import {errorLine, LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import {bearerTokenHash} from './bearer-token.js'
 import {parseTokenFile, type TokenEntry} from './token-file.js'
@@ -74,7 +74,7 @@ export class TokenFileWatch implements BearerTokens {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? String(error))
-      throw new LignumError('CONFIG', `cannot read ${this.source}: ${reason}; give the path of a tokens file (make entries with lignum http-token create)`, {cause: error})
+      throw new LignumError('CONFIG', `cannot read ${this.source}: ${reason}`, {cause: error, hint: 'give the path of a tokens file (make entries with lignum http-token create)'})
     }
   }
 
@@ -95,7 +95,7 @@ export class TokenFileWatch implements BearerTokens {
       }
       entries = parseTokenFile(text, this.source)
     } catch (error) {
-      const reason = error instanceof LignumError ? error.message : String(error)
+      const reason = error instanceof LignumError ? errorLine(error) : String(error)
       // One line per distinct refusal, not one a second while the bad file stays.
       if (reason !== this.lastRefused) this.logger.warn('HTTP tokens file changed but was refused; still using the previous tokens', {reason})
       this.lastRefused = reason

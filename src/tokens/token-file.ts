@@ -39,8 +39,8 @@ export function parseTokenFile(text: string, source: string): TokenEntry[] {
     if (line === '' || line.startsWith('#')) continue
     const number = index + 1
     const match = LINE_SYNTAX.exec(line)
-    if (!match && line.includes(BEARER_TOKEN_PREFIX)) throw new LignumError('CONFIG', `${source} line ${number} looks like it holds a token itself, not its hash; remove it, treat that token as leaked, and add an entry made with lignum http-token create`)
-    if (!match) throw new LignumError('CONFIG', `${source} line ${number} is not "principal:${HASH_SCHEME}:<64 hex digits>"; make entries with lignum http-token create`)
+    if (!match && line.includes(BEARER_TOKEN_PREFIX)) throw new LignumError('CONFIG', `${source} line ${number} looks like it holds a token itself, not its hash`, {hint: 'remove it, treat that token as leaked, and add an entry made with lignum http-token create'})
+    if (!match) throw new LignumError('CONFIG', `${source} line ${number} is not "principal:${HASH_SCHEME}:<64 hex digits>"`, {hint: 'make entries with lignum http-token create'})
     const principal = match[1]!
     const hex = match[2]!.toLowerCase()
     const earlier = lineOfHash.get(hex)

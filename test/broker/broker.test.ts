@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {Broker, type BrokerConfig} from '../../src/broker/broker.js'
 import {partitionForKey} from '../../src/format/partitioner.js'
-import {LignumError} from '../../src/errors.js'
+import {errorLine, LignumError} from '../../src/errors.js'
 import {batchPositions, decodeRecordBatch, encodeRecordBatch} from '../../src/format/record-batch.js'
 import {silentLogger} from '../../src/logger.js'
 
@@ -22,7 +22,7 @@ async function expectError(promise: Promise<unknown>, code: string, message: Reg
   const error = await promise.then(() => undefined, (caught: unknown) => caught)
   expect(error, 'expected an error').to.be.instanceOf(LignumError)
   expect((error as LignumError).code).to.equal(code)
-  expect((error as LignumError).message).to.match(message)
+  expect(errorLine(error as LignumError)).to.match(message)
 }
 
 describe('broker', () => {

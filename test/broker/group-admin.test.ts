@@ -85,7 +85,8 @@ describe('group tooling on a coordinator (list, describe, seek, delete)', () => 
     const target = [{topic: 'orders', partition: 0, offset: 0, metadata: ''}]
     const refused = await refusal(resetGroupOffsets('readers', target, {force: false, validateOnly: false}, table, membership))
     expect(refused.code).to.equal('NON_EMPTY_GROUP')
-    expect(refused.message).to.match(/group "readers" has 2 live member\(s\) \(state Stable\): stop its consumers first, or pass --force/)
+    expect(refused.message).to.equal('group "readers" has 2 live member(s) (state Stable)')
+    expect(refused.hint).to.match(/^stop its consumers first, or pass --force/)
     expect(broker.fetchOffsets('readers')[0]?.offset).to.equal(3)
     const forced = await resetGroupOffsets('readers', target, {force: true, validateOnly: false}, table, membership)
     expect(forced).to.deep.equal([{topic: 'orders', partition: 0, previousOffset: 3, offset: 0}])

@@ -11,6 +11,11 @@ import {freePort} from '../helpers/consul.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
 import {serverForSuite} from '../helpers/server.js'
 
+// The layers that speak the CLI's words; everything else is library, engine or node.
+const CLI_LAYERS = ['cli', 'commands', 'ui', 'playground', 'generated']
+// A LignumError's message: the string argument after its code, across lines.
+const LIGNUM_ERROR_MESSAGE = /(?:new LignumError|super)\(\s*'[A-Z_]+',\s*(['`])((?:\\.|(?!\1)[^\\])*)\1/g
+
 async function failureOf(work: () => Promise<unknown>): Promise<LignumError> {
   const error = await work().then(() => undefined, (caught: unknown) => caught)
   expect(error).to.be.instanceOf(LignumError)
@@ -60,15 +65,16 @@ describe('error hints: the library\'s words, the CLI\'s flags', function () {
     expect(cli.code).to.equal(2)
   })
 
-  it('no message the client layer makes names a CLI flag (those belong in the CLI\'s hints)', async () => {
-    const directory = path.join(repoRoot, 'src', 'client')
+  it('no message below the CLI names a CLI flag or command (those belong in hints, which gRPC carries beside the message)', async () => {
+    const commands = (await readdir(path.join(repoRoot, 'src', 'commands'))).map((entry) => entry.replace(/\.ts$/, ''))
+    const namesCli = new RegExp(`--[a-z]|\\blignum (?:${commands.join('|')})\\b`)
     const offending: string[] = []
-    for (const file of await readdir(directory, {recursive: true})) {
-      if (!file.endsWith('.ts')) continue
-      const lines = (await readFile(path.join(directory, file), 'utf8')).split('\n')
-      lines.forEach((line, index) => {
-        if (/new LignumError\(/.test(line) && /--[a-z]/.test(line)) offending.push(`${file}:${index + 1}`)
-      })
+    for (const file of await readdir(path.join(repoRoot, 'src'), {recursive: true})) {
+      if (!file.endsWith('.ts') || CLI_LAYERS.some((layer) => file.startsWith(`${layer}${path.sep}`))) continue
+      const text = await readFile(path.join(repoRoot, 'src', file), 'utf8')
+      for (const match of text.matchAll(LIGNUM_ERROR_MESSAGE)) {
+        if (namesCli.test(match[2]!)) offending.push(`${file}:${text.slice(0, match.index).split('\n').length}`)
+      }
     }
     expect(offending).to.deep.equal([])
   })

@@ -56,7 +56,7 @@ async function startStaleLeader(realAddress: string): Promise<StaleLeader> {
           requestId: request.requestId,
           results: request.partitions.map((partition) => ({
             topic: partition.topic, partition: partition.partition, baseOffset: -1n, lastOffset: -1n,
-            error: {code: 'NOT_LEADER', message: `${FAKE_NODE_ID} no longer leads this partition`, retriable: true},
+            error: {code: 'NOT_LEADER', message: `${FAKE_NODE_ID} no longer leads this partition`, retriable: true, hint: ''},
           })),
         })
       })

@@ -56,7 +56,7 @@ async function startFakeLeader(realAddress: string, mode: 'moved' | 'slow'): Pro
           // The batch is stored; this node answers as a leader that just lost its role, or whose followers were slow.
           leaderMoved = mode === 'moved'
           refused++
-          const error = mode === 'moved' ? {code: 'NOT_LEADER', message: 'leadership moved', retriable: true} : {code: 'REQUEST_TIMED_OUT', message: 'not replicated in time', retriable: true}
+          const error = mode === 'moved' ? {code: 'NOT_LEADER', message: 'leadership moved', retriable: true, hint: ''} : {code: 'REQUEST_TIMED_OUT', message: 'not replicated in time', retriable: true, hint: ''}
           call.write({requestId: request.requestId, results: stored.results.map((result) => ({...result, baseOffset: -1n, lastOffset: -1n, error}))})
         }, (error: Error) => call.destroy(error))
       })

@@ -108,7 +108,7 @@ describe('topic catalog in Consul KV (real Consul)', function () {
     expect(created.topic).to.include({replicationFactor: 2, minInsyncReplicas: 2})
     const refused = await rejection(catalog.createTopic(term, {name: 'wide', partitions: 1, replicationFactor: 3}, ['n1', 'n2'], START))
     expect(refused.code).to.equal('INVALID_ARGUMENT')
-    expect(refused.message).to.equal('replication factor 3 needs 3 live nodes, 2 are registered: start more nodes or lower --replication-factor')
+    expect([refused.message, refused.hint]).to.deep.equal(['replication factor 3 needs 3 live nodes, 2 are registered', 'start more nodes or lower --replication-factor'])
     expect(await catalog.describeTopic('wide')).to.equal(undefined)
     await api.destroySession(term.sessionId)
   })

@@ -64,14 +64,15 @@ describe('errors a user causes, in one line', function () {
   it('segments inspect on a partition directory the user cannot read (was a raw EACCES scandir), in text and in JSON', async () => {
     const partitionDir = path.join(dataDir, 'orders-0')
     await chmod(partitionDir, 0o700)
-    const message = `cannot use ${partitionDir}: permission denied; give the user running lignum read and write access to ${dataDir} (chown or chmod) or choose another --data-dir`
+    const message = `cannot use ${partitionDir}: permission denied`
+    const hint = `give the user running lignum read and write access to ${dataDir} (chown or chmod) or choose another --data-dir`
     const text = await runCli(['segments', 'inspect', '--data-dir', dataDir, '--topic', 'orders'], nobody)
     expect(text.code).to.equal(4)
-    expect(text.stderr).to.equal(`Error: ${message}\n`)
+    expect(text.stderr).to.equal(`Error: ${message}; ${hint}\n`)
     const json = await runCli(['segments', 'inspect', '--data-dir', dataDir, '--topic', 'orders', '--json'], nobody)
     expect(json.code).to.equal(4)
     expect(json.stdout).to.equal('')
-    expect(json.stderr).to.equal(`${JSON.stringify({error: {code: 'DATA_DIR', message}})}\n`)
+    expect(json.stderr).to.equal(`${JSON.stringify({error: {code: 'DATA_DIR', message, hint}})}\n`)
     await expectDataIntact()
   })
 

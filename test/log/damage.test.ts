@@ -2,6 +2,7 @@ import {expect} from 'chai'
 import {cp, readdir, readFile, rm, stat, truncate, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {PartitionDamagedError, PartitionLog} from '../../src/log/partition-log.js'
+import {errorLine} from '../../src/errors.js'
 import {batchPositions, decodeRecordBatch} from '../../src/format/record-batch.js'
 import {batchOf, memoryLogger, scratchDir} from './helpers.js'
 
@@ -121,7 +122,7 @@ describe('damaged partitions (log)', () => {
           const error = await log.read(2).then(() => null, (caught: unknown) => caught)
           expect(error).to.be.instanceOf(PartitionDamagedError).with.property('code', 'PARTITION_DAMAGED')
           expect((error as Error).message).to.include(`${file} at position 0 (offset 2)`)
-          expect((error as Error).message).to.match(/CRC-32C.*stop the node, then run: lignum segments repair --data-dir .* -t orders -p 0/)
+          expect(errorLine(error as PartitionDamagedError)).to.match(/CRC-32C.*stop the node, then run: lignum segments repair --data-dir .* -t orders -p 0/)
         }
         expect(lines).to.have.length(1)
         expect(lines[0].fields).to.include({topic: 'orders', partition: 0, file, position: 0, offset: 2, kind: 'damaged-batch'})

@@ -5,7 +5,7 @@
  */
 import {expect} from 'chai'
 import {credentials, Metadata, status, type ClientReadableStream, type ServiceError} from '@grpc/grpc-js'
-import {ERROR_CODE_METADATA_KEY, LignumError} from '../../src/errors.js'
+import {ERROR_CODE_METADATA_KEY, ERROR_HINT_METADATA_KEY, LignumError} from '../../src/errors.js'
 import {HealthClient, HealthCheckResponse_ServingStatus} from '../../src/generated/grpc/health/v1/health.js'
 import {Acks, LignumClient, type FetchResponse} from '../../src/generated/lignum/v1/lignum.js'
 import {Connection} from '../../src/client/connection.js'
@@ -52,7 +52,8 @@ describe('gRPC errors (lignum serve)', function () {
     const error = await unaryError((options, done) => client.describeTopic({name: 'missing'}, new Metadata(), options, done))
     expect(error.code).to.equal(status.NOT_FOUND)
     expect(codeSent(error)).to.equal('UNKNOWN_TOPIC')
-    expect(error.details).to.equal('topic "missing" does not exist; list topics with: lignum topics list')
+    expect(error.details).to.equal('topic "missing" does not exist')
+    expect(error.metadata.get(ERROR_HINT_METADATA_KEY)[0]?.toString()).to.equal('list topics with: lignum topics list')
     // The client library rebuilds the same error from it.
     const connection = new Connection(suite.server.grpcAddress)
     const rebuilt = connection.toLignumError(error)
@@ -60,6 +61,7 @@ describe('gRPC errors (lignum serve)', function () {
     expect(rebuilt).to.be.instanceOf(LignumError)
     expect(rebuilt.code).to.equal('UNKNOWN_TOPIC')
     expect(rebuilt.message).to.equal(error.details)
+    expect(rebuilt.hint).to.equal('list topics with: lignum topics list')
   })
 
   const refusedSubscriptions = [

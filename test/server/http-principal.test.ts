@@ -289,7 +289,7 @@ describe('HTTP principals: bearer tokens and client certificates on lignum serve
       expect(unknown.stderr).to.equal('Error: invalid httpMetricsAccess="tokens" in flag --http-metrics-access: expected one of open, authenticated\n')
       expect(unknown.code).to.equal(errorTable.CONFIG.exitCode)
       const unreachable = await runCli(['serve', '--data-dir', path.join(dir, 'refused-1'), '--grpc-port', '0', '--http-port', '0', '--http-metrics-access', 'authenticated'])
-      expect(unreachable.stderr).to.equal('Error: http.metricsAccess authenticated needs a way to authenticate: set http.tokensFile (--http-tokens-file), or tls.clientAuth requested or required with TLS on\n')
+      expect(unreachable.stderr).to.equal('Error: http.metricsAccess authenticated needs a way to authenticate; set http.tokensFile (--http-tokens-file), or tls.clientAuth requested or required with TLS on\n')
       expect(unreachable.code).to.equal(errorTable.CONFIG.exitCode)
     })
 

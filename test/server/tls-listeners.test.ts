@@ -246,7 +246,7 @@ describe('TLS and mutual TLS on lignum serve', function () {
       const result = await runCli(['serve', '--print-config'], {env: {LIGNUM_TLS_CLIENT_AUTH: 'sometimes'}})
       expect(result.stderr).to.match(/invalid tlsClientAuth="sometimes" in environment variable LIGNUM_TLS_CLIENT_AUTH: expected one of none, requested, required/)
       const started = await runCli(['serve', '--data-dir', `${ca.dir}/refused-data-2`, '--grpc-port', '0', '--http-port', '0', ...serveArgs(serverFiles, ca.cert, 'required').slice(0, 4), '--tls-client-auth', 'required'])
-      expect(started.stderr).to.match(/tls\.clientAuth required needs tls\.caFile \(--tls-ca-file\)/)
+      expect(started.stderr).to.match(/tls\.clientAuth required needs tls\.caFile: .*; set it \(--tls-ca-file\)/)
       expect(started.code).to.equal(errorTable.CONFIG.exitCode)
     })
   })

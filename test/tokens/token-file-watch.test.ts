@@ -7,7 +7,7 @@ import {expect} from 'chai'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {LignumError} from '../../src/errors.js'
+import {errorLine, LignumError} from '../../src/errors.js'
 import type {Logger, LogFields} from '../../src/logger.js'
 import {newBearerToken} from '../../src/tokens/bearer-token.js'
 import {tokenFileLine} from '../../src/tokens/token-file.js'
@@ -95,7 +95,7 @@ describe('watching the tokens file', function () {
   it('stops the start with one line when the file is missing or bad', async () => {
     const missing = await started(recordingLogger()).then(() => undefined, (error: LignumError) => error)
     expect(missing?.code).to.equal('CONFIG')
-    expect(missing?.message).to.equal(`cannot read http.tokensFile ${file}: no such file; give the path of a tokens file (make entries with lignum http-token create)`)
+    expect(missing && errorLine(missing)).to.equal(`cannot read http.tokensFile ${file}: no such file; give the path of a tokens file (make entries with lignum http-token create)`)
     await writeFile(file, 'alice:sha256:nothex\n')
     const bad = await started(recordingLogger()).then(() => undefined, (error: LignumError) => error)
     expect(bad?.message).to.match(/^http\.tokensFile .* line 1 is not "principal:sha256:<64 hex digits>"/)

@@ -5,7 +5,7 @@
  */
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
-import {LignumError} from '../../src/errors.js'
+import {errorLine, LignumError} from '../../src/errors.js'
 import {BEARER_TOKEN_LENGTH_MAX, bearerTokenHash, isWellFormedBearerToken, newBearerToken} from '../../src/tokens/bearer-token.js'
 import {parseTokenFile, TOKEN_ENTRIES_MAX, tokenFileLine} from '../../src/tokens/token-file.js'
 
@@ -17,7 +17,7 @@ function refusal(text: string): string {
   } catch (error) {
     expect(error).to.be.instanceOf(LignumError)
     expect((error as LignumError).code).to.equal('CONFIG')
-    return (error as LignumError).message
+    return errorLine(error as LignumError)
   }
   throw new Error('parseTokenFile accepted the file')
 }

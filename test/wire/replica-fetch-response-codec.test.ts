@@ -9,7 +9,7 @@ const responseArbitrary: fc.Arbitrary<ReplicaFetchResponse> = fc.record({
   highWatermark: fc.bigInt(-1n, 1n << 60n),
   logStartOffset: fc.bigInt(-1n, 1n << 60n),
   logEndOffset: fc.bigInt(-1n, 1n << 60n),
-  error: fc.option(fc.record({code: fc.constantFrom('FENCED_LEADER_EPOCH', 'NOT_LEADER'), message: fc.string(), retriable: fc.boolean()}), {nil: undefined}),
+  error: fc.option(fc.record({code: fc.constantFrom('FENCED_LEADER_EPOCH', 'NOT_LEADER'), message: fc.string(), retriable: fc.boolean(), hint: fc.string()}), {nil: undefined}),
 })
 
 describe('ReplicaFetchResponse codecs (the batches never copied)', () => {
