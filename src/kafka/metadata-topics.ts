@@ -3,6 +3,9 @@
  * the gRPC Metadata: the catalog in cluster mode, the broker standalone; a principal sees only
  * topics it may describe; auto-creation needs the right to create. A topic asked for by name
  * that is missing (or hidden from the principal) is answered with its error, as Kafka does.
+ * Each named topic is looked up on its own, so one missing topic (the cluster's catalog
+ * refuses it with UNKNOWN_TOPIC) is answered with that error and does not fail the request:
+ * kafkajs asks for a missing topic with auto-creation off and expects its error code.
  */
 import {LignumError} from '../errors.js'
 import type {TopicDescription} from '../generated/lignum/v1/lignum.js'
@@ -21,14 +24,33 @@ export function servingMetadataTopics(context: ServingContext): MetadataTopicsSo
       }
       const visible = names.filter(mayDescribe)
       const autoCreate = allowAutoTopicCreation && visible.every((name) => mayCreateTopic(context.access, principal, name))
-      const found = new Map((await describedTopics(context, visible, autoCreate)).map((topic) => [topic.name, topic]))
+      const found = context.clusterTopics ? await catalogTopicsByName(context.clusterTopics, visible, autoCreate) : new Map((await describedTopics(context, visible, autoCreate)).map((topic) => [topic.name, topic]))
       return names.map((name): TopicAnswer => {
         if (!mayDescribe(name)) return {name, error: new LignumError('PERMISSION_DENIED', `${principal} may not describe topic "${name}"`)}
         const description = found.get(name)
+        if (description instanceof LignumError) return {name, error: description}
         return description ? {name, description} : {name, error: new LignumError('UNKNOWN_TOPIC', `topic "${name}" does not exist`)}
       })
     },
   }
+}
+
+type ClusterTopics = NonNullable<ServingContext['clusterTopics']>
+
+/** Each name's description from the catalog, or the LignumError that refused it. */
+async function catalogTopicsByName(clusterTopics: ClusterTopics, names: string[], autoCreate: boolean): Promise<Map<string, TopicDescription | LignumError>> {
+  const answers = await Promise.all(names.map(async (name) => {
+    try {
+      const [topic] = await clusterTopics.metadataTopics([name], autoCreate)
+      return [name, topic] as const
+    } catch (error) {
+      if (!(error instanceof LignumError)) throw error
+      return [name, error] as const
+    }
+  }))
+  const found = new Map<string, TopicDescription | LignumError>()
+  for (const [name, answer] of answers) if (answer !== undefined) found.set(name, answer)
+  return found
 }
 
 async function describedTopics(context: ServingContext, names: string[], autoCreate: boolean): Promise<TopicDescription[]> {
