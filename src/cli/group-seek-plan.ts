@@ -39,7 +39,7 @@ export async function planSeek(client: WireClient, group: string, selections: To
 
 async function topicsWithOffsets(client: WireClient, group: string): Promise<TopicSelection[]> {
   const description = await client.describeGroup(group).catch((error: unknown) => {
-    if (error instanceof LignumError && error.code === 'NOT_FOUND') throw new LignumError('NOT_FOUND', `${error.message}; to give a new group offsets, name the topics with -t TOPIC`)
+    if (error instanceof LignumError && error.code === 'NOT_FOUND') throw new LignumError('NOT_FOUND', error.message, {hint: 'to give a new group offsets, name the topics with -t TOPIC'})
     throw error
   })
   const topics = [...new Set([...description.offsets.map((entry) => entry.topic), ...description.members.flatMap((member) => member.assignment.map((entry) => entry.topic))])]

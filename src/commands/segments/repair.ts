@@ -42,7 +42,7 @@ export default class SegmentsRepair extends LignumCommand {
       throw new LignumError('INVALID_ARGUMENT', 'segments repair moves data out of the log and asks first, but stdin is not a terminal: add --yes to repair, or --dry-run to see what it would drop')
     }
     const lock = await lockDataDir(dataDir).catch((error: unknown) => {
-      if (error instanceof LignumError && error.code === 'LOCKED') throw new LignumError('LOCKED', `cannot repair while a server uses the data directory: ${error.message}`)
+      if (error instanceof LignumError && error.code === 'LOCKED') throw new LignumError('LOCKED', `cannot repair while a server uses the data directory: ${error.message}`, {hint: error.hint})
       throw error
     })
     try {

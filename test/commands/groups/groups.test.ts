@@ -105,7 +105,7 @@ describe('lignum groups (standalone node)', function () {
   it('gives a new group offsets on the topics named with -t, and refuses without -t', async () => {
     const refused = await runCli(['groups', 'seek', 'newcomers', '--to', 'end', ...brokers])
     expect(refused.code).to.equal(3)
-    expect(refused.stderr.trim()).to.equal('Error: consumer group "newcomers" does not exist (no committed offsets, no live members); see: lignum groups list; to give a new group offsets, name the topics with -t TOPIC')
+    expect(refused.stderr.trim()).to.equal('Error: consumer group "newcomers" does not exist (no committed offsets, no live members); to give a new group offsets, name the topics with -t TOPIC')
     const started = await cli(['groups', 'seek', 'newcomers', '--to', 'end', '-t', TOPIC])
     expect(started).to.match(/^orders\s+0\s+- → 4$/m)
   })
