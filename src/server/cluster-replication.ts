@@ -52,6 +52,7 @@ import type {CatalogPartition} from './partition-status.js'
 import {GrpcLeaderClients} from '../replication/grpc-leader-client.js'
 import {ReplicaManager} from '../replication/replica-manager.js'
 import {initialReplicaHealth, ReplicaVerification} from './replica-verification.js'
+import {isTopicNumberSetting} from '../wire/topic-config.js'
 import type {IsrChangeRequest, LeaderClient, PartitionState} from '../replication/replication-interfaces.js'
 
 // A forwarded CreateTopic gets this long to reach the controller and be written.
@@ -680,7 +681,7 @@ export function settingsFromCatalog(stored: Record<string, string>): TopicSettin
     // The controller's setting, not the replica's.
     if (key === UNCLEAN_LEADER_ELECTION_SETTING) continue
     if (key === 'flushPolicy') config.flushPolicy = text
-    else if (key === 'retentionMs' || key === 'retentionBytes' || key === 'segmentBytes' || key === 'segmentMs') config[key] = wholeNumberOf(key, text)
+    else if (isTopicNumberSetting(key)) config[key] = wholeNumberOf(key, text)
     else throw new LignumError('CONFIG', `the catalog's topic setting "${key}" is unknown to this node; upgrade it to the version that wrote the topic`)
   }
   return settingsFromWire(config)
