@@ -5,6 +5,9 @@
  */
 import {assert} from '../assert.js'
 import type {PartitionDescription, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import {topicNumberSettingsOf} from '../wire/topic-config.js'
+
+export {topicConfigOf} from '../wire/topic-config.js'
 
 /** A topic's settings; absent ones take the node's defaults. */
 export interface TopicSettings {
@@ -73,26 +76,10 @@ function partitionInfoOf(partition: PartitionDescription): PartitionInfo {
 }
 
 function topicSettingsOf(config: TopicConfig): TopicSettings {
-  const settings: TopicSettings = {}
-  if (config.retentionMs !== undefined) settings.retentionMs = safeNumber(config.retentionMs)
-  if (config.retentionBytes !== undefined) settings.retentionBytes = safeNumber(config.retentionBytes)
-  if (config.segmentBytes !== undefined) settings.segmentBytes = safeNumber(config.segmentBytes)
-  if (config.segmentMs !== undefined) settings.segmentMs = safeNumber(config.segmentMs)
+  const settings: TopicSettings = topicNumberSettingsOf(config, safeNumber)
   if (config.flushPolicy !== undefined) settings.flushPolicy = config.flushPolicy
   if (config.uncleanLeaderElection !== undefined) settings.uncleanLeaderElection = config.uncleanLeaderElection
   return settings
-}
-
-export function topicConfigOf(settings: TopicSettings): TopicConfig {
-  const optional = (value: number | undefined) => (value === undefined ? undefined : BigInt(value))
-  return {
-    retentionMs: optional(settings.retentionMs),
-    retentionBytes: optional(settings.retentionBytes),
-    segmentBytes: optional(settings.segmentBytes),
-    segmentMs: optional(settings.segmentMs),
-    flushPolicy: settings.flushPolicy,
-    uncleanLeaderElection: settings.uncleanLeaderElection,
-  }
 }
 
 function safeNumber(value: bigint): number {

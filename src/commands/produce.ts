@@ -1,43 +1,16 @@
-import {createReadStream} from 'node:fs'
-import {stat} from 'node:fs/promises'
-import type {Readable} from 'node:stream'
 import {Flags} from '@oclif/core'
 import {ClientCommand} from '../cli/client-command.js'
 import {parseDelimiter} from '../cli/delimiter.js'
-import {readInputRecords, type InputOptions} from '../cli/input-records.js'
+import type {InputOptions} from '../cli/input-records.js'
 import {INTERRUPTED_EXIT_CODE, onInterrupt} from '../cli/interrupt.js'
 import {LignumCommand} from '../cli/lignum-command.js'
+import {inputFileSize, openInput, sendInput, type SendOutcome} from '../cli/produce-input.js'
+import {inputFailure, interruptedLine, notAcknowledgedError, statsLine, summarize, type ProduceSummary} from '../cli/produce-report.js'
 import {producedOffsetsPrinter} from '../cli/produced-offsets.js'
-import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
-import {REQUEST_TIMEOUT_MS_DEFAULT, type AcksSetting, type Producer} from '../client/index.js'
-import type {ProducerStats} from '../client/producer.js'
+import {REQUEST_TIMEOUT_MS_DEFAULT, type AcksSetting} from '../client/index.js'
 import {CODEC_NAMES, type CompressionCodec} from '../format/compression.js'
-import {createProgress, type Progress} from '../ui/progress.js'
-
-interface ProduceSummary {
-  topic: string
-  recordsSent: number
-  recordsAcknowledged: number
-  recordsFailed: number
-  bytes: number
-  elapsedMs: number
-  recordsPerSecond: number
-  interrupted?: boolean
-}
-
-const INPUT_CHUNK_BYTES = 256 * 1024
-
-/** What reading the input came to: counts, and why it stopped early if it did. */
-interface SendOutcome {
-  recordsSent: number
-  bytes: number
-  /** Input that goes wrong part way: the records before it were still sent. */
-  inputError?: LignumError
-  /** Records of a --file left unsent once retries were spent. */
-  recordsUnsent: number
-  retriesSpent: boolean
-}
+import {createProgress} from '../ui/progress.js'
 
 export default class Produce extends ClientCommand {
   static override summary = 'Produce records from stdin or a file: one per line (or -D), JSON lines, a -f template, or length-prefixed binary.'
@@ -89,7 +62,7 @@ export default class Produce extends ClientCommand {
     const headers = (flags.header ?? []).map((text) => parseHeader(text))
     const inputOptions = inputOptionsOf(flags)
     const file = flags.file === '-' ? undefined : flags.file
-    const inputBytes = file ? await fileSize(file) : undefined
+    const inputBytes = file ? await inputFileSize(file) : undefined
     const client = await this.connect(flags)
     this.printingOffsets = flags['print-offsets']
     const producer = client.producer({
@@ -102,7 +75,7 @@ export default class Produce extends ClientCommand {
       compression: flags.compression as CompressionCodec,
       onAcknowledged: flags['print-offsets'] ? producedOffsetsPrinter(this.jsonEnabled()) : undefined,
     })
-    const input: Readable = file ? createReadStream(file, {highWaterMark: INPUT_CHUNK_BYTES}) : process.stdin
+    const input = openInput(file)
     // Run by hand with nothing piped in, produce would wait in silence for the terminal.
     if (!file && process.stdin.isTTY && !flags.quiet) process.stderr.write(`Reading records for ${flags.topic} from the terminal, one per line; Ctrl-D ends.\n`)
     // A progress line would cut through what the user types, so none when the terminal is the input.
@@ -126,17 +99,14 @@ export default class Produce extends ClientCommand {
     const summary = summarize(flags.topic, outcome, producer.stats, Date.now() - startedMs)
     if (interrupted) return this.interrupted(summary, flags.quiet)
     if (flags.stats) process.stderr.write(statsLine(summary))
-    if (outcome.inputError) {
-      const produced = producer.stats.recordsAcknowledged === 0 ? 'no record was produced' : `the ${producer.stats.recordsAcknowledged} record(s) before it were produced`
-      throw new LignumError(outcome.inputError.code, `${outcome.inputError.message} (${produced})`, {hint: outcome.inputError.hint})
-    }
+    if (outcome.inputError) throw inputFailure(outcome.inputError, producer.stats.recordsAcknowledged)
     if (producer.stats.recordsFailed > 0) throw notAcknowledgedError(producer.stats, outcome.recordsSent, outcome.recordsUnsent, outcome.retriesSpent && !file)
     return summary
   }
 
   /** After Ctrl-C: what was acknowledged and what failed, on stderr (below any progress line, which is gone by now), and exit 130. */
   private interrupted(summary: ProduceSummary, quiet: boolean): ProduceSummary {
-    if (!quiet) process.stderr.write(`Interrupted: ${summary.recordsAcknowledged} of ${summary.recordsSent} records acknowledged, ${summary.recordsFailed} failed (${summary.bytes} bytes read) to ${summary.topic} in ${summary.elapsedMs} ms\n`)
+    if (!quiet) process.stderr.write(interruptedLine(summary))
     process.exitCode = INTERRUPTED_EXIT_CODE
     return {...summary, interrupted: true}
   }
@@ -145,66 +115,6 @@ export default class Produce extends ClientCommand {
   override logJson(json: unknown): void {
     if (!this.printingOffsets) return super.logJson(json)
     process.stdout.write(JSON.stringify(json) + '\n')
-  }
-}
-
-interface SendSettings {
-  topic: string
-  partition: number | undefined
-  fixedKey: string | undefined
-  headers: {key: string; value: Buffer}[]
-  inputOptions: InputOptions
-  progress: Progress | undefined
-  fromFile: boolean
-  interrupted: () => boolean
-}
-
-/** Reads the input and hands its records to the producer, waiting whenever its buffer is full. */
-async function sendInput(input: Readable, producer: Producer, settings: SendSettings): Promise<SendOutcome> {
-  const outcome: SendOutcome = {recordsSent: 0, bytes: 0, recordsUnsent: 0, retriesSpent: false}
-  const fixedKey = settings.fixedKey === undefined ? undefined : Buffer.from(settings.fixedKey, 'utf8')
-  const counted = countBytes(input as AsyncIterable<Buffer>, (bytes) => (outcome.bytes += bytes))
-  // The topic is looked up (and auto-created) at the first record the node can take, so input
-  // refused whole (a record past the node's batch limit) leaves no empty topic behind.
-  let prepared = false
-  try {
-    for await (const records of readInputRecords(counted, settings.inputOptions)) {
-      // Records of a --file left unsent once retries were spent are counted, so the error
-      // names every record not acknowledged. Stdin is not read on (it may never end: `yes |`).
-      if (outcome.retriesSpent) {
-        outcome.recordsUnsent += records.length
-        continue
-      }
-      for (const record of records) {
-        if (fixedKey) record.key = fixedKey
-        if (settings.headers.length > 0) record.headers = record.headers ? [...record.headers, ...settings.headers] : settings.headers
-        if (!prepared && producer.fitsBatch(record)) {
-          await producer.prepare(settings.topic)
-          prepared = true
-        }
-        producer.writeRecord(settings.topic, record, settings.partition ?? record.partition)
-      }
-      outcome.recordsSent += records.length
-      settings.progress?.update(outcome.bytes, outcome.recordsSent)
-      if (producer.needsDrain) await producer.drain()
-      // Retries are spent (the cluster could not take a record within its delivery timeout):
-      // sending on would only queue records that cannot be delivered either.
-      outcome.retriesSpent = producer.stats.firstError?.retriable === true
-      if ((outcome.retriesSpent && !settings.fromFile) || settings.interrupted()) break
-    }
-  } catch (error) {
-    // A destroyed input (Ctrl-C) ends its iteration with an error: the interruption, not a failure.
-    if (settings.interrupted()) return outcome
-    if (!(error instanceof LignumError) || error.code !== 'INVALID_ARGUMENT') throw error
-    outcome.inputError = error
-  }
-  return outcome
-}
-
-async function* countBytes(input: AsyncIterable<Buffer>, onBytes: (bytes: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of input) {
-    onBytes(chunk.length)
-    yield chunk
   }
 }
 
@@ -218,50 +128,8 @@ function inputOptionsOf(flags: {'key-delimiter'?: string; format?: string; delim
   }
 }
 
-function summarize(topic: string, outcome: SendOutcome, stats: ProducerStats, elapsedMs: number): ProduceSummary {
-  return {
-    topic,
-    recordsSent: outcome.recordsSent,
-    recordsAcknowledged: stats.recordsAcknowledged,
-    recordsFailed: stats.recordsFailed,
-    bytes: outcome.bytes,
-    elapsedMs,
-    recordsPerSecond: Math.round(outcome.recordsSent / Math.max(elapsedMs / 1000, 0.001)),
-  }
-}
-
-function statsLine(summary: ProduceSummary): string {
-  return `produced ${summary.recordsAcknowledged} of ${summary.recordsSent} records (${summary.bytes} bytes) to ${summary.topic} in ${summary.elapsedMs} ms: ${summary.recordsPerSecond} records/s\n`
-}
-
-/**
- * One line: how many records were not acknowledged of how many, and why; the exit code is the
- * cause's (5 when the cluster could not take them in time: no leader, too few in-sync
- * replicas, no answer within the delivery timeout).
- */
-function notAcknowledgedError(stats: ProducerStats, recordsSent: number, recordsUnsent: number, stdinLeft: boolean): LignumError {
-  const cause = stats.firstError
-  // Every record read and not acknowledged counts, whatever became of it.
-  const notAcknowledged = recordsSent + recordsUnsent - stats.recordsAcknowledged
-  assert(stats.recordsAcknowledged + stats.recordsFailed === recordsSent, `${recordsSent} records sent, but ${stats.recordsAcknowledged} acknowledged and ${stats.recordsFailed} failed`)
-  const unsent = recordsUnsent > 0 ? `; ${recordsUnsent} of them were not sent, as retries were spent` : ''
-  const rest = stdinLeft ? '; stdin was not read further, as retries were spent' : ''
-  return new LignumError(cause?.code ?? 'INTERNAL', `${notAcknowledged} of ${recordsSent + recordsUnsent} records were not acknowledged: ${cause?.message ?? 'unknown error'}${unsent}${rest}`, {hint: cause?.hint})
-}
-
 function parseHeader(text: string): {key: string; value: Buffer} {
   const at = text.indexOf('=')
   if (at <= 0) throw new LignumError('INVALID_ARGUMENT', `header "${text}" is not key=value; write e.g. -H source=web`)
   return {key: text.slice(0, at), value: Buffer.from(text.slice(at + 1), 'utf8')}
-}
-
-async function fileSize(file: string): Promise<number> {
-  try {
-    const info = await stat(file)
-    if (!info.isFile()) throw new LignumError('INVALID_ARGUMENT', `--file ${file} is not a regular file`)
-    return info.size
-  } catch (error) {
-    if (error instanceof LignumError) throw error
-    throw new LignumError('NOT_FOUND', `cannot read --file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
-  }
 }

@@ -52,6 +52,7 @@ import type {CatalogPartition} from './partition-status.js'
 import {GrpcLeaderClients} from '../replication/grpc-leader-client.js'
 import {ReplicaManager} from '../replication/replica-manager.js'
 import {initialReplicaHealth, ReplicaVerification} from './replica-verification.js'
+import {isTopicNumberSetting} from '../wire/topic-config.js'
 import type {IsrChangeRequest, LeaderClient, PartitionState} from '../replication/replication-interfaces.js'
 
 // A forwarded CreateTopic gets this long to reach the controller and be written.
@@ -250,20 +251,29 @@ export class ClusterReplication {
 
   /**
    * After the node left the cluster: resolves once the catalog names another leader (or none)
-   * for every partition this node led when its shutdown began, or after `boundMs`; true when
-   * every one moved.
+   * for every partition this node led when its shutdown began, or no other in-sync replica of
+   * it is up to take it over (the whole cluster stopping at once: nothing to hand off to, and
+   * no controller left to write it), or after `boundMs`; true when none is left waiting.
+   * Polls, so the wait ends within HANDOFF_POLL_MS of the last partition settling.
    */
   async leadershipHandedOff(boundMs: number): Promise<boolean> {
     const giveUpAtMs = performance.now() + boundMs
     const movedTo: {topic: string; partition: number; leader: string | null; leaderEpoch: number}[] = []
+    const noSuccessor: string[] = []
     let remaining = [...this.ledAtShutdown]
     while (remaining.length > 0) {
       const read = await Promise.all(remaining.map((id) => this.readPartitionOf(id)))
-      for (const stored of read) {
-        if (stored && stored.state.leader !== this.options.nodeId) movedTo.push({topic: stored.topic, partition: stored.partition, leader: stored.state.leader, leaderEpoch: stored.state.leaderEpoch})
-      }
-      // Unreadable: asked again on the next poll, until the bound.
-      remaining = remaining.filter((_, index) => read[index] === undefined || read[index]!.state.leader === this.options.nodeId)
+      const othersUp = this.otherNodesUp()
+      const waiting: string[] = []
+      remaining.forEach((id, index) => {
+        const stored = read[index]
+        // Unreadable: asked again on the next poll, until the bound.
+        if (stored === undefined) waiting.push(id)
+        else if (stored.state.leader !== this.options.nodeId) movedTo.push({topic: stored.topic, partition: stored.partition, leader: stored.state.leader, leaderEpoch: stored.state.leaderEpoch})
+        else if (othersUp && !stored.state.isr.some((replica) => othersUp.has(replica))) noSuccessor.push(id)
+        else waiting.push(id)
+      })
+      remaining = waiting
       if (remaining.length === 0) break
       if (performance.now() >= giveUpAtMs) {
         this.options.logger.warn('the controller has not moved the leadership of these partitions yet; shutting down anyway, they fail over when it does', {partitions: remaining, waitedMs: boundMs})
@@ -272,7 +282,18 @@ export class ClusterReplication {
       await new Promise((resolve) => setTimeout(resolve, HANDOFF_POLL_MS))
     }
     if (movedTo.length > 0) this.options.logger.info('leadership handed off', {partitions: movedTo})
+    if (noSuccessor.length > 0) this.options.logger.info('no other live in-sync replica to hand these partitions to; not waiting for them', {partitions: noSuccessor})
     return true
+  }
+
+  /**
+   * The other nodes Consul has up, or undefined when this node cannot tell (Consul unreachable:
+   * its view is stale, so the shutdown waits as if a successor may exist).
+   */
+  private otherNodesUp(): Set<string> | undefined {
+    const view = this.options.member.view()
+    if (!view.consulReachable) return undefined
+    return new Set(view.nodes.filter((node) => node.status === 'up' && node.id !== this.options.nodeId).map((node) => node.id))
   }
 
   private readPartitionOf(id: string): Promise<StoredPartitionState | undefined> {
@@ -680,7 +701,7 @@ export function settingsFromCatalog(stored: Record<string, string>): TopicSettin
     // The controller's setting, not the replica's.
     if (key === UNCLEAN_LEADER_ELECTION_SETTING) continue
     if (key === 'flushPolicy') config.flushPolicy = text
-    else if (key === 'retentionMs' || key === 'retentionBytes' || key === 'segmentBytes' || key === 'segmentMs') config[key] = wholeNumberOf(key, text)
+    else if (isTopicNumberSetting(key)) config[key] = wholeNumberOf(key, text)
     else throw new LignumError('CONFIG', `the catalog's topic setting "${key}" is unknown to this node; upgrade it to the version that wrote the topic`)
   }
   return settingsFromWire(config)

@@ -7,6 +7,7 @@ import {LignumError} from '../errors.js'
 import type {DamagedPartitionDescription, PartitionDescription as BrokerPartition, TopicDescription as BrokerTopic} from '../broker/broker.js'
 import type {TopicSettings} from '../broker/topic-store.js'
 import type {DamagedPartition, NodeInfo, PartitionDamage, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
+import {TOPIC_NUMBER_PROTO_FIELDS, topicConfigOf, topicNumberSettingsOf, type TopicNumberSetting} from '../wire/topic-config.js'
 import type {ClusterNodeStatus} from './serving-context.js'
 
 export function toSafeNumber(value: bigint, field: string): number {
@@ -59,25 +60,20 @@ export function damagedPartitionToWire(damaged: DamagedPartitionDescription): Da
 }
 
 export function settingsToWire(settings: TopicSettings): TopicConfig {
-  const optional = (value: number | undefined) => (value === undefined ? undefined : BigInt(value))
-  return {
-    retentionMs: optional(settings.retentionMs),
-    retentionBytes: optional(settings.retentionBytes),
-    segmentBytes: optional(settings.segmentBytes),
-    segmentMs: optional(settings.segmentMs),
-    flushPolicy: settings.flushPolicy === undefined ? undefined : String(settings.flushPolicy),
-  }
+  return topicConfigOf(settings)
 }
 
 export function settingsFromWire(config: TopicConfig | undefined): TopicSettings {
-  const settings: TopicSettings = {}
-  if (!config) return settings
-  if (config.retentionMs !== undefined) settings.retentionMs = limitFromWire(config.retentionMs, 'retention_ms')
-  if (config.retentionBytes !== undefined) settings.retentionBytes = limitFromWire(config.retentionBytes, 'retention_bytes')
-  if (config.segmentBytes !== undefined) settings.segmentBytes = positiveFromWire(config.segmentBytes, 'segment_bytes')
-  if (config.segmentMs !== undefined) settings.segmentMs = positiveFromWire(config.segmentMs, 'segment_ms')
+  if (!config) return {}
+  const settings: TopicSettings = topicNumberSettingsOf(config, checkedSettingFromWire)
   if (config.flushPolicy !== undefined) settings.flushPolicy = flushPolicyFromText(config.flushPolicy)
   return settings
+}
+
+/** Retention may be -1 (no limit); a segment's size and age must be positive. */
+function checkedSettingFromWire(value: bigint, setting: TopicNumberSetting): number {
+  const field = TOPIC_NUMBER_PROTO_FIELDS[setting]
+  return setting === 'retentionMs' || setting === 'retentionBytes' ? limitFromWire(value, field) : positiveFromWire(value, field)
 }
 
 export function flushPolicyFromText(text: string): 'always' | 'never' | number {

@@ -7,7 +7,7 @@
 import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
 import {makeCa} from '../helpers/certificates.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {errorTable} from '../../src/errors.js'
 import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
@@ -19,15 +19,13 @@ const NODE_IDS = ['a1', 'a2', 'a3']
 
 describe('authorization rules in Consul, the same on three nodes (real Consul, mTLS)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
   let asAdmin: string[] = []
   let asAlice: string[] = []
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(180_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
     const ca = await makeCa('acl-cluster-ca')
     const [admin, alice] = await Promise.all([ca.issue('admin'), ca.issue('alice')])
     asAdmin = ['--tls-ca', ca.cert, '--tls-cert', admin.cert, '--tls-key', admin.key]
@@ -36,7 +34,7 @@ describe('authorization rules in Consul, the same on three nodes (real Consul, m
       NODE_IDS.map(async (nodeId) => {
         const files = await ca.issue(nodeId)
         return ServeProcess.start({
-          consulUrl: consul.url,
+          consulUrl: consul().url,
           cluster: CLUSTER,
           nodeId,
           sessionTtlMs: SESSION_TTL_MS,
@@ -60,10 +58,8 @@ describe('authorization rules in Consul, the same on three nodes (real Consul, m
       return status.controller !== null && status.nodes.filter((node) => node.status === 'up').length === 3 ? true : undefined
     }, SETTLE_MS)
   })
-  after(async function () {
+  afterEach(function () {
     if (this.currentTest?.state === 'failed') printLogs(nodes, 40)
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.stop()
   })
 
   it('enforces on a2 a rule added through a1, and its removal, without a restart', async () => {
@@ -71,7 +67,7 @@ describe('authorization rules in Consul, the same on three nodes (real Consul, m
     const created = await runCli(['topics', 'create', 'shared', '--replication-factor', '3', '--min-insync-replicas', '2', '--brokers', a1.address, ...asAdmin])
     expect(created.code, created.stderr).to.equal(0)
     await eventually('three in-sync replicas (nodes replicate as super users)', async () => {
-      const stored = (await partitionStatesIn(consul.url, CLUSTER, 'shared')).get(0)
+      const stored = (await partitionStatesIn(consul().url, CLUSTER, 'shared')).get(0)
       return stored && stored.isr.length === 3 ? stored : undefined
     }, SETTLE_MS)
     const produceThroughA2 = () => runCli(['produce', '-t', 'shared', '--acks', 'all', '--brokers', a2.address, ...asAlice], {input: 'hello\n', timeoutMs: 60_000})

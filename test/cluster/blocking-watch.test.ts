@@ -7,7 +7,7 @@
 import {expect} from 'chai'
 import {BlockingWatch} from '../../src/cluster/blocking-watch.js'
 import {ConsulApi, type KvEntry} from '../../src/cluster/consul-api.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {plant, sleep, waitFor} from './catalog-fixtures.js'
 
 const PREFIX = 'watch-test/'
@@ -26,19 +26,17 @@ interface Answer {
 
 describe('blocking watch (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    stopFirst: async () => {
+      await watch?.stop()
+      api?.close()
+    },
+  })
   let api: ConsulApi
   let watch: BlockingWatch<KvEntry[]> | undefined
 
   before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-    api = new ConsulApi(consul.url, 5_000)
-  })
-
-  after(async function () {
-    await watch?.stop()
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, 5_000)
   })
 
   it('hands over the first answer of a rebuilt Consul as a new history, even after failed fetches, and blocks again in it', async function () {
@@ -62,7 +60,7 @@ describe('blocking watch (real Consul)', function () {
     expect(answers.some((answer) => answer.newHistory)).to.equal(false)
 
     const answersBefore = answers.length
-    await consul.restart()
+    await consul().restart()
     await waitFor('an answer from the rebuilt Consul', () => answers.at(-1)?.keys.length === 0, 60_000)
     expect(errors, 'fetches failed while Consul was down').to.be.greaterThan(0)
     // The old Consul may answer the blocking query in flight as it shuts down: that one is old.

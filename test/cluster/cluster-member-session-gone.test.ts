@@ -10,7 +10,7 @@ import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ClusterMember} from '../../src/cluster/cluster-member.js'
 import {ConsulApi} from '../../src/cluster/consul-api.js'
 import {silentLogger} from '../../src/logger.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {startConsulHttpProxy, type ConsulHttpProxy} from '../helpers/consul-http-proxy.js'
 import {waitFor} from './catalog-fixtures.js'
 
@@ -21,23 +21,21 @@ const STEP_DOWN_MS_MAX = 3_000
 
 describe('cluster member whose check Consul lost (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    stopFirst: async () => {
+      proxy?.release()
+      await member?.stop()
+      await proxy?.close()
+      api?.close()
+    },
+  })
   let api: ConsulApi
   let proxy: ConsulHttpProxy
   let member: ClusterMember | undefined
 
   before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-    api = new ConsulApi(consul.url, 5_000)
-    proxy = await startConsulHttpProxy(consul.url)
-  })
-
-  after(async function () {
-    proxy?.release()
-    await member?.stop()
-    await proxy?.close()
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, 5_000)
+    proxy = await startConsulHttpProxy(consul().url)
   })
 
   it('steps down as controller before registering again, long before its next renewal', async function () {

@@ -8,7 +8,7 @@ import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ClusterMember} from '../../src/cluster/cluster-member.js'
 import {ConsulApi} from '../../src/cluster/consul-api.js'
 import {silentLogger} from '../../src/logger.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {plant, sleep, waitFor} from './catalog-fixtures.js'
 
 const PARTITIONS = 200
@@ -18,26 +18,23 @@ const QUIET_MS = 500
 
 describe('cluster member watches (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    stopFirst: async () => {
+      await member?.stop()
+      api?.close()
+    },
+  })
   let api: ConsulApi
   let member: ClusterMember | undefined
 
   before(async function () {
-    const binary = await requireConsulBinary(this)
-    consul = await ConsulAgent.start(binary, 'dev')
-    api = new ConsulApi(consul.url, 5_000)
-  })
-
-  after(async function () {
-    await member?.stop()
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, 5_000)
   })
 
   it('follow the controller and the nodes without receiving the topic catalog’s partition states', async function () {
     const keys = new ClusterKeys('narrow')
     member = await ClusterMember.start({
-      consulUrl: consul.url,
+      consulUrl: consul().url,
       cluster: keys.cluster,
       nodeId: 'n1',
       advertiseAddress: '127.0.0.1:41001',

@@ -4,6 +4,7 @@
  */
 import {expect} from 'chai'
 import {ConsulAgent, requireConsulBinary, freePort} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {expectNoOverlappingTerms} from './controller-terms.js'
 import {eventually, MemberProcess, type MemberAnswer, type MemberSettings} from './member-process.js'
 
@@ -15,17 +16,12 @@ const SETTLE_MS = 45_000
 describe('cluster member (real Consul)', function () {
   this.timeout(180_000)
   let consulBinary: string
-  let consul: ConsulAgent
+  const consul = useConsul()
   let members: MemberProcess[] = []
   let clusterCount = 0
 
   before(async function () {
     consulBinary = await requireConsulBinary(this)
-    consul = await ConsulAgent.start(consulBinary, 'dev')
-  })
-
-  after(async function () {
-    await consul?.destroy()
   })
 
   afterEach(async function () {
@@ -35,7 +31,7 @@ describe('cluster member (real Consul)', function () {
 
   function settings(cluster: string, index: number, overrides: Partial<MemberSettings> = {}): MemberSettings {
     return {
-      consulUrl: consul.url,
+      consulUrl: consul().url,
       cluster,
       nodeId: `node-${index}`,
       advertiseAddress: `127.0.0.1:${41000 + index}`,
@@ -133,7 +129,7 @@ describe('cluster member (real Consul)', function () {
 
   /** The ids of the sessions Consul holds for a node (ConsulSession names them after the node). */
   async function sessionsOf(member: MemberProcess): Promise<string[]> {
-    const response = await fetch(`${consul.url}/v1/session/list`)
+    const response = await fetch(`${consul().url}/v1/session/list`)
     const sessions = (await response.json()) as {ID: string; Name: string}[]
     return sessions.filter((session) => session.Name === `lignum ${member.settings.cluster} ${member.nodeId}`).map((session) => session.ID)
   }
@@ -226,7 +222,7 @@ describe('cluster member (real Consul)', function () {
     const before = await agreedController(three, ['node-1', 'node-2', 'node-3'])
     const epochBefore = before[0]!.view.controllerEpoch
     // A dev agent keeps nothing: services, sessions and the epoch counter are all gone.
-    await consul.restart()
+    await consul().restart()
     const after = await eventually(
       'a controller again, under a newer epoch, and every member ready',
       async () => {
@@ -269,7 +265,7 @@ describe('cluster member (real Consul)', function () {
   it('rejects options that cannot work, with a message naming the fix', async function () {
     const {ClusterMember} = await import('../../src/cluster/cluster-member.js')
     const {silentLogger} = await import('../../src/logger.js')
-    const base = {consulUrl: consul.url, cluster: 'c', nodeId: 'n', advertiseAddress: '127.0.0.1:1', version: 'v', sessionTtlMs: 3000, lockDelayMs: 1000, logger: silentLogger}
+    const base = {consulUrl: consul().url, cluster: 'c', nodeId: 'n', advertiseAddress: '127.0.0.1:1', version: 'v', sessionTtlMs: 3000, lockDelayMs: 1000, logger: silentLogger}
     await expectConfigError(ClusterMember.start({...base, consulUrl: 'ftp://x'}), /http:\/\/ or https:\/\//)
     await expectConfigError(ClusterMember.start({...base, cluster: 'a/b'}), /invalid cluster name "a\/b"/)
     await expectConfigError(ClusterMember.start({...base, nodeId: ''}), /invalid node id/)

@@ -13,7 +13,7 @@ import {LignumClient} from '../../src/client/index.js'
 import {errorTable} from '../../src/errors.js'
 import type {ClusterStatus} from '../../src/ui/cluster-status-table.js'
 import {lignumBin, repoRoot, runCli, type CliResult} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
 import {printLogs, type StoredState} from './cluster-reads.js'
@@ -30,17 +30,15 @@ const RECORDS_PER_PARTITION = 100
 
 describe('lignum cluster status per partition (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
   let states: Map<number, StoredState>
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(180_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
     nodes = await Promise.all(
       ['n1', 'n2', 'n3'].map((nodeId) =>
-        ServeProcess.start({consulUrl: consul.url, cluster: CLUSTER, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
+        ServeProcess.start({consulUrl: consul().url, cluster: CLUSTER, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
       ),
     )
     await eventually('a controller with all three nodes up', async () => {
@@ -64,11 +62,6 @@ describe('lignum cluster status per partition (three real nodes, real Consul)', 
     }, SETTLE_MS)
   })
 
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
-
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
       printLogs(nodes, 40)
@@ -76,7 +69,7 @@ describe('lignum cluster status per partition (three real nodes, real Consul)', 
   })
 
   async function partitionStates(): Promise<Map<number, StoredState>> {
-    const response = await fetch(`${consul.url}/v1/kv/lignum/${CLUSTER}/partitions/${TOPIC}/?recurse`)
+    const response = await fetch(`${consul().url}/v1/kv/lignum/${CLUSTER}/partitions/${TOPIC}/?recurse`)
     const read = new Map<number, StoredState>()
     if (response.status === 404) return read
     for (const entry of (await response.json()) as {Key: string; Value: string}[]) {

@@ -11,7 +11,7 @@ import {LignumClient} from '../../src/client/index.js'
 import type {LignumError} from '../../src/errors.js'
 import {GROUP_OFFSETS_TOPIC, groupOffsetsPartitionOf} from '../../src/broker/group-offsets.js'
 import {GROUP_OFFSETS_PARTITIONS} from '../../src/server/group-coordinator.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {GroupMemberProcess, settledSplit, sleep, waitFor} from '../helpers/group-member-process.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
@@ -25,21 +25,15 @@ const SESSION_TIMEOUT_MS = 3_000
 
 describe('consumer groups in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    kind: 'persistent',
+    stopFirst: async () => {
+      for (const member of members) if (member.process.exitCode === null) member.process.kill('SIGKILL')
+      await Promise.all(nodes.map((node) => node.destroy()))
+    },
+  })
   let nodes: ServeProcess[] = []
   const members: GroupMemberProcess[] = []
-
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    for (const member of members) if (member.process.exitCode === null) member.process.kill('SIGKILL')
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
@@ -49,8 +43,8 @@ describe('consumer groups in cluster mode (three real nodes, real Consul)', func
   })
 
   it('members bootstrapped from one node reach the coordinator on another, split 3/3, and the survivor takes all 6', async () => {
-    nodes = await startThreeNodes(consul.url, CLUSTER, 'g')
-    await replicatedPartitions(nodes, consul.url, CLUSTER, TOPIC, PARTITIONS)
+    nodes = await startThreeNodes(consul().url, CLUSTER, 'g')
+    await replicatedPartitions(nodes, consul().url, CLUSTER, TOPIC, PARTITIONS)
     const entry = nodes[0]!
     const client = await LignumClient.connect({brokers: entry.address})
     try {
@@ -60,7 +54,7 @@ describe('consumer groups in cluster mode (three real nodes, real Consul)', func
         return undefined
       }), SETTLE_MS)
       const offsetsStates = await eventually('a leader for every offsets partition', async () => {
-        const states = await partitionStatesIn(consul.url, CLUSTER, GROUP_OFFSETS_TOPIC)
+        const states = await partitionStatesIn(consul().url, CLUSTER, GROUP_OFFSETS_TOPIC)
         return states.size === GROUP_OFFSETS_PARTITIONS && [...states.values()].every((state) => state.leader) ? states : undefined
       }, SETTLE_MS)
       const group = Array.from({length: 50}, (_, index) => `readers-${index}`).find((name) => offsetsStates.get(groupOffsetsPartitionOf(name, GROUP_OFFSETS_PARTITIONS))!.leader !== entry.nodeId)!

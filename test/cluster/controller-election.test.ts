@@ -15,7 +15,7 @@ import {ConsulSession} from '../../src/cluster/consul-session.js'
 import {ControllerElection} from '../../src/cluster/controller-election.js'
 import {NodeRegistration} from '../../src/cluster/node-registration.js'
 import {silentLogger} from '../../src/logger.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {plant, waitFor} from './catalog-fixtures.js'
 
 // Long enough that the old controller's lease outlives Consul's restart on a loaded machine.
@@ -76,19 +76,17 @@ class HandWiredNode {
 
 describe('controller election across a rebuilt Consul (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    stopFirst: async () => {
+      for (const node of nodes) node.stop()
+      api?.close()
+    },
+  })
   let api: ConsulApi
   let nodes: HandWiredNode[] = []
 
   before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-    api = new ConsulApi(consul.url, 5_000)
-  })
-
-  after(async function () {
-    for (const node of nodes) node.stop()
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, 5_000)
   })
 
   it('the old controller steps down on the new history; a node that saw the old one waits a TTL plus the lock-delay before taking the lock', async function () {
@@ -103,7 +101,7 @@ describe('controller election across a rebuilt Consul (real Consul)', function (
     const indexBefore = await waiter.observe()
     expect(waiter.election.isController()).to.equal(false)
 
-    await consul.restart()
+    await consul().restart()
     // A node that never saw the old history takes the lock of the new one at once.
     const newcomer = new HandWiredNode(api, keys, 'n3')
     nodes.push(newcomer)

@@ -8,25 +8,18 @@ import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ConsulApi, type KvEntry} from '../../src/cluster/consul-api.js'
 import {acquireOperations, EpochGuard, parseNodeRecord, parsePartitionAssignment, writeAsController} from '../../src/cluster/controller-state.js'
 import {LignumError} from '../../src/errors.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 
 const REQUEST_TIMEOUT_MS = 5_000
 
 describe('controller state in Consul KV (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => api?.close()})
   let api: ConsulApi
   const keys = new ClusterKeys('fencing')
 
   before(async function () {
-    const binary = await requireConsulBinary(this)
-    consul = await ConsulAgent.start(binary, 'dev')
-    api = new ConsulApi(consul.url, REQUEST_TIMEOUT_MS)
-  })
-
-  after(async function () {
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, REQUEST_TIMEOUT_MS)
   })
 
   async function entries(): Promise<Map<string, KvEntry>> {

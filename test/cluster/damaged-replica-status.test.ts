@@ -12,7 +12,7 @@ import {LignumClient} from '../../src/client/index.js'
 import {errorTable} from '../../src/errors.js'
 import type {ClusterStatus} from '../../src/ui/cluster-status-table.js'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {flipBitInFirstSegment} from '../helpers/segment-damage.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
@@ -27,25 +27,16 @@ const RECORDS = 400
 
 describe('a replica damaged on disk in cluster status (three real nodes, real Consul)', function () {
   this.timeout(240_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-  })
-
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') printLogs(nodes, 30)
   })
 
   it(`shows the damaged replica on every node, and exits ${errorTable.UNDER_REPLICATED.exitCode} naming it and the repair command`, async () => {
-    nodes = await startThreeNodes(consul.url, CLUSTER, 'd')
-    const state = await replicatedTopic(nodes, consul.url, CLUSTER, TOPIC, ['--segment-bytes', String(SEGMENT_BYTES)])
+    nodes = await startThreeNodes(consul().url, CLUSTER, 'd')
+    const state = await replicatedTopic(nodes, consul().url, CLUSTER, TOPIC, ['--segment-bytes', String(SEGMENT_BYTES)])
     const client = await LignumClient.connect({brokers: nodes.map((node) => node.address)})
     try {
       const producer = client.producer({acks: 'all', batchBytes: 256})

@@ -12,7 +12,7 @@ import {WireClient, type Producer} from '../../src/client/index.js'
 import {Connection} from '../../src/client/connection.js'
 import {encodeRecordBatch} from '../../src/format/record-batch.js'
 import {Acks} from '../../src/generated/lignum/v1/lignum.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
 import {LOCK_DELAY_MS, nodeNamed, REPLICA_LAG_MAX_MS, replicatedTopic, SESSION_TTL_MS, SETTLE_MS, startThreeNodes} from './three-nodes.js'
@@ -104,19 +104,8 @@ class AckedLoad {
 
 describe('failover in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
@@ -130,7 +119,7 @@ describe('failover in cluster mode (three real nodes, real Consul)', function ()
   })
 
   async function partitionState(cluster: string): Promise<StoredState> {
-    const response = await fetch(`${consul.url}/v1/kv/lignum/${cluster}/partitions/${TOPIC}/0?raw`)
+    const response = await fetch(`${consul().url}/v1/kv/lignum/${cluster}/partitions/${TOPIC}/0?raw`)
     return (await response.json()) as StoredState
   }
 
@@ -140,8 +129,8 @@ describe('failover in cluster mode (three real nodes, real Consul)', function ()
 
   /** Three nodes, one partition (RF 3, min ISR 2), every replica in sync. */
   async function replicatedPartition(cluster: string): Promise<StoredState> {
-    nodes = await startThreeNodes(consul.url, cluster, 'n')
-    return replicatedTopic(nodes, consul.url, cluster, TOPIC)
+    nodes = await startThreeNodes(consul().url, cluster, 'n')
+    return replicatedTopic(nodes, consul().url, cluster, TOPIC)
   }
 
   /** Every acknowledged value is in the log of `node` once, at the offset it was acknowledged at. */

@@ -11,7 +11,7 @@ import type {LignumError} from '../../src/errors.js'
 import {groupOffsetsPartitionOf} from '../../src/broker/group-offsets.js'
 import {GROUP_OFFSETS_PARTITIONS, OFFSET_COMMIT_TIMEOUT_MS} from '../../src/server/group-coordinator.js'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {REPLICA_LAG_MAX_MS, SETTLE_MS, controllerWithAllUp, startThreeNodes} from './three-nodes.js'
@@ -29,19 +29,8 @@ const COMMIT_LAG_MAX_MS = 8_000
 
 describe('consumer group offsets in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
@@ -50,17 +39,17 @@ describe('consumer group offsets in cluster mode (three real nodes, real Consul)
   })
 
   async function kv<T>(cluster: string, key: string): Promise<T | undefined> {
-    const response = await fetch(`${consul.url}/v1/kv/lignum/${cluster}/${key}?raw`)
+    const response = await fetch(`${consul().url}/v1/kv/lignum/${cluster}/${key}?raw`)
     if (response.status === 404) return undefined
     return (await response.json()) as T
   }
 
   async function partitionStates(cluster: string, topic: string): Promise<Map<number, StoredState>> {
-    return partitionStatesIn(consul.url, cluster, topic)
+    return partitionStatesIn(consul().url, cluster, topic)
   }
 
   async function startNodes(cluster: string, replicaLagMaxMs = REPLICA_LAG_MAX_MS): Promise<void> {
-    nodes = await startThreeNodes(consul.url, cluster, 'n', {replicaLagMaxMs})
+    nodes = await startThreeNodes(consul().url, cluster, 'n', {replicaLagMaxMs})
   }
 
   /** Every node took the role the catalog gives it for every partition of `topic`. */

@@ -12,7 +12,7 @@ import type {LignumError} from '../../src/errors.js'
 import {groupOffsetsPartitionOf} from '../../src/broker/group-offsets.js'
 import {GROUP_OFFSETS_PARTITIONS} from '../../src/server/group-coordinator.js'
 import {runCli, type CliResult} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {SETTLE_MS, replicatedPartitions, startThreeNodes} from './three-nodes.js'
@@ -28,19 +28,8 @@ const RETRIABLE_EXIT_CODE = 5
 
 describe('lignum groups in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') printLogs(nodes, 60)
@@ -56,15 +45,15 @@ describe('lignum groups in cluster mode (three real nodes, real Consul)', functi
 
   async function coordinatorsByGroup(): Promise<Map<string, string>> {
     const states = await eventually('every offsets partition with a leader', async () => {
-      const read = await partitionStatesIn(consul.url, CLUSTER, '__consumer_offsets')
+      const read = await partitionStatesIn(consul().url, CLUSTER, '__consumer_offsets')
       return read.size === GROUP_OFFSETS_PARTITIONS && [...read.values()].every((state) => state.leader) ? read : undefined
     }, SETTLE_MS)
     return new Map(GROUPS.map((group) => [group, states.get(groupOffsetsPartitionOf(group, GROUP_OFFSETS_PARTITIONS))!.leader as string]))
   }
 
   it('lists every coordinator\'s groups, describes, seeks and deletes through a node that does not coordinate them; a new coordinator keeps the deletion', async () => {
-    nodes = await startThreeNodes(consul.url, CLUSTER, 'g')
-    await replicatedPartitions(nodes, consul.url, CLUSTER, TOPIC, PARTITIONS)
+    nodes = await startThreeNodes(consul().url, CLUSTER, 'g')
+    await replicatedPartitions(nodes, consul().url, CLUSTER, TOPIC, PARTITIONS)
     const entry = nodes[0]!
     const produced = await runCli(['produce', '-t', TOPIC, '--acks', 'all', '-K', ':', '--brokers', entry.address], {input: Array.from({length: 30}, (_, index) => `key-${index}:value-${index}`).join('\n') + '\n', timeoutMs: 60_000})
     expect(produced.code, produced.stderr).to.equal(0)
@@ -116,7 +105,7 @@ describe('lignum groups in cluster mode (three real nodes, real Consul)', functi
     await coordinator.killHard()
     const survivors = nodes.filter((node) => node !== coordinator)
     await eventually(`a new coordinator for ${group}`, async () => {
-      const leader = (await partitionStatesIn(consul.url, CLUSTER, '__consumer_offsets')).get(groupOffsetsPartitionOf(group, GROUP_OFFSETS_PARTITIONS))?.leader
+      const leader = (await partitionStatesIn(consul().url, CLUSTER, '__consumer_offsets')).get(groupOffsetsPartitionOf(group, GROUP_OFFSETS_PARTITIONS))?.leader
       return leader && leader !== coordinator.nodeId ? leader : undefined
     }, SETTLE_MS)
     for (const node of survivors) {

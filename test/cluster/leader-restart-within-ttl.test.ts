@@ -23,7 +23,7 @@ import path from 'node:path'
 import {expect} from 'chai'
 import {WireClient, type Producer} from '../../src/client/index.js'
 import {batchPositions} from '../../src/format/record-batch.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {batchesIn, partitionStatesIn, printLogs, valuesServedBy, type StoredState} from './cluster-reads.js'
@@ -97,24 +97,15 @@ function batchesOf(contents: Buffer): {position: number; baseOffset: number; las
 
 describe('a leader restarted within its session TTL (real nodes, real Consul, kill -9 and lost unflushed data)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-  })
-
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') printLogs(nodes, 60)
   })
 
   async function stateOf(cluster: string, partition: number): Promise<StoredState> {
-    return (await partitionStatesIn(consul.url, cluster, TOPIC)).get(partition)!
+    return (await partitionStatesIn(consul().url, cluster, TOPIC)).get(partition)!
   }
 
   /**
@@ -122,8 +113,8 @@ describe('a leader restarted within its session TTL (real nodes, real Consul, ki
    * controller's node (or by another), the victim, and its state.
    */
   async function partitionLedBy(cluster: string, controllerLeads: boolean): Promise<{partition: number; before: StoredState; leader: ServeProcess}> {
-    nodes = await startThreeNodes(consul.url, cluster, `${cluster}-`, {sessionTtlMs: RESTART_SESSION_TTL_MS, lockDelayMs: RESTART_LOCK_DELAY_MS})
-    const states = await replicatedPartitions(nodes, consul.url, cluster, TOPIC, PARTITIONS, ['--flush-policy', 'never'])
+    nodes = await startThreeNodes(consul().url, cluster, `${cluster}-`, {sessionTtlMs: RESTART_SESSION_TTL_MS, lockDelayMs: RESTART_LOCK_DELAY_MS})
+    const states = await replicatedPartitions(nodes, consul().url, cluster, TOPIC, PARTITIONS, ['--flush-policy', 'never'])
     const {controller} = await nodes[0]!.status()
     const [partition, before] = [...states].find(([, state]) => (state.leader === controller) === controllerLeads)!
     expect(before.leaderIncarnation, 'the leadership names the process it was given to').to.be.a('string')

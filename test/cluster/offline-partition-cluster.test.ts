@@ -12,7 +12,7 @@ import {expect} from 'chai'
 import {LignumClient} from '../../src/client/index.js'
 import {errorTable} from '../../src/errors.js'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import type {ClusterStatus} from '../../src/ui/cluster-status-table.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
@@ -26,23 +26,21 @@ const WRITTEN_WHILE_DOWN = 10
 
 describe('a partition with no live in-sync replica (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
   const statesBefore = new Map<string, StoredState>()
   const statesAfter = new Map<string, StoredState>()
   let survivor: ServeProcess
 
   async function stateOf(topic: string): Promise<StoredState | undefined> {
-    return (await partitionStatesIn(consul.url, CLUSTER, topic)).get(0)
+    return (await partitionStatesIn(consul().url, CLUSTER, topic)).get(0)
   }
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(300_000)
-    consul = await ConsulAgent.start(consulBinary, 'dev')
-    nodes = await startThreeNodes(consul.url, CLUSTER, 'o')
-    statesBefore.set(CLEAN, await replicatedTopic(nodes, consul.url, CLUSTER, CLEAN))
-    statesBefore.set(UNCLEAN, await replicatedTopic(nodes, consul.url, CLUSTER, UNCLEAN, ['--unclean-leader-election']))
+    nodes = await startThreeNodes(consul().url, CLUSTER, 'o')
+    statesBefore.set(CLEAN, await replicatedTopic(nodes, consul().url, CLUSTER, CLEAN))
+    statesBefore.set(UNCLEAN, await replicatedTopic(nodes, consul().url, CLUSTER, UNCLEAN, ['--unclean-leader-election']))
 
     const outOfSync = nodes[2]!
     await outOfSync.killHard()
@@ -80,11 +78,6 @@ describe('a partition with no live in-sync replica (three real nodes, real Consu
       client.close()
     }
   }
-
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') printLogs(nodes, 40)

@@ -9,7 +9,7 @@ import {expect} from 'chai'
 import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ConsulApi, encodeValue} from '../../src/cluster/consul-api.js'
 import {PartitionWatch, type CatalogEvent} from '../../src/cluster/partition-watch.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {startConsulHttpProxy, type ConsulHttpProxy} from '../helpers/consul-http-proxy.js'
 import {recordingLogger, waitFor} from './catalog-fixtures.js'
 
@@ -20,23 +20,21 @@ const ATTEMPTS_MAX = 3
 
 describe('partition watch across a rebuilt Consul (real Consul)', function () {
   this.timeout(180_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    stopFirst: async () => {
+      proxy?.release()
+      await watch?.stop()
+      await proxy?.close()
+      api?.close()
+    },
+  })
   let api: ConsulApi
   let proxy: ConsulHttpProxy
   let watch: PartitionWatch | undefined
 
   before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-    api = new ConsulApi(consul.url, 5_000)
-    proxy = await startConsulHttpProxy(consul.url)
-  })
-
-  after(async function () {
-    proxy?.release()
-    await watch?.stop()
-    await proxy?.close()
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, 5_000)
+    proxy = await startConsulHttpProxy(consul().url)
   })
 
   const keys = new ClusterKeys('rebuilt-catalog')
@@ -72,7 +70,7 @@ describe('partition watch across a rebuilt Consul (real Consul)', function () {
     proxy.hold(() => true)
     let arranged = false
     for (let attempt = 0; attempt < ATTEMPTS_MAX && !arranged; attempt += 1) {
-      await consul.restart()
+      await consul().restart()
       arranged = await writeStateAt(oldIndex, state([]))
     }
     expect(arranged, `the rebuilt Consul holds the state at index ${oldIndex} again`).to.equal(true)

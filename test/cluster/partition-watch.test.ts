@@ -9,7 +9,7 @@ import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ConsulApi} from '../../src/cluster/consul-api.js'
 import {PartitionWatch, type CatalogEvent} from '../../src/cluster/partition-watch.js'
 import {TopicCatalog} from '../../src/cluster/topic-catalog.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {plant, recordingLogger, sleep, takeControl, waitFor, type RecordingLogger} from './catalog-fixtures.js'
 
 const REQUEST_TIMEOUT_MS = 5_000
@@ -19,24 +19,17 @@ const QUIET_MS = 500
 
 describe('partition watch (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => api?.close()})
   let api: ConsulApi
   let watches: PartitionWatch[] = []
 
   before(async function () {
-    const binary = await requireConsulBinary(this)
-    consul = await ConsulAgent.start(binary, 'dev')
-    api = new ConsulApi(consul.url, REQUEST_TIMEOUT_MS)
+    api = new ConsulApi(consul().url, REQUEST_TIMEOUT_MS)
   })
 
   afterEach(async () => {
     await Promise.all(watches.map((watch) => watch.stop()))
     watches = []
-  })
-
-  after(async function () {
-    api?.close()
-    await consul?.destroy()
   })
 
   function watchAs(keys: ClusterKeys, nodeId: string, logger: RecordingLogger = recordingLogger()): {watch: PartitionWatch; events: CatalogEvent[]} {

@@ -13,7 +13,7 @@ import path from 'node:path'
 import {expect} from 'chai'
 import {errorTable} from '../../src/errors.js'
 import {lignumBin, repoRoot, runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {partitionStatesIn, printLogs, valuesServedBy} from './cluster-reads.js'
@@ -55,20 +55,16 @@ function startProduce(args: string[]): {feed: (text: string) => Promise<void>; e
 
 describe('lignum produce --acks all across a leader failover (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul()
   let nodes: ServeProcess[] = []
   let scratch: string
   const lines = Array.from({length: LINES}, (_, index) => `line-${index}`)
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'dev')
     scratch = await mkdtemp(path.join(os.tmpdir(), 'lignum-produce-failover-'))
   })
 
   after(async () => {
-    await consul?.destroy()
     if (scratch) await rm(scratch, {recursive: true, force: true})
   })
 
@@ -80,8 +76,8 @@ describe('lignum produce --acks all across a leader failover (three real nodes, 
 
   it('kill -9 of the leader mid-way: exits 0, and the log holds every line exactly once, in order', async () => {
     const cluster = 'produce-failover'
-    nodes = await startThreeNodes(consul.url, cluster, 'p')
-    const before = await replicatedTopic(nodes, consul.url, cluster, TOPIC)
+    nodes = await startThreeNodes(consul().url, cluster, 'p')
+    const before = await replicatedTopic(nodes, consul().url, cluster, TOPIC)
     const leader = nodeNamed(nodes, before.leader)
     const follower = nodes.find((node) => node !== leader)!
     const produce = startProduce(['-t', TOPIC, '--acks', 'all', '--batch-size', String(BATCH_BYTES), '--json', '--brokers', nodes.map((node) => node.address).join(',')])
@@ -103,7 +99,7 @@ describe('lignum produce --acks all across a leader failover (three real nodes, 
     const summary = JSON.parse(exit.stdout) as {recordsSent: number; recordsAcknowledged: number; recordsFailed: number}
     expect(summary).to.include({recordsSent: LINES, recordsAcknowledged: LINES, recordsFailed: 0})
 
-    const after = (await partitionStatesIn(consul.url, cluster, TOPIC)).get(0)!
+    const after = (await partitionStatesIn(consul().url, cluster, TOPIC)).get(0)!
     expect(after.leader, 'another leader').to.not.be.oneOf([null, leader.nodeId])
     expect(after.leaderEpoch).to.be.greaterThan(before.leaderEpoch)
     expect(await valuesServedBy(nodeNamed(nodes, after.leader), TOPIC, 0), 'each line once, in order').to.deep.equal(lines)
@@ -111,8 +107,8 @@ describe('lignum produce --acks all across a leader failover (three real nodes, 
 
   it(`cannot succeed with two of three nodes killed (min ISR 2): exits ${errorTable.NOT_ENOUGH_REPLICAS.exitCode} with one line naming how many lines were not acknowledged`, async () => {
     const cluster = 'produce-failover-down'
-    nodes = await startThreeNodes(consul.url, cluster, 'q')
-    const state = await replicatedTopic(nodes, consul.url, cluster, TOPIC)
+    nodes = await startThreeNodes(consul().url, cluster, 'q')
+    const state = await replicatedTopic(nodes, consul().url, cluster, TOPIC)
     const leader = nodeNamed(nodes, state.leader)
     for (const node of nodes.filter((candidate) => candidate !== leader)) await node.killHard()
     const file = path.join(scratch, 'unacknowledged.txt')

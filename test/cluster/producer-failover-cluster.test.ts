@@ -11,7 +11,7 @@
  */
 import {expect} from 'chai'
 import {WireClient, type Producer} from '../../src/client/index.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {partitionStatesIn, printLogs, valuesServedBy} from './cluster-reads.js'
@@ -63,17 +63,8 @@ async function produceAcrossFault(producer: Producer, values: string[], fault: (
 
 describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of the leader)', function () {
   this.timeout(240_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   const nodes: ServeProcess[] = []
-
-  before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-  })
-
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
@@ -82,7 +73,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
   })
 
   async function readState(cluster: string): Promise<{state: StoredState; modifyIndex: number}> {
-    const response = await fetch(`${consul.url}/v1/kv/lignum/${cluster}/partitions/${TOPIC}/0`)
+    const response = await fetch(`${consul().url}/v1/kv/lignum/${cluster}/partitions/${TOPIC}/0`)
     const [entry] = (await response.json()) as {Value: string; ModifyIndex: number}[]
     return {state: JSON.parse(Buffer.from(entry!.Value, 'base64').toString('utf8')) as StoredState, modifyIndex: entry!.ModifyIndex}
   }
@@ -94,9 +85,9 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
   }
 
   it('acknowledges every record exactly once when the leader is killed mid-stream and a follower takes over', async () => {
-    const members = await startThreeNodes(consul.url, CLUSTER, 'f')
+    const members = await startThreeNodes(consul().url, CLUSTER, 'f')
     nodes.push(...members)
-    const initial = await replicatedTopic(members, consul.url, CLUSTER, TOPIC)
+    const initial = await replicatedTopic(members, consul().url, CLUSTER, TOPIC)
     const oldLeader = nodeNamed(members, initial.leader)
     const [bootstrap, heir] = members.filter((node) => node !== oldLeader) as [ServeProcess, ServeProcess]
 
@@ -112,7 +103,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
         // The election the controller will make: the next in-sync replica leads in a new epoch.
         const current = await readState(CLUSTER)
         const next = {...current.state, leader: heir.nodeId, leaderEpoch: current.state.leaderEpoch + 1, isr: current.state.isr.filter((id) => id !== oldLeader.nodeId), partitionEpoch: current.state.partitionEpoch + 1}
-        const written = await fetch(`${consul.url}/v1/kv/lignum/${CLUSTER}/partitions/${TOPIC}/0?cas=${current.modifyIndex}`, {method: 'PUT', body: JSON.stringify(next)})
+        const written = await fetch(`${consul().url}/v1/kv/lignum/${CLUSTER}/partitions/${TOPIC}/0?cas=${current.modifyIndex}`, {method: 'PUT', body: JSON.stringify(next)})
         expect((await written.text()).trim()).to.equal('true')
       }, SETTLE_MS)
       await producer.close()
@@ -128,9 +119,9 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
 
   it('leaves a frozen (SIGSTOPped) leader by its request timeout: the controller elects another, and every record is acknowledged once there, long before the delivery timeout', async () => {
     const cluster = `${CLUSTER}-frozen`
-    const members = await startThreeNodes(consul.url, cluster, 'z')
+    const members = await startThreeNodes(consul().url, cluster, 'z')
     nodes.push(...members)
-    const before = await replicatedTopic(members, consul.url, cluster, TOPIC)
+    const before = await replicatedTopic(members, consul().url, cluster, TOPIC)
     const frozen = nodeNamed(members, before.leader)
     for (const member of members) await member.status().catch(() => {})
 
@@ -147,7 +138,7 @@ describe('producer failover in cluster mode (real nodes, real Consul, SIGKILL of
         frozen.signal('SIGSTOP')
       }, FROZEN_WAIT_MS)
 
-      const after = (await partitionStatesIn(consul.url, cluster, TOPIC)).get(0)!
+      const after = (await partitionStatesIn(consul().url, cluster, TOPIC)).get(0)!
       expect(after.leader, 'another leader, elected by the controller').to.be.oneOf(members.filter((node) => node !== frozen).map((node) => node.nodeId))
       expect(after.leaderEpoch).to.be.greaterThan(before.leaderEpoch)
       expect([...first, ...during], 'each record acknowledged once, at consecutive offsets').to.deep.equal(values.map((_, index) => index))

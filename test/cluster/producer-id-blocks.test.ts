@@ -9,7 +9,7 @@ import {fileURLToPath} from 'node:url'
 import {ClusterKeys} from '../../src/cluster/cluster-keys.js'
 import {ConsulApi} from '../../src/cluster/consul-api.js'
 import {PRODUCER_ID_BLOCK_SIZE, ProducerIdBlocks, producerIdBlockKey} from '../../src/cluster/producer-id-blocks.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'producer-id-reserver.ts')
 // Small blocks, so every reserver runs out many times and the check-and-set races are many.
@@ -33,21 +33,16 @@ function runReserver(options: {consulUrl: string; cluster: string; count: number
 
 describe('producer id blocks (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({
+    stopFirst: async () => {
+      for (const api of apis) api.close()
+    },
+  })
   const apis: ConsulApi[] = []
   let clusterCount = 0
 
-  before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-  })
-
-  after(async function () {
-    for (const api of apis) api.close()
-    await consul?.destroy()
-  })
-
   function reserver(cluster: string, blockSize = SMALL_BLOCK): ProducerIdBlocks {
-    const api = new ConsulApi(consul.url, 10_000)
+    const api = new ConsulApi(consul().url, 10_000)
     apis.push(api)
     return new ProducerIdBlocks(api, producerIdBlockKey(new ClusterKeys(cluster)), blockSize)
   }
@@ -64,7 +59,7 @@ describe('producer id blocks (real Consul)', function () {
     for (let index = 0; index < PRODUCER_ID_BLOCK_SIZE + 1; index++) ids.push(await blocks.nextId())
     expect(ids).to.deep.equal(Array.from({length: PRODUCER_ID_BLOCK_SIZE + 1}, (_, index) => index))
     expect(blocks.currentBlock).to.deep.equal({start: PRODUCER_ID_BLOCK_SIZE, end: 2 * PRODUCER_ID_BLOCK_SIZE})
-    const api = new ConsulApi(consul.url, 10_000)
+    const api = new ConsulApi(consul().url, 10_000)
     apis.push(api)
     expect((await api.kvGet(producerIdBlockKey(new ClusterKeys(cluster))))?.value).to.equal(String(2 * PRODUCER_ID_BLOCK_SIZE))
     // Another node (or this one restarted) starts past every reserved block.
@@ -82,7 +77,7 @@ describe('producer id blocks (real Consul)', function () {
   it('never hands out one id twice across processes reserving at once', async () => {
     const cluster = nextCluster()
     const perProcess = 60
-    const results = await Promise.all(Array.from({length: 4}, () => runReserver({consulUrl: consul.url, cluster, count: perProcess, blockSize: SMALL_BLOCK, concurrency: 3})))
+    const results = await Promise.all(Array.from({length: 4}, () => runReserver({consulUrl: consul().url, cluster, count: perProcess, blockSize: SMALL_BLOCK, concurrency: 3})))
     const ids = results.flat()
     expect(ids).to.have.length(4 * perProcess)
     expectDistinct(ids)
@@ -91,7 +86,7 @@ describe('producer id blocks (real Consul)', function () {
 
   it('refuses a key that does not hold a block start, saying not to edit it', async () => {
     const cluster = nextCluster()
-    const api = new ConsulApi(consul.url, 10_000)
+    const api = new ConsulApi(consul().url, 10_000)
     apis.push(api)
     await api.transaction([{KV: {Verb: 'set', Key: producerIdBlockKey(new ClusterKeys(cluster)), Value: Buffer.from('twelve').toString('base64')}}])
     const error = await reserver(cluster).nextId().then(() => undefined, (caught: Error) => caught)

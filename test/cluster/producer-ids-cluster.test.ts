@@ -8,7 +8,7 @@ import {expect} from 'chai'
 import {WireClient} from '../../src/client/index.js'
 import {Connection} from '../../src/client/connection.js'
 import {PRODUCER_ID_BLOCK_SIZE} from '../../src/cluster/producer-id-blocks.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
 
@@ -33,21 +33,11 @@ const blockOf = (id: number) => Math.floor(id / PRODUCER_ID_BLOCK_SIZE)
 
 describe('producer ids in cluster mode (real nodes, real Consul)', function () {
   this.timeout(180_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
 
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    consul = await ConsulAgent.start(consulBinary, 'dev')
-  })
-
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
-
   it('gives each node its own block, a restarted node a new one, and a producer the id of its node', async () => {
-    nodes = await Promise.all(['p1', 'p2'].map((nodeId) => ServeProcess.start({consulUrl: consul.url, cluster: 'producer-ids', nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS})))
+    nodes = await Promise.all(['p1', 'p2'].map((nodeId) => ServeProcess.start({consulUrl: consul().url, cluster: 'producer-ids', nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS})))
     const [first, second] = await Promise.all(nodes.map((node) => initProducerIds(node, IDS_PER_NODE)))
     const all = [...first!, ...second!]
     expect(new Set(all).size, 'distinct ids across both nodes').to.equal(2 * IDS_PER_NODE)

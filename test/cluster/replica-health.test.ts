@@ -6,7 +6,7 @@
 import {expect} from 'chai'
 import {ClusterMember} from '../../src/cluster/cluster-member.js'
 import {silentLogger} from '../../src/logger.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 
 const SESSION_TTL_MS = 3_000
@@ -15,21 +15,12 @@ const SETTLE_MS = 45_000
 
 describe('replica health in the registration (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => member?.stop()})
   let member: ClusterMember | undefined
-
-  before(async function () {
-    consul = await ConsulAgent.start(await requireConsulBinary(this), 'dev')
-  })
-
-  after(async function () {
-    await member?.stop()
-    await consul?.destroy()
-  })
 
   it('shows what the node joined with, then what it reports, under the same session', async () => {
     member = await ClusterMember.start({
-      consulUrl: consul.url, cluster: 'health-1', nodeId: 'n1', advertiseAddress: '127.0.0.1:41999', version: 'test',
+      consulUrl: consul().url, cluster: 'health-1', nodeId: 'n1', advertiseAddress: '127.0.0.1:41999', version: 'test',
       sessionTtlMs: SESSION_TTL_MS, lockDelayMs: 1_000, logger: silentLogger,
       replicaHealth: {damaged: ['orders-1'], unverified: ['orders-0', 'orders-1']},
     })

@@ -13,7 +13,7 @@ import {Connection} from '../../src/client/connection.js'
 import type {LignumError} from '../../src/errors.js'
 import {ReadReplica} from '../../src/generated/lignum/v1/lignum.js'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
 import {partitionStatesIn, printLogs, type DumpedBatch} from './cluster-reads.js'
@@ -45,16 +45,14 @@ interface Line {
 
 describe('the client and CLI against replicated partitions (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(180_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
     nodes = await Promise.all(
       ['n1', 'n2', 'n3'].map((nodeId) =>
-        ServeProcess.start({consulUrl: consul.url, cluster: CLUSTER, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
+        ServeProcess.start({consulUrl: consul().url, cluster: CLUSTER, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
       ),
     )
     await clusterSettled()
@@ -67,11 +65,6 @@ describe('the client and CLI against replicated partitions (three real nodes, re
     }, SETTLE_MS)
   }
 
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
-
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
       printLogs(nodes, 30)
@@ -79,7 +72,7 @@ describe('the client and CLI against replicated partitions (three real nodes, re
   })
 
   async function partitionStates(topic: string): Promise<Map<number, StoredState>> {
-    return partitionStatesIn(consul.url, CLUSTER, topic)
+    return partitionStatesIn(consul().url, CLUSTER, topic)
   }
 
   function nodeById(id: string | null): ServeProcess {

@@ -12,7 +12,7 @@ import {encodeRecordBatch} from '../../src/format/record-batch.js'
 import {Acks} from '../../src/generated/lignum/v1/lignum.js'
 import type {LignumError} from '../../src/errors.js'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {REPLICA_LAG_MAX_MS, SETTLE_MS, controllerWithAllUp, startThreeNodes} from './three-nodes.js'
@@ -29,19 +29,8 @@ const REFUSED_DELIVERY_TIMEOUT_MS = 2_000
 
 describe('replication in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
@@ -51,7 +40,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
 
   /** The partition states as the controller wrote them in Consul, by partition. */
   async function partitionStates(cluster: string): Promise<Map<number, StoredState>> {
-    return partitionStatesIn(consul.url, cluster, TOPIC)
+    return partitionStatesIn(consul().url, cluster, TOPIC)
   }
 
   function nodeById(id: string): ServeProcess {
@@ -66,7 +55,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
 
   /** Three nodes, a topic of 3 partitions (RF 3, min ISR 2) created through a node that is not the controller, every replica in its role. */
   async function replicatedTopic(cluster: string): Promise<Map<number, StoredState>> {
-    nodes = await startThreeNodes(consul.url, cluster, 'n')
+    nodes = await startThreeNodes(consul().url, cluster, 'n')
     const controller = await controllerWithAllUp(nodes)
     const notController = nodes.find((node) => node.nodeId !== controller)!
 
@@ -143,7 +132,7 @@ describe('replication in cluster mode (three real nodes, real Consul)', function
     } finally {
       autoClient.close()
     }
-    const record = await fetch(`${consul.url}/v1/kv/lignum/replication-1/topics/auto-created?raw`).then((response) => response.json()) as {replicationFactor: number; minInsyncReplicas: number}
+    const record = await fetch(`${consul().url}/v1/kv/lignum/replication-1/topics/auto-created?raw`).then((response) => response.json()) as {replicationFactor: number; minInsyncReplicas: number}
     expect({replicationFactor: record.replicationFactor, minInsyncReplicas: record.minInsyncReplicas}).to.deep.equal({replicationFactor: 3, minInsyncReplicas: 2})
 
     const [firstPartition, firstState] = [...states][0]!

@@ -6,7 +6,7 @@
  */
 import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {expectNoOverlappingTerms} from './controller-terms.js'
 import {eventually} from './member-process.js'
 import {ServeProcess, type ServeSettings} from './serve-process.js'
@@ -21,20 +21,9 @@ const ALL_THREE = ['n1', 'n2', 'n3']
 
 describe('lignum serve --consul (three real nodes, real Consul)', function () {
   this.timeout(240_000)
-  let consulBinary: string
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent'})
   let nodes: ServeProcess[] = []
   let clusterCount = 0
-
-  before(async function () {
-    consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    await consul?.destroy()
-  })
 
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') {
@@ -49,7 +38,7 @@ describe('lignum serve --consul (three real nodes, real Consul)', function () {
     const name = cluster ?? `serve-${clusterCount}`
     const started = await Promise.all(
       ids.map((nodeId) =>
-        ServeProcess.start({consulUrl: consul.url, cluster: name, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, ...overrides}),
+        ServeProcess.start({consulUrl: consul().url, cluster: name, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, ...overrides}),
       ),
     )
     nodes.push(...started)
@@ -198,7 +187,7 @@ describe('lignum serve --consul (three real nodes, real Consul)', function () {
   it('Consul restarted (persistent data): nodes say the cluster is unavailable meanwhile, then re-register and elect a controller without a restart', async function () {
     const three = await startNodes(ALL_THREE)
     const before = await agreement(three, ALL_THREE)
-    await consul.stop()
+    await consul().stop()
     await eventually(
       '/readyz to report every node not ready while Consul is down',
       async () => ((await Promise.all(three.map((node) => node.readyz()))).every((code) => code === 503) ? true : undefined),
@@ -210,7 +199,7 @@ describe('lignum serve --consul (three real nodes, real Consul)', function () {
     // Down longer than the TTL: the controller cannot renew, so it must stop acting.
     const controller = nodeOf(before[0]!.controller)
     await eventually('the controller to step down while Consul is down', async () => controller.logged('stepped down as controller')[0], SETTLE_MS)
-    await consul.restart()
+    await consul().restart()
     // The lock may have survived in Consul's data; its holder resumes only under a new epoch.
     const after = await agreement(three, ALL_THREE, ALL_THREE, before[0]!.controllerEpoch + 1)
     expect(after[0]!.controllerEpoch).to.be.greaterThan(before[0]!.controllerEpoch)

@@ -8,7 +8,7 @@
 import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
 import {makeCa} from '../helpers/certificates.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
 import {partitionStatesIn, printLogs} from './cluster-reads.js'
@@ -19,14 +19,12 @@ const RECORDS = 500
 
 describe('three nodes replicating over mutual TLS (real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
   let clientArgs: string[] = []
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(180_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
     const ca = await makeCa('cluster-ca')
     const admin = await ca.issue('admin')
     clientArgs = ['--tls-ca', ca.cert, '--tls-cert', admin.cert, '--tls-key', admin.key]
@@ -34,7 +32,7 @@ describe('three nodes replicating over mutual TLS (real Consul)', function () {
       ['t1', 't2', 't3'].map(async (nodeId) => {
         const files = await ca.issue(nodeId)
         return ServeProcess.start({
-          consulUrl: consul.url,
+          consulUrl: consul().url,
           cluster: CLUSTER,
           nodeId,
           sessionTtlMs: SESSION_TTL_MS,
@@ -49,10 +47,8 @@ describe('three nodes replicating over mutual TLS (real Consul)', function () {
       return status.controller !== null && status.nodes.filter((node) => node.status === 'up').length === 3 ? true : undefined
     }, SETTLE_MS)
   })
-  after(async function () {
+  afterEach(function () {
     if (this.currentTest?.state === 'failed') printLogs(nodes, 40)
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.stop()
   })
 
   it('replicates acks=all writes to every replica and answers cluster status, all over mTLS', async () => {
@@ -62,7 +58,7 @@ describe('three nodes replicating over mutual TLS (real Consul)', function () {
     const created = await runCli(['topics', 'create', 'secure', '--partitions', '1', '--replication-factor', '3', '--min-insync-replicas', '2', '--brokers', notController.address, ...clientArgs])
     expect(created.code, created.stderr).to.equal(0)
     await eventually('three in-sync replicas', async () => {
-      const stored = (await partitionStatesIn(consul.url, CLUSTER, 'secure')).get(0)
+      const stored = (await partitionStatesIn(consul().url, CLUSTER, 'secure')).get(0)
       return stored && stored.isr.length === 3 ? stored : undefined
     }, SETTLE_MS)
     const lines = Array.from({length: RECORDS}, (_, index) => `secret-${index}`)

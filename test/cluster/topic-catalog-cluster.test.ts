@@ -8,7 +8,7 @@
 import {expect} from 'chai'
 import {WireClient} from '../../src/client/index.js'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {eventually} from './member-process.js'
 import type {ServeProcess} from './serve-process.js'
 import {SETTLE_MS, controllerWithAllUp, startThreeNodes} from './three-nodes.js'
@@ -33,19 +33,8 @@ interface TopicSummary {
 
 describe('topics from the catalog in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const consul = useConsul({kind: 'persistent', stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
-
-  before(async function () {
-    const consulBinary = await requireConsulBinary(this)
-    this.timeout(120_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-  })
-
-  after(async function () {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
@@ -64,12 +53,12 @@ describe('topics from the catalog in cluster mode (three real nodes, real Consul
   }
 
   it('stores topic settings in the catalog and every replica applies them; list and describe answer alike on every node, holding a replica or not; a node that is not the controller creates and deletes', async () => {
-    nodes = await startThreeNodes(consul.url, CLUSTER, 'n')
+    nodes = await startThreeNodes(consul().url, CLUSTER, 'n')
     const controller = await controllerWithAllUp(nodes)
     const notController = nodes.find((node) => node.nodeId !== controller)!
 
     await cli(['topics', 'create', SETTLED, '--partitions', '1', '--replication-factor', '3', '--segment-bytes', String(SEGMENT_BYTES), '--retention-ms', String(RETENTION_MS), '--flush-policy', 'always', '--brokers', notController.address])
-    const record = (await fetch(`${consul.url}/v1/kv/lignum/${CLUSTER}/topics/${SETTLED}?raw`).then((response) => response.json())) as {settings: Record<string, string>}
+    const record = (await fetch(`${consul().url}/v1/kv/lignum/${CLUSTER}/topics/${SETTLED}?raw`).then((response) => response.json())) as {settings: Record<string, string>}
     expect(record.settings, 'settings in the catalog record').to.deep.equal({segmentBytes: String(SEGMENT_BYTES), retentionMs: String(RETENTION_MS), flushPolicy: 'always'})
 
     // One replica only: two nodes hold none of it.

@@ -10,7 +10,7 @@ import {ConsulApi, type TxnKvOperation} from '../../src/cluster/consul-api.js'
 import {acquireOperations} from '../../src/cluster/controller-state.js'
 import {TopicCatalog} from '../../src/cluster/topic-catalog.js'
 import {LignumError} from '../../src/errors.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {useConsul} from '../helpers/consul-suite.js'
 import {bystander, plant, recordingLogger, takeControl} from './catalog-fixtures.js'
 
 const REQUEST_TIMEOUT_MS = 5_000
@@ -29,18 +29,11 @@ async function rejection(promise: Promise<unknown>): Promise<LignumError> {
 
 describe('topic catalog in Consul KV (real Consul)', function () {
   this.timeout(120_000)
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => api?.close()})
   let api: ConsulApi
 
   before(async function () {
-    const binary = await requireConsulBinary(this)
-    consul = await ConsulAgent.start(binary, 'dev')
-    api = new ConsulApi(consul.url, REQUEST_TIMEOUT_MS)
-  })
-
-  after(async function () {
-    api?.close()
-    await consul?.destroy()
+    api = new ConsulApi(consul().url, REQUEST_TIMEOUT_MS)
   })
 
   it('creates a topic of 130 partitions in several transactions, topic key last, and reads it back', async function () {

@@ -29,6 +29,8 @@ const POLL_INTERVAL_MS = 100
 const NODE_NAME = 'lignum-test'
 /** Starts on fresh ports after a port another process took first; more clashes than this mean ports are scarce. */
 const PORT_CLASH_ATTEMPTS_MAX = 3
+/** The longest ConsulAgent.start takes before it gives up: every attempt waits for readiness. */
+export const CONSUL_START_TIMEOUT_MS_MAX = CONSUL_READY_TIMEOUT_MS * PORT_CLASH_ATTEMPTS_MAX
 
 let binaryLookup: Promise<{path?: string; missingReason?: string}> | undefined
 

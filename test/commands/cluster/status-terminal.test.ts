@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {runCli} from '../../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../../helpers/consul.js'
+import {useConsul} from '../../helpers/consul-suite.js'
 import {startServer} from '../../helpers/server.js'
 import {runOnTerminal} from '../../helpers/terminal.js'
 import {TerminalScreen} from '../../helpers/terminal-screen.js'
@@ -66,20 +66,13 @@ describe('lignum cluster status on a terminal, nodes stopped (real Consul, three
   this.timeout(240_000)
   // Long enough that Consul still has the stopped node up while the test looks.
   const SESSION_TTL_MS = 30_000
-  let consul: ConsulAgent
+  const consul = useConsul({stopFirst: () => Promise.all(nodes.map((node) => node.destroy()))})
   let nodes: ServeProcess[] = []
 
   before(async function () {
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(180_000)
-    consul = await ConsulAgent.start(consulBinary)
-    nodes = await Promise.all(['u1', 'u2', 'u3'].map((nodeId) => ServeProcess.start({consulUrl: consul.url, cluster: 'status-unreachable', nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: 1000})))
+    nodes = await Promise.all(['u1', 'u2', 'u3'].map((nodeId) => ServeProcess.start({consulUrl: consul().url, cluster: 'status-unreachable', nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: 1000})))
     await controllerWithAllUp(nodes)
-  })
-
-  after(async () => {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.stop()
   })
 
   it('shows a killed node as unreachable, not up, while Consul still has it up; watching through it, marks it unreachable with the error', async () => {
