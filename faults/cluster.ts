@@ -74,6 +74,11 @@ export interface TopicOptions {
   segmentBytes?: number
 }
 
+export interface ListenerOptions {
+  /** Every node also runs a Kafka listener (on a port of its own, kept across restarts). */
+  kafka?: boolean
+}
+
 export class FaultCluster {
   /** Log lines of each node's earlier processes (before a restart), oldest first. */
   private readonly earlierLogs = new Map<string, ClusterNode['logs']>()
@@ -85,12 +90,9 @@ export class FaultCluster {
   ) {}
 
   /** Three nodes up, a controller, the topic created and every replica in its role. */
-  static async start(consulUrl: string, name: string, launch: NodeLauncher = onLoopback, topic: TopicOptions = {}): Promise<FaultCluster> {
-    const started = await Promise.all(
-      NODE_IDS.map((nodeId) =>
-        launch({consulUrl, cluster: name, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env: {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS)}}),
-      ),
-    )
+  static async start(consulUrl: string, name: string, launch: NodeLauncher = onLoopback, topic: TopicOptions = {}, listeners: ListenerOptions = {}): Promise<FaultCluster> {
+    const env = {LIGNUM_REPLICA_LAG_MAX_MS: String(REPLICA_LAG_MAX_MS), ...(listeners.kafka ? {LIGNUM_KAFKA_PORT: '0'} : {})}
+    const started = await Promise.all(NODE_IDS.map((nodeId) => launch({consulUrl, cluster: name, nodeId, sessionTtlMs: SESSION_TTL_MS, lockDelayMs: LOCK_DELAY_MS, env})))
     const cluster = new FaultCluster(name, new Map(started.map((node) => [node.nodeId, node])), consulUrl)
     try {
       await eventually('a controller with all three nodes up', async () => {
@@ -109,6 +111,15 @@ export class FaultCluster {
 
   get brokers(): string {
     return [...this.nodes.values()].map((node) => node.address).join(',')
+  }
+
+  /** Every node's Kafka listener, for a Kafka client's bootstrap.servers (the cluster must run them: ListenerOptions). */
+  get kafkaBootstrap(): string {
+    return [...this.nodes.values()].map((node) => {
+      const address = (node as ClusterNode & {kafkaAddress?: string}).kafkaAddress
+      if (address === undefined) throw new Error(`node ${node.nodeId} has no Kafka listener on loopback`)
+      return address
+    }).join(',')
   }
 
   node(id: string): ClusterNode {

@@ -6,6 +6,9 @@
  * scenario's expectation failed (a leader scenario whose leadership never moved, …).
  * A run of every scenario writes faults/results/latest.json and latest.md; a run of one
  * scenario writes them into a temporary directory it names, leaving the committed results alone.
+ * `--client kafka` drives the load with Kafka's Java KafkaProducer (idempotent, acks=all) through
+ * the nodes' Kafka listeners instead of Lignum's client (loopback scenarios only; Kafka's jars
+ * from scripts/ensure-peers); its results always go to a temporary directory.
  * `npm run faults -- --rerun-broken [--jobs J]` runs again, on the same seeds, only the runs
  * the committed results list as broken (a run that could not finish is not a checked run), and
  * rewrites the results with them, naming each rerun and why it broke the first time.
@@ -16,9 +19,10 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ConsulAgent, findConsulBinary} from '../test/helpers/consul.js'
+import {readInstalledPeer} from '../bench/peers/installed-peers.js'
 import type {Scenario} from './scenario.js'
 import {scenarioNamed, scenarios} from './scenarios/index.js'
-import {renderMarkdown, renderTable, rowViolations, runScenario, summarizeRuns, type RunResult} from './suite.js'
+import {renderMarkdown, renderTable, rowViolations, runScenario, summarizeRuns, type RunOptions, type RunResult} from './suite.js'
 
 const LEGEND = [
   'Columns: acknowledged and failed count acks=all writes by the answer the producer got (failed ones may or may not be stored, and count as nothing else).',
@@ -37,6 +41,7 @@ interface Options {
   scenarios: Scenario[]
   seeds: number[]
   jobs: number
+  client: 'lignum' | 'kafka'
   /** Only these runs, added to an earlier document's: --rerun-broken. */
   rerun?: {earlier: ResultsDocument; runs: BrokenRun[]}
 }
@@ -53,7 +58,7 @@ function fail(message: string): never {
 function parseOptions(args: string[]): Options {
   if (args[0] === '--rerun-broken') {
     if (args.length !== 1 && (args.length !== 3 || args[1] !== '--jobs')) fail('--rerun-broken takes only --jobs J')
-    return {scenarios, seeds: [], jobs: jobsOf(args[2])}
+    return {scenarios, seeds: [], jobs: jobsOf(args[2]), client: 'lignum'}
   }
   const value = (name: string) => {
     const index = args.indexOf(name)
@@ -62,17 +67,21 @@ function parseOptions(args: string[]): Options {
     if (given === undefined) fail(`${name} needs a value`)
     return given
   }
-  const known = new Set(['--scenario', '--seed', '--seeds', '--jobs'])
+  const known = new Set(['--scenario', '--seed', '--seeds', '--jobs', '--client'])
   for (let index = 0; index < args.length; index += 2) {
-    if (!known.has(args[index]!)) fail(`unknown option ${args[index]}; use --scenario NAME, --seed S, --seeds N, --jobs J, or --rerun-broken [--jobs J] alone`)
+    if (!known.has(args[index]!)) fail(`unknown option ${args[index]}; use --scenario NAME, --seed S, --seeds N, --jobs J, --client lignum|kafka, or --rerun-broken [--jobs J] alone`)
   }
+  const client = value('--client') ?? 'lignum'
+  if (client !== 'lignum' && client !== 'kafka') fail(`--client must be lignum or kafka, not ${client}`)
+  // Kafka's client runs beside the nodes on loopback; the namespaced scenarios place the clients themselves.
+  const offered = client === 'kafka' ? scenarios.filter((scenario) => scenario.network === 'loopback') : scenarios
   const name = value('--scenario')
-  const chosen = name === undefined ? scenarios : [scenarioNamed(name) ?? fail(`no scenario ${name}; choose from ${scenarios.map((scenario) => scenario.name).join(', ')}`)]
+  const chosen = name === undefined ? offered : [offered.find((scenario) => scenario.name === name) ?? fail(`no scenario ${name}${client === 'kafka' ? ' on loopback, as --client kafka needs' : ''}; choose from ${offered.map((scenario) => scenario.name).join(', ')}`)]
   const seed = Number(value('--seed') ?? 1)
   const count = Number(value('--seeds') ?? 1)
   if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a whole number, not ${value('--seed')}`)
   if (!Number.isInteger(count) || count < 1) fail(`--seeds must be a whole number of 1 or more, not ${value('--seeds')}`)
-  return {scenarios: chosen, seeds: Array.from({length: count}, (_, index) => seed + index), jobs: jobsOf(value('--jobs'))}
+  return {scenarios: chosen, seeds: Array.from({length: count}, (_, index) => seed + index), jobs: jobsOf(value('--jobs')), client}
 }
 
 function jobsOf(given = '1'): number {
@@ -87,7 +96,7 @@ async function rerunOptions(jobs: number): Promise<Options> {
   const earlier = JSON.parse(await readFile(file, 'utf8').catch(() => fail(`--rerun-broken needs ${file}: run the whole suite first`))) as ResultsDocument
   if (earlier.broken.length === 0) fail(`no broken runs in ${file}: nothing to run again`)
   const runs = earlier.broken.map((run) => ({...run, reason: withoutScratchPaths(run.reason)}))
-  return {scenarios, seeds: earlier.seeds, jobs, rerun: {earlier, runs}}
+  return {scenarios, seeds: earlier.seeds, jobs, client: 'lignum', rerun: {earlier, runs}}
 }
 
 /** Runs `tasks` with at most `jobs` at once; results in the order of `tasks`. */
@@ -104,16 +113,26 @@ async function inPool<T>(tasks: (() => Promise<T>)[], jobs: number): Promise<T[]
   return results
 }
 
+/** What runScenario is told about the client: Kafka's jars found where scripts/ensure-peers put them, or a failure saying so. */
+async function runOptionsFor(client: Options['client']): Promise<RunOptions> {
+  if (client === 'lignum') return {}
+  const peer = await readInstalledPeer('kafka')
+  if (typeof peer === 'string') fail(`--client kafka needs Kafka's jars (scripts/ensure-peers kafka installs them) and Java 17: Kafka is ${peer}`)
+  return {client: {kafka: {libDir: path.join(peer.detail, 'lib')}}}
+}
+
 async function main(): Promise<number> {
   const parsed = parseOptions(process.argv.slice(2))
   const options = process.argv[2] === '--rerun-broken' ? await rerunOptions(parsed.jobs) : parsed
+  const runOptions = await runOptionsFor(options.client)
   const found = await findConsulBinary()
   if (!found.path) fail(`the fault suite needs Consul: ${found.missingReason}; install Go or set LIGNUM_CONSUL_BIN`)
   const consul = await ConsulAgent.start(found.path, 'dev')
   const stopOnSignal = () => void consul.destroy().finally(() => process.exit(130))
   process.once('SIGINT', stopOnSignal)
   process.once('SIGTERM', stopOnSignal)
-  const full = options.scenarios.length === scenarios.length
+  // The committed results are the Lignum client's, over every scenario.
+  const full = options.scenarios.length === scenarios.length && options.client === 'lignum'
   const outDir = full ? resultsDir : await mkdtemp(path.join(os.tmpdir(), 'lignum-faults-'))
   await mkdir(outDir, {recursive: true})
   const planned = options.scenarios.length * options.seeds.length
@@ -127,7 +146,7 @@ async function main(): Promise<number> {
   const tasks = chosen.map(({seed, scenario}) => async () => {
     let run: RunResult
     try {
-      run = await runScenario({url: consul.url, binary: found.path!}, scenario, seed, (text) => process.stderr.write(`${text}\n`))
+      run = await runScenario({url: consul.url, binary: found.path!}, scenario, seed, (text) => process.stderr.write(`${text}\n`), runOptions)
     } catch (error) {
       // A run that cannot finish (a cluster that never became healthy, a process that would not
       // start) fails the suite, but the other runs go on and are reported.

@@ -13,7 +13,8 @@ import {FaultCluster, NODE_IDS, PARTITION, TOPIC, type NodeLauncher} from './clu
 import {NetworkLab} from './netns.js'
 import {NamespacedServe, startConsulIn} from './netns-processes.js'
 import {Random, type Scenario, type ScenarioContext} from './scenario.js'
-import {ConsumerLoad, ProducerLoad} from './workload.js'
+import {KafkaProducerLoad, type KafkaClasspath} from './kafka-workload.js'
+import {ConsumerLoad, ProducerLoad, type ProducerWorkload} from './workload.js'
 
 // Load before the faults: the consumer is reading and the followers are copying.
 const WARM_UP_MS = 2_000
@@ -67,12 +68,30 @@ async function placeNodes(scenario: Scenario, consul: Consul): Promise<{consulUr
   }
 }
 
-export async function runScenario(consul: Consul, scenario: Scenario, seed: number, log: (text: string) => void = () => undefined): Promise<RunResult> {
+/**
+ * Which client drives the producer load: Lignum's own client over gRPC (workload.ts), or
+ * Kafka's Java KafkaProducer, idempotent with acks=all, over the nodes' Kafka listeners
+ * (kafka-workload.ts; Kafka's jars from test/helpers/kafka-tools.ts). The consumer is
+ * Lignum's either way.
+ */
+export interface RunOptions {
+  client?: 'lignum' | {kafka: KafkaClasspath}
+}
+
+function startProducer(options: RunOptions, cluster: FaultCluster, seed: number): Promise<ProducerWorkload> {
+  const label = `s${seed}`
+  if (options.client === undefined || options.client === 'lignum') return ProducerLoad.start(cluster.brokers, TOPIC, PARTITION, label)
+  return KafkaProducerLoad.start(options.client.kafka, cluster.kafkaBootstrap, TOPIC, PARTITION, label)
+}
+
+export async function runScenario(consul: Consul, scenario: Scenario, seed: number, log: (text: string) => void = () => undefined, options: RunOptions = {}): Promise<RunResult> {
   const startedMs = Date.now()
+  const onKafka = options.client !== undefined && options.client !== 'lignum'
+  if (onKafka && scenario.network !== 'loopback') throw new Error(`${scenario.name} runs its nodes in network namespaces; the Kafka client load runs on loopback scenarios only`)
   const placement = await placeNodes(scenario, consul)
   let cluster: FaultCluster
   try {
-    cluster = await FaultCluster.start(placement.consulUrl, `faults-${scenario.name}-${seed}-${process.pid}-${startedMs}`, placement.launch, {segmentBytes: scenario.segmentBytes})
+    cluster = await FaultCluster.start(placement.consulUrl, `faults-${scenario.name}-${seed}-${process.pid}-${startedMs}`, placement.launch, {segmentBytes: scenario.segmentBytes}, {kafka: onKafka})
   } catch (error) {
     await placement.close()
     throw error
@@ -82,12 +101,12 @@ export async function runScenario(consul: Consul, scenario: Scenario, seed: numb
   const expectationsFailed: string[] = []
   const failoverSeconds: number[] = []
   const probes: ProducedRecord[] = []
-  let producer: ProducerLoad | undefined
+  let producer: ProducerWorkload | undefined
   let consumer: ConsumerLoad | undefined
   try {
     const roles = await cluster.roles()
     notes.push(`leader ${roles.leader} (epoch ${roles.leaderEpoch}), followers ${roles.followers.join(', ')}`)
-    producer = await ProducerLoad.start(cluster.brokers, TOPIC, PARTITION, `s${seed}`)
+    producer = await startProducer(options, cluster, seed)
     consumer = ConsumerLoad.start(cluster.brokers, TOPIC, PARTITION)
     await sleep(WARM_UP_MS)
     const load = producer
@@ -115,8 +134,9 @@ export async function runScenario(consul: Consul, scenario: Scenario, seed: numb
     const finalLeader = state?.leader ?? roles.leader
     if (state && state.leader !== roles.leader) context.leadershipMoved = true
     notes.push(`after healing: leader ${finalLeader} (epoch ${state?.leaderEpoch}), high watermark ${highWatermark}`)
-    notes.push(`producer: ${producer.batches.acknowledged} batches acknowledged, ${producer.batches.afterRetry} of them after a retry`)
+    notes.push(producer.retriesNote())
     await consumer.stopAt(highWatermark, CONSUMER_CATCH_UP_MS)
+    if (onKafka) notes.push(`resent batches answered with their first offsets (lignum_produce_duplicates_total, since each node last started): ${await duplicatesAnsweredByNode(cluster)}`)
     await cluster.stopAll()
     // The ISR changes the nodes logged show that the faults took effect (a follower dropped and rejoined).
     const isrChanges = NODE_IDS.flatMap((id) => cluster.logs(id).filter((line) => line.msg === 'ISR changed').map((line) => `[${(line.from as string[]).join(',')}] → [${(line.to as string[]).join(',')}]`))
@@ -140,6 +160,11 @@ export async function runScenario(consul: Consul, scenario: Scenario, seed: numb
     await cluster.destroy()
     await placement.close()
   }
+}
+
+async function duplicatesAnsweredByNode(cluster: FaultCluster): Promise<string> {
+  const counts = await Promise.all(NODE_IDS.map(async (id) => `${id} ${await cluster.duplicatesAnswered(id).catch(() => undefined) ?? '?'}`))
+  return counts.join(', ')
 }
 
 /** Writes every node's log lines to a fresh temporary directory, for a person reading a failed run; its path. */

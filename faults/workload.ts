@@ -12,18 +12,34 @@ import type {ObservedRecord, ProducedRecord} from './checker.js'
 
 // 200 records/s: enough that a gap in acknowledgements shows to a tenth of a second, little
 // enough that two cores also run three nodes and Consul.
-const SEND_INTERVAL_MS = 25
-const RECORDS_PER_TICK = 5
+export const SEND_INTERVAL_MS = 25
+export const RECORDS_PER_TICK = 5
 // Beyond it the producer is not keeping up (a partition without a leader): stop handing more.
 const OUTSTANDING_MAX = 2_000
 // A write held this long is reported failed: longer than a node restart, shorter than a run.
-const DELIVERY_TIMEOUT_MS = 20_000
+export const DELIVERY_TIMEOUT_MS = 20_000
 // Every send must be answered within its delivery timeout; waiting twice that for the last
 // answers tells a client that lost a send from one that is slow, and keeps a run bounded.
-const ANSWERS_WAIT_MS = 2 * DELIVERY_TIMEOUT_MS
+export const ANSWERS_WAIT_MS = 2 * DELIVERY_TIMEOUT_MS
 const CONSUMER_RETRY_PAUSE_MS = 500
 
-export class ProducerLoad {
+/** What a run needs of its producer load, whichever client drives it (this file's, or Kafka's Java client: kafka-workload.ts). */
+export interface ProducerWorkload {
+  /** Every value handed to the client, with what it was told (answeredAtMs 0 while unanswered). */
+  readonly records: ProducedRecord[]
+  /** Sends the client never answered (neither acknowledged nor failed) by the time the load stopped. */
+  readonly unanswered: ProducedRecord[]
+  /** When the first acknowledgement of a record sent after `fromMs` came, if one has. */
+  acknowledgedAfter(fromMs: number): number | undefined
+  /** The longest stretch without an acknowledgement between `fromMs` and `toMs`, in seconds. */
+  longestUnavailabilitySeconds(fromMs: number, toMs: number): number
+  /** For the run's notes: how much of the load was acknowledged only after a retry. */
+  retriesNote(): string
+  /** Stops sending and waits for every answer, bounded. */
+  stop(): Promise<void>
+}
+
+export class ProducerLoad implements ProducerWorkload {
   readonly records: ProducedRecord[] = []
   private outstanding = new Set<Promise<void>>()
   private running = true
@@ -89,31 +105,43 @@ export class ProducerLoad {
     this.client.close()
   }
 
-  /**
-   * When the first acknowledgement of a record sent after `fromMs` came, if one has: only a
-   * node that took the writes over after a fault at `fromMs` can have answered it (an answer
-   * to an earlier send may have been on its way from the failed node).
-   */
   acknowledgedAfter(fromMs: number): number | undefined {
-    let first: number | undefined
-    for (const record of this.records) {
-      if (record.outcome.kind !== 'acknowledged' || record.sentAtMs < fromMs || record.answeredAtMs === 0) continue
-      if (first === undefined || record.answeredAtMs < first) first = record.answeredAtMs
-    }
-    return first
+    return firstAcknowledgedAfter(this.records, fromMs)
   }
 
-  /** The longest stretch without an acknowledgement between `fromMs` and `toMs`, in seconds. */
   longestUnavailabilitySeconds(fromMs: number, toMs: number): number {
-    const acks = this.records.filter((record) => record.outcome.kind === 'acknowledged').map((record) => record.answeredAtMs).filter((at) => at >= fromMs && at <= toMs).sort((a, b) => a - b)
-    let longest = 0
-    let previous = fromMs
-    for (const at of [...acks, toMs]) {
-      longest = Math.max(longest, at - previous)
-      previous = at
-    }
-    return longest / 1000
+    return longestGapSeconds(this.records, fromMs, toMs)
   }
+
+  retriesNote(): string {
+    return `producer: ${this.batches.acknowledged} batches acknowledged, ${this.batches.afterRetry} of them after a retry`
+  }
+}
+
+/**
+ * When the first acknowledgement of a record sent after `fromMs` came, if one has: only a
+ * node that took the writes over after a fault at `fromMs` can have answered it (an answer
+ * to an earlier send may have been on its way from the failed node).
+ */
+export function firstAcknowledgedAfter(records: ProducedRecord[], fromMs: number): number | undefined {
+  let first: number | undefined
+  for (const record of records) {
+    if (record.outcome.kind !== 'acknowledged' || record.sentAtMs < fromMs || record.answeredAtMs === 0) continue
+    if (first === undefined || record.answeredAtMs < first) first = record.answeredAtMs
+  }
+  return first
+}
+
+/** The longest stretch without an acknowledgement between `fromMs` and `toMs`, in seconds. */
+export function longestGapSeconds(records: ProducedRecord[], fromMs: number, toMs: number): number {
+  const acks = records.filter((record) => record.outcome.kind === 'acknowledged').map((record) => record.answeredAtMs).filter((at) => at >= fromMs && at <= toMs).sort((a, b) => a - b)
+  let longest = 0
+  let previous = fromMs
+  for (const at of [...acks, toMs]) {
+    longest = Math.max(longest, at - previous)
+    previous = at
+  }
+  return longest / 1000
 }
 
 export class ConsumerLoad {

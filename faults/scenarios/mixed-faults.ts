@@ -9,7 +9,7 @@
  * healthy again, so failovers can follow each other closely.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
-import {TORN_BYTES_MAX, watchLeadership, type Scenario, type ScenarioContext} from '../scenario.js'
+import {DOWN_MS_MAX, DOWN_MS_MIN, TORN_BYTES_MAX, awaitFailover, awaitFullIsr, watchLeadership, type Scenario, type ScenarioContext} from '../scenario.js'
 import {NODE_IDS} from '../cluster.js'
 import {SMALL_SEGMENT_BYTES} from './disk-faults.js'
 
@@ -76,6 +76,29 @@ export const mixedFaults: Scenario[] = [
       await cluster.restart(roles.leader)
       const answered = await Promise.all(roles.followers.map(async (follower) => `${follower} ${await cluster.duplicatesAnswered(follower) ?? '?'}`))
       context.note(`resent batches answered with their first offsets (lignum_produce_duplicates_total): ${answered.join(', ')}`)
+    },
+  },
+  {
+    name: 'idempotent-retry-leader-kill',
+    summary: 'batches copied to the next leader but never answered, then the leader killed: the second follower frozen (the high watermark stops), kill -9 the leader and thaw the follower; the first follower, holding the batches, is elected and must answer the producer\'s retries with their first offsets; restart the old leader',
+    expectsFailover: true,
+    network: 'loopback',
+    async apply(context) {
+      const {cluster, roles, random} = context
+      const [successor, holder] = roles.followers as [string, string]
+      await awaitFullIsr(context)
+      cluster.freeze(holder)
+      const heldMs = random.between(HELD_MS_MIN, HELD_MS_MAX)
+      await sleep(heldMs)
+      const killedMs = Date.now()
+      await cluster.killHard(roles.leader)
+      cluster.thaw(holder)
+      context.note(`SIGSTOP ${holder} for ${heldMs} ms (what ${successor} copied meanwhile goes unanswered), then kill -9 leader ${roles.leader}`)
+      await awaitFailover(context, [roles.leader], killedMs)
+      await sleep(random.between(DOWN_MS_MIN, DOWN_MS_MAX))
+      const answered = await Promise.all(roles.followers.map(async (follower) => `${follower} ${await cluster.duplicatesAnswered(follower) ?? '?'}`))
+      context.note(`resent batches answered with their first offsets before the restart (lignum_produce_duplicates_total): ${answered.join(', ')}`)
+      await cluster.restart(roles.leader)
     },
   },
   {

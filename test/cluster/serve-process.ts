@@ -76,7 +76,16 @@ export class ServeProcess {
   /** The same node again, once it stopped (or was killed) and its files were perhaps damaged. */
   startAgain(): Promise<ServeProcess> {
     if (this.exitedAtMs === undefined) throw new Error(`${this.nodeId} still runs: stop it first`)
-    return ServeProcess.spawn(this.settings, this.dataDir, this.grpcPort, this.httpPort)
+    return ServeProcess.spawn(this.settingsOnTheSameKafkaPort(), this.dataDir, this.grpcPort, this.httpPort)
+  }
+
+  /**
+   * Its settings with the Kafka listener (if it ran one) on the port it had: Kafka's clients
+   * bootstrapped from the node's address reach it again, as they reach gRPC.
+   */
+  private settingsOnTheSameKafkaPort(): ServeSettings {
+    if (this.settings.env?.LIGNUM_KAFKA_PORT === undefined) return this.settings
+    return {...this.settings, env: {...this.settings.env, LIGNUM_KAFKA_PORT: String(portOf(this.kafkaAddress))}}
   }
 
   private static async spawn(settings: ServeSettings, dataDir: string, grpcPort: number, httpPort: number): Promise<ServeProcess> {
