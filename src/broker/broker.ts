@@ -18,7 +18,7 @@ import {validateBatches} from '../log/append-checks.js'
 import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
 import {DamagedPartition} from './damaged-partition.js'
-import {GROUP_OFFSETS_TOPIC, GroupOffsets, type CommittedOffset} from './group-offsets.js'
+import {GROUP_OFFSETS_TOPIC, GroupOffsets, checkCommittedOffsets, type CommittedOffset, type NegativeOffsets} from './group-offsets.js'
 import type {GroupOffsetsTable} from './group-admin.js'
 import {GroupMemberships} from './group-membership.js'
 import type {MemberIdentity} from './consumer-group.js'
@@ -531,13 +531,14 @@ export class Broker {
     return partition.listOffset(timestamp)
   }
 
-  /** `member`: a group member's commit, fenced unless it is of the current generation; none: allowed only while the group has no members. */
-  async commitOffsets(group: string, offsets: CommittedOffset[], member?: MemberIdentity): Promise<void> {
+  /**
+   * `member`: a group member's commit, fenced unless it is of the current generation; none: allowed only while the group has no members.
+   * `negative`: whether a negative offset forgets the partition's committed offset (Kafka's OffsetCommit) or is refused.
+   */
+  async commitOffsets(group: string, offsets: CommittedOffset[], member?: MemberIdentity, negative: NegativeOffsets = 'refuse'): Promise<void> {
     this.groupMemberships.checkCommit(group, member)
-    for (const entry of offsets) {
-      this.partitionOf(this.topicOrThrow(entry.topic), entry.partition)
-      if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset}: offsets are whole numbers from 0`)
-    }
+    for (const entry of offsets) this.partitionOf(this.topicOrThrow(entry.topic), entry.partition)
+    checkCommittedOffsets(offsets, negative)
     await this.groupOffsetsOrThrow().commit(group, offsets)
   }
 

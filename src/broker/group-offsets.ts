@@ -7,7 +7,11 @@
  * produce to the topic (the broker refuses `__*` topics). The partition is flushed on every
  * commit, so an acknowledged commit survives a crash. Deleting a group appends a tombstone
  * (the key with a null value, as Kafka does) per offset it had: replay forgets the key, so a
- * deletion holds across restarts and leaders as a commit does.
+ * deletion holds across restarts and leaders as a commit does. A commit of a negative offset is
+ * how Kafka clients say "no committed offset, apply the reset policy" (kafkajs after
+ * OFFSET_OUT_OF_RANGE): it is stored as a tombstone for that key too, so a fetch answers no
+ * offset for the partition, across restarts and leaders. Whether an entry point accepts such
+ * commits is its choice (checkCommittedOffsets): the Kafka listener does, gRPC does not.
  *
  * Standalone the topic has one partition, led by the node. In cluster mode it is replicated
  * (server/group-coordinator.ts): a group's offsets live in partition groupOffsetsPartitionOf,
@@ -17,6 +21,7 @@
  */
 import {decodeRecordBatch, encodeRecordBatch, batchPositions} from '../format/record-batch.js'
 import type {Partition} from './partition.js'
+import {assert} from '../assert.js'
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 
@@ -35,6 +40,13 @@ export interface GroupOffsetsOptions {
   /** Cluster mode: commits wait until the in-sync replicas hold them (acks=all), this long at most. */
   replicatedCommitTimeoutMs?: number
 }
+
+/**
+ * What a negative offset in a commit means to the entry point that took it: Kafka's OffsetCommit
+ * forgets the partition's committed offset (Kafka's "unset"); Lignum's own clients never mean
+ * that, so for them it is a mistake to report.
+ */
+export type NegativeOffsets = 'refuse' | 'forget'
 
 export interface CommittedOffset {
   topic: string
@@ -73,15 +85,21 @@ export class GroupOffsets {
     return this.partition.role === 'leader' && this.partition.leaderEpoch === this.leaderEpoch
   }
 
+  /** An entry with a negative offset forgets the partition's committed offset (a tombstone); the caller checked it may (checkCommittedOffsets). */
   async commit(group: string, offsets: CommittedOffset[]): Promise<void> {
     validateGroupName(group)
     if (offsets.length === 0) return
+    for (const entry of offsets) assert(Number.isSafeInteger(entry.offset), `committed offsets are checked before they reach the table, got ${entry.offset}`)
     const records = offsets.map((entry) => ({
       key: offsetKey(group, entry.topic, entry.partition),
-      value: Buffer.from(JSON.stringify({offset: entry.offset, metadata: entry.metadata})),
+      // Written even where nothing is committed: it also buries an offset of a deleted topic that a replay would bring back.
+      value: entry.offset < 0 ? null : Buffer.from(JSON.stringify({offset: entry.offset, metadata: entry.metadata})),
     }))
     await this.appendCommitted(records)
-    for (const entry of offsets) this.remember(group, entry)
+    for (const entry of offsets) {
+      if (entry.offset < 0) this.forgetCommitted(group, entry.topic, entry.partition)
+      else this.remember(group, entry)
+    }
   }
 
   /** Appends, flushes and (cluster mode) waits for the in-sync replicas; the table changes only after. */
@@ -134,6 +152,14 @@ export class GroupOffsets {
         forgotten.set(key, entry)
       }
     }
+  }
+
+  /** After a tombstone of this key: out of the table, and of the deleted topics' keys a group deletion still has to bury. */
+  private forgetCommitted(group: string, topic: string, partition: number): void {
+    this.forget(group, topic, partition)
+    const forgotten = this.forgottenKeys.get(group)
+    forgotten?.delete(`${topic}\u0000${partition}`)
+    if (forgotten?.size === 0) this.forgottenKeys.delete(group)
   }
 
   private forget(group: string, topic: string, partition: number): void {
@@ -218,6 +244,16 @@ export function groupOffsetsPartitionOf(group: string, partitionCount: number): 
   for (let index = 0; index < group.length; index++) hash = (Math.imul(hash, JAVA_HASH_MULTIPLIER) + group.charCodeAt(index)) | 0
   const positive = hash === -0x80000000 ? 0 : Math.abs(hash)
   return positive % partitionCount
+}
+
+/** Refuses what no entry point stores: an offset that is not a whole number, and a negative one where `negative` says so. */
+export function checkCommittedOffsets(offsets: CommittedOffset[], negative: NegativeOffsets): void {
+  for (const entry of offsets) {
+    if (!Number.isSafeInteger(entry.offset)) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset} for ${entry.topic}/${entry.partition}: offsets are whole numbers below 2^53`)
+    if (entry.offset < 0 && negative === 'refuse') {
+      throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset} for ${entry.topic}/${entry.partition}: offsets are whole numbers from 0`, {hint: 'to start a group over, move it with: lignum groups seek'})
+    }
+  }
 }
 
 export function validateGroupName(group: string): void {

@@ -28,9 +28,13 @@ export async function leaveGroup(context: ServingContext, group: string, memberI
   else context.broker.groupMemberships.leave(group, memberId)
 }
 
-/** `member`: undefined for a commit without membership (empty member id), as gRPC's memberIdentityOf. */
+/**
+ * `member`: undefined for a commit without membership (empty member id), as gRPC's memberIdentityOf.
+ * A negative offset is a Kafka client's "no committed offset" (kafkajs commits one after
+ * OFFSET_OUT_OF_RANGE): it forgets the partition's, so OffsetFetch answers -1 and the client resets.
+ */
 export function commitOffsets(context: ServingContext, group: string, offsets: CommittedOffset[], member: MemberIdentity | undefined): Promise<void> {
-  return context.clusterOffsets ? context.clusterOffsets.commitOffsets(group, offsets, undefined, member) : context.broker.commitOffsets(group, offsets, member)
+  return context.clusterOffsets ? context.clusterOffsets.commitOffsets(group, offsets, undefined, member, 'forget') : context.broker.commitOffsets(group, offsets, member, 'forget')
 }
 
 export async function fetchOffsets(context: ServingContext, group: string): Promise<CommittedOffset[]> {

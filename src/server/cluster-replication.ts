@@ -33,7 +33,7 @@
 import type {ChannelCredentials} from '@grpc/grpc-js'
 import {systemClock} from '../broker/partition.js'
 import {isInternalTopic, type Broker, type TopicDescription as BrokerTopic} from '../broker/broker.js'
-import {GROUP_OFFSETS_TOPIC, type CommittedOffset} from '../broker/group-offsets.js'
+import {GROUP_OFFSETS_TOPIC, type CommittedOffset, type NegativeOffsets} from '../broker/group-offsets.js'
 import type {JoinRequest, JoinResult, MemberIdentity} from '../broker/consumer-group.js'
 import type {TopicSettings} from '../broker/topic-store.js'
 import type {StoredPartitionState} from '../cluster/catalog-records.js'
@@ -313,7 +313,7 @@ export class ClusterReplication {
   }
 
   /** Arrow: handed to the transports. Commits through the group's coordinator (this node or another). */
-  readonly commitOffsets = (group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity): Promise<void> => this.groups.commitOffsets(group, offsets, forwardedBy, member)
+  readonly commitOffsets = (group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity, negative?: NegativeOffsets): Promise<void> => this.groups.commitOffsets(group, offsets, forwardedBy, member, negative)
 
   readonly joinGroup = (group: string, request: JoinRequest, forwardedBy?: string): Promise<JoinResult> => this.groups.joinGroup(group, request, forwardedBy)
 

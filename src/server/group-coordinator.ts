@@ -18,7 +18,9 @@
  * leader epoch: when the leadership ends (or the epoch moves) it is closed, its members are
  * answered NOT_COORDINATOR (retriable), and they rejoin at the new coordinator, which knows
  * none of them (UNKNOWN_MEMBER_ID until they do). A member's commit is checked against that
- * membership before it is stored, so a stale generation is fenced.
+ * membership before it is stored, so a stale generation is fenced. Whether a negative offset
+ * ("no committed offset", a tombstone) is allowed is decided once, at the node the client sent
+ * the commit to, by its listener's rule (NegativeOffsets): the coordinator stores what it forwards.
  *
  * Invariants: a table answers only while its partition leads at the leader epoch it was read
  * at (GroupOffsets.current); it is read when the node becomes leader, after the high watermark
@@ -31,7 +33,7 @@ import {deleteGroup, describeGroup, listGroups, resetGroupOffsets, type GroupOff
 import type {JoinRequest, JoinResult, MemberIdentity} from '../broker/consumer-group.js'
 import {GroupMemberships} from '../broker/group-membership.js'
 import type {GroupMembership, GroupMembershipView} from '../broker/group-membership-view.js'
-import {GROUP_OFFSETS_TOPIC, GroupOffsets, groupOffsetsPartitionOf, validateGroupName, type CommittedOffset} from '../broker/group-offsets.js'
+import {GROUP_OFFSETS_TOPIC, GroupOffsets, checkCommittedOffsets, groupOffsetsPartitionOf, validateGroupName, type CommittedOffset, type NegativeOffsets} from '../broker/group-offsets.js'
 import type {Partition} from '../broker/partition.js'
 import {Connection} from '../client/connection.js'
 import {LignumError} from '../errors.js'
@@ -90,12 +92,14 @@ export class GroupCoordinator implements GroupMembershipView {
     private readonly logger: Logger,
   ) {}
 
-  /** `member`: a group member's commit, fenced at the coordinator unless it is of the current generation. */
-  async commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity): Promise<void> {
+  /**
+   * `member`: a group member's commit, fenced at the coordinator unless it is of the current generation.
+   * `negative`: the rule of the entry point that took the commit (Broker.commitOffsets); a forwarded
+   * commit was checked against it at that node, so its negative offsets forget (NegativeOffsets).
+   */
+  async commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity, negative: NegativeOffsets = 'refuse'): Promise<void> {
     validateGroupName(group)
-    for (const entry of offsets) {
-      if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw new LignumError('INVALID_ARGUMENT', `cannot commit offset ${entry.offset}: offsets are whole numbers from 0`)
-    }
+    checkCommittedOffsets(offsets, forwardedBy === undefined ? negative : 'forget')
     const route = await this.routeOf(group, forwardedBy)
     if (route.kind === 'forward') {
       const request = {group, offsets: offsets.map((entry) => ({...entry, offset: BigInt(entry.offset)})), memberId: member?.memberId ?? '', generationId: member?.generationId ?? 0}

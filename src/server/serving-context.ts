@@ -6,7 +6,7 @@
 import type {ChannelCredentials} from '@grpc/grpc-js'
 import type {AccessControl} from '../acl/access-control.js'
 import type {Broker} from '../broker/broker.js'
-import type {CommittedOffset} from '../broker/group-offsets.js'
+import type {CommittedOffset, NegativeOffsets} from '../broker/group-offsets.js'
 import type {JoinRequest, JoinResult, MemberIdentity} from '../broker/consumer-group.js'
 import type {GroupMembershipView} from '../broker/group-membership-view.js'
 import type {DescribeGroupResponse, GroupListing, ResetGroupOffsetsResponse, TopicConfig, TopicDescription} from '../generated/lignum/v1/lignum.js'
@@ -74,7 +74,7 @@ export interface ServingContext {
   }
   /** Cluster mode: group offsets live with the group's coordinator; `forwardedBy` is set on a request another node passed on. */
   clusterOffsets?: {
-    commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity): Promise<void>
+    commitOffsets(group: string, offsets: CommittedOffset[], forwardedBy?: string, member?: MemberIdentity, negative?: NegativeOffsets): Promise<void>
     fetchOffsets(group: string, topic: string | undefined, forwardedBy?: string): Promise<CommittedOffset[]>
     joinGroup(group: string, request: JoinRequest, forwardedBy?: string): Promise<JoinResult>
     syncGroup(group: string, identity: MemberIdentity, assignments: Map<string, Buffer>, waitMs: number, forwardedBy?: string): Promise<Buffer>

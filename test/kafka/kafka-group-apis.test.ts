@@ -99,4 +99,34 @@ describe('kafka listener: group APIs on the wire', () => {
     client.send(OFFSET_COMMIT, 8, 23, Buffer.from(commit('simple', '00000003', 'ghost'), 'hex'), true)
     expect((await client.next())!.toString('hex')).to.equal('00000017' + answer('0019'))
   })
+
+  it('OffsetCommit v8 of a negative offset (-1, -2: "no offset") forgets the committed one: OffsetFetch v7 answers -1, groups describe shows none', async () => {
+    const commit = (offset0: string, offset1: string) =>
+      compact('unsetting') + 'ffffffff' + compact('') + '00' + // group, no generation, no member, no instance id
+      '02' + compact('golden') + '03' + // topics [golden], partitions [0, 1]
+      '00000000' + offset0 + 'ffffffff' + '00' + '00' +
+      '00000001' + offset1 + 'ffffffff' + '00' + '00' +
+      '00' + '00'
+    const answer = (correlation: string) => correlation + '00' + '00000000' + '02' + compact('golden') + '03' + '00000000' + '0000' + '00' + '00000001' + '0000' + '00' + '00' + '00'
+    client.send(OFFSET_COMMIT, 8, 31, Buffer.from(commit('0000000000000005', '0000000000000007'), 'hex'), true)
+    expect((await client.next())!.toString('hex')).to.equal(answer('0000001f'))
+    // -1 for partition 0 (Kafka's "no offset"); partition 1 keeps 7.
+    client.send(OFFSET_COMMIT, 8, 32, Buffer.from(commit('ffffffffffffffff', '0000000000000007'), 'hex'), true)
+    expect((await client.next())!.toString('hex')).to.equal(answer('00000020'))
+
+    // topics [golden: partitions 0, 1], require_stable false, tags
+    const fetch = compact('unsetting') + '02' + compact('golden') + '03' + '00000000' + '00000001' + '00' + '00' + '00'
+    const partition = (index: string, offset: string) => index + offset + 'ffffffff' + compact('') + '0000' + '00'
+    client.send(OFFSET_FETCH, 7, 33, Buffer.from(fetch, 'hex'), true)
+    expect((await client.next())!.toString('hex')).to.equal('00000021' + '00' + '00000000' + '02' + compact('golden') + '03' + partition('00000000', 'ffffffffffffffff') + partition('00000001', '0000000000000007') + '00' + '0000' + '00')
+    const described = await runCli(['groups', 'describe', 'unsetting', '--json', ...suite.brokers])
+    expect(described.code, described.stderr).to.equal(0)
+    expect((JSON.parse(described.stdout) as {offsets: unknown[]}).offsets).to.deep.equal([{topic: 'golden', partition: 1, offset: 7}])
+
+    // -2 (kafkajs's "earliest" after OFFSET_OUT_OF_RANGE) is "no offset" as well.
+    client.send(OFFSET_COMMIT, 8, 34, Buffer.from(commit('ffffffffffffffff', 'fffffffffffffffe'), 'hex'), true)
+    expect((await client.next())!.toString('hex')).to.equal(answer('00000022'))
+    client.send(OFFSET_FETCH, 7, 35, Buffer.from(fetch, 'hex'), true)
+    expect((await client.next())!.toString('hex')).to.equal('00000023' + '00' + '00000000' + '02' + compact('golden') + '03' + partition('00000000', 'ffffffffffffffff') + partition('00000001', 'ffffffffffffffff') + '00' + '0000' + '00')
+  })
 })

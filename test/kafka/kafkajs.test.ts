@@ -5,7 +5,9 @@
  * producer writes keyed, headed, binary records to every partition's leader; two consumers of
  * one group split six partitions three and three, read every record once and commit, so a
  * later member of the group reads only what came after; what gRPC writes kafkajs reads byte
- * for byte, and the reverse; and an error a client can cause comes back as Kafka's error code.
+ * for byte, and the reverse; a consumer whose group's committed offset lies past the log end
+ * (OFFSET_OUT_OF_RANGE) commits kafkajs's "no offset" and resets as fromBeginning says, instead
+ * of crashing; and an error a client can cause comes back as Kafka's error code.
  */
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
@@ -15,6 +17,11 @@ import {runCli} from '../helpers/cli.js'
 import {kafkaClusterForSuite} from '../helpers/kafka-cluster-suite.js'
 import {kafkajsClient, printKafkajsLogs, type KafkajsClient} from '../helpers/kafkajs-client.js'
 import {eventually} from '../cluster/member-process.js'
+import {LignumClient} from '../../src/client/lignum-client.js'
+import type {LignumError} from '../../src/errors.js'
+import {KafkaReader} from '../../src/kafka/protocol/kafka-reader.js'
+import {KafkaWriter} from '../../src/kafka/protocol/kafka-writer.js'
+import {KafkaWireClient} from './kafka-wire-client.js'
 import {partitionStatesIn} from '../cluster/cluster-reads.js'
 import type {ServeProcess} from '../cluster/serve-process.js'
 
@@ -23,6 +30,15 @@ const REPLICATION_FACTOR = 3
 const ORDERS = 'kjs-orders'
 const GROUPED = 'kjs-grouped'
 const FROM_GRPC = 'kjs-from-grpc'
+const PAST_END = 'kjs-past-end'
+const PAST_END_PARTITIONS = 2
+const PAST_END_RECORDS = 20
+// Far past the PAST_END_RECORDS / PAST_END_PARTITIONS records a partition of PAST_END holds.
+const PAST_END_OFFSET = '1000'
+const UNSET = 'kjs-unset'
+const OFFSET_COMMIT = 8
+// OffsetCommit v2: group, generation, member, retention_time_ms, then the topics (not flexible).
+const OFFSET_COMMIT_VERSION = 2
 const RECORDS_PER_PARTITION_PER_SEND = 20
 const GROUP_RECORDS = 300
 const LATER_RECORDS = 12
@@ -83,14 +99,20 @@ interface GroupMember {
   read: ReadRecord[]
   /** The partitions of `topic` each join of the group gave this member, in order. */
   joins: number[][]
+  /** Fetches the member has made so far. */
+  fetches: number
+  /** Why the consumer crashed, each time it did. */
+  crashes: string[]
 }
 
-async function startMember(client: KafkajsClient, groupId: string, topic: string): Promise<GroupMember> {
+async function startMember(client: KafkajsClient, groupId: string, topic: string, fromBeginning = true): Promise<GroupMember> {
   const consumer = client.kafka.consumer({groupId, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 200})
-  const member: GroupMember = {consumer, read: [], joins: []}
+  const member: GroupMember = {consumer, read: [], joins: [], fetches: 0, crashes: []}
   consumer.on(consumer.events.GROUP_JOIN, (event) => member.joins.push([...(event.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b)))
+  consumer.on(consumer.events.FETCH, () => member.fetches++)
+  consumer.on(consumer.events.CRASH, (event) => member.crashes.push(`${event.payload.error.name}: ${event.payload.error.message}`))
   await consumer.connect()
-  await consumer.subscribe({topics: [topic], fromBeginning: true})
+  await consumer.subscribe({topics: [topic], fromBeginning})
   await consumer.run({eachMessage: async (payload) => {
     member.read.push(readOf(payload))
   }})
@@ -278,6 +300,87 @@ describe('kafkajs against a three-node cluster (real Consul, Kafka listeners)', 
     }
   })
 
+  it('a consumer whose committed offset is past the log end resets to earliest or latest as fromBeginning says, keeps running and reads', async () => {
+    const admin = client.kafka.admin()
+    await admin.connect()
+    const members: GroupMember[] = []
+    try {
+      await admin.createTopics({topics: [{topic: PAST_END, numPartitions: PAST_END_PARTITIONS, replicationFactor: REPLICATION_FACTOR}], waitForLeaders: true})
+      const first = range(PAST_END_RECORDS).map((index) => recordFor(index % PAST_END_PARTITIONS, index))
+      await produceAll(producer, PAST_END, first)
+      // As a topic deleted and created again leaves its group: a commit far past the end of every partition.
+      const pastEnd = range(PAST_END_PARTITIONS).map((partition) => ({partition, offset: PAST_END_OFFSET}))
+      for (const groupId of ['kjs-past-end-earliest', 'kjs-past-end-latest']) await admin.setOffsets({groupId, topic: PAST_END, partitions: pastEnd})
+
+      // fromBeginning: kafkajs meets OFFSET_OUT_OF_RANGE, commits -2 (earliest), and reads from the start.
+      const earliest = await startMember(client, 'kjs-past-end-earliest', PAST_END, true)
+      members.push(earliest)
+      await eventually(`the ${PAST_END_RECORDS} records read from the earliest offset`, async () => (earliest.read.length >= PAST_END_RECORDS || earliest.crashes.length > 0 ? true : undefined), SETTLE_MS)
+      expect(earliest.crashes, 'the consumer kept running').to.deep.equal([])
+      expect(earliest.read.map(fingerprint).sort()).to.deep.equal(first.map(fingerprint).sort())
+
+      // Not fromBeginning: kafkajs commits -1 (latest), so it reads only what comes after its reset.
+      const latest = await startMember(client, 'kjs-past-end-latest', PAST_END, false)
+      members.push(latest)
+      await eventually('the group to have no committed offset (the reset) for either partition', async () => {
+        if (latest.crashes.length > 0) return true
+        const [committed] = await admin.fetchOffsets({groupId: 'kjs-past-end-latest', topics: [PAST_END]})
+        return committed!.partitions.every((entry) => entry.offset === '-1') ? true : undefined
+      }, SETTLE_MS)
+      // Two fetches more: the member resolved where the partitions end and fetches from there.
+      const fetchesAtReset = latest.fetches
+      await eventually('two fetches after the reset', async () => (latest.fetches >= fetchesAtReset + 2 || latest.crashes.length > 0 ? true : undefined), SETTLE_MS)
+      const later = range(LATER_RECORDS).map((index) => recordFor(index % PAST_END_PARTITIONS, PAST_END_RECORDS + index))
+      await produceAll(producer, PAST_END, later)
+      await eventually(`the ${LATER_RECORDS} records produced after the reset`, async () => (latest.read.length >= LATER_RECORDS || latest.crashes.length > 0 ? true : undefined), SETTLE_MS)
+      await sleep(QUIET_MS)
+      expect(latest.crashes, 'the consumer kept running').to.deep.equal([])
+      expect(latest.read.map(fingerprint).sort(), 'only the records after the reset').to.deep.equal(later.map(fingerprint).sort())
+      const perPartition = String((PAST_END_RECORDS + LATER_RECORDS) / PAST_END_PARTITIONS)
+      await eventually('the group to commit the end of every partition again', async () => {
+        const [committed] = await admin.fetchOffsets({groupId: 'kjs-past-end-latest', topics: [PAST_END]})
+        return committed!.partitions.every((entry) => entry.offset === perPartition) ? true : undefined
+      }, SETTLE_MS)
+    } finally {
+      for (const member of members) await member.consumer.disconnect()
+      await admin.disconnect()
+    }
+  })
+
+  it("an OffsetCommit of -1 through any node, the group's coordinator or one passing it on, forgets the offset; gRPC clients are still refused", async () => {
+    const admin = client.kafka.admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({topics: [{topic: UNSET, numPartitions: 2, replicationFactor: REPLICATION_FACTOR}], waitForLeaders: true})
+      // Through each of the three nodes in turn: one coordinates the group, the other two pass the commit on.
+      for (const [index, node] of suite.nodes.entries()) {
+        await admin.setOffsets({groupId: UNSET, topic: UNSET, partitions: [{partition: 0, offset: '5'}, {partition: 1, offset: '7'}]})
+        expect(await commitThroughWire(node.kafkaAddress, UNSET, UNSET, 0, -1n), `the commit of -1 through node ${node.nodeId}`).to.equal(0)
+        const [committed] = await admin.fetchOffsets({groupId: UNSET, topics: [UNSET]})
+        expect(committed!.partitions.map(({partition, offset}) => [partition, offset]).sort(), `OffsetFetch after the commit through node ${node.nodeId}`).to.deep.equal([[0, '-1'], [1, '7']])
+        const described = await runCli(['groups', 'describe', UNSET, '--json', '--brokers', suite.nodes[(index + 1) % suite.nodes.length]!.address])
+        expect(described.code, described.stderr).to.equal(0)
+        const {offsets} = JSON.parse(described.stdout) as {offsets: {topic: string; partition: number; offset: number}[]}
+        expect(offsets, 'lignum groups describe shows no committed offset for partition 0').to.deep.equal([{topic: UNSET, partition: 1, offset: 7}])
+      }
+      // Lignum's own clients never mean "no offset" by -1: a mistake, refused with how to fix it.
+      for (const node of suite.nodes) {
+        const lignum = await LignumClient.connect({brokers: node.address})
+        try {
+          const refused = await lignum.commitOffsets(UNSET, UNSET, [{partition: 1, offset: -1}]).then(() => undefined, (error: LignumError) => error)
+          expect(refused?.code, `a gRPC commit of -1 through node ${node.nodeId}`).to.equal('INVALID_ARGUMENT')
+          expect(refused?.message).to.match(/cannot commit offset -1 for kjs-unset\/1: offsets are whole numbers from 0/)
+        } finally {
+          lignum.close()
+        }
+      }
+      const [committed] = await admin.fetchOffsets({groupId: UNSET, topics: [UNSET]})
+      expect(committed!.partitions.map(({partition, offset}) => [partition, offset]).sort()).to.deep.equal([[0, '-1'], [1, '7']])
+    } finally {
+      await admin.disconnect()
+    }
+  })
+
   it("errors come back as Kafka's codes, retriable or not as Kafka's are, within the retries and not as a hang", async () => {
     const plain = client.kafka.producer({allowAutoTopicCreation: false, retry: {retries: 2, initialRetryTime: 100}})
     await plain.connect()
@@ -322,6 +425,25 @@ async function protocolErrorOf(call: Promise<unknown>): Promise<{name: string; t
   const failure = await call.then(() => new Error('the call succeeded'), (error: unknown) => error)
   const cause = ((failure as {cause?: unknown}).cause ?? failure) as {name: string; type?: string; retriable?: boolean}
   return {name: cause.name, type: cause.type, retriable: cause.retriable}
+}
+
+/** One partition's OffsetCommit v2 without membership, sent to one node's Kafka listener; the partition's error code. */
+async function commitThroughWire(kafkaAddress: string, group: string, topic: string, partition: number, offset: bigint): Promise<number> {
+  const wire = await KafkaWireClient.connect(Number(kafkaAddress.split(':')[1]))
+  try {
+    const body = new KafkaWriter().nullableString(group).int32(-1).nullableString('').int64(-1)
+    body.flexibleArray(false, [topic], (writer, name) => {
+      writer.nullableString(name).flexibleArray(false, [partition], (partitionWriter, index) => partitionWriter.int32(index).int64(offset).nullableString(null))
+    })
+    wire.send(OFFSET_COMMIT, OFFSET_COMMIT_VERSION, 1, body.toBuffer())
+    const response = new KafkaReader((await wire.next())!)
+    expect(response.int32(), 'the correlation id').to.equal(1)
+    const [answered] = response.flexibleArray(false, (reader) => ({name: reader.flexibleString(false), partitions: reader.flexibleArray(false, (partitionReader) => ({partition: partitionReader.int32(), error: partitionReader.int16()}))}))
+    expect(answered).to.deep.include({name: topic})
+    return answered!.partitions[0]!.error
+  } finally {
+    wire.close()
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -16,8 +16,11 @@
  * members (Kafka's admin and simple commits). The group needs consume, each topic consume:
  * a topic the principal may not consume answers TOPIC_AUTHORIZATION_FAILED for its partitions
  * and the rest are committed, as Kafka answers. The commit is one write, so the partitions it
- * stores share its outcome. retention_time_ms is ignored (offsets live until the group is
- * deleted); committed_leader_epoch is not kept. v10 (topic ids) is not offered.
+ * stores share its outcome. A negative committed_offset (any, as Kafka's "no offset" -1 and
+ * the -2 kafkajs sends after OFFSET_OUT_OF_RANGE) forgets the partition's committed offset:
+ * OffsetFetch then answers -1 and the client applies its auto.offset.reset, as with Kafka.
+ * retention_time_ms is ignored (offsets live until the group is deleted);
+ * committed_leader_epoch is not kept. v10 (topic ids) is not offered.
  */
 import {LignumError} from '../../errors.js'
 import type {CommittedOffset} from '../../broker/group-offsets.js'
@@ -32,6 +35,8 @@ const FIRST_THROTTLE_VERSION = 3
 const LAST_RETENTION_VERSION = 4
 const FIRST_LEADER_EPOCH_VERSION = 6
 const FIRST_INSTANCE_ID_VERSION = 7
+// Every negative offset means "none"; one value for all, so even -2^63 fits a JS number.
+const NO_OFFSET = -1
 
 interface CommitPartition {
   partition: number
@@ -82,7 +87,8 @@ function readTopic(reader: KafkaReader, version: number, flexible: boolean): Com
   const name = reader.flexibleString(flexible)
   const partitions = reader.flexibleArray(flexible, (partitionReader): CommitPartition => {
     const partition = partitionReader.int32()
-    const offset = Number(partitionReader.int64())
+    const committed = partitionReader.int64()
+    const offset = committed < 0n ? NO_OFFSET : Number(committed)
     if (version >= FIRST_LEADER_EPOCH_VERSION) partitionReader.int32()
     const metadata = partitionReader.flexibleNullableString(flexible) ?? ''
     if (flexible) partitionReader.skipTaggedFields()
