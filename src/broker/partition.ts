@@ -25,6 +25,7 @@
  * snapshot, from the whole log (logged).
  */
 import {LignumError} from '../errors.js'
+import {checkClientLeaderEpoch, epochAtOffset, epochEndForClient, type EpochEnd} from './client-leader-epochs.js'
 import type {Logger} from '../logger.js'
 import {batchPositions, isBatchCrcValid, type BatchHeader} from '../format/record-batch.js'
 import {readHighWatermarkCheckpoint, writeHighWatermarkCheckpoint} from '../log/high-watermark-checkpoint.js'
@@ -120,6 +121,9 @@ interface HighWatermarkWaiter {
   reject: (error: LignumError) => void
 }
 
+// ListOffsets' timestamps for the end (the high watermark) and the start of the log, as Kafka names them.
+const LIST_LATEST = -1
+const LIST_EARLIEST = -2
 // Reading the log to rebuild producer state happens in chunks of this size.
 const PRODUCER_REPLAY_CHUNK_BYTES = 1024 * 1024
 
@@ -209,6 +213,30 @@ export class Partition {
 
   endOffsetForEpoch(epoch: number): {epoch: number; endOffset: number} {
     return this.log.endOffsetFor(epoch)
+  }
+
+  // ---- leader epochs as clients name them (client-leader-epochs.ts) ----
+
+  /** Fences a client's request by the leader epoch its metadata names (-1: not fenced). */
+  checkClientLeaderEpoch(currentLeaderEpoch: number): void {
+    checkClientLeaderEpoch(this.name, this.epoch, currentLeaderEpoch)
+  }
+
+  /**
+   * Kafka's OffsetForLeaderEpoch as the leader answers a consumer validating its position:
+   * fenced by `currentLeaderEpoch`, then where `epoch` ends on this log. A follower, or a leader
+   * that may not act on its leadership now, refuses it: the consumer asks the current leader.
+   */
+  clientEndOffsetForEpoch(currentLeaderEpoch: number, epoch: number): EpochEnd {
+    this.checkOpen()
+    this.checkClientLeaderEpoch(currentLeaderEpoch)
+    if (!this.actsAsLeader) throw new LignumError('NOT_LEADER', `this node does not act as the leader of ${this.name} (leader epoch ${this.epoch}); ask its current leader`)
+    return epochEndForClient(this.log.epochEntries(), this.log.logEndOffset, epoch)
+  }
+
+  /** The leader epoch ListOffsets gives `offset`: the latest epoch for the end, else the epoch it was written in. */
+  listedOffsetEpoch(timestamp: number, offset: number): number {
+    return timestamp === LIST_LATEST ? this.log.latestEpoch : epochAtOffset(this.log.epochEntries(), offset)
   }
 
   describe(): PartitionDescription {
@@ -688,8 +716,8 @@ export class Partition {
   }
 
   async listOffset(timestamp: number): Promise<number> {
-    if (timestamp === -1) return this.highWatermarkOffset
-    if (timestamp === -2) return this.log.logStartOffset
+    if (timestamp === LIST_LATEST) return this.highWatermarkOffset
+    if (timestamp === LIST_EARLIEST) return this.log.logStartOffset
     const offset = await this.log.offsetForTimestamp(timestamp)
     return offset === null ? this.highWatermarkOffset : Math.min(offset, this.highWatermarkOffset)
   }

@@ -95,6 +95,39 @@ describe('Partition', () => {
       expect(partition.endOffsetForEpoch(1)).to.deep.equal({epoch: 1, endOffset: 1})
       expect((await rejection(partition.appendAsFollower(leaderBatch(['d'], 7, 4)))).code).to.equal('OFFSET_OUT_OF_RANGE')
     })
+
+    it("answers a client's OffsetForLeaderEpoch and ListOffsets epochs from the batches' epochs, fenced by the client's current epoch", async () => {
+      const partition = await open()
+      await partition.appendAsLeader(plainBatch(['a', 'b']))
+      partition.becomeLeader(3)
+      await partition.appendAsLeader(plainBatch(['c']))
+      partition.becomeLeader(5)
+      // Epoch 5 has written nothing yet: epoch 3 still reaches the log end.
+      expect(partition.clientEndOffsetForEpoch(5, 0)).to.deep.equal({epoch: 0, endOffset: 2})
+      expect(partition.clientEndOffsetForEpoch(-1, 4)).to.deep.equal({epoch: 3, endOffset: 3})
+      expect(partition.clientEndOffsetForEpoch(5, 5)).to.deep.equal({epoch: 3, endOffset: 3})
+      expect(() => partition.clientEndOffsetForEpoch(4, 3)).to.throw(LignumError).with.property('code', 'FENCED_LEADER_EPOCH')
+      expect(() => partition.clientEndOffsetForEpoch(6, 3)).to.throw(LignumError).with.property('code', 'UNKNOWN_LEADER_EPOCH')
+      expect(partition.listedOffsetEpoch(-1, 3)).to.equal(3)
+      expect(partition.listedOffsetEpoch(-2, 0)).to.equal(0)
+      expect(partition.listedOffsetEpoch(TIMESTAMP, 2)).to.equal(3)
+      partition.becomeFollower(6)
+      expect(() => partition.clientEndOffsetForEpoch(6, 3)).to.throw(LignumError).with.property('code', 'NOT_LEADER')
+      expect(() => partition.clientEndOffsetForEpoch(5, 3)).to.throw(LignumError).with.property('code', 'FENCED_LEADER_EPOCH')
+    })
+
+    it('answers the same epochs after a reopen and after its damaged leader-epoch-checkpoint is rebuilt from the batches', async () => {
+      const partition = await open()
+      await partition.appendAsLeader(plainBatch(['a', 'b']))
+      partition.becomeLeader(3)
+      await partition.appendAsLeader(plainBatch(['c']))
+      await partition.close()
+      opened.splice(opened.indexOf(partition), 1)
+      await writeFile(path.join(dir, 'leader-epoch-checkpoint'), 'not a checkpoint')
+      const reopened = await open('leader', {}, {leaderEpoch: 3})
+      expect(reopened.clientEndOffsetForEpoch(3, 0)).to.deep.equal({epoch: 0, endOffset: 2})
+      expect(reopened.clientEndOffsetForEpoch(3, 3)).to.deep.equal({epoch: 3, endOffset: 3})
+    })
   })
 
   describe('high watermark', () => {
