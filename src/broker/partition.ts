@@ -619,12 +619,17 @@ export class Partition {
 
   /**
    * Whole batches from `offset` below the high watermark. At the high watermark it waits up to
-   * `maxWaitMs` for an append (long poll), and answers empty if none comes.
+   * `maxWaitMs` for an append (long poll), and answers empty if none comes. An offset between
+   * the high watermark and the log end is one an earlier leader may have committed (a new
+   * leader's high watermark trails until its followers fetch again): it waits the same way and
+   * answers empty, as Kafka's leader does, rather than refusing it: a refusal would make a
+   * consumer that read up to there under the earlier leader reset its position.
    */
   async fetch(offset: number, maxBytes: number, maxWaitMs: number, signal?: AbortSignal): Promise<FetchResult> {
     this.checkFetchOffset(offset)
-    if (offset === this.highWatermarkOffset && maxWaitMs > 0) await this.waitForAppend(maxWaitMs, signal)
+    if (offset >= this.highWatermarkOffset && maxWaitMs > 0) await this.waitForAppend(maxWaitMs, signal)
     this.checkFetchOffset(offset)
+    if (offset > this.highWatermarkOffset) return {batches: Buffer.alloc(0), nextOffset: offset, highWatermark: this.highWatermarkOffset, logStartOffset: this.log.logStartOffset}
     const result = await this.log.read(offset, {maxBytes, upToOffset: this.highWatermarkOffset})
     return {...result, highWatermark: this.highWatermarkOffset, logStartOffset: this.log.logStartOffset}
   }
@@ -662,10 +667,11 @@ export class Partition {
 
   private checkFetchOffset(offset: number): void {
     const start = this.log.logStartOffset
-    if (!Number.isSafeInteger(offset) || offset < start || offset > this.highWatermarkOffset) {
+    const end = this.log.logEndOffset
+    if (!Number.isSafeInteger(offset) || offset < start || offset > end) {
       throw new LignumError(
         'OFFSET_OUT_OF_RANGE',
-        `offset ${offset} is out of range for ${this.name}: it holds offsets ${start} to ${this.highWatermarkOffset - 1}; ask for one in that range or from "beginning"/"end"`,
+        `offset ${offset} is out of range for ${this.name}: it holds offsets ${start} to ${end - 1}; ask for one in that range or from "beginning"/"end"`,
       )
     }
   }

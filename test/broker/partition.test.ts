@@ -658,6 +658,19 @@ describe('Partition as a replicated leader', () => {
     expect((await rejection(partition.fetchForReplica({replicaId: 2, fetchOffset: 2, leaderEpoch: 1, maxBytes: 1 << 20, maxWaitMs: 0}))).code).to.equal('NOT_LEADER')
   })
 
+  it("answers a consumer empty, not out of range, between the high watermark and the log end (a new leader's trailing high watermark), and out of range past the log end", async () => {
+    const partition = await leaderOf([1, 2])
+    await partition.appendAsLeader(plainBatch(['a', 'b']))
+    expect(partition.highWatermark).to.equal(0)
+    for (const offset of [1, 2]) {
+      const answer = await partition.fetch(offset, 1 << 20, 0)
+      expect({bytes: answer.batches.length, highWatermark: answer.highWatermark}, `offset ${offset}`).to.deep.equal({bytes: 0, highWatermark: 0})
+    }
+    expect((await rejection(partition.fetch(3, 1 << 20, 0))).code).to.equal('OFFSET_OUT_OF_RANGE')
+    await partition.fetchForReplica({replicaId: 2, fetchOffset: 2, leaderEpoch: 1, maxBytes: 1 << 20, maxWaitMs: 0})
+    expect(valuesOf((await partition.fetch(1, 1 << 20, 0)).batches)).to.deep.equal(['a', 'b'])
+  })
+
   it('ends a replica long poll at its log end on an append', async () => {
     const partition = await leaderOf([1, 2])
     let answered = false

@@ -97,9 +97,37 @@ async function epochEndAt(node: ServeProcess, topic: string, currentLeaderEpoch:
   return {error: answer!.error, leaderEpoch: answer!.leaderEpoch, endOffset: answer!.endOffset}
 }
 
-/** Kafka's console consumer reading `topic` from the start, its values collected as they come. */
+/** The leader epoch a node's Metadata v7 names for partition 0 of `topic`. */
+async function metadataLeaderEpoch(node: ServeProcess, topic: string): Promise<number> {
+  const response = await roundTrip(node, 3, 7, new KafkaWriter().flexibleArray(false, [topic], (w, name) => w.nullableString(name)).boolean(false).toBuffer())
+  response.int32()
+  response.flexibleArray(false, (r) => [r.int32(), r.string(), r.int32(), r.nullableString()])
+  response.nullableString()
+  response.int32()
+  const [epoch] = response.flexibleArray(false, (r) => {
+    r.int16()
+    r.string()
+    r.boolean()
+    const [partition] = r.flexibleArray(false, (p) => {
+      p.int16()
+      p.int32()
+      p.int32()
+      const leaderEpoch = p.int32()
+      for (let list = 0; list < 3; list++) p.flexibleArray(false, (x) => x.int32())
+      return leaderEpoch
+    })
+    return partition!
+  })
+  return epoch!
+}
+
+/**
+ * Kafka's console consumer reading partition 0 of `topic` from the start, its values collected
+ * as they come. Assigned, not subscribed: a member of a group would rejoin when the group's
+ * coordinator moves, and with nothing committed start over by auto.offset.reset.
+ */
 function liveConsoleConsumer(tools: KafkaTools, bootstrap: string, topic: string): {values: string[]; stderr: () => string; stop: () => Promise<void>} {
-  const child = spawn('java', ['-cp', path.join(tools.libDir, '*'), 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning'], {stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn('java', ['-cp', path.join(tools.libDir, '*'), 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', topic, '--partition', '0', '--offset', 'earliest'], {stdio: ['ignore', 'pipe', 'pipe']})
   const values: string[] = []
   let pending = ''
   let stderr = ''
@@ -312,6 +340,9 @@ describe('kafka listener in cluster mode (three real nodes, real Consul)', funct
       expect((await epochEndAt(follower, topic, after.leaderEpoch, before.leaderEpoch)).error, 'asked of a follower').to.equal(KafkaErrorCode.NOT_LEADER_OR_FOLLOWER)
       await produce(values.slice(EPOCH_RECORDS))
       await eventually('the consumer to read the second epoch', async () => (consumer.values.length >= values.length ? true : undefined), SETTLE_MS)
+      // The epoch Metadata gives clients is the one the new leader stamped in its batches.
+      expect(await metadataLeaderEpoch(follower, topic)).to.equal(after.leaderEpoch)
+      expect(await epochEndAt(newLeader, topic, after.leaderEpoch, after.leaderEpoch)).to.deep.equal({error: KafkaErrorCode.NONE, leaderEpoch: after.leaderEpoch, endOffset: values.length})
     } finally {
       await consumer.stop()
       nodes[nodes.indexOf(leader)] = await leader.startAgain()
