@@ -17,6 +17,7 @@ import {batchPositions, encodeRecordBatch, type RecordInput} from '../format/rec
 import {validateBatches} from '../log/append-checks.js'
 import {listPartitions} from '../log/data-dir.js'
 import {partitionDirName, validateTopicName} from '../log/topic-name.js'
+import {NO_EPOCH, type EpochEnd} from './client-leader-epochs.js'
 import {DamagedPartition} from './damaged-partition.js'
 import {GROUP_OFFSETS_TOPIC, GroupOffsets, checkCommittedOffsets, type CommittedOffset, type NegativeOffsets} from './group-offsets.js'
 import type {GroupOffsetsTable} from './group-admin.js'
@@ -55,6 +56,8 @@ export interface FetchOptions {
   signal?: AbortSignal
   /** 'leader' (the default): only the leader serves it. 'in-sync': a follower may too (KIP-392). */
   replica?: 'leader' | 'in-sync'
+  /** The leader epoch the client's metadata names (Kafka's current_leader_epoch); unset or -1: not fenced. */
+  currentLeaderEpoch?: number
 }
 
 export interface ProduceInput {
@@ -513,6 +516,7 @@ export class Broker {
   async fetch(name: string, partitionIndex: number, offset: number, options: FetchOptions): Promise<FetchResult> {
     this.checkOpen()
     const partition = this.partitionOf(this.topicOrThrow(name), partitionIndex)
+    if (options.currentLeaderEpoch !== undefined) partition.checkClientLeaderEpoch(options.currentLeaderEpoch)
     if (partition.role === 'leader') return partition.fetch(offset, options.maxBytes, options.maxWaitMs, options.signal)
     if (options.replica === 'in-sync') return partition.fetchAsFollower(offset, options.maxBytes, options.maxWaitMs, options.signal)
     throw notLeaderForReads(partition)
@@ -524,11 +528,26 @@ export class Broker {
   }
 
   /** Kafka's ListOffsets: -1 the end (high watermark), -2 the start, else the first offset at or after a timestamp. */
-  async listOffset(name: string, partitionIndex: number, timestamp: number): Promise<number> {
+  async listOffset(name: string, partitionIndex: number, timestamp: number, currentLeaderEpoch = NO_EPOCH): Promise<number> {
     const partition = this.partitionOf(this.topicOrThrow(name), partitionIndex)
+    partition.checkClientLeaderEpoch(currentLeaderEpoch)
     // A follower's end trails the leader's: only the leader answers where the partition ends, as in Kafka.
     if (partition.role !== 'leader') throw notLeaderForReads(partition)
     return partition.listOffset(timestamp)
+  }
+
+  /** The leader epoch ListOffsets names with the offset it found for `timestamp` (-1 when the log holds none). */
+  listedOffsetEpoch(name: string, partitionIndex: number, timestamp: number, offset: number): number {
+    return this.partitionOf(this.topicOrThrow(name), partitionIndex).listedOffsetEpoch(timestamp, offset)
+  }
+
+  /**
+   * Kafka's OffsetForLeaderEpoch from a consumer: where `epoch` ends on the leader's log and the
+   * largest epoch at or below it, fenced by the leader epoch the consumer's metadata names.
+   */
+  endOffsetForEpoch(name: string, partitionIndex: number, currentLeaderEpoch: number, epoch: number): EpochEnd {
+    this.checkOpen()
+    return this.partitionOf(this.topicOrThrow(name), partitionIndex).clientEndOffsetForEpoch(currentLeaderEpoch, epoch)
   }
 
   /**

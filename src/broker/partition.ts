@@ -25,6 +25,7 @@
  * snapshot, from the whole log (logged).
  */
 import {LignumError} from '../errors.js'
+import {checkClientLeaderEpoch, epochAtOffset, epochEndForClient, type EpochEnd} from './client-leader-epochs.js'
 import type {Logger} from '../logger.js'
 import {batchPositions, isBatchCrcValid, type BatchHeader} from '../format/record-batch.js'
 import {readHighWatermarkCheckpoint, writeHighWatermarkCheckpoint} from '../log/high-watermark-checkpoint.js'
@@ -120,6 +121,9 @@ interface HighWatermarkWaiter {
   reject: (error: LignumError) => void
 }
 
+// ListOffsets' timestamps for the end (the high watermark) and the start of the log, as Kafka names them.
+const LIST_LATEST = -1
+const LIST_EARLIEST = -2
 // Reading the log to rebuild producer state happens in chunks of this size.
 const PRODUCER_REPLAY_CHUNK_BYTES = 1024 * 1024
 
@@ -209,6 +213,30 @@ export class Partition {
 
   endOffsetForEpoch(epoch: number): {epoch: number; endOffset: number} {
     return this.log.endOffsetFor(epoch)
+  }
+
+  // ---- leader epochs as clients name them (client-leader-epochs.ts) ----
+
+  /** Fences a client's request by the leader epoch its metadata names (-1: not fenced). */
+  checkClientLeaderEpoch(currentLeaderEpoch: number): void {
+    checkClientLeaderEpoch(this.name, this.epoch, currentLeaderEpoch)
+  }
+
+  /**
+   * Kafka's OffsetForLeaderEpoch as the leader answers a consumer validating its position:
+   * fenced by `currentLeaderEpoch`, then where `epoch` ends on this log. A follower, or a leader
+   * that may not act on its leadership now, refuses it: the consumer asks the current leader.
+   */
+  clientEndOffsetForEpoch(currentLeaderEpoch: number, epoch: number): EpochEnd {
+    this.checkOpen()
+    this.checkClientLeaderEpoch(currentLeaderEpoch)
+    if (!this.actsAsLeader) throw new LignumError('NOT_LEADER', `this node does not act as the leader of ${this.name} (leader epoch ${this.epoch}); ask its current leader`)
+    return epochEndForClient(this.log.epochEntries(), this.log.logEndOffset, epoch)
+  }
+
+  /** The leader epoch ListOffsets gives `offset`: the latest epoch for the end, else the epoch it was written in. */
+  listedOffsetEpoch(timestamp: number, offset: number): number {
+    return timestamp === LIST_LATEST ? this.log.latestEpoch : epochAtOffset(this.log.epochEntries(), offset)
   }
 
   describe(): PartitionDescription {
@@ -591,12 +619,17 @@ export class Partition {
 
   /**
    * Whole batches from `offset` below the high watermark. At the high watermark it waits up to
-   * `maxWaitMs` for an append (long poll), and answers empty if none comes.
+   * `maxWaitMs` for an append (long poll), and answers empty if none comes. An offset between
+   * the high watermark and the log end is one an earlier leader may have committed (a new
+   * leader's high watermark trails until its followers fetch again): it waits the same way and
+   * answers empty, as Kafka's leader does, rather than refusing it: a refusal would make a
+   * consumer that read up to there under the earlier leader reset its position.
    */
   async fetch(offset: number, maxBytes: number, maxWaitMs: number, signal?: AbortSignal): Promise<FetchResult> {
     this.checkFetchOffset(offset)
-    if (offset === this.highWatermarkOffset && maxWaitMs > 0) await this.waitForAppend(maxWaitMs, signal)
+    if (offset >= this.highWatermarkOffset && maxWaitMs > 0) await this.waitForAppend(maxWaitMs, signal)
     this.checkFetchOffset(offset)
+    if (offset > this.highWatermarkOffset) return {batches: Buffer.alloc(0), nextOffset: offset, highWatermark: this.highWatermarkOffset, logStartOffset: this.log.logStartOffset}
     const result = await this.log.read(offset, {maxBytes, upToOffset: this.highWatermarkOffset})
     return {...result, highWatermark: this.highWatermarkOffset, logStartOffset: this.log.logStartOffset}
   }
@@ -634,10 +667,11 @@ export class Partition {
 
   private checkFetchOffset(offset: number): void {
     const start = this.log.logStartOffset
-    if (!Number.isSafeInteger(offset) || offset < start || offset > this.highWatermarkOffset) {
+    const end = this.log.logEndOffset
+    if (!Number.isSafeInteger(offset) || offset < start || offset > end) {
       throw new LignumError(
         'OFFSET_OUT_OF_RANGE',
-        `offset ${offset} is out of range for ${this.name}: it holds offsets ${start} to ${this.highWatermarkOffset - 1}; ask for one in that range or from "beginning"/"end"`,
+        `offset ${offset} is out of range for ${this.name}: it holds offsets ${start} to ${end - 1}; ask for one in that range or from "beginning"/"end"`,
       )
     }
   }
@@ -688,8 +722,8 @@ export class Partition {
   }
 
   async listOffset(timestamp: number): Promise<number> {
-    if (timestamp === -1) return this.highWatermarkOffset
-    if (timestamp === -2) return this.log.logStartOffset
+    if (timestamp === LIST_LATEST) return this.highWatermarkOffset
+    if (timestamp === LIST_EARLIEST) return this.log.logStartOffset
     const offset = await this.log.offsetForTimestamp(timestamp)
     return offset === null ? this.highWatermarkOffset : Math.min(offset, this.highWatermarkOffset)
   }

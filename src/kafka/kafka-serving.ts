@@ -20,6 +20,7 @@ import {listOffsetsApi} from './apis/list-offsets.js'
 import {metadataApi} from './apis/metadata.js'
 import {offsetCommitApi} from './apis/offset-commit.js'
 import {offsetFetchApi} from './apis/offset-fetch.js'
+import {offsetForLeaderEpochApi} from './apis/offset-for-leader-epoch.js'
 import {produceApi} from './apis/produce.js'
 import {syncGroupApi} from './apis/sync-group.js'
 import {topicAdminApis} from './apis/topic-admin-apis.js'
@@ -51,7 +52,7 @@ export async function startKafkaListener(options: KafkaServingOptions): Promise<
   const {context, logger} = options
   const configured = options.advertiseAddress === undefined ? undefined : parseHostPort(options.advertiseAddress)
   const kafkaContext: KafkaContext = {serving: context, brokers: () => brokersOf(context, logger), brokerIdOf}
-  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), offsetCommitApi(), offsetFetchApi(), findCoordinatorApi(), joinGroupApi(), heartbeatApi(), leaveGroupApi(), syncGroupApi(), initProducerIdApi(), ...topicAdminApis(), ...groupAdminApis()]
+  const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), offsetCommitApi(), offsetFetchApi(), findCoordinatorApi(), joinGroupApi(), heartbeatApi(), leaveGroupApi(), syncGroupApi(), initProducerIdApi(), ...topicAdminApis(), ...groupAdminApis(), offsetForLeaderEpochApi()]
   const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger, requestBytesMax: options.requestBytesMax, accepting: () => context.ready()})
   const listening = {host: options.host === '0.0.0.0' ? '127.0.0.1' : options.host, port: listener.port}
   const advertised = configured ?? listening

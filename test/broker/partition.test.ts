@@ -95,6 +95,39 @@ describe('Partition', () => {
       expect(partition.endOffsetForEpoch(1)).to.deep.equal({epoch: 1, endOffset: 1})
       expect((await rejection(partition.appendAsFollower(leaderBatch(['d'], 7, 4)))).code).to.equal('OFFSET_OUT_OF_RANGE')
     })
+
+    it("answers a client's OffsetForLeaderEpoch and ListOffsets epochs from the batches' epochs, fenced by the client's current epoch", async () => {
+      const partition = await open()
+      await partition.appendAsLeader(plainBatch(['a', 'b']))
+      partition.becomeLeader(3)
+      await partition.appendAsLeader(plainBatch(['c']))
+      partition.becomeLeader(5)
+      // Epoch 5 has written nothing yet: epoch 3 still reaches the log end.
+      expect(partition.clientEndOffsetForEpoch(5, 0)).to.deep.equal({epoch: 0, endOffset: 2})
+      expect(partition.clientEndOffsetForEpoch(-1, 4)).to.deep.equal({epoch: 3, endOffset: 3})
+      expect(partition.clientEndOffsetForEpoch(5, 5)).to.deep.equal({epoch: 3, endOffset: 3})
+      expect(() => partition.clientEndOffsetForEpoch(4, 3)).to.throw(LignumError).with.property('code', 'FENCED_LEADER_EPOCH')
+      expect(() => partition.clientEndOffsetForEpoch(6, 3)).to.throw(LignumError).with.property('code', 'UNKNOWN_LEADER_EPOCH')
+      expect(partition.listedOffsetEpoch(-1, 3)).to.equal(3)
+      expect(partition.listedOffsetEpoch(-2, 0)).to.equal(0)
+      expect(partition.listedOffsetEpoch(TIMESTAMP, 2)).to.equal(3)
+      partition.becomeFollower(6)
+      expect(() => partition.clientEndOffsetForEpoch(6, 3)).to.throw(LignumError).with.property('code', 'NOT_LEADER')
+      expect(() => partition.clientEndOffsetForEpoch(5, 3)).to.throw(LignumError).with.property('code', 'FENCED_LEADER_EPOCH')
+    })
+
+    it('answers the same epochs after a reopen and after its damaged leader-epoch-checkpoint is rebuilt from the batches', async () => {
+      const partition = await open()
+      await partition.appendAsLeader(plainBatch(['a', 'b']))
+      partition.becomeLeader(3)
+      await partition.appendAsLeader(plainBatch(['c']))
+      await partition.close()
+      opened.splice(opened.indexOf(partition), 1)
+      await writeFile(path.join(dir, 'leader-epoch-checkpoint'), 'not a checkpoint')
+      const reopened = await open('leader', {}, {leaderEpoch: 3})
+      expect(reopened.clientEndOffsetForEpoch(3, 0)).to.deep.equal({epoch: 0, endOffset: 2})
+      expect(reopened.clientEndOffsetForEpoch(3, 3)).to.deep.equal({epoch: 3, endOffset: 3})
+    })
   })
 
   describe('high watermark', () => {
@@ -623,6 +656,19 @@ describe('Partition as a replicated leader', () => {
     // Named leader of epoch 2 before it took that role: the replica retries.
     expect((await rejection(partition.fetchForReplica({replicaId: 2, fetchOffset: 2, leaderEpoch: 2, maxBytes: 1 << 20, maxWaitMs: 0}))).code).to.equal('UNKNOWN_LEADER_EPOCH')
     expect((await rejection(partition.fetchForReplica({replicaId: 2, fetchOffset: 2, leaderEpoch: 1, maxBytes: 1 << 20, maxWaitMs: 0}))).code).to.equal('NOT_LEADER')
+  })
+
+  it("answers a consumer empty, not out of range, between the high watermark and the log end (a new leader's trailing high watermark), and out of range past the log end", async () => {
+    const partition = await leaderOf([1, 2])
+    await partition.appendAsLeader(plainBatch(['a', 'b']))
+    expect(partition.highWatermark).to.equal(0)
+    for (const offset of [1, 2]) {
+      const answer = await partition.fetch(offset, 1 << 20, 0)
+      expect({bytes: answer.batches.length, highWatermark: answer.highWatermark}, `offset ${offset}`).to.deep.equal({bytes: 0, highWatermark: 0})
+    }
+    expect((await rejection(partition.fetch(3, 1 << 20, 0))).code).to.equal('OFFSET_OUT_OF_RANGE')
+    await partition.fetchForReplica({replicaId: 2, fetchOffset: 2, leaderEpoch: 1, maxBytes: 1 << 20, maxWaitMs: 0})
+    expect(valuesOf((await partition.fetch(1, 1 << 20, 0)).batches)).to.deep.equal(['a', 'b'])
   })
 
   it('ends a replica long poll at its log end on an append', async () => {

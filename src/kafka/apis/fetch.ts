@@ -22,11 +22,18 @@
  * read_committed and read_uncommitted read the same: last_stable_offset is the high watermark
  * and no transaction is ever aborted. v13+ name topics by id, which Lignum does not have.
  *
+ * current_leader_epoch (v9+) fences a client whose metadata names another leader epoch than
+ * the partition's (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH: it refreshes and retries).
+ * last_fetched_epoch (v12+) is read and not acted on: only followers send it (to find where
+ * their log diverges), and Lignum's followers replicate over gRPC; consumers validate their
+ * position with OffsetForLeaderEpoch instead.
+ *
  * The wait: if the first pass finds fewer than min_bytes, the request waits (up to
  * max_wait_ms, at most FETCH_WAIT_MS_MAX) for an append to any of its partitions, then reads
  * once more, as Kafka's delayed fetch does.
  */
 import {setTimeout} from 'node:timers/promises'
+import {NO_EPOCH} from '../../broker/client-leader-epochs.js'
 import {topicResource} from '../../server/authorization.js'
 import {LignumError} from '../../errors.js'
 import type {KafkaApi} from '../kafka-api.js'
@@ -46,6 +53,8 @@ const NO_PREFERRED_READ_REPLICA = -1
 
 interface PartitionRequest {
   partition: number
+  /** The leader epoch the client's metadata names (-1: none, not fenced). */
+  currentLeaderEpoch: number
   fetchOffset: number
   partitionMaxBytes: number
 }
@@ -117,13 +126,13 @@ function readFetchRequest(body: KafkaReader, version: number, flexible: boolean)
 
 function readPartitionRequest(reader: KafkaReader, version: number, flexible: boolean): PartitionRequest {
   const partition = reader.int32()
-  if (version >= 9) reader.int32()
+  const currentLeaderEpoch = version >= 9 ? reader.int32() : NO_EPOCH
   const fetchOffset = reader.int64Number('fetch_offset')
   if (version >= 12) reader.int32()
   if (version >= 5) reader.int64()
   const partitionMaxBytes = clampBytes(reader.int32(), PARTITION_FETCH_BYTES_MAX)
   if (flexible) reader.skipTaggedFields()
-  return {partition, fetchOffset, partitionMaxBytes}
+  return {partition, currentLeaderEpoch, fetchOffset, partitionMaxBytes}
 }
 
 function clampBytes(asked: number, limit: number): number {
@@ -175,7 +184,7 @@ async function fetchPartition(context: KafkaContext, principal: string, topic: s
   try {
     const {access} = context.serving
     if (access && !access.allows(principal, 'consume', topicResource(topic))) throw new LignumError('PERMISSION_DENIED', `${principal} may not consume from topic "${topic}"`)
-    const result = await context.serving.broker.fetch(topic, asked.partition, asked.fetchOffset, {maxBytes, maxWaitMs: 0})
+    const result = await context.serving.broker.fetch(topic, asked.partition, asked.fetchOffset, {maxBytes, maxWaitMs: 0, currentLeaderEpoch: asked.currentLeaderEpoch})
     context.serving.metrics.fetchBytes.inc({topic}, result.batches.length)
     return {partition: asked.partition, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset, records: result.batches}
   } catch (error) {

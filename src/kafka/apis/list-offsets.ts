@@ -14,7 +14,13 @@
  * after it): Lignum's time index finds the offset without reading the record. A time past the
  * last record is offset -1, Kafka's "none". v7+ add the max-timestamp and tiered specs, which
  * Lignum does not serve.
+ *
+ * leader_epoch is the log's, as Kafka gives it: the latest epoch for the end, the epoch the
+ * offset was written in otherwise (-1 when the log holds none), so a consumer that starts there
+ * validates its position against the same history OffsetForLeaderEpoch answers from.
+ * current_leader_epoch (v4+) fences a client whose metadata is stale (client-leader-epochs.ts).
  */
+import {NO_EPOCH} from '../../broker/client-leader-epochs.js'
 import {LignumError} from '../../errors.js'
 import {topicResource} from '../../server/authorization.js'
 import type {KafkaApi} from '../kafka-api.js'
@@ -50,16 +56,16 @@ export function listOffsetsApi(): KafkaApi<KafkaContext> {
         const name = topicReader.flexibleString(flexible)
         const partitions = topicReader.flexibleArray(flexible, (reader) => {
           const partition = reader.int32()
-          if (version >= 4) reader.int32()
+          const currentLeaderEpoch = version >= 4 ? reader.int32() : NO_EPOCH
           const timestamp = reader.int64Number('timestamp')
           if (flexible) reader.skipTaggedFields()
-          return {partition, timestamp}
+          return {partition, currentLeaderEpoch, timestamp}
         })
         if (flexible) topicReader.skipTaggedFields()
         return {name, partitions}
       })
       if (flexible) body.skipTaggedFields()
-      const answers = await Promise.all(topics.map(async ({name, partitions}) => ({name, partitions: await Promise.all(partitions.map((asked) => listOffset(request.context, request.principal, name, asked.partition, asked.timestamp)))})))
+      const answers = await Promise.all(topics.map(async ({name, partitions}) => ({name, partitions: await Promise.all(partitions.map((asked) => listOffset(request.context, request.principal, name, asked)))})))
       if (version >= 2) response.int32(0)
       response.flexibleArray(flexible, answers, (writer, topic) => {
         writer.flexibleString(flexible, topic.name)
@@ -76,16 +82,16 @@ export function listOffsetsApi(): KafkaApi<KafkaContext> {
   }
 }
 
-async function listOffset(context: KafkaContext, principal: string, topic: string, partition: number, timestamp: number): Promise<PartitionAnswer> {
+async function listOffset(context: KafkaContext, principal: string, topic: string, {partition, currentLeaderEpoch, timestamp}: {partition: number; currentLeaderEpoch: number; timestamp: number}): Promise<PartitionAnswer> {
   try {
     const {access, broker} = context.serving
     if (access && !access.allows(principal, 'describe', topicResource(topic))) throw new LignumError('PERMISSION_DENIED', `${principal} may not describe topic "${topic}"`)
     if (timestamp < EARLIEST) throw new LignumError('INVALID_ARGUMENT', `ListOffsets timestamp ${timestamp} is not served; use -1 (latest), -2 (earliest) or a time`)
-    const offset = await broker.listOffset(topic, partition, timestamp)
-    const leaderEpoch = broker.localPartition(topic, partition)?.leaderEpoch ?? -1
+    const offset = await broker.listOffset(topic, partition, timestamp, currentLeaderEpoch)
+    const leaderEpoch = broker.listedOffsetEpoch(topic, partition, timestamp, offset)
     if (timestamp === LATEST || timestamp === EARLIEST) return {partition, error: KafkaErrorCode.NONE, timestamp: UNKNOWN, offset, leaderEpoch}
     const pastTheEnd = offset >= (broker.localPartition(topic, partition)?.highWatermark ?? offset)
-    return pastTheEnd ? {partition, error: KafkaErrorCode.NONE, timestamp: UNKNOWN, offset: UNKNOWN, leaderEpoch} : {partition, error: KafkaErrorCode.NONE, timestamp, offset, leaderEpoch}
+    return pastTheEnd ? {partition, error: KafkaErrorCode.NONE, timestamp: UNKNOWN, offset: UNKNOWN, leaderEpoch: UNKNOWN} : {partition, error: KafkaErrorCode.NONE, timestamp, offset, leaderEpoch}
   } catch (error) {
     return {partition, error: kafkaErrorCodeOf(error), timestamp: UNKNOWN, offset: UNKNOWN, leaderEpoch: -1}
   }
