@@ -7,7 +7,7 @@ import {freePort, portFree} from '../../src/playground/free-port.js'
 describe('free ports for Consul', () => {
   it('hands out bindable ports below the ephemeral range, never the same twice', async () => {
     const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
-    const ports = []
+    const ports: number[] = []
     for (let i = 0; i < 50; i++) ports.push(await freePort())
     expect(new Set(ports).size).to.equal(50)
     for (const port of ports) expect(port).to.be.below(ephemeralLow)
