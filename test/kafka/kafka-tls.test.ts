@@ -5,12 +5,15 @@
  * same mapping rules) as over gRPC, and the same ACLs refuse with Kafka's codes, which the
  * Java clients name: TopicAuthorizationException (29), GroupAuthorizationException (30),
  * ClusterAuthorizationException (31). A client with no certificate is refused in the
- * handshake, and a plaintext client is closed with a log line while the node stays up.
+ * handshake, and a plaintext client is closed with a log line while the node stays up. With
+ * certificates requested, a certificate the CA did not sign or no rule maps closes the
+ * connection after the handshake, with a log line.
  */
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {copyFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
+import {readFileSync} from 'node:fs'
 import {connect as tlsConnect} from 'node:tls'
 import {KafkaWriter} from '../../src/kafka/protocol/kafka-writer.js'
 import {makeCa, type CertificateFiles, type TestCa} from '../helpers/certificates.js'
@@ -76,6 +79,23 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
     if (Date.now() > giveUpAtMs) throw new Error(`timed out waiting until ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
+}
+
+/** Sends ApiVersions v0 over TLS (presenting `client` when given): whether an answer came before the node closed the connection. */
+function apiVersionsAnsweredOverTls(address: string, caFile: string, client?: CertificateFiles): Promise<boolean> {
+  const index = address.lastIndexOf(':')
+  const frame = new KafkaWriter().int16(API_VERSIONS_KEY).int16(0).int32(7).nullableString('tls-test').toBuffer()
+  const prefix = Buffer.alloc(4)
+  prefix.writeInt32BE(frame.length)
+  return new Promise((resolve) => {
+    const socket = tlsConnect({host: address.slice(0, index), port: Number(address.slice(index + 1)), ca: readFileSync(caFile), ...(client ? {cert: readFileSync(client.cert), key: readFileSync(client.key)} : {})}, () => socket.write(Buffer.concat([prefix, frame])))
+    socket.once('data', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => resolve(false))
+  })
 }
 
 function serveTls(node: CertificateFiles, ca: TestCa, clientAuth: string, rulesFile: string, extra: string[] = []): Promise<RunningServer> {
@@ -212,6 +232,31 @@ describe('kafka listener: TLS and mutual TLS with the ACLs of gRPC', function ()
       const produced = await consoleProduce(tools, server.kafkaAddress!, 'orders', ['k|still up'], ['acks=all', ...(await javaSslProperties(ca.cert, alice))])
       expect(produced.code, produced.output).to.equal(0)
       expect(produced.output).to.not.match(/Exception/)
+    })
+  })
+
+  describe('client certificates requested, mapping rules without DEFAULT', () => {
+    let server: RunningServer
+
+    before(async () => {
+      const rulesFile = path.join(ca.dir, 'requested-acl.json')
+      await writeFile(rulesFile, '[]')
+      server = await serveTls(node, ca, 'requested', rulesFile, ['--tls-principal-mapping-rules', 'RULE:^CN=([^,]*),OU=Eng,O=Acme.*$/$1/L'])
+    })
+    after(async () => {
+      await server?.stop()
+    })
+
+    it('serves a client without a certificate (ANONYMOUS) and closes, with a log line, one the CA did not sign or no rule maps', async () => {
+      expect(await apiVersionsAnsweredOverTls(server.kafkaAddress!, ca.cert), 'no certificate').to.equal(true)
+      const mapped = await ca.issue('mapped', {subject: '/C=US/O=Acme/OU=Eng/CN=Dana'})
+      expect(await apiVersionsAnsweredOverTls(server.kafkaAddress!, ca.cert, mapped), 'a mapped certificate').to.equal(true)
+      const unmapped = await ca.issue('erin')
+      expect(await apiVersionsAnsweredOverTls(server.kafkaAddress!, ca.cert, unmapped), 'a certificate no rule maps').to.equal(false)
+      expect(server.logs()).to.match(/kafka client 127\.0\.0\.1:\d+: closing the connection: the client certificate matches none of this node's tls.principalMappingRules/)
+      const stranger = await (await makeCa('other-ca')).issue('mallory')
+      expect(await apiVersionsAnsweredOverTls(server.kafkaAddress!, ca.cert, stranger), 'a certificate of another CA').to.equal(false)
+      expect(server.logs()).to.match(/kafka client 127\.0\.0\.1:\d+: closing the connection: the client certificate was not verified by the CA \(/)
     })
   })
 })
