@@ -43,7 +43,7 @@ Every setting also comes from a configuration file (lignum.config.{json,yaml,js}
     cluster: Flags.string({description: 'cluster name [default: lignum]'}),
     'advertise-address': Flags.string({description: 'host:port where others reach this node\'s gRPC'}),
     'log-level': Flags.string({description: 'debug, info, warn or error [default: info]'}),
-    'tls-cert-file': Flags.string({description: 'PEM certificate (chain) of this node; turns TLS on for gRPC, HTTP and node-to-node traffic', helpGroup: 'TLS'}),
+    'tls-cert-file': Flags.string({description: 'PEM certificate (chain) of this node; turns TLS on for gRPC, HTTP, Kafka and node-to-node traffic', helpGroup: 'TLS'}),
     'tls-key-file': Flags.string({description: 'PEM private key of --tls-cert-file', helpGroup: 'TLS'}),
     'tls-ca-file': Flags.string({description: 'PEM CA that signs client and node certificates', helpGroup: 'TLS'}),
     'tls-client-auth': Flags.string({description: 'none, requested or required (mutual TLS) [default: none]', helpGroup: 'TLS'}),

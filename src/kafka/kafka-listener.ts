@@ -4,15 +4,21 @@
  * connectionsMax a new connection is refused at accept, so a flood of clients costs the node
  * sockets, not memory.
  *
+ * With `tls` (kafka-tls.ts) it is a TLS server: a connection speaks Kafka once its handshake
+ * is done, as the principal its certificate names; a failed handshake (a plaintext client, no
+ * certificate where one is required) closes it with one log line.
+ *
  * Invariant: stop() closes every connection and resolves once the server is closed; it is
  * idempotent.
  */
 import {createServer, type Server, type Socket} from 'node:net'
+import {createServer as createTlsServer, type TLSSocket} from 'node:tls'
 import type {Logger} from '../logger.js'
 import {ANONYMOUS_PRINCIPAL} from '../acl/acl-rule.js'
 import {apiVersionsApi, type ApiVersionRange} from './apis/api-versions.js'
 import type {KafkaApi} from './kafka-api.js'
 import {KafkaConnection, type ConnectionLimits} from './kafka-connection.js'
+import type {KafkaListenerTls} from './kafka-tls.js'
 
 /** Kafka's socket.request.max.bytes: a request larger than this is refused before it is read. */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024
@@ -30,6 +36,8 @@ export interface KafkaListenerOptions<Context> extends Partial<ConnectionLimits>
   connectionsMax?: number
   /** False while the node cannot serve (starting, stopping): a connection is then closed at once. */
   accepting?: () => boolean
+  /** TLS (and mutual TLS) as the node's other listeners; plaintext when unset. */
+  tls?: KafkaListenerTls
 }
 
 export class KafkaListener<Context> {
@@ -48,19 +56,36 @@ export class KafkaListener<Context> {
       requestBytesMax: options.requestBytesMax ?? REQUEST_BYTES_MAX_DEFAULT,
       inFlightRequestsMax: options.inFlightRequestsMax ?? IN_FLIGHT_REQUESTS_MAX_DEFAULT,
     }
-    const server = createServer({noDelay: true})
+    const {tls, logger} = options
+    const server = tls ? createTlsServer({...tls.serverOptions, noDelay: true}) : createServer({noDelay: true})
     server.maxConnections = options.connectionsMax ?? CONNECTIONS_MAX_DEFAULT
     const listener = new KafkaListener<Context>(server)
-    server.on('connection', (socket) => {
+    const serve = (socket: Socket, principal: string) => new KafkaConnection(socket, apis, served, options.context, limits, logger, principal)
+    // The raw socket, before any handshake: what the bound and stop() count.
+    server.on('connection', (socket: Socket) => {
       if (options.accepting && !options.accepting()) {
         socket.destroy()
         return
       }
       listener.sockets.add(socket)
       socket.on('close', () => listener.sockets.delete(socket))
-      new KafkaConnection(socket, apis, served, options.context, limits, options.logger, ANONYMOUS_PRINCIPAL)
+      if (!tls) serve(socket, ANONYMOUS_PRINCIPAL)
     })
-    server.on('drop', (drop) => options.logger.warn(`kafka listener: refused a connection from ${drop?.remoteAddress ?? '?'}: ${server.maxConnections} connections are open (kafka.connectionsMax)`))
+    if (tls) {
+      tls.onSecureContextChange((context) => (server as ReturnType<typeof createTlsServer>).setSecureContext(context))
+      server.on('secureConnection', (socket: TLSSocket) => {
+        const who = tls.principalOf(socket)
+        if (who.refusal === undefined) return void serve(socket, who.principal)
+        logger.warn(`kafka client ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: closing the connection: ${who.refusal}`)
+        socket.destroy()
+      })
+      server.on('tlsClientError', (error: NodeJS.ErrnoException & {reason?: string}, socket: TLSSocket) => {
+        // A client that hangs up in the handshake (after the refusal it was sent, say) did nothing wrong here.
+        if (error.code === 'ECONNRESET') return logger.debug(`kafka client: the TLS handshake ended early: ${error.message}`)
+        logger.warn(`kafka client ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: closing the connection: the TLS handshake failed (${error.reason ?? error.message}); this port speaks TLS (security.protocol=SSL)${tls.serverOptions.rejectUnauthorized ? ' and requires a client certificate the node\'s CA signed' : ''}`)
+      })
+    }
+    server.on('drop', (drop) => logger.warn(`kafka listener: refused a connection from ${drop?.remoteAddress ?? '?'}: ${server.maxConnections} connections are open (kafka.connectionsMax)`))
     await listen(server, options.host, options.port)
     return listener
   }

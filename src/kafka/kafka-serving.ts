@@ -10,6 +10,7 @@
 import {LignumError} from '../errors.js'
 import type {Logger} from '../logger.js'
 import type {ServingContext} from '../server/serving-context.js'
+import type {ListenerTls} from '../server/tls-listeners.js'
 import {fetchApi} from './apis/fetch.js'
 import {findCoordinatorApi} from './apis/find-coordinator.js'
 import {heartbeatApi} from './apis/heartbeat.js'
@@ -29,6 +30,7 @@ import {groupAdminApis} from './apis/group-admin-apis.js'
 import type {KafkaApi} from './kafka-api.js'
 import type {KafkaBroker, KafkaContext} from './kafka-context.js'
 import {KafkaListener} from './kafka-listener.js'
+import {kafkaListenerTlsOf} from './kafka-tls.js'
 import {servingMetadataTopics} from './metadata-topics.js'
 
 export interface KafkaServingOptions {
@@ -39,6 +41,8 @@ export interface KafkaServingOptions {
   advertiseAddress: string | undefined
   requestBytesMax: number
   logger: Logger
+  /** The node's TLS, which the listener serves too (kafka-tls.ts); plaintext when undefined. */
+  tls?: ListenerTls
 }
 
 export interface KafkaServing {
@@ -53,7 +57,7 @@ export async function startKafkaListener(options: KafkaServingOptions): Promise<
   const configured = options.advertiseAddress === undefined ? undefined : parseHostPort(options.advertiseAddress)
   const kafkaContext: KafkaContext = {serving: context, brokers: () => brokersOf(context, logger), brokerIdOf}
   const apis: KafkaApi<KafkaContext>[] = [produceApi(), fetchApi(), listOffsetsApi(), metadataApi(servingMetadataTopics(context)), offsetCommitApi(), offsetFetchApi(), findCoordinatorApi(), joinGroupApi(), heartbeatApi(), leaveGroupApi(), syncGroupApi(), initProducerIdApi(), ...topicAdminApis(), ...groupAdminApis(), offsetForLeaderEpochApi()]
-  const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger, requestBytesMax: options.requestBytesMax, accepting: () => context.ready()})
+  const listener = await KafkaListener.start({host: options.host, port: options.port, apis, context: kafkaContext, logger, requestBytesMax: options.requestBytesMax, accepting: () => context.ready(), tls: options.tls && kafkaListenerTlsOf(options.tls)})
   const listening = {host: options.host === '0.0.0.0' ? '127.0.0.1' : options.host, port: listener.port}
   const advertised = configured ?? listening
   return {port: listener.port, advertisedAddress: `${advertised.host}:${advertised.port}`, stop: () => listener.stop()}

@@ -246,7 +246,7 @@ export class LignumNode {
     const host = this.config.host
     const port = this.config.kafkaPort ?? 0
     try {
-      const listener = await startKafkaListener({context, host, port, advertiseAddress: this.config.kafkaAdvertiseAddress, requestBytesMax: this.config.requestBytesMax, logger: this.logger.child({component: 'kafka'})})
+      const listener = await startKafkaListener({context, host, port, advertiseAddress: this.config.kafkaAdvertiseAddress, requestBytesMax: this.config.requestBytesMax, logger: this.logger.child({component: 'kafka'}), tls: this.tls})
       this.kafkaListener = listener
       this.kafkaAddress = listener.advertisedAddress
       return listener.port

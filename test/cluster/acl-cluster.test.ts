@@ -3,6 +3,8 @@
  * cluster's Consul key (acl.store consul) and the nodes' own principals super users: a rule
  * added through one node is enforced by another without a restart, and so is its removal; the
  * nodes still replicate (their node-to-node calls need admin on the cluster, which they have).
+ * Kafka's console tools over SSL, with the same certificates, get the same principals and rules
+ * from every node's Kafka listener.
  */
 import {expect} from 'chai'
 import {runCli} from '../helpers/cli.js'
@@ -13,6 +15,9 @@ import {eventually} from './member-process.js'
 import {ServeProcess} from './serve-process.js'
 import {partitionStatesIn, printLogs} from './cluster-reads.js'
 import {LOCK_DELAY_MS, REPLICA_LAG_MAX_MS, SESSION_TTL_MS, SETTLE_MS} from './three-nodes.js'
+import type {CertificateFiles} from '../helpers/certificates.js'
+import {javaSslProperties} from '../helpers/java-keystores.js'
+import {consoleProduce, requireKafkaTools, runKafkaTool, type KafkaTools} from '../helpers/kafka-tools.js'
 
 const CLUSTER = 'acl-cluster'
 const NODE_IDS = ['a1', 'a2', 'a3']
@@ -23,13 +28,19 @@ describe('authorization rules in Consul, the same on three nodes (real Consul, m
   let nodes: ServeProcess[] = []
   let asAdmin: string[] = []
   let asAlice: string[] = []
+  let aliceFiles: CertificateFiles
+  let caFile = ''
+  let tools: KafkaTools
 
   before(async function () {
+    tools = await requireKafkaTools(this)
     this.timeout(180_000)
     const ca = await makeCa('acl-cluster-ca')
     const [admin, alice] = await Promise.all([ca.issue('admin'), ca.issue('alice')])
     asAdmin = ['--tls-ca', ca.cert, '--tls-cert', admin.cert, '--tls-key', admin.key]
     asAlice = ['--tls-ca', ca.cert, '--tls-cert', alice.cert, '--tls-key', alice.key]
+    aliceFiles = alice
+    caFile = ca.cert
     nodes = await Promise.all(
       NODE_IDS.map(async (nodeId) => {
         const files = await ca.issue(nodeId)
@@ -48,6 +59,7 @@ describe('authorization rules in Consul, the same on three nodes (real Consul, m
             LIGNUM_ACL_ENABLED: 'true',
             LIGNUM_ACL_STORE: 'consul',
             LIGNUM_ACL_SUPER_USERS: [...NODE_IDS, 'admin'].join(','),
+            LIGNUM_KAFKA_PORT: '0',
           },
           clientTls: {caFile: ca.cert, certFile: admin.cert, keyFile: admin.key},
         })
@@ -85,5 +97,33 @@ describe('authorization rules in Consul, the same on three nodes (real Consul, m
     const removed = await runCli(['acl', 'remove', '--allow', '--principal', 'alice', '--operation', 'produce', '--topic', 'shared', '--brokers', a1.address, ...asAdmin])
     expect(removed.code, removed.stderr).to.equal(0)
     await eventually('a2 refuses alice again', async () => ((await produceThroughA2()).code === errorTable.PERMISSION_DENIED.exitCode ? true : undefined), 20_000)
+  })
+
+  it("lets Kafka's console tools over mutual TLS produce to every partition's leader and consume in a group, by the rules in Consul", async () => {
+    const [a1, a2, a3] = nodes as [ServeProcess, ServeProcess, ServeProcess]
+    const topic = 'kafka-spread'
+    const created = await runCli(['topics', 'create', topic, '--partitions', '3', '--replication-factor', '3', '--min-insync-replicas', '2', '--brokers', a1.address, ...asAdmin])
+    expect(created.code, created.stderr).to.equal(0)
+    const states = await eventually('three in-sync replicas of every partition', async () => {
+      const stored = await partitionStatesIn(consul().url, CLUSTER, topic)
+      return stored.size === 3 && [...stored.values()].every((state) => state.isr.length === 3) ? stored : undefined
+    }, SETTLE_MS)
+    expect(new Set([...states.values()].map((state) => state.leader)).size, 'a leader on each node: the producer connects to all three').to.equal(3)
+    const rules = [['produce', '--topic', topic], ['consume', '--topic', topic], ['consume', '--group', 'kafka-readers']]
+    for (const [operation, ...resource] of rules) {
+      const added = await runCli(['acl', 'add', '--allow', '--principal', 'alice', '--operation', operation!, ...resource, '--brokers', a1.address, ...asAdmin])
+      expect(added.code, added.stderr).to.equal(0)
+    }
+    for (const node of nodes) {
+      await eventually(`${node.nodeId} holds the new rules`, async () => (JSON.parse((await runCli(['acl', 'list', '--json', '--brokers', node.address, ...asAdmin])).stdout).rules.length === rules.length ? true : undefined), 20_000)
+    }
+    const ssl = await javaSslProperties(caFile, aliceFiles)
+    const lines = Array.from({length: 300}, (_, index) => `key-${index}|over mtls ${index}`)
+    const produced = await consoleProduce(tools, a2.kafkaAddress, topic, lines, ['acks=all', 'enable.idempotence=true', ...ssl])
+    expect(produced.code, produced.stderr).to.equal(0)
+    const consumerArgs = ['--bootstrap-server', a3.kafkaAddress, '--topic', topic, '--group', 'kafka-readers', '--from-beginning', '--max-messages', String(lines.length), '--timeout-ms', '60000', '--property', 'print.key=true', '--property', 'key.separator=|']
+    const consumed = await runKafkaTool(tools, 'org.apache.kafka.tools.consumer.ConsoleConsumer', [...consumerArgs, ...ssl.flatMap((property) => ['--consumer-property', property])])
+    expect(consumed.code, consumed.stderr).to.equal(0)
+    expect(consumed.stdout.trimEnd().split('\n').sort()).to.deep.equal([...lines].sort())
   })
 })

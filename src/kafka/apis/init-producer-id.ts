@@ -12,9 +12,14 @@
  * producer without a transactional id: bumping the epoch of an id the sender names would let
  * anyone fence another producer. Transactions are not served: a transactional_id is refused
  * with INVALID_REQUEST.
+ *
+ * Access is gRPC's InitProducerId rule (Kafka 3's): produce on some topic. A refusal is Kafka's
+ * CLUSTER_AUTHORIZATION_FAILED, as Kafka answers an idempotent producer without IDEMPOTENT_WRITE
+ * on the cluster nor WRITE on any topic; each produce is then checked on its own topic.
  */
 import {randomBytes} from 'node:crypto'
 import {LignumError} from '../../errors.js'
+import {mayProduceNowhere} from '../../server/authorization.js'
 import type {KafkaApi} from '../kafka-api.js'
 import type {KafkaContext} from '../kafka-context.js'
 import {kafkaErrorCodeOf} from '../kafka-errors.js'
@@ -43,16 +48,21 @@ export function initProducerIdApi(): KafkaApi<KafkaContext> {
       try {
         if (transactionalId !== null) throw new LignumError('INVALID_ARGUMENT', `transactions are not supported (transactional.id "${transactionalId}")`)
         const {access} = request.context.serving
-        if (access && !access.allowsSomewhere(request.principal, 'produce', 'topic')) throw new LignumError('PERMISSION_DENIED', `${request.principal} may produce to no topic, so it gets no producer id`)
+        if (access && !access.allowsSomewhere(request.principal, 'produce', 'topic')) throw mayProduceNowhere(request.principal)
         answer = {id: await newProducerId(request.context), epoch: 0, error: KafkaErrorCode.NONE}
       } catch (error) {
-        answer = {id: -1, epoch: -1, error: kafkaErrorCodeOf(error)}
+        answer = {id: -1, epoch: -1, error: initProducerIdErrorCodeOf(error)}
       }
       response.int32(0).int16(answer.error).int64(answer.id).int16(answer.epoch)
       if (flexible) response.emptyTaggedFields()
       return true
     },
   }
+}
+
+function initProducerIdErrorCodeOf(error: unknown): number {
+  if (error instanceof LignumError && error.code === 'PERMISSION_DENIED') return KafkaErrorCode.CLUSTER_AUTHORIZATION_FAILED
+  return kafkaErrorCodeOf(error)
 }
 
 function newProducerId(context: KafkaContext): Promise<number> {
