@@ -6,7 +6,8 @@
  * the same settings: acks=all, the producer's and consumer's defaults, records of 100 B and
  * 1 KiB to topics auto-created with one partition (replication 1), no fsync on either side
  * (Lignum's flush policy "never", Kafka's default flush), both data directories in the same
- * scratch directory (the same disk).
+ * scratch directory (the same disk); sync(1) before every tool, so no tool pays for the
+ * writeback of what the one before it wrote.
  *
  * Both servers run for the whole part and are warmed up first (one unmeasured produce and
  * consume each, for the JVM's JIT and V8's tiers). Each run produces each size to a fresh topic on each
@@ -30,7 +31,7 @@ import {java, javaVersion, parseConsumerSummary, producerPerformance, startKafka
 import {perfRatios, perfRows, renderPerfMarkdown, type PerfResults, type PerfSample, type PerfSystem} from './peers/kafka-perf-report.js'
 import {buildLignum, type LignumBuild} from './peers/lignum-build.js'
 import {lignumSystem} from './peers/lignum.js'
-import {assertToolSucceeded, freePort, readUsage, startServer, stopAllServers, stopServer, waitForPort, type Server} from './peers/processes.js'
+import {assertToolSucceeded, freePort, readUsage, runTool, startServer, stopAllServers, stopServer, waitForPort, type Server} from './peers/processes.js'
 import {writeSection} from './peers/result-sections.js'
 import {durabilities} from './peers/workloads.js'
 
@@ -48,6 +49,7 @@ const consumerTimeoutMs = 60_000
 const startTimeoutMs = 60_000
 const serverDeadlineMs = 60 * 60_000
 const profileTopFunctions = 25
+const syncTimeoutMs = 120_000
 
 interface PerfOptions {
   runs: number
@@ -181,11 +183,20 @@ function topicOf(system: PerfSystem, run: number, bytes: number): string {
   return run === 0 ? `perf-${system}-warm-up` : `perf-${system}-${bytes}B-run${run}`
 }
 
+/**
+ * Neither server fsyncs, so the pages one tool wrote are flushed by the kernel while the next
+ * tool runs, whichever system that is: `sync` first, so each tool starts with none pending.
+ */
+async function flushDirtyPages(): Promise<void> {
+  assertToolSucceeded('sync', await runTool('sync', [], {timeoutMs: syncTimeoutMs}))
+}
+
 function loadAverage(): number {
   return Math.round(os.loadavg()[0]! * 100) / 100
 }
 
 async function producePerf(peer: RunningPeer, run: number, size: {bytes: number; records: number}): Promise<PerfSample> {
+  await flushDirtyPages()
   const loadAverage1m = loadAverage()
   const before = await readUsage(peer.server.pid)
   const summary = await producerPerformance(peer.tools, topicOf(peer.system, run, size.bytes), size.records, size.bytes, -1, producerProperties)
@@ -198,6 +209,7 @@ async function producePerf(peer: RunningPeer, run: number, size: {bytes: number;
 }
 
 async function consumePerf(peer: RunningPeer, run: number, size: {bytes: number; records: number}): Promise<PerfSample> {
+  await flushDirtyPages()
   const loadAverage1m = loadAverage()
   const before = await readUsage(peer.server.pid)
   const result = await java(peer.tools.installDir, peer.tools.log4j, toolHeap, 'org.apache.kafka.tools.ConsumerPerformance', [

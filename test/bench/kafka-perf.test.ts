@@ -38,6 +38,6 @@ describe('kafka-perf benchmark helpers', () => {
   it('says by how much a ratio below 1 misses the goal', () => {
     const rows = perfRows([sample(1, 'lignum', 'consume-1024B', 72, 1), sample(1, 'kafka', 'consume-1024B', 100, 1)])
     const markdown = renderPerfMarkdown({machine: {}, date: 'now', command: 'c', versions: {}, settings: {}, rows, ratios: perfRatios(rows), samples: []})
-    expect(markdown).to.include('| consume-1024B | 0.720 | not met (28% short) | 1.000 |')
+    expect(markdown).to.include('| consume-1024B | 0.720 | not met (28.0% short) | 1.000 |')
   })
 })
