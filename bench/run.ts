@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only NAME[,NAME]] [-- --peers] [-- --replicated] [-- --failover] [-- --tls]`: runs the benchmark parts in order and
+ * `npm run bench [-- --only NAME[,NAME]] [-- --peers] [-- --replicated] [-- --failover] [-- --tls] [-- --kafka-perf]`: runs the benchmark parts in order and
  * prints one JSON document on stdout ({machine, date, parts: {name: result}}); progress goes
  * to stderr. Each part lives in its own file and exports `run(options)`. Targets are checked
  * here and reported as data, never as test failures: absolute times drift on shared machines.
@@ -34,6 +34,7 @@ const parts: BenchPart[] = [
   {name: 'tls', optIn: '--tls', load: () => import('./tls.js')},
   {name: 'codecs', load: () => import('./codecs.js')},
   {name: 'offline-consume', optIn: '--offline-consume', load: () => import('./offline-consume.js')},
+  {name: 'kafka-perf', optIn: '--kafka-perf', load: () => import('./kafka-perf.js')},
 ]
 
 async function main(): Promise<void> {

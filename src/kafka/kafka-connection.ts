@@ -16,6 +16,7 @@
  */
 import type {Socket} from 'node:net'
 import {assert} from '../assert.js'
+import {recycleBuffer} from '../format/headroom.js'
 import type {Logger} from '../logger.js'
 import {API_VERSIONS_KEY, isApiVersionsBeyondServed, writeApiVersions, type ApiVersionRange} from './apis/api-versions.js'
 import {isFlexible, type KafkaApi} from './kafka-api.js'
@@ -33,9 +34,15 @@ export interface ConnectionLimits {
   inFlightRequestsMax: number
 }
 
+interface Response {
+  chunks: Buffer[]
+  /** Pooled buffers among the chunks, given back once the socket has taken them. */
+  recyclable: readonly Buffer[]
+}
+
 interface PendingResponse {
   done: boolean
-  chunks: Buffer[] | null
+  response: Response | null
 }
 
 export class KafkaConnection<Context> {
@@ -96,16 +103,16 @@ export class KafkaConnection<Context> {
   }
 
   private start(frame: Buffer): void {
-    const slot: PendingResponse = {done: false, chunks: null}
+    const slot: PendingResponse = {done: false, response: null}
     this.pending.push(slot)
     this.inFlight++
     this.run(frame).then(
-      (chunks) => this.finish(slot, chunks),
+      (response) => this.finish(slot, response),
       (error: unknown) => this.close(describeFailure(error)),
     )
   }
 
-  private async run(frame: Buffer): Promise<Buffer[] | null> {
+  private async run(frame: Buffer): Promise<Response | null> {
     const body = new KafkaReader(frame)
     const header = readRequestHeader(body)
     if (isApiVersionsBeyondServed(header.apiKey, header.apiVersion)) return this.unsupportedApiVersions(header)
@@ -119,36 +126,39 @@ export class KafkaConnection<Context> {
     // ApiVersions answers with header v0 whatever its version, so old and new clients can read it.
     const response = responseWriter(header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY)
     const answered = await api.handle({header, flexible, body, context: this.context, principal: this.principal, clientHost: `/${this.socket.remoteAddress ?? 'unknown'}`}, response)
-    return answered ? response.chunks() : null
+    return answered ? {chunks: response.chunks(), recyclable: response.recyclable()} : null
   }
 
-  private unsupportedApiVersions(header: RequestHeader): Buffer[] {
+  private unsupportedApiVersions(header: RequestHeader): Response {
     const response = responseWriter(header.correlationId, false)
     writeApiVersions(response, 0, KafkaErrorCode.UNSUPPORTED_VERSION, this.served)
-    return response.chunks()
+    return {chunks: response.chunks(), recyclable: []}
   }
 
-  private finish(slot: PendingResponse, chunks: Buffer[] | null): void {
+  private finish(slot: PendingResponse, response: Response | null): void {
     slot.done = true
-    slot.chunks = chunks
+    slot.response = response
     while (this.pending.length > 0 && this.pending[0]!.done) {
       const next = this.pending.shift()!
       this.inFlight--
-      if (next.chunks !== null) this.write(next.chunks)
+      if (next.response !== null) this.write(next.response)
     }
     assert(this.inFlight >= 0, 'in-flight requests never go below zero')
     if (this.socket.isPaused() && this.inFlight < this.limits.inFlightRequestsMax) this.socket.resume()
     this.cutFrames()
   }
 
-  private write(chunks: Buffer[]): void {
+  private write({chunks, recyclable}: Response): void {
     if (this.closed) return
     const sizeBytes = chunks.reduce((total, chunk) => total + chunk.length, 0)
     const prefix = Buffer.allocUnsafe(SIZE_PREFIX_BYTES)
     prefix.writeInt32BE(sizeBytes, 0)
     this.socket.cork()
     this.socket.write(prefix)
-    for (const chunk of chunks) this.socket.write(chunk)
+    const last = chunks.length - 1
+    // The last chunk's callback runs once the socket has taken all of them; after an error
+    // the write may have stopped midway, so the buffers are left to the collector.
+    chunks.forEach((chunk, index) => this.socket.write(chunk, index === last && recyclable.length > 0 ? (error) => recycleAll(error, recyclable) : undefined))
     this.socket.uncork()
   }
 
@@ -162,6 +172,10 @@ export class KafkaConnection<Context> {
   private peer(): string {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`
   }
+}
+
+function recycleAll(error: Error | null | undefined, buffers: readonly Buffer[]): void {
+  if (!error) for (const buffer of buffers) recycleBuffer(buffer)
 }
 
 function describeFailure(error: unknown): string {

@@ -785,9 +785,8 @@ export class PartitionLog {
       // Pinned from here: retention may unlink the segment meanwhile, this read still finishes.
       segment.file.pin()
       try {
-        const found = await segment.findBatch(fromOffset)
-        if (found === null) continue
-        const result = await segment.readBatches(found.position, maxBytes, upToOffset)
+        const result = await segment.readBatchesFrom(fromOffset, maxBytes, upToOffset)
+        if (result === null) continue
         if (result.fault) throw this.damageFoundByRead(segment, result.fault)
         return result.batches.length === 0 ? empty : {batches: result.batches, nextOffset: result.nextOffset}
       } finally {

@@ -104,6 +104,14 @@ export class Segment {
   readonly file: SegmentHandle
   /** Where reads must still check CRCs: null when every byte was checked (open scan or append). */
   private crcChecked: CrcCheckedRanges | null = null
+  /**
+   * Where the last read ended: the batch a consumer reading on asks for next. A read from
+   * there skips the lookup (an index search and a read of the file) and checks that the batch
+   * it finds starts at that offset. Forgotten when the segment is cut (truncations counts the
+   * cuts, so a read that was under way across one leaves no stale position behind).
+   */
+  private continuation: {offset: number; position: number} | null = null
+  private truncations = 0
 
   private constructor(
     readonly dir: string,
@@ -332,12 +340,25 @@ export class Segment {
     }
   }
 
+  /** readBatches from the batch holding `offset`; null when this segment has no batch for it. */
+  async readBatchesFrom(offset: number, maxBytes: number, upToOffset: number): Promise<SegmentReadResult | null> {
+    const hint = this.continuation
+    if (hint !== null && hint.offset === offset && hint.position < this.sizeBytes) {
+      const result = await this.readBatches(hint.position, maxBytes, upToOffset)
+      if (startsAt(result, offset)) return result
+    }
+    const found = await this.findBatch(offset)
+    if (found === null) return null
+    return this.readBatches(found.position, maxBytes, upToOffset)
+  }
+
   /**
    * Whole batches from `position`: at least one, then as many as fit in `maxBytes`, only those
    * whose last offset is below `upToOffset`. Batches not yet CRC-checked are checked here; the
    * read ends before one that fails, and a read that starts at one returns its fault instead.
    */
   async readBatches(position: number, maxBytes: number, upToOffset: number): Promise<SegmentReadResult> {
+    const truncations = this.truncations
     const limit = this.sizeBytes
     if (position >= limit) return {batches: Buffer.alloc(0), nextOffset: this.nextOffset}
     // Reads for fetches keep room in front, for the server to frame them without a copy.
@@ -358,6 +379,7 @@ export class Segment {
       nextOffset = header.lastOffset + 1
     }
     if (checkCrc) this.crcChecked?.add(position, position + end)
+    if (end > 0 && truncations === this.truncations) this.continuation = {offset: nextOffset, position: position + end}
     return {batches: buffer.subarray(0, end), nextOffset}
   }
 
@@ -434,6 +456,8 @@ export class Segment {
   async truncateToPosition(position: number): Promise<void> {
     assert(!this.readOnly, 'truncate a writable segment')
     assert(position >= 0 && position <= this.sizeBytes, `truncation position ${position} within ${this.sizeBytes}`)
+    this.truncations++
+    this.continuation = null
     await this.file.use(async (handle) => {
       await handle.truncate(position)
       this.cutBackPending = false
@@ -522,6 +546,13 @@ export class Segment {
     this.closed = true
     await this.file.close()
   }
+}
+
+/** A read from a remembered position found the batch holding `offset` first (or nothing yet below the limit). */
+function startsAt(result: SegmentReadResult, offset: number): boolean {
+  if (result.fault) return false
+  if (result.batches.length === 0) return result.nextOffset === offset
+  return readBatchHeader(result.batches, 0).baseOffset === offset
 }
 
 /** One write (or writev) call in the normal case; a short write continues where it stopped. */

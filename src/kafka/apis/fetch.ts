@@ -30,7 +30,8 @@
  *
  * The wait: if the first pass finds fewer than min_bytes, the request waits (up to
  * max_wait_ms, at most FETCH_WAIT_MS_MAX) for an append to any of its partitions, then reads
- * once more, as Kafka's delayed fetch does.
+ * once more, as Kafka's delayed fetch does. The reads answered go back to the buffer pool once
+ * the response is written (a first pass the wait replaced is left to the collector).
  */
 import {setTimeout} from 'node:timers/promises'
 import {NO_EPOCH} from '../../broker/client-leader-epochs.js'
@@ -91,6 +92,7 @@ export function fetchApi(): KafkaApi<KafkaContext> {
       const parsed = readFetchRequest(request.body, version, request.flexible)
       const answers = await fetchWithWait(request.context, request.principal, parsed)
       writeFetchResponse(response, version, request.flexible, parsed.topics, answers)
+      for (const answer of answers.flat()) if (answer.records !== null && answer.records.length > 0) response.recycleOnceWritten(answer.records)
       return true
     },
   }

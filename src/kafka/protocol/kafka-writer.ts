@@ -5,6 +5,10 @@
  * so batches go from the log to the socket untouched. `chunks()` hands the whole body over
  * for one vectored write.
  *
+ * A chunk borrowed from the buffer pool (a log read, format/headroom.ts) is named with
+ * `recycleOnceWritten`: the connection gives it back once the socket has taken the response,
+ * so a consumer's fetches reuse their megabytes instead of leaving them to the collector.
+ *
  * Invariant: the sum of the chunks' lengths is `lengthBytes`.
  */
 import {assert} from '../../assert.js'
@@ -16,6 +20,7 @@ const PASS_THROUGH_BYTES_MIN = 4096
 
 export class KafkaWriter {
   private readonly done: Buffer[] = []
+  private readonly borrowed: Buffer[] = []
   private scratch = Buffer.allocUnsafe(SCRATCH_BYTES_INITIAL)
   private used = 0
   private doneBytes = 0
@@ -126,6 +131,20 @@ export class KafkaWriter {
     bytes.copy(this.room(bytes.length), this.used)
     this.used += bytes.length
     return this
+  }
+
+  /**
+   * `buffer` (a pooled log read) has no reader left once this response is written: the
+   * connection recycles it then. Only for a caller holding the last view of it.
+   */
+  recycleOnceWritten(buffer: Buffer): this {
+    this.borrowed.push(buffer)
+    return this
+  }
+
+  /** What recycleOnceWritten named, for the connection to give back after the write. */
+  recyclable(): readonly Buffer[] {
+    return this.borrowed
   }
 
   /** The body as buffers to write in order. The writer must not be used afterwards. */
