@@ -31,6 +31,8 @@ export interface ConsulPorts {
 export interface NodePorts {
   grpc: number
   http: number
+  /** The Kafka listener's; absent in a record from before the playground served Kafka. */
+  kafka?: number
 }
 
 export interface PlaygroundState {

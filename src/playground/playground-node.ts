@@ -2,7 +2,7 @@
  * One node of the playground: `lignum serve` in cluster mode, run by the same Node.js and
  * the same CLI entry point as the `cluster up` that starts it (so a development checkout runs
  * its sources and an installed one its build), on loopback, with its own folder of the
- * playground directory. Its ports are what it reports in its "node started" line: asked for
+ * playground directory, with a Kafka listener beside gRPC and HTTP. Its ports are what it reports in its "node started" line: asked for
  * port 0, it binds free ones itself, which no other process can take in between.
  */
 import {LignumError} from '../errors.js'
@@ -32,6 +32,10 @@ export class PlaygroundNode {
 
   get grpcAddress(): string {
     return `127.0.0.1:${this.ports.grpc}`
+  }
+
+  get kafkaAddress(): string {
+    return `127.0.0.1:${this.ports.kafka}`
   }
 
   get httpUrl(): string {
@@ -71,6 +75,7 @@ function serveArguments(options: NodeStartOptions): string[] {
     '--host', '127.0.0.1',
     '--grpc-port', String(options.ports.grpc),
     '--http-port', String(options.ports.http),
+    '--kafka-port', String(options.ports.kafka ?? 0),
     '--node-id', options.name,
     '--consul', options.consulUrl,
   ]
@@ -87,11 +92,12 @@ function cliEntryPoint(): string {
 export function portsInStartedLine(line: string): NodePorts | undefined {
   if (!line.includes(STARTED_MESSAGE)) return undefined
   try {
-    const parsed = JSON.parse(line) as {msg?: string; grpc?: string; http?: string}
+    const parsed = JSON.parse(line) as {msg?: string; grpc?: string; http?: string; kafka?: string}
     if (parsed.msg !== STARTED_MESSAGE) return undefined
     const grpc = portOf(parsed.grpc)
     const http = portOf(parsed.http)
-    return grpc === undefined || http === undefined ? undefined : {grpc, http}
+    const kafka = portOf(parsed.kafka)
+    return grpc === undefined || http === undefined || kafka === undefined ? undefined : {grpc, http, kafka}
   } catch {
     return undefined
   }

@@ -51,6 +51,7 @@ export interface PlaygroundNodeInfo {
   name: string
   grpc: string
   http: string
+  kafka: string
   metrics: string
   dataDir: string
   pid: number | undefined
@@ -58,6 +59,8 @@ export interface PlaygroundNodeInfo {
 
 export interface PlaygroundInfo {
   brokers: string
+  /** The Kafka listeners, as Kafka's clients take them (bootstrap.servers, kcat -b). */
+  kafkaBootstrap: string
   cluster: string
   controller: string
   dataDir: string
@@ -146,13 +149,14 @@ export class Playground {
     if (!consul || this.nodes.length !== this.nodeCount) throw new LignumError('INTERNAL', 'the playground has not started')
     return {
       brokers: this.nodes.map((node) => node.grpcAddress).join(','),
+      kafkaBootstrap: this.nodes.map((node) => node.kafkaAddress).join(','),
       cluster: this.health.cluster,
       controller: this.health.controller,
       dataDir: this.dir.root,
       dataDirKept: this.dir.kept,
       resumed: this.dir.previous !== undefined,
       consul: {url: consul.url, dataDir: this.dir.consulDir(), pid: consul.child.pid},
-      nodes: this.nodes.map((node) => ({name: node.name, grpc: node.grpcAddress, http: node.httpUrl, metrics: `${node.httpUrl}/metrics`, dataDir: node.dataDir, pid: node.child.pid})),
+      nodes: this.nodes.map((node) => ({name: node.name, grpc: node.grpcAddress, http: node.httpUrl, kafka: node.kafkaAddress, metrics: `${node.httpUrl}/metrics`, dataDir: node.dataDir, pid: node.child.pid})),
     }
   }
 
@@ -207,8 +211,8 @@ export class Playground {
     const requested = new Map<string, NodePorts>()
     for (const name of nodeNames(this.nodeCount)) {
       const recorded = this.dir.previous?.nodePorts[name]
-      const reusable = recorded !== undefined && (await allFree([recorded.grpc, recorded.http]))
-      requested.set(name, reusable ? recorded : {grpc: 0, http: 0})
+      const reusable = recorded?.kafka !== undefined && (await allFree([recorded.grpc, recorded.http, recorded.kafka]))
+      requested.set(name, reusable ? recorded : {grpc: 0, http: 0, kafka: 0})
     }
     return requested
   }

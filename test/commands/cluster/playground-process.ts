@@ -14,13 +14,14 @@ export const UP_TIMEOUT_MS = 150_000
 
 export interface PlaygroundJson {
   brokers: string
+  kafkaBootstrap: string
   cluster: string
   controller: string
   dataDir: string
   dataDirKept: boolean
   resumed: boolean
   consul: {url: string; dataDir: string; pid: number}
-  nodes: {name: string; grpc: string; http: string; metrics: string; dataDir: string; pid: number}[]
+  nodes: {name: string; grpc: string; http: string; kafka: string; metrics: string; dataDir: string; pid: number}[]
 }
 
 export class PlaygroundProcess {

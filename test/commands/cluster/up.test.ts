@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {runCli} from '../../helpers/cli.js'
 import {requireConsulBinary} from '../../helpers/consul.js'
+import {kafkajsClient, printKafkajsLogs} from '../../helpers/kafkajs-client.js'
 import {runOnTerminal} from '../../helpers/terminal.js'
 import {eventually} from '../../cluster/member-process.js'
 import {isAlive, lastLine, PlaygroundProcess, processesMentioning, UP_TIMEOUT_MS} from './playground-process.js'
@@ -62,9 +63,22 @@ describe('lignum cluster up', function () {
     expect(created.code, created.stderr).to.equal(0)
     const produced = await runCli(['produce', '-t', 'try', '--acks', 'all', '--brokers', info.brokers], {input: 'one\ntwo\nthree\n', timeoutMs: 60_000})
     expect(produced.code, produced.stderr).to.equal(0)
+    // Every node has a Kafka listener: a Kafka client bootstrapped from one of them writes too.
+    expect(info.kafkaBootstrap).to.equal(info.nodes.map((node) => node.kafka).join(','))
+    const kafka = kafkajsClient(info.nodes[1]!.kafka)
+    const producer = kafka.kafka.producer()
+    try {
+      await producer.connect()
+      await producer.send({topic: 'try', acks: -1, messages: [{value: 'four'}]})
+    } catch (error) {
+      printKafkajsLogs(kafka)
+      throw error
+    } finally {
+      await producer.disconnect()
+    }
     const consumed = await runCli(['consume', '-t', 'try', '--from', 'beginning', '--exit', '--brokers', info.brokers])
     expect(consumed.code, consumed.stderr).to.equal(0)
-    expect(consumed.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['one', 'three', 'two'])
+    expect(consumed.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['four', 'one', 'three', 'two'])
 
     const status = await runCli(['cluster', 'status', '--json', '--brokers', info.nodes[2]!.grpc])
     const document = JSON.parse(status.stdout)
@@ -120,7 +134,7 @@ describe('lignum cluster up', function () {
     const resumed = up(['--json', '--data-dir', dataDir])
     const again = await resumed.summary()
     // The ports were free again, so the addresses are the ones printed the first time.
-    expect(again).to.deep.include({resumed: true, dataDir, brokers: info.brokers, consul: {...info.consul, pid: again.consul.pid}})
+    expect(again).to.deep.include({resumed: true, dataDir, brokers: info.brokers, kafkaBootstrap: info.kafkaBootstrap, consul: {...info.consul, pid: again.consul.pid}})
     expect(again.nodes).to.have.length(3)
     expect(resumed.stderr).to.include(`resuming the playground in ${dataDir}`)
     const records = await eventually('the kept records read back', async () => {
