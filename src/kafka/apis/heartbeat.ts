@@ -11,6 +11,7 @@ import type {KafkaContext} from '../kafka-context.js'
 import {groupErrorCodeOf, requireGroupConsume} from '../group-access.js'
 import {heartbeat} from '../group-routing.js'
 import {KafkaErrorCode} from '../kafka-error-codes.js'
+import {readGroupMemberFields} from '../protocol/group-member-fields.js'
 
 const FIRST_THROTTLE_VERSION = 1
 const FIRST_INSTANCE_ID_VERSION = 3
@@ -25,10 +26,7 @@ export function heartbeatApi(): KafkaApi<KafkaContext> {
     async handle(request, response) {
       const {body, flexible} = request
       const version = request.header.apiVersion
-      const group = body.flexibleString(flexible)
-      const generationId = body.int32()
-      const memberId = body.flexibleString(flexible)
-      if (version >= FIRST_INSTANCE_ID_VERSION) body.flexibleNullableString(flexible)
+      const {group, generationId, memberId} = readGroupMemberFields(body, flexible, version >= FIRST_INSTANCE_ID_VERSION)
       if (flexible) body.skipTaggedFields()
       let error: number = KafkaErrorCode.NONE
       try {

@@ -30,6 +30,7 @@ import {groupErrorCodeOf, mayConsumeTopic, requireGroupConsume} from '../group-a
 import {commitOffsets} from '../group-routing.js'
 import {KafkaErrorCode} from '../kafka-error-codes.js'
 import type {KafkaReader} from '../protocol/kafka-reader.js'
+import {readGroupMemberFields} from '../protocol/group-member-fields.js'
 
 const FIRST_THROTTLE_VERSION = 3
 const LAST_RETENTION_VERSION = 4
@@ -60,10 +61,7 @@ export function offsetCommitApi(): KafkaApi<KafkaContext> {
     async handle(request, response) {
       const {body, flexible} = request
       const version = request.header.apiVersion
-      const group = body.flexibleString(flexible)
-      const generationId = body.int32()
-      const memberId = body.flexibleString(flexible)
-      if (version >= FIRST_INSTANCE_ID_VERSION) body.flexibleNullableString(flexible)
+      const {group, generationId, memberId} = readGroupMemberFields(body, flexible, version >= FIRST_INSTANCE_ID_VERSION)
       if (version <= LAST_RETENTION_VERSION) body.int64()
       const topics = body.flexibleArray(flexible, (reader) => readTopic(reader, version, flexible))
       if (flexible) body.skipTaggedFields()
