@@ -16,12 +16,12 @@ import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import path from 'node:path'
 import {runCli} from '../helpers/cli.js'
-import {ConsulAgent, requireConsulBinary} from '../helpers/consul.js'
+import {kafkaClusterForSuite} from '../helpers/kafka-cluster-suite.js'
 import {awaitStableSplit, consoleGroupConsumer, describeGroup, IDLE_EXIT_MS, parseConsumed} from '../helpers/kafka-console-group.js'
 import {consoleProduce, requireKafkaTools, runKafkaTool, type KafkaTools} from '../helpers/kafka-tools.js'
 import type {ServeProcess} from '../cluster/serve-process.js'
-import {controllerWithAllUp, nodeNamed, replicatedPartitions, SETTLE_MS, startThreeNodes} from '../cluster/three-nodes.js'
-import {partitionStatesIn, printLogs} from '../cluster/cluster-reads.js'
+import {controllerWithAllUp, nodeNamed, replicatedPartitions, SETTLE_MS} from '../cluster/three-nodes.js'
+import {partitionStatesIn} from '../cluster/cluster-reads.js'
 import {eventually} from '../cluster/member-process.js'
 import {KafkaErrorCode} from '../../src/kafka/kafka-error-codes.js'
 import {KafkaReader} from '../../src/kafka/protocol/kafka-reader.js'
@@ -146,27 +146,19 @@ function liveConsoleConsumer(tools: KafkaTools, bootstrap: string, topic: string
 
 describe('kafka listener in cluster mode (three real nodes, real Consul)', function () {
   this.timeout(300_000)
-  let consul: ConsulAgent
+  const suite = kafkaClusterForSuite(CLUSTER, 'k')
+  // The suite's own array: a node started again in its place is still stopped after the tests.
   let nodes: ServeProcess[] = []
+  let consulUrl = ''
   let tools: KafkaTools
 
   before(async function () {
     tools = await requireKafkaTools(this)
-    const consulBinary = await requireConsulBinary(this)
     this.timeout(180_000)
-    consul = await ConsulAgent.start(consulBinary, 'persistent')
-    nodes = await startThreeNodes(consul.url, CLUSTER, 'k', {}, {LIGNUM_KAFKA_PORT: '0'})
-    await replicatedPartitions(nodes, consul.url, CLUSTER, TOPIC, PARTITIONS)
-    await replicatedPartitions(nodes, consul.url, CLUSTER, GROUPED_TOPIC, GROUPED_PARTITIONS)
-  })
-
-  after(async function () {
-    await Promise.all(nodes.map((node) => node.destroy()))
-    await consul?.destroy()
-  })
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') printLogs(nodes, 60)
+    nodes = suite.nodes
+    consulUrl = suite.consulUrl
+    await replicatedPartitions(nodes, consulUrl, CLUSTER, TOPIC, PARTITIONS)
+    await replicatedPartitions(nodes, consulUrl, CLUSTER, GROUPED_TOPIC, GROUPED_PARTITIONS)
   })
 
   it("names every node's Kafka listener in Metadata, with each partition's leader", async () => {
@@ -234,7 +226,7 @@ describe('kafka listener in cluster mode (three real nodes, real Consul)', funct
     const created = await kafkaTopics(nodes[0]!, ['--create', '--topic', topic, '--partitions', '3', '--replication-factor', '3', '--config', 'retention.ms=60000'])
     expect(created.code, created.stdout + created.stderr).to.equal(0)
     await eventually('three in-sync replicas of every partition', async () => {
-      const states = await partitionStatesIn(consul.url, CLUSTER, topic)
+      const states = await partitionStatesIn(consulUrl, CLUSTER, topic)
       return states.size === 3 && [...states.values()].every((state) => state.isr.length === 3) ? true : undefined
     }, SETTLE_MS)
     const listed = await runCli(['topics', 'list', '--brokers', nodes[2]!.address])
@@ -311,7 +303,7 @@ describe('kafka listener in cluster mode (three real nodes, real Consul)', funct
   // Last: it stops a partition leader (and starts it again after).
   it("a Java console consumer keeps reading across a leader change: the new leader's OffsetForLeaderEpoch ends the old epoch where it read to, so nothing is lost or read twice", async () => {
     const topic = 'epochs'
-    const before = (await replicatedPartitions(nodes, consul.url, CLUSTER, topic, 1)).get(0)!
+    const before = (await replicatedPartitions(nodes, consulUrl, CLUSTER, topic, 1)).get(0)!
     const leader = nodeNamed(nodes, before.leader)
     const survivors = nodes.filter((node) => node !== leader)
     const values = Array.from({length: 2 * EPOCH_RECORDS}, (_, index) => `epoch-record-${index}`)
@@ -325,7 +317,7 @@ describe('kafka listener in cluster mode (three real nodes, real Consul)', funct
       await eventually('the consumer to read the first epoch', async () => (consumer.values.length >= EPOCH_RECORDS ? true : undefined), SETTLE_MS)
       await leader.stop()
       const after = await eventually('a new leader', async () => {
-        const state = (await partitionStatesIn(consul.url, CLUSTER, topic)).get(0)
+        const state = (await partitionStatesIn(consulUrl, CLUSTER, topic)).get(0)
         return state?.leader && state.leader !== leader.nodeId && state.leaderEpoch > before.leaderEpoch ? state : undefined
       }, SETTLE_MS)
       const newLeader = nodeNamed(nodes, after.leader)
